@@ -1,0 +1,12 @@
+-- One row per day, site and utm_campaign of the visit; visits without a campaign are left out.
+SELECT
+    event_date,
+    domain_name,
+    utm_campaign,
+    count(DISTINCT visitor_id) AS visitors,
+    count(*) AS visits,
+    CAST(sum(CASE WHEN is_bounce THEN 1 ELSE 0 END) AS double) / count(*) AS bounce_rate,
+    avg(duration_s) AS avg_visit_duration_s
+FROM sessions
+WHERE utm_campaign IS NOT NULL
+GROUP BY event_date, domain_name, utm_campaign
