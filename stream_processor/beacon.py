@@ -1,0 +1,145 @@
+"""Decode the beacon (the ``/hello.gif`` query string) into a typed value, once.
+
+This is where the tracker's short keys (SPEC §3) become names and where the hard
+limits live: a beacon is either decoded within bounds or rejected with a reason;
+nothing unbounded gets past this module into storage.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .reasons import Reason
+
+MAX_QUERY = 8192  # CloudFront itself refuses URLs over 8,192 bytes
+MAX_STRING = 2048  # every stored string
+MAX_URL = 1024  # page paths and referrer URLs are cut here
+MAX_SHORT = 256  # UTM values, source, language, time zone
+MAX_EVENT_NAME = 120
+MAX_PROPS = 30
+MAX_PROP_KEY = 128
+MAX_PROP_VALUE = 1024
+MAX_DIMENSION = 100_000  # screen and viewport pixels
+MAX_ENGAGEMENT_MS = 24 * 3_600_000
+
+EVENT_TYPES = {"pv": "pageview", "ev": "event", "en": "engagement"}
+
+
+@dataclass(slots=True)
+class Beacon:
+    """A decoded v1 beacon; URLs are split, strings bounded, numbers parsed."""
+
+    event_type: str
+    scheme: str
+    hostname: str  # lower-case, no port, no trailing dot
+    path: str  # path (+ #fragment in hash mode); never the query
+    referrer: str  # raw `r`, "" when absent
+    params: dict[str, str]
+    event_name: str | None = None
+    props: dict[str, str] | None = None
+
+
+class BeaconError(Exception):
+    """Why a query string is not a usable beacon; carries the drop reason."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def bounded(value: str | None, limit: int = MAX_SHORT) -> str | None:
+    """The value cut to ``limit`` characters; None for empty."""
+    if not value:
+        return None
+    return value[:limit]
+
+
+def bounded_int(value: str | None, upper: int) -> int | None:
+    """A non-negative int clamped to ``upper``; None when absent or not a number."""
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        try:
+            number = int(float(value))  # "1280.5" from a zoomed page
+        except (ValueError, OverflowError):
+            return None
+    return max(0, min(number, upper))
+
+
+def decode(query: str) -> Beacon:
+    """Decode a beacon query string or raise ``BeaconError``."""
+    if len(query) > MAX_QUERY:
+        raise BeaconError(Reason.TOO_LARGE, f"query of {len(query)} characters")
+    params = dict(parse_qsl(query, keep_blank_values=False))
+    if not params:
+        raise BeaconError(Reason.MALFORMED, "no beacon parameters")
+    version = params.get("v")
+    if version != "1":
+        if version is None:
+            raise BeaconError(Reason.MALFORMED, "missing protocol version v")
+        raise BeaconError(Reason.UNSUPPORTED_VERSION, f"protocol version {version[:10]!r}")
+    event_type = EVENT_TYPES.get(params.get("t", ""))
+    if event_type is None:
+        raise BeaconError(Reason.MALFORMED, f"unknown event type {params.get('t', '')[:10]!r}")
+    url = params.get("u")
+    if not url:
+        raise BeaconError(Reason.MALFORMED, "missing page URL u")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise BeaconError(Reason.MALFORMED, "unparseable page URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise BeaconError(Reason.MALFORMED, "page URL is not http(s)")
+    path = parts.path or "/"
+    if "%" in path:
+        path = unquote(path)
+    if parts.fragment:
+        path = f"{path}#{parts.fragment}"
+    beacon = Beacon(
+        event_type=event_type,
+        scheme=parts.scheme,
+        hostname=hostname.rstrip("."),
+        path=path[:MAX_URL],
+        referrer=params.get("r", ""),
+        params=params,
+    )
+    if event_type == "event":
+        name = params.get("n", "").strip()
+        if not name:
+            raise BeaconError(Reason.MALFORMED, "custom event without a name n")
+        beacon.event_name = name[:MAX_EVENT_NAME]
+        if "p" in params:
+            beacon.props = decode_props(params["p"])
+    return beacon
+
+
+def decode_props(raw: str) -> dict[str, str] | None:
+    """Event properties: a JSON object of at most 30 keys, values made strings."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise BeaconError(Reason.MALFORMED, "props p is not JSON") from None
+    if not isinstance(value, dict):
+        raise BeaconError(Reason.MALFORMED, "props p is not a JSON object")
+    if len(value) > MAX_PROPS:
+        raise BeaconError(Reason.TOO_LARGE, f"{len(value)} props (at most {MAX_PROPS})")
+    props: dict[str, str] = {}
+    for key, item in value.items():
+        if item is None or not key:
+            continue
+        if isinstance(item, str):
+            text = item
+        elif isinstance(item, bool):
+            text = "true" if item else "false"
+        elif isinstance(item, int | float):
+            text = str(item)
+        else:  # nested objects and arrays are kept as compact JSON, bounded
+            text = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+        props[key[:MAX_PROP_KEY]] = text[:MAX_PROP_VALUE]
+    return props or None

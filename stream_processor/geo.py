@@ -1,0 +1,77 @@
+"""Geography without an IP database: CloudFront's country and the edge location.
+
+``c-country`` comes from CloudFront's own geo lookup; when it is absent the browser's
+IANA time zone names the country (tzdata's zone.tab, maintained with the tz database).
+The edge location code starts with the IATA code of a nearby airport
+(``FRA56-P4`` → Frankfurt), which airportsdata turns into city, country, latitude
+and longitude.
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from importlib import resources
+from typing import NamedTuple
+
+
+class Edge(NamedTuple):
+    location: str
+    city: str | None
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+@cache
+def _zone_countries() -> dict[str, str]:
+    """IANA zone → ISO-3166 alpha-2, from tzdata's zone.tab (read once per process)."""
+    text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    zones: dict[str, str] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            country, _coordinates, zone, *_ = line.split("\t")
+            zones[zone] = country
+    # renamed zones that browsers still report
+    for old, new in (
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("Europe/Kiev", "Europe/Kyiv"),
+        ("Asia/Saigon", "Asia/Ho_Chi_Minh"),
+        ("Asia/Katmandu", "Asia/Kathmandu"),
+        ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+    ):
+        if new in zones:
+            zones.setdefault(old, zones[new])
+    return zones
+
+
+def country_code(c_country: str, timezone: str | None) -> str | None:
+    """CloudFront's country when it has one, else the time zone's country."""
+    if len(c_country) == 2 and c_country.isalpha():
+        return c_country.upper()
+    if timezone:
+        return _zone_countries().get(timezone)
+    return None
+
+
+@cache
+def _airports() -> dict[str, dict[str, object]]:
+    import airportsdata  # ~8k airports: loaded on the first event, not at import
+
+    return airportsdata.load("IATA")
+
+
+@lru_cache(maxsize=2048)
+def edge(location: str) -> Edge | None:
+    """City, country and coordinates of a CloudFront edge location code."""
+    if not location:
+        return None
+    airport = _airports().get(location[:3].upper())
+    if airport is None:
+        return Edge(location, None, None, None, None)
+    return Edge(
+        location,
+        str(airport["city"]) or None,
+        str(airport["country"]) or None,
+        float(airport["lat"]),  # type: ignore[arg-type]
+        float(airport["lon"]),  # type: ignore[arg-type]
+    )

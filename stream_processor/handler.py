@@ -1,0 +1,77 @@
+"""The Lambda entry point: ``stream_processor.handler.handler`` (Kinesis event source).
+
+Configuration comes from the environment the CDK app sets; the processor, its
+Firehose client and its salt cache are built once per container and reused while it
+is warm. Counts per batch become CloudWatch metrics in Embedded Metric Format.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from .kinesis import batch_response, lines_of
+from .pipeline import BatchResult, Processor
+from .reasons import Reason
+
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ownstats")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ownstats"))
+metrics = Metrics(namespace=NAMESPACE)
+
+
+@cache
+def processor() -> Processor:
+    """The warm container's processor, configured from the CDK-set environment."""
+    import boto3
+
+    from .sinks import FirehoseSink
+    from .visitor import SsmSaltStore
+
+    domains = [d for d in os.environ.get("OWNSTATS_DOMAINS", "").split(",") if d.strip()]
+    if not domains:
+        raise RuntimeError("OWNSTATS_DOMAINS is empty: set the allowed site domains")
+    sink = FirehoseSink(boto3.client("firehose"), os.environ["OWNSTATS_FIREHOSE_STREAM"])
+    salts = SsmSaltStore(boto3.client("ssm"), os.environ["OWNSTATS_SALT_PREFIX"])
+    return Processor(domains=domains, sink=sink, salts=salts)
+
+
+def process_event(event: dict[str, Any], proc: Processor) -> tuple[dict[str, Any], BatchResult]:
+    """Run one Kinesis event through ``proc``; the partial batch response and the counts."""
+    undecodable: list[str] = []
+    result = proc.process(lines_of(event.get("Records", []), undecodable))
+    for detail in undecodable:
+        result.records_in += 1
+        result.rejections.add(Reason.MALFORMED, detail)
+    return batch_response(result.failed_ids), result
+
+
+def emit_metrics(result: BatchResult) -> None:
+    metrics.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=result.records_in)
+    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
+    metrics.add_metric(name="PageViews", unit=MetricUnit.Count, value=result.by_type["pageview"])
+    metrics.add_metric(
+        name="DeliveryFailures", unit=MetricUnit.Count, value=result.delivery_failures
+    )
+    for reason, count in result.rejections.as_dict().items():
+        with single_metric(
+            name="EventsRejected", unit=MetricUnit.Count, value=count, namespace=NAMESPACE
+        ) as metric:
+            metric.add_dimension(name="reason", value=reason)
+
+
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response, result = process_event(event, processor())
+    emit_metrics(result)
+    logger.info(
+        "batch processed",
+        records_in=result.records_in,
+        accepted=result.accepted,
+        rejected=result.rejections.as_dict(),
+        failed_records=len(result.failed_ids),
+    )
+    return response

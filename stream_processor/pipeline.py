@@ -1,0 +1,332 @@
+"""The stream processor's pipeline: parse → validate → drop bots → enrich → deliver.
+
+Each step is a small function named in ``STEPS``; a step returns None to pass the hit
+on or a ``(Reason, detail)`` drop to stop it. The runner counts drops per reason and
+hands accepted events to the injected sink in one batch. Side effects (sink, salt
+store) are injected, so the Lambda, local mode and the tests run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from urllib.parse import unquote, urlsplit
+
+from . import beacon as beacon_mod
+from . import geo, sources
+from .beacon import MAX_SHORT, MAX_URL, Beacon, BeaconError, bounded, bounded_int
+from .logline import (
+    I_COUNTRY,
+    I_EDGE,
+    I_IP,
+    I_METHOD,
+    I_QUERY,
+    I_REQUEST_ID,
+    I_STEM,
+    I_TIMESTAMP,
+    I_USER_AGENT,
+    parse_timestamp_ms,
+    split_line,
+)
+from .reasons import Reason, Rejections
+from .sinks import Event, Sink
+from .useragent import AgentInfo, classify
+from .visitor import CachedSalts, SaltStore, visitor_id
+
+log = logging.getLogger(__name__)
+
+BEACON_PATH = "/hello.gif"
+Drop = tuple[Reason, str]
+
+
+def normalize_domain(host: str) -> str:
+    """Lower-case, no trailing dot, no leading ``www.``: the name a site is counted under."""
+    host = host.lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+@dataclass(slots=True)
+class Hit:
+    """One log record on its way through the steps."""
+
+    line: str
+    values: list[str] = field(default_factory=list)
+    time_ms: int = 0
+    beacon: Beacon | None = None
+    domain: str = ""
+    site: str = ""  # the allow-list entry the page belongs to
+    user_agent: str = ""
+    agent: AgentInfo | None = None
+    event: Event = field(default_factory=dict)
+
+
+class Steps:
+    """The named steps, bound to one deployment's allow-list and salts."""
+
+    def __init__(self, domains: Iterable[str], salts: SaltStore) -> None:
+        self.domains = tuple(sorted({normalize_domain(d) for d in domains if d.strip()}))
+        self.salts = CachedSalts(salts)
+
+    # -- parse ---------------------------------------------------------------
+    def parse(self, hit: Hit) -> Drop | None:
+        values = split_line(hit.line)
+        if values is None:
+            return Reason.MALFORMED, "record has fewer fields than the real-time log config"
+        time_ms = parse_timestamp_ms(values[I_TIMESTAMP])
+        if time_ms is None:
+            return Reason.MALFORMED, f"bad timestamp {values[I_TIMESTAMP][:30]!r}"
+        hit.values, hit.time_ms = values, time_ms
+        return None
+
+    # -- validate ------------------------------------------------------------
+    @staticmethod
+    def drop_not_beacon(hit: Hit) -> Drop | None:
+        method, stem = hit.values[I_METHOD], hit.values[I_STEM]
+        if method != "GET" or stem != BEACON_PATH:
+            return Reason.NOT_BEACON, f"{method[:10]} {stem[:100]}"
+        return None
+
+    @staticmethod
+    def decode_beacon(hit: Hit) -> Drop | None:
+        try:
+            hit.beacon = beacon_mod.decode(hit.values[I_QUERY])
+        except BeaconError as error:
+            return error.reason, error.detail
+        return None
+
+    def drop_foreign_domain(self, hit: Hit) -> Drop | None:
+        assert hit.beacon is not None
+        domain = normalize_domain(hit.beacon.hostname)
+        hit.domain = domain
+        if not self.domains:  # local mode without --domain: every site is welcome
+            hit.site = domain
+            return None
+        for site in self.domains:
+            # exact or a subdomain on a label boundary: never example.com.evil.test
+            if domain == site or domain.endswith("." + site):
+                hit.site = site
+                return None
+        return Reason.FOREIGN_DOMAIN, f"hostname {domain[:100]} is not on the allow-list"
+
+    @staticmethod
+    def drop_bot(hit: Hit) -> Drop | None:
+        raw = hit.values[I_USER_AGENT]
+        hit.user_agent = unquote(raw) if "%" in raw else raw
+        hit.agent = classify(hit.user_agent)
+        if hit.agent is None:
+            return Reason.BOT, "crawler, automation or HTTP client user agent"
+        return None
+
+    # -- enrich --------------------------------------------------------------
+    def put_event(self, hit: Hit) -> Drop | None:
+        b, values, agent = hit.beacon, hit.values, hit.agent
+        assert b is not None and agent is not None
+        p = b.params
+        referrer_url, referrer_domain = referrer_parts(b.referrer, hit.site)
+        utm_source, utm_medium = bounded(p.get("us")), bounded(p.get("um"))
+        utm_campaign = bounded(p.get("uc"))
+        source, category = sources.source_of(utm_source, bounded(p.get("s")), referrer_domain)
+        timezone = bounded(p.get("tz"), 64)
+        edge = geo.edge(values[I_EDGE][:32])
+        event_date = utc_day(hit.time_ms)
+        hit.event = {
+            "event_id": values[I_REQUEST_ID][:128],
+            "event_time": hit.time_ms,
+            "event_type": b.event_type,
+            "event_name": b.event_name,
+            "props": b.props,
+            "domain_name": hit.domain,
+            "page_path": b.path,
+            "page_id": bounded(p.get("id"), 64),
+            "referrer_url": referrer_url,
+            "referrer_domain": referrer_domain,
+            "source": source[:MAX_SHORT],
+            "channel": sources.channel_of(source, category, utm_medium, utm_campaign),
+            "utm_source": utm_source,
+            "utm_medium": utm_medium,
+            "utm_campaign": utm_campaign,
+            "utm_term": bounded(p.get("ut")),
+            "utm_content": bounded(p.get("un")),
+            "browser_name": agent.browser_name,
+            "browser_version": agent.browser_version,
+            "os_name": agent.os_name,
+            "os_version": agent.os_version,
+            "device_type": agent.device_type,
+            "screen_width": bounded_int(p.get("sw"), beacon_mod.MAX_DIMENSION),
+            "screen_height": bounded_int(p.get("sh"), beacon_mod.MAX_DIMENSION),
+            "viewport_width": bounded_int(p.get("w"), beacon_mod.MAX_DIMENSION),
+            "language": bounded(p.get("l"), 35),
+            "timezone": timezone,
+            "country_code": geo.country_code(values[I_COUNTRY], timezone),
+            "edge_location": edge.location if edge else None,
+            "edge_city": edge.city if edge else None,
+            "edge_country": edge.country if edge else None,
+            "edge_latitude": edge.latitude if edge else None,
+            "edge_longitude": edge.longitude if edge else None,
+            "visitor_id": None,
+            "engagement_ms": bounded_int(p.get("e"), beacon_mod.MAX_ENGAGEMENT_MS),
+            "scroll_depth": bounded_int(p.get("sd"), 100),
+            "event_date": event_date,
+        }
+        return None
+
+    def put_visitor_id(self, hit: Hit) -> Drop | None:
+        salt = self.salts.salt_for(hit.event["event_date"])
+        # the IP and the full user agent end their journey here
+        hit.event["visitor_id"] = visitor_id(salt, hit.domain, hit.values[I_IP], hit.user_agent)
+        return None
+
+    def named(self) -> tuple[tuple[str, Callable[[Hit], Drop | None]], ...]:
+        return (
+            ("parse", self.parse),
+            ("drop_not_beacon", self.drop_not_beacon),
+            ("decode_beacon", self.decode_beacon),
+            ("drop_foreign_domain", self.drop_foreign_domain),
+            ("drop_bot", self.drop_bot),
+            ("put_event", self.put_event),
+            ("put_visitor_id", self.put_visitor_id),
+        )
+
+
+@lru_cache(maxsize=64)
+def _day_of(day_start_ms: int) -> str:
+    return datetime.fromtimestamp(day_start_ms // 1000, UTC).date().isoformat()
+
+
+def utc_day(time_ms: int) -> str:
+    """``YYYY-MM-DD`` of an epoch-ms instant, cached on the day's start."""
+    return _day_of(time_ms - time_ms % 86_400_000)
+
+
+def referrer_parts(raw: str, site: str) -> tuple[str | None, str | None]:
+    """(origin + path, host) of a referrer; (None, None) when absent or same site."""
+    if not raw:
+        return None, None
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname
+    except ValueError:
+        return None, None
+    if not host:
+        return None, None
+    host = normalize_domain(host)
+    if host == site or host.endswith("." + site):
+        return None, None
+    url = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else host + parts.path
+    return url[:MAX_URL], host[:MAX_SHORT]
+
+
+@dataclass
+class BatchResult:
+    """What happened to one batch: the numbers behind metrics and the ingest summary."""
+
+    records_in: int = 0
+    accepted: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    rejections: Rejections = field(default_factory=Rejections)
+    failed_ids: list[Hashable] = field(default_factory=list)
+    delivery_failures: int = 0
+
+    def merge(self, other: BatchResult) -> None:
+        self.records_in += other.records_in
+        self.accepted += other.accepted
+        self.by_type.update(other.by_type)
+        self.rejections.update(other.rejections)
+        for reason, example in other.rejections.examples.items():
+            self.rejections.examples.setdefault(reason, example)
+        self.failed_ids.extend(other.failed_ids)
+        self.delivery_failures += other.delivery_failures
+
+
+class Processor:
+    """Runs the steps over a batch of (item id, log line) pairs and delivers the events.
+
+    Reusable across warm invocations: per-batch state lives in ``process`` only.
+    """
+
+    def __init__(self, *, domains: Iterable[str], sink: Sink, salts: SaltStore) -> None:
+        self.steps = Steps(domains, salts)
+        self.named_steps = self.steps.named()
+        self.sink = sink
+
+    def run(self, line: str) -> Event | Drop:
+        """One line through every step: the event, or the drop that stopped it."""
+        hit = Hit(line)
+        for _name, step in self.named_steps:
+            drop = step(hit)
+            if drop is not None:
+                return drop
+        return hit.event
+
+    def process(self, items: Iterable[tuple[Hashable, str]]) -> BatchResult:
+        result = BatchResult()
+        events: list[Event] = []
+        owners: list[Hashable] = []
+        seen: set[str] = set()
+        for item_id, line in items:
+            result.records_in += 1
+            try:
+                outcome = self.run(line)
+            except Exception as error:  # a bug must never take the batch down with it
+                log.exception("step failed on a record: %s", type(error).__name__)
+                result.rejections.add(Reason.MALFORMED, f"processing error {type(error).__name__}")
+                continue
+            if isinstance(outcome, tuple):
+                result.rejections.add(*outcome)
+                continue
+            if outcome["event_id"] and outcome["event_id"] in seen:
+                result.rejections.add(Reason.DUPLICATE, "x-edge-request-id seen twice in a batch")
+                continue
+            seen.add(outcome["event_id"])
+            events.append(outcome)
+            owners.append(item_id)
+        if events:
+            self._deliver(events, owners, result)
+        if result.rejections:
+            log.info(
+                "rejected %d of %d records",
+                sum(result.rejections.values()),
+                result.records_in,
+                extra={
+                    "rejected": result.rejections.as_dict(),
+                    "examples": {k.value: v for k, v in result.rejections.examples.items()},
+                },
+            )
+        return result
+
+    def _deliver(self, events: list[Event], owners: list[Hashable], result: BatchResult) -> None:
+        try:
+            failed = self.sink.put(events)
+        except Exception:
+            log.exception("sink raised; reporting the whole batch back for retry")
+            failed = list(range(len(events)))
+        failed_set = set(failed)
+        result.delivery_failures = len(failed_set)
+        result.accepted = len(events) - len(failed_set)
+        for i, event in enumerate(events):
+            if i not in failed_set:
+                result.by_type[event["event_type"]] += 1
+        failed_ids: dict[Hashable, None] = {}
+        for i in sorted(failed_set):
+            failed_ids.setdefault(owners[i], None)
+        result.failed_ids = list(failed_ids)
+
+
+def run_steps_timed(processor: Processor, lines: Iterable[str]) -> dict[str, float]:
+    """Seconds spent per named step over ``lines`` (used by the benchmark, not in production)."""
+    import time
+
+    totals: dict[str, float] = dict.fromkeys((n for n, _ in processor.named_steps), 0.0)
+    for line in lines:
+        hit = Hit(line)
+        for name, step in processor.named_steps:
+            start = time.perf_counter()
+            drop = step(hit)
+            totals[name] += time.perf_counter() - start
+            if drop is not None:
+                break
+    return totals

@@ -1,0 +1,149 @@
+"""Counting visitors without tracking them (SPEC §6).
+
+visitor_id = hex(BLAKE2b-64 keyed with the salt of the UTC day, over
+domain ‖ ip ‖ user agent). A salt is 32 random bytes per day, created once (atomically,
+so concurrent processors agree) and destroyed within 48 hours; after that nobody can
+link a visitor_id to a person or to another day. Salts never reach the lake or logs.
+Stores are injected: SSM Parameter Store in AWS, files locally, a dict in tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+SALT_BYTES = 32
+SALT_LIFETIME_S = 48 * 3600
+
+
+def visitor_id(salt: bytes, domain: str, ip: str, user_agent: str) -> str:
+    """The 64-bit keyed hash, hex: 16 characters."""
+    data = f"{domain}\x00{ip}\x00{user_agent}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, key=salt, digest_size=8).hexdigest()
+
+
+class SaltStore(Protocol):
+    def salt_for(self, day: str) -> bytes:
+        """The salt of ``day`` (YYYY-MM-DD, UTC), created if it does not exist yet."""
+        ...
+
+
+class CachedSalts:
+    """Per-container cache in front of a store: one store call per day per container."""
+
+    def __init__(self, store: SaltStore) -> None:
+        self.store = store
+        self._cache: dict[str, bytes] = {}
+
+    def salt_for(self, day: str) -> bytes:
+        salt = self._cache.get(day)
+        if salt is None:
+            if len(self._cache) > 8:  # a warm container never needs more than a few days
+                self._cache.clear()
+            salt = self._cache[day] = self.store.salt_for(day)
+        return salt
+
+
+class MemorySaltStore:
+    """Tests and benchmarks: salts live as long as the object."""
+
+    def __init__(self) -> None:
+        self.salts: dict[str, bytes] = {}
+
+    def salt_for(self, day: str) -> bytes:
+        return self.salts.setdefault(day, secrets.token_bytes(SALT_BYTES))
+
+
+class FileSaltStore:
+    """Local mode: one file per day under ``directory``, created atomically.
+
+    A salt is written to a temporary file and hard-linked into place: ``link`` fails
+    if another process won the race, and then its salt is read instead. Files older
+    than 48 hours are deleted whenever a new day's salt is made.
+    """
+
+    def __init__(self, directory: Path | str, clock: Any = time.time) -> None:
+        self.directory = Path(directory)
+        self.clock = clock
+
+    def salt_for(self, day: str) -> bytes:
+        path = self.directory / f"{day}.salt"
+        try:
+            return bytes.fromhex(path.read_text())
+        except FileNotFoundError:
+            pass
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".salt-")
+        try:
+            os.write(fd, secrets.token_bytes(SALT_BYTES).hex().encode())
+            os.close(fd)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+        self.purge()
+        return bytes.fromhex(path.read_text())
+
+    def purge(self) -> None:
+        """Delete salts whose day began more than 48 hours ago."""
+        now = self.clock()
+        for path in self.directory.glob("*.salt"):
+            try:
+                day = date.fromisoformat(path.stem)
+            except ValueError:
+                continue
+            created = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+            if now - created > SALT_LIFETIME_S:
+                path.unlink(missing_ok=True)
+
+
+class SsmSaltStore:
+    """AWS: one SecureString parameter per day, deleted by SSM itself after 48 hours.
+
+    ``put_parameter(Overwrite=False)`` is the atomic create-if-absent: the loser of a
+    race gets ParameterAlreadyExists and reads the winner's salt. An Expiration
+    parameter policy (Advanced tier) makes SSM delete the salt 48 hours after its day
+    began, so no scheduled job is needed.
+    """
+
+    def __init__(self, client: Any, prefix: str, clock: Any = time.time) -> None:
+        self.client = client
+        self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        self.clock = clock
+
+    def _get(self, name: str) -> bytes:
+        response = self.client.get_parameter(Name=name, WithDecryption=True)
+        return bytes.fromhex(response["Parameter"]["Value"])
+
+    def salt_for(self, day: str) -> bytes:
+        name = self.prefix + day
+        try:
+            return self._get(name)
+        except self.client.exceptions.ParameterNotFound:
+            pass
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        # never in the past: a late or replayed event for an old day gets a fresh salt
+        expires = max(
+            start + timedelta(seconds=SALT_LIFETIME_S),
+            datetime.fromtimestamp(self.clock(), UTC) + timedelta(hours=1),
+        )
+        # a concurrent invocation may create it first: ParameterAlreadyExists, use theirs
+        with contextlib.suppress(self.client.exceptions.ParameterAlreadyExists):
+            self.client.put_parameter(
+                Name=name,
+                Description="ownstats visitor-hash salt; deleted by its expiration policy",
+                Value=secrets.token_bytes(SALT_BYTES).hex(),
+                Type="SecureString",
+                Tier="Advanced",
+                Overwrite=False,
+                Policies='[{"Type":"Expiration","Version":"1.0","Attributes":'
+                f'{{"Timestamp":"{expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")}"}}}}]',
+            )
+        return self._get(name)
