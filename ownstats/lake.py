@@ -1,0 +1,393 @@
+"""The local lake: where local mode's processor delivers events, and what DuckDB reads.
+
+In AWS, Firehose converts the processor's JSON records to Parquet with the Glue schema
+and writes ``events/event_date=YYYY-MM-DD/…parquet`` to S3. ``LakeSink`` replaces
+Firehose (and only Firehose) on a laptop: it implements the processor's sink protocol
+and writes the same layout under a data directory, so ``ownstats.engine`` runs the
+same views over the same shape of files. Like Firehose's output, the files carry no
+``event_date`` column; the directory name is the partition value.
+
+The Parquet schema is derived from ``stream_processor.schema`` (never written out
+again here). ``event_time`` is stored as a millisecond timestamp *without* time zone
+holding UTC, because that is what Athena's ``timestamp`` is; DuckDB then reads it as
+``TIMESTAMP`` and ``hour(event_time)`` means the UTC hour in both engines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
+
+__all__ = [
+    "EVENTS_SCHEMA",
+    "LakeSink",
+    "LakeWriteError",
+    "arrow_schema",
+    "arrow_type",
+    "events_dir",
+    "partition_dir",
+    "partition_files",
+]
+
+log = logging.getLogger(__name__)
+
+_PARTITION_KEY = PARTITION_KEYS[0][0]
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT32 = (-(2**31), 2**31 - 1)
+_MAP = re.compile(r"^map<\s*(\w+)\s*,\s*(\w+)\s*>$")
+_SCALARS: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    # UTC wall time without zone: Athena's timestamp semantics (see module docstring)
+    "timestamp": pa.timestamp("ms"),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+}
+#: columns an event cannot be stored without (dedupe key, time, partition, site)
+_REQUIRED = ("event_id", "event_time", "event_type", "domain_name")
+
+
+def arrow_type(glue_type: str) -> pa.DataType:
+    """The pyarrow type for a Glue/Hive type name of the events schema."""
+    glue_type = glue_type.strip().lower()
+    if glue_type in _SCALARS:
+        return _SCALARS[glue_type]
+    match = _MAP.match(glue_type)
+    if match:
+        return pa.map_(arrow_type(match.group(1)), arrow_type(match.group(2)))
+    raise ValueError(f"no pyarrow type for Glue type {glue_type!r}; add it to ownstats.lake")
+
+
+def arrow_schema() -> pa.Schema:
+    """Schema of the Parquet files: the events columns without the partition key."""
+    return pa.schema(
+        [
+            pa.field(name, arrow_type(glue), metadata={"comment": comment} if comment else None)
+            for name, glue, comment in EVENT_COLUMNS
+        ]
+    )
+
+
+EVENTS_SCHEMA: pa.Schema = arrow_schema()
+
+
+def events_dir(data_dir: str | os.PathLike[str]) -> Path:
+    """``<data>/events``: the table's location, as ``s3://<lake>/events/`` in AWS."""
+    return Path(data_dir) / "events"
+
+
+def partition_dir(data_dir: str | os.PathLike[str], day: str) -> Path:
+    """``<data>/events/event_date=YYYY-MM-DD``: one day's partition."""
+    return events_dir(data_dir) / f"{_PARTITION_KEY}={day}"
+
+
+def partition_files(data_dir: str | os.PathLike[str], day: str) -> list[Path]:
+    """The finished Parquet files of a day (temp files never end in ``.parquet``)."""
+    return sorted(partition_dir(data_dir, day).glob("*.parquet"))
+
+
+class LakeWriteError(OSError):
+    """Events could not be written after retries; they are kept in the sink's buffer."""
+
+
+@dataclass(slots=True)
+class _Row:
+    day: str
+    values: tuple[Any, ...]
+    batch: int  # which put() call the row came from
+    index: int  # its index in that call
+
+
+def _check(name: str, glue_type: str, value: Any) -> Any:
+    """Validate one value against its Glue type; raise ValueError when it cannot be stored."""
+    if value is None:
+        if name in _REQUIRED:
+            raise ValueError(f"{name} is required")
+        return None
+    if glue_type == "string":
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string")
+    elif glue_type == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be epoch milliseconds (int)")
+    elif glue_type in ("int", "bigint"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an int")
+        if glue_type == "int" and not _INT32[0] <= value <= _INT32[1]:
+            raise ValueError(f"{name} out of int32 range")
+    elif glue_type == "double":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number")
+        return float(value)
+    elif glue_type.startswith("map<"):
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValueError(f"{name} must be a dict of strings")
+        return list(value.items())
+    return value
+
+
+def _to_row(event: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """(partition day, column values) of one processor event; ValueError if unstorable."""
+    values = tuple(_check(name, glue, event.get(name)) for name, glue, _ in EVENT_COLUMNS)
+    day = event.get(_PARTITION_KEY)
+    if day is None:
+        day = time.strftime("%Y-%m-%d", time.gmtime(event["event_time"] // 1000))
+    if not isinstance(day, str) or not _DAY.match(day):
+        raise ValueError(f"{_PARTITION_KEY} must be YYYY-MM-DD")
+    return day, values
+
+
+def _table(rows: Iterable[tuple[Any, ...]]) -> pa.Table:
+    columns = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays(
+        [pa.array(col, type=field.type) for col, field in zip(columns, EVENTS_SCHEMA, strict=True)],
+        schema=EVENTS_SCHEMA,
+    )
+
+
+def _write_atomically(table: pa.Table, directory: Path, prefix: str) -> Path:
+    """Write a Parquet file so readers only ever see it whole: temp name, fsync, rename."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}-{time.time_ns()}-{uuid.uuid4().hex[:12]}"
+    tmp = directory / f".{name}.tmp"
+    final = directory / f"{name}.parquet"
+    try:
+        pq.write_table(table, tmp, compression="snappy")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+class LakeSink:
+    """The processor's sink in local mode: buffers events, writes one Parquet file per
+    partition per flush, and compacts a partition once it has too many files.
+
+    Why buffering: one file per beacon would make a busy day thousands of tiny files.
+    Why it is still safe: rows stay in the buffer until their file is renamed into
+    place; a write that fails during ``put()`` hands *that call's* events back as failed
+    indexes (the processor then reports them to Kinesis for retry); rows accepted by an
+    earlier ``put()`` are retried on the next flush and ``flush()``/``close()`` raise
+    ``LakeWriteError`` while any remain. Thread-safe; one sink per data directory.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        max_buffer_rows: int = 5000,
+        max_buffer_age_s: float = 1.0,
+        compact_threshold: int = 16,
+        write_retries: int = 3,
+        retry_delay_s: float = 0.05,
+        autoflush_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.max_buffer_rows = max_buffer_rows
+        self.max_buffer_age_s = max_buffer_age_s
+        self.compact_threshold = compact_threshold
+        self.write_retries = write_retries
+        self.retry_delay_s = retry_delay_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._buffer: list[_Row] = []
+        self._oldest: float | None = None
+        self._batches = 0
+        self._closed = False
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        events_dir(self.data_dir).mkdir(parents=True, exist_ok=True)
+        if autoflush_s is not None:
+            # bounds how long an event waits when no further put() arrives (serve mode:
+            # "visible to queries within 2 s")
+            self._flusher = threading.Thread(
+                target=self._autoflush, args=(autoflush_s,), name="lake-autoflush", daemon=True
+            )
+            self._flusher.start()
+
+    # -- the Sink protocol -------------------------------------------------------------
+
+    def put(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Store events; return the indexes of those that could not be stored."""
+        failed: list[int] = []
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("LakeSink is closed")
+            self._batches += 1
+            batch = self._batches
+            for index, event in enumerate(events):
+                try:
+                    day, values = _to_row(event)
+                except (ValueError, TypeError, KeyError, AttributeError) as err:
+                    log.warning("lake: event %d cannot be stored: %s", index, err)
+                    failed.append(index)
+                    continue
+                self._buffer.append(_Row(day, values, batch, index))
+            if self._buffer and self._oldest is None:
+                self._oldest = self._clock()
+            if self._due():
+                unwritten = self._write_buffer()
+                mine = [row for row in unwritten if row.batch == batch]
+                if mine:
+                    # hand this call's events back to the caller instead of holding them
+                    self._buffer = [row for row in self._buffer if row.batch != batch]
+                    failed.extend(row.index for row in mine)
+        return sorted(failed)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Rows accepted but not yet in a Parquet file."""
+        with self._lock:
+            return len(self._buffer)
+
+    def flush(self) -> None:
+        """Write every buffered row; raise LakeWriteError (rows kept) if some cannot be."""
+        with self._lock:
+            unwritten = self._write_buffer()
+        if unwritten:
+            days = sorted({row.day for row in unwritten})
+            raise LakeWriteError(
+                f"{len(unwritten)} events for {', '.join(days)} could not be written to "
+                f"{events_dir(self.data_dir)}; they are kept in memory and retried on the "
+                "next flush — check free disk space and permissions"
+            )
+
+    def close(self) -> None:
+        """Stop the autoflush thread and flush; raises LakeWriteError if data would be lost."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
+            self._flusher = None
+        with self._lock:
+            self.flush()
+            self._closed = True
+
+    def __enter__(self) -> LakeSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- compaction --------------------------------------------------------------------
+
+    def compact(self, day: str | None = None, *, min_files: int = 2) -> int:
+        """Merge each partition (or only ``day``) having ``min_files`` or more files into
+        one file, dropping duplicate event_ids; return the number of files removed.
+
+        The merged file is renamed into place before the old files are deleted, so a
+        reader sees every event at all times (at worst twice, which the views' dedupe
+        absorbs) and a crash half-way loses nothing.
+        """
+        with self._lock:
+            days = [day] if day is not None else self._days()
+            return sum(self._compact_day(d, min_files) for d in days)
+
+    def _days(self) -> list[str]:
+        prefix = f"{_PARTITION_KEY}="
+        root = events_dir(self.data_dir)
+        return sorted(p.name[len(prefix) :] for p in root.glob(prefix + "*") if p.is_dir())
+
+    def _compact_day(self, day: str, min_files: int) -> int:
+        files = partition_files(self.data_dir, day)
+        if len(files) < max(min_files, 2):
+            return 0
+        tables: list[pa.Table] = []
+        merged_files: list[Path] = []
+        for path in files:
+            try:
+                tables.append(pq.read_table(path, schema=EVENTS_SCHEMA))
+                merged_files.append(path)
+            except (OSError, pa.ArrowException) as err:
+                log.warning("lake: compaction skips unreadable %s: %s", path, err)
+        if len(merged_files) < 2:
+            return 0
+        table = pa.concat_tables(tables)
+        seen: set[str] = set()
+        keep = []
+        for event_id in table.column("event_id").to_pylist():
+            keep.append(event_id not in seen)
+            seen.add(event_id)
+        table = table.filter(pa.array(keep)).sort_by("event_time")
+        try:
+            _write_atomically(table, partition_dir(self.data_dir, day), "compacted")
+        except OSError as err:
+            log.warning("lake: compaction of %s failed, files left as they were: %s", day, err)
+            return 0
+        for path in merged_files:
+            path.unlink(missing_ok=True)
+        return len(merged_files)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _due(self) -> bool:
+        if not self._buffer:
+            return False
+        if len(self._buffer) >= self.max_buffer_rows:
+            return True
+        return self._oldest is not None and self._clock() - self._oldest >= self.max_buffer_age_s
+
+    def _write_buffer(self) -> list[_Row]:
+        """Write the buffer, one file per day; keep and return the rows that failed."""
+        by_day: dict[str, list[_Row]] = {}
+        for row in self._buffer:
+            by_day.setdefault(row.day, []).append(row)
+        unwritten: list[_Row] = []
+        for day, rows in sorted(by_day.items()):
+            if not self._write_day(day, rows):
+                unwritten.extend(rows)
+        self._buffer = unwritten
+        self._oldest = self._clock() if unwritten else None
+        return unwritten
+
+    def _write_day(self, day: str, rows: list[_Row]) -> bool:
+        table = _table(row.values for row in rows)
+        directory = partition_dir(self.data_dir, day)
+        for attempt in range(1, self.write_retries + 1):
+            try:
+                _write_atomically(table, directory, "part")
+                break
+            except OSError as err:
+                log.warning(
+                    "lake: writing %d events to %s failed (attempt %d/%d): %s",
+                    len(rows),
+                    directory,
+                    attempt,
+                    self.write_retries,
+                    err,
+                )
+                if attempt < self.write_retries:
+                    time.sleep(self.retry_delay_s * attempt)
+        else:
+            return False
+        if len(partition_files(self.data_dir, day)) > self.compact_threshold:
+            self._compact_day(day, 2)
+        return True
+
+    def _autoflush(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                self.flush()
+            except LakeWriteError as err:
+                log.error("lake: %s", err)
