@@ -1,0 +1,219 @@
+"""LakeSink: Firehose's layout and schema, atomic files, compaction, and failures that are
+reported, never silently lost."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ownstats import lake
+from ownstats.lake import (
+    EVENTS_SCHEMA,
+    LakeSink,
+    LakeWriteError,
+    arrow_type,
+    partition_dir,
+    partition_files,
+)
+from stream_processor.schema import COLUMN_NAMES, EVENT_COLUMNS
+
+if TYPE_CHECKING:  # conftest is not importable under importlib mode
+    from conftest import EventFactory
+
+DAY1 = "2026-03-01"
+DAY2 = "2026-03-02"
+
+
+def read_day(data_dir: Path, day: str) -> pa.Table:
+    files = partition_files(data_dir, day)
+    return (
+        pa.concat_tables([pq.read_table(f) for f in files])
+        if files
+        else EVENTS_SCHEMA.empty_table()
+    )
+
+
+def all_files(data_dir: Path) -> list[Path]:
+    return sorted(p for p in (data_dir / "events").rglob("*") if p.is_file())
+
+
+def test_schema_is_derived_from_the_events_schema() -> None:
+    assert EVENTS_SCHEMA.names == list(COLUMN_NAMES)  # no event_date inside the files
+    types = dict(zip(EVENTS_SCHEMA.names, EVENTS_SCHEMA.types, strict=True))
+    assert types["event_time"] == pa.timestamp("ms")
+    assert types["props"] == pa.map_(pa.string(), pa.string())
+    assert types["screen_width"] == pa.int32()
+    assert types["edge_latitude"] == pa.float64()
+    assert all(arrow_type(glue) == types[name] for name, glue, _ in EVENT_COLUMNS)
+    with pytest.raises(ValueError, match="Glue type"):
+        arrow_type("struct<a:int>")
+
+
+def test_writes_firehose_layout(tmp_path: Path, make_event: EventFactory) -> None:
+    events = [make_event(DAY1, props={"plan": "pro"}), make_event(DAY2), make_event(DAY1)]
+    with LakeSink(tmp_path) as sink:
+        assert sink.put(events) == []
+        assert sink.pending == 3  # buffered until due or flushed
+    files = all_files(tmp_path)
+    assert [f.parent.name for f in files] == ["event_date=2026-03-01", "event_date=2026-03-02"]
+    assert all(f.suffix == ".parquet" for f in files)
+    table = read_day(tmp_path, DAY1)
+    assert table.schema.names == list(COLUMN_NAMES)
+    rows = table.to_pylist()
+    assert [r["event_id"] for r in rows] == [events[0]["event_id"], events[2]["event_id"]]
+    assert rows[0]["props"] == [("plan", "pro")]
+    assert rows[0]["event_time"].timestamp() * 1000 == pytest.approx(events[0]["event_time"])
+
+
+def test_flushes_when_buffer_is_full_or_old(tmp_path: Path, make_event: EventFactory) -> None:
+    now = [0.0]
+    sink = LakeSink(tmp_path, max_buffer_rows=3, max_buffer_age_s=1.0, clock=lambda: now[0])
+    sink.put([make_event(), make_event()])
+    assert sink.pending == 2 and not all_files(tmp_path)
+    sink.put([make_event()])  # the third row fills the buffer
+    assert sink.pending == 0 and len(all_files(tmp_path)) == 1
+    sink.put([make_event()])
+    now[0] = 1.5
+    sink.put([])  # any put after the age limit writes
+    assert sink.pending == 0 and len(all_files(tmp_path)) == 2
+    sink.close()
+
+
+def test_autoflush_makes_events_visible_without_further_puts(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    with LakeSink(tmp_path, autoflush_s=0.02) as sink:
+        sink.put([make_event()])
+        for _ in range(200):
+            if all_files(tmp_path):
+                break
+            threading.Event().wait(0.01)
+        assert len(all_files(tmp_path)) == 1
+
+
+def test_invalid_events_are_reported_and_valid_ones_kept(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    events = [
+        make_event(),
+        make_event(event_id=None),  # no dedupe key
+        make_event(event_time="yesterday"),
+        make_event(screen_width=2**40),  # out of int32
+        make_event(props={"n": 1}),  # map values are strings
+        make_event(event_date="01/03/2026"),
+        make_event(),
+    ]
+    with LakeSink(tmp_path) as sink:
+        assert sink.put(events) == [1, 2, 3, 4, 5]
+    assert read_day(tmp_path, DAY1).num_rows == 2
+
+
+def test_missing_event_date_is_derived_from_event_time(
+    tmp_path: Path, make_event: EventFactory
+) -> None:
+    event = make_event(DAY2)
+    del event["event_date"]
+    with LakeSink(tmp_path) as sink:
+        assert sink.put([event]) == []
+    assert read_day(tmp_path, DAY2).num_rows == 1
+
+
+def test_failed_write_leaves_no_partial_file(
+    tmp_path: Path, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = pq.write_table
+
+    def half_write(table: pa.Table, where: Any, **kwargs: Any) -> None:
+        Path(where).write_bytes(b"PAR1 half a file")
+        raise OSError(28, "No space left on device")
+
+    sink = LakeSink(tmp_path, max_buffer_rows=2, retry_delay_s=0)
+    first = make_event()
+    assert sink.put([first]) == []  # buffered: accepted
+    monkeypatch.setattr(lake.pq, "write_table", half_write)
+    second, third = make_event(), make_event()
+    # the write is due now and fails: this call's events come back, the earlier one stays
+    assert sink.put([second, third]) == [0, 1]
+    assert all_files(tmp_path) == []  # neither the half file nor its temp name is visible
+    assert sink.pending == 1
+    with pytest.raises(LakeWriteError, match="kept in memory"):
+        sink.flush()
+    monkeypatch.setattr(lake.pq, "write_table", real_write)
+    sink.close()  # the disk recovered: nothing was lost
+    assert read_day(tmp_path, DAY1).column("event_id").to_pylist() == [first["event_id"]]
+
+
+def test_failure_is_per_partition(tmp_path: Path, make_event: EventFactory) -> None:
+    blocked = partition_dir(tmp_path, DAY2)
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a directory")
+    sink = LakeSink(tmp_path, max_buffer_rows=1, retry_delay_s=0)
+    assert sink.put([make_event(DAY1), make_event(DAY2), make_event(DAY1)]) == [1]
+    assert read_day(tmp_path, DAY1).num_rows == 2
+    sink.close()
+
+
+def test_close_raises_rather_than_losing_rows(tmp_path: Path, make_event: EventFactory) -> None:
+    sink = LakeSink(tmp_path, retry_delay_s=0)
+    sink.put([make_event(DAY2)])
+    blocked = partition_dir(tmp_path, DAY2)
+    blocked.write_text("not a directory")
+    with pytest.raises(LakeWriteError, match="2026-03-02"):
+        sink.close()
+    blocked.unlink()
+    sink.close()
+    assert read_day(tmp_path, DAY2).num_rows == 1
+    with pytest.raises(RuntimeError, match="closed"):
+        sink.put([make_event()])
+
+
+def test_compaction_keeps_a_day_to_a_few_files(tmp_path: Path, make_event: EventFactory) -> None:
+    events = [make_event(DAY1 if i % 4 else DAY2) for i in range(90)]
+    with LakeSink(tmp_path, max_buffer_rows=1, compact_threshold=5) as sink:
+        for event in events:
+            assert sink.put([event]) == []
+        assert len(partition_files(tmp_path, DAY1)) <= 5
+        assert sink.put(events[:10]) == []  # redelivered copies
+        removed = sink.compact()
+        assert removed > 0
+    for day in (DAY1, DAY2):
+        assert len(partition_files(tmp_path, day)) == 1
+    ids = (
+        read_day(tmp_path, DAY1).column("event_id").to_pylist()
+        + read_day(tmp_path, DAY2).column("event_id").to_pylist()
+    )
+    assert sorted(ids) == sorted(e["event_id"] for e in events)  # all kept, copies dropped
+    assert not [f for f in all_files(tmp_path) if f.suffix != ".parquet"]
+    times = read_day(tmp_path, DAY1).column("event_time").to_pylist()
+    assert times == sorted(times)
+
+
+def test_compact_one_day_and_nothing_to_do(tmp_path: Path, make_event: EventFactory) -> None:
+    with LakeSink(tmp_path, max_buffer_rows=1) as sink:
+        for day in (DAY1, DAY1, DAY2, DAY2):
+            sink.put([make_event(day)])
+        assert sink.compact(DAY1) == 2
+        assert len(partition_files(tmp_path, DAY2)) == 2
+        assert sink.compact(DAY1) == 0
+
+
+def test_concurrent_puts(tmp_path: Path, make_event: EventFactory) -> None:
+    batches = [[make_event(DAY1 if i % 2 else DAY2) for i in range(50)] for _ in range(8)]
+    failures: list[list[int]] = []
+    with LakeSink(tmp_path, max_buffer_rows=30, compact_threshold=4) as sink:
+        threads = [
+            threading.Thread(target=lambda b=b: failures.append(sink.put(b))) for b in batches
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == [[]] * 8
+    ids = read_day(tmp_path, DAY1).column("event_id").to_pylist()
+    ids += read_day(tmp_path, DAY2).column("event_id").to_pylist()
+    assert sorted(ids) == sorted(e["event_id"] for b in batches for e in b)
