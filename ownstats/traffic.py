@@ -1,0 +1,305 @@
+"""Realistic synthetic traffic: CloudFront real-time log lines as a busy site produces them.
+
+One generator feeds the demo (`ownstats demo`), the benchmarks and the end-to-end
+tests, so all three exercise the same mix: real browser and bot user agents, search,
+social and AI referrers, UTM campaigns, countries with their edge locations, visits
+of several pages with engagement and custom events, and a little junk.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from stream_processor.logline import format_line
+
+BROWSERS: tuple[tuple[str, float], ...] = (
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+        30,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+        12,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.1 Safari/605.1.15",
+        8,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+        16,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Mobile Safari/537.36",
+        12,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
+        4,
+    ),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 5),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 4),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+        6,
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.1 Mobile/15E148 Safari/604.1",
+        3,
+    ),
+)
+BOTS: tuple[str, ...] = (
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+    "+https://openai.com/gptbot)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/131.0.0.0 Safari/537.36",
+    "curl/8.5.0",
+    "python-requests/2.32.3",
+)
+# (referrer, utm params, weight)
+ARRIVALS: tuple[tuple[str, dict[str, str], float], ...] = (
+    ("", {}, 30),
+    ("https://www.google.com/", {}, 25),
+    ("https://www.bing.com/", {}, 3),
+    ("https://duckduckgo.com/", {}, 3),
+    ("https://news.ycombinator.com/item?id=42000000", {}, 6),
+    ("https://t.co/abc123", {}, 4),
+    ("https://www.reddit.com/r/programming/comments/x", {}, 4),
+    ("https://chatgpt.com/", {}, 3),
+    ("https://www.perplexity.ai/search", {}, 1),
+    ("https://github.com/ownstats/ownstats", {}, 3),
+    ("https://blog.example.org/links", {}, 3),
+    ("", {"us": "newsletter", "um": "email", "uc": "november-digest"}, 5),
+    ("https://www.google.com/", {"us": "google", "um": "cpc", "uc": "brand", "ut": "analytics"}, 4),
+    ("https://www.facebook.com/", {"us": "facebook", "um": "paid_social", "uc": "launch"}, 2),
+    ("https://www.linkedin.com/", {}, 2),
+)
+# (country, edge location, time zone, language, weight)
+GEOS: tuple[tuple[str, str, str, str, float], ...] = (
+    ("US", "IAD89-C1", "America/New_York", "en-US", 28),
+    ("US", "SFO53-P2", "America/Los_Angeles", "en-US", 10),
+    ("DE", "FRA56-P4", "Europe/Berlin", "de-DE", 12),
+    ("GB", "LHR61-P1", "Europe/London", "en-GB", 9),
+    ("FR", "CDG52-P3", "Europe/Paris", "fr-FR", 6),
+    ("IN", "BOM78-P1", "Asia/Kolkata", "en-IN", 7),
+    ("JP", "NRT57-P2", "Asia/Tokyo", "ja-JP", 5),
+    ("BR", "GRU3-C1", "America/Sao_Paulo", "pt-BR", 5),
+    ("CA", "YTO50-C1", "America/Toronto", "en-CA", 4),
+    ("AU", "SYD62-P1", "Australia/Sydney", "en-AU", 4),
+    ("NL", "AMS58-P4", "Europe/Amsterdam", "nl-NL", 4),
+    ("SE", "ARN56-P1", "Europe/Stockholm", "sv-SE", 2),
+)
+PAGES: tuple[tuple[str, float], ...] = (
+    ("/", 30),
+    ("/pricing", 10),
+    ("/docs", 10),
+    ("/docs/getting-started", 8),
+    ("/docs/api", 5),
+    ("/blog", 8),
+    ("/blog/privacy-first-analytics", 9),
+    ("/blog/athena-partition-projection", 5),
+    ("/about", 4),
+    ("/contact", 3),
+    ("/signup", 4),
+)
+SCREENS = (
+    (1920, 1080, 1903),
+    (1536, 864, 1519),
+    (2560, 1440, 2543),
+    (390, 844, 390),
+    (412, 915, 412),
+    (1440, 900, 1425),
+    (820, 1180, 820),
+)
+
+
+def _pick(rng: random.Random, items: tuple[tuple, ...]) -> tuple:
+    return rng.choices(items, weights=[item[-1] for item in items])[0]
+
+
+@dataclass
+class Hit:
+    """One request as the collector sees it, before it becomes a log line."""
+
+    time_s: float
+    ip: str
+    user_agent: str
+    query: dict[str, str]
+    country: str
+    edge_location: str
+    stem: str = "/hello.gif"
+    method: str = "GET"
+    request_id: str = ""
+
+    def record(self) -> dict[str, str]:
+        return {
+            "timestamp": f"{self.time_s:.3f}",
+            "c-ip": self.ip,
+            "sc-status": "200",
+            "cs-method": self.method,
+            "cs-uri-stem": self.stem,
+            "x-edge-location": self.edge_location,
+            "x-edge-request-id": self.request_id or uuid.uuid4().hex,
+            "x-host-header": "d1234abcd.cloudfront.net",
+            "cs-user-agent": quote(self.user_agent, safe=""),
+            "cs-referer": "-",
+            "cs-uri-query": urlencode(self.query, quote_via=quote),
+            "x-edge-result-type": "Hit",
+            "c-country": self.country,
+            "asn": "64500",
+        }
+
+    def line(self) -> str:
+        return format_line(self.record())
+
+
+def visit(rng: random.Random, domain: str, start_s: float) -> list[Hit]:
+    """One visit: 1-6 page views with engagement, sometimes a custom event."""
+    user_agent = _pick(rng, BROWSERS)[0]
+    referrer, utm, _ = _pick(rng, ARRIVALS)
+    country, edge, tz, lang, _ = _pick(rng, GEOS)
+    sw, sh, vw = rng.choice(SCREENS)
+    ip = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    base = {"v": "1", "w": str(vw), "sw": str(sw), "sh": str(sh), "l": lang, "tz": tz}
+    hits: list[Hit] = []
+    now = start_s
+    pages = 1 if rng.random() < 0.45 else rng.randint(2, 6)
+    for i in range(pages):
+        path = _pick(rng, PAGES)[0] if i else rng.choice(("/", "/", _pick(rng, PAGES)[0]))
+        page_id = uuid.UUID(int=rng.getrandbits(128)).hex[:16]
+        query = {**base, "t": "pv", "u": f"https://{domain}{path}", "id": page_id}
+        if i == 0:
+            query.update(utm)
+            if referrer:
+                query["r"] = referrer
+        hits.append(Hit(now, ip, user_agent, query, country, edge))
+        dwell = rng.expovariate(1 / 45.0)
+        if rng.random() < 0.12:
+            name, props = rng.choice(
+                (
+                    ("Signup", {"plan": rng.choice(("free", "pro", "team"))}),
+                    ("Outbound Link: Click", {"url": "https://github.com/ownstats/ownstats"}),
+                    ("File Download", {"url": f"https://{domain}/whitepaper.pdf"}),
+                )
+            )
+            hits.append(
+                Hit(
+                    now + dwell / 2,
+                    ip,
+                    user_agent,
+                    {
+                        **base,
+                        "t": "ev",
+                        "u": f"https://{domain}{path}",
+                        "id": page_id,
+                        "n": name,
+                        "p": json.dumps(props),
+                    },
+                    country,
+                    edge,
+                )
+            )
+        if pages > 1 or rng.random() < 0.6:
+            hits.append(
+                Hit(
+                    now + dwell,
+                    ip,
+                    user_agent,
+                    {
+                        **base,
+                        "t": "en",
+                        "u": f"https://{domain}{path}",
+                        "id": page_id,
+                        "e": str(int(dwell * 1000)),
+                        "sd": str(rng.randint(10, 100)),
+                    },
+                    country,
+                    edge,
+                )
+            )
+        now += dwell + rng.uniform(1, 5)
+    return hits
+
+
+def noise(rng: random.Random, domain: str, time_s: float) -> Hit:
+    """A hit that must be rejected: a bot, a foreign site, hello.js itself, or garbage."""
+    country, edge, *_ = _pick(rng, GEOS)
+    kind = rng.random()
+    if kind < 0.6:
+        return Hit(
+            time_s,
+            "198.51.100.7",
+            rng.choice(BOTS),
+            {"v": "1", "t": "pv", "u": f"https://{domain}/"},
+            country,
+            edge,
+        )
+    if kind < 0.75:
+        return Hit(
+            time_s,
+            "198.51.100.8",
+            BROWSERS[0][0],
+            {"v": "1", "t": "pv", "u": "https://copycat.example.net/"},
+            country,
+            edge,
+        )
+    if kind < 0.9:
+        return Hit(time_s, "198.51.100.9", BROWSERS[0][0], {}, country, edge, stem="/hello.js")
+    return Hit(time_s, "198.51.100.10", BROWSERS[0][0], {"v": "1", "t": "zz"}, country, edge)
+
+
+def hits(
+    domains: tuple[str, ...] | list[str],
+    start_s: float,
+    end_s: float,
+    visits: int,
+    *,
+    seed: int = 1,
+    noise_share: float = 0.05,
+) -> Iterator[Hit]:
+    """``visits`` visits spread over [start_s, end_s) with a daily rhythm, plus noise."""
+    rng = random.Random(seed)
+    span = max(end_s - start_s, 1.0)
+    for _ in range(visits):
+        # more traffic in the (UTC) afternoon: a gentle daily curve
+        t = start_s + rng.random() * span
+        if rng.random() < 0.3:
+            t = start_s + (t - start_s) // 86400 * 86400 + rng.gauss(15 * 3600, 3 * 3600) % 86400
+        t = min(max(t, start_s), end_s - 1)
+        domain = rng.choice(domains)
+        batch = visit(rng, domain, t)
+        if rng.random() < noise_share:
+            batch.append(noise(rng, domain, t))
+        for hit in batch:
+            if hit.time_s < end_s:
+                hit.request_id = f"{rng.getrandbits(96):024x}"
+                yield hit
+
+
+def lines(
+    domains: tuple[str, ...] | list[str],
+    start_s: float,
+    end_s: float,
+    visits: int,
+    *,
+    seed: int = 1,
+    noise_share: float = 0.05,
+) -> Iterator[str]:
+    """The same traffic as CloudFront real-time log lines."""
+    for hit in hits(domains, start_s, end_s, visits, seed=seed, noise_share=noise_share):
+        yield hit.line()
