@@ -40,6 +40,8 @@ from .visitor import CachedSalts, SaltStore, visitor_id
 log = logging.getLogger(__name__)
 
 BEACON_PATH = "/hello.gif"
+KNOWN_PATHS = frozenset({"/hello.gif", "/hello.js", "/", "/favicon.ico", "/robots.txt"})
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 Drop = tuple[Reason, str]
 
 
@@ -87,7 +89,9 @@ class Steps:
     def drop_not_beacon(hit: Hit) -> Drop | None:
         method, stem = hit.values[I_METHOD], hit.values[I_STEM]
         if method != "GET" or stem != BEACON_PATH:
-            return Reason.NOT_BEACON, f"{method[:10]} {stem[:100]}"
+            # a path can carry anything: name it only when it is a known, harmless one
+            shown = stem if stem in KNOWN_PATHS else "another path"
+            return Reason.NOT_BEACON, f"{method[:10] if method in KNOWN_METHODS else '?'} {shown}"
         return None
 
     @staticmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 import tempfile
@@ -143,7 +144,14 @@ class SsmSaltStore:
                 Type="SecureString",
                 Tier="Advanced",
                 Overwrite=False,
-                Policies='[{"Type":"Expiration","Version":"1.0","Attributes":'
-                f'{{"Timestamp":"{expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")}"}}}}]',
+                Policies=json.dumps(
+                    [
+                        {
+                            "Type": "Expiration",
+                            "Version": "1.0",
+                            "Attributes": {"Timestamp": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")},
+                        }
+                    ]
+                ),
             )
         return self._get(name)

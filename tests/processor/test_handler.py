@@ -1,0 +1,276 @@
+"""The Lambda handler: Kinesis in (plain and KPL-aggregated), Firehose out, partial failures."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_kinesis_agg.aggregator import RecordAggregator
+from factories import IP, beacon_query, kinesis_event, kinesis_record, make_line
+from moto import mock_aws
+
+from stream_processor import handler as handler_mod
+from stream_processor.pipeline import Processor
+from stream_processor.reasons import Reason
+from stream_processor.schema import ALL_COLUMN_NAMES
+from stream_processor.sinks import MemorySink
+from stream_processor.visitor import MemorySaltStore
+
+
+def aggregated_record(lines: list[str], sequence: str) -> dict[str, Any]:
+    aggregator = RecordAggregator()
+    for line in lines:
+        assert aggregator.add_user_record("pk", (line + "\n").encode()) is None
+    _pk, _ehk, data = aggregator.clear_and_get().get_contents()
+    return kinesis_record(data, sequence)
+
+
+def test_plain_records_with_and_without_newline(processor: Processor, sink: MemorySink) -> None:
+    for newline in (True, False):
+        sink.events.clear()
+        response, result = handler_mod.process_event(
+            kinesis_event([make_line(), make_line()], newline=newline), processor
+        )
+        assert response == {"batchItemFailures": []}
+        assert result.accepted == 2 and len(sink.events) == 2
+
+
+def test_kpl_aggregated_records_are_deaggregated(processor: Processor, sink: MemorySink) -> None:
+    lines = [make_line(beacon_query(u=f"https://example.com/p{i}")) for i in range(25)]
+    event = {
+        "Records": [
+            aggregated_record(lines[:20], "500"),
+            kinesis_record((lines[20] + "\n").encode(), "501"),
+            aggregated_record(lines[21:], "502"),
+        ]
+    }
+    response, result = handler_mod.process_event(event, processor)
+    assert response == {"batchItemFailures": []}
+    assert result.records_in == 25
+    assert [e["page_path"] for e in sink.events] == [f"/p{i}" for i in range(25)]
+
+
+def test_one_record_holding_several_lines(processor: Processor, sink: MemorySink) -> None:
+    data = (make_line() + "\n" + make_line() + "\n").encode()
+    _, result = handler_mod.process_event({"Records": [kinesis_record(data, "7")]}, processor)
+    assert result.accepted == 2
+
+
+def test_undecodable_records_are_counted_not_raised(processor: Processor) -> None:
+    broken = kinesis_record(b"", "9")
+    broken["kinesis"]["data"] = "%%% not base64 %%%"
+    event = {
+        "Records": [
+            broken,
+            kinesis_record(b"\xff\xfe\x00garbage\n", "10"),
+            kinesis_record((make_line() + "\n").encode(), "11"),
+        ]
+    }
+    response, result = handler_mod.process_event(event, processor)
+    assert response == {"batchItemFailures": []}
+    assert result.accepted == 1
+    assert result.rejections[Reason.MALFORMED] == 2
+
+
+class FlakySink:
+    """Fails the events whose page path is in ``failing``."""
+
+    def __init__(self, failing: set[str]) -> None:
+        self.failing = failing
+        self.stored: list[dict[str, Any]] = []
+
+    def put(self, events: Any) -> list[int]:
+        bad = [i for i, e in enumerate(events) if e["page_path"] in self.failing]
+        self.stored.extend(e for i, e in enumerate(events) if i not in bad)
+        return bad
+
+
+def test_undelivered_events_become_batch_item_failures() -> None:
+    sink = FlakySink({"/b", "/d"})
+    proc = Processor(domains=["example.com"], sink=sink, salts=MemorySaltStore())
+    lines = [make_line(beacon_query(u=f"https://example.com/{p}")) for p in "abcde"]
+    response, result = handler_mod.process_event(kinesis_event(lines, start=100), proc)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "101"}, {"itemIdentifier": "103"}]}
+    assert result.accepted == 3 and result.delivery_failures == 2
+
+
+def test_failed_line_inside_an_aggregate_names_the_parent_record() -> None:
+    sink = FlakySink({"/x"})
+    proc = Processor(domains=["example.com"], sink=sink, salts=MemorySaltStore())
+    lines = [make_line(beacon_query(u=f"https://example.com/{p}")) for p in ("a", "x", "b")]
+    response, _ = handler_mod.process_event({"Records": [aggregated_record(lines, "900")]}, proc)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "900"}]}
+
+
+def test_sink_that_raises_reports_the_whole_batch() -> None:
+    class Down:
+        def put(self, events: Any) -> list[int]:
+            raise TimeoutError("firehose unreachable")
+
+    proc = Processor(domains=["example.com"], sink=Down(), salts=MemorySaltStore())
+    response, result = handler_mod.process_event(
+        kinesis_event([make_line()] * 1 + [make_line()], start=1), proc
+    )
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == ["1", "2"]
+    assert result.accepted == 0
+
+
+def test_warm_processor_is_reused_and_keeps_no_batch_state(
+    processor: Processor, sink: MemorySink
+) -> None:
+    line = make_line(x_edge_request_id="fixed")
+    _, first = handler_mod.process_event(kinesis_event([line]), processor)
+    _, second = handler_mod.process_event(kinesis_event([line]), processor)
+    # a Kinesis retry of the same record is not a "duplicate in this batch": it is delivered
+    # again and the views dedupe on event_id
+    assert first.accepted == second.accepted == 1
+    assert not second.rejections
+
+
+# -- end to end under moto -------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="lake")
+        firehose = boto3.client("firehose")
+        firehose.create_delivery_stream(
+            DeliveryStreamName="ownstats-events",
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::lake",
+                "Prefix": "events/",
+                "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 64},
+            },
+        )
+        monkeypatch.setenv("OWNSTATS_DOMAINS", "example.com,example.org")
+        monkeypatch.setenv("OWNSTATS_FIREHOSE_STREAM", "ownstats-events")
+        monkeypatch.setenv("OWNSTATS_SALT_PREFIX", "/ownstats/test/salts/")
+        handler_mod.processor.cache_clear()
+        yield {"s3": s3, "ssm": boto3.client("ssm")}
+        handler_mod.processor.cache_clear()
+
+
+def stored_rows(s3: Any) -> list[dict[str, Any]]:
+    rows = []
+    for obj in s3.list_objects_v2(Bucket="lake").get("Contents", []):
+        body = s3.get_object(Bucket="lake", Key=obj["Key"])["Body"].read().decode()
+        rows += [json.loads(line) for line in body.splitlines() if line]
+    return rows
+
+
+def test_end_to_end_kinesis_to_s3(aws: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [
+        make_line(
+            beacon_query(
+                u="https://www.example.com/docs?secret=1",
+                r="https://www.google.com/",
+                us="",
+                w="1280",
+                l="en-US",
+                tz="America/New_York",
+            ),
+            x_edge_request_id="id-1",
+            x_edge_location="IAD89-C1",
+            c_country="US",
+        ),
+        make_line(
+            beacon_query(t="ev", n="Signup", p='{"plan":"pro"}', u="https://example.org/signup"),
+            x_edge_request_id="id-2",
+        ),
+        make_line(beacon_query(u="https://evil.test/"), x_edge_request_id="id-3"),
+        make_line(cs_user_agent="curl/8.5.0", x_edge_request_id="id-4"),
+    ]
+    response = handler_mod.handler(kinesis_event(lines), None)
+    assert response == {"batchItemFailures": []}
+
+    rows = stored_rows(aws["s3"])
+    assert [r["event_id"] for r in rows] == ["id-1", "id-2"]
+    first, second = rows
+    assert set(first) == set(ALL_COLUMN_NAMES)
+    assert first["event_type"] == "pageview"
+    assert first["event_time"] == 1732800000123
+    assert first["event_date"] == "2024-11-28"
+    assert first["domain_name"] == "example.com"
+    assert first["page_path"] == "/docs"
+    assert (first["source"], first["channel"]) == ("Google", "Organic Search")
+    assert first["referrer_url"] == "https://google.com/"
+    assert (first["browser_name"], first["os_name"], first["device_type"]) == (
+        "Chrome",
+        "Windows",
+        "desktop",
+    )
+    assert (first["viewport_width"], first["language"]) == (1280, "en-US")
+    assert (first["country_code"], first["edge_city"], first["edge_country"]) == (
+        "US",
+        "Washington",
+        "US",
+    )
+    assert len(first["visitor_id"]) == 16
+    assert (second["event_type"], second["event_name"], second["props"]) == (
+        "event",
+        "Signup",
+        {"plan": "pro"},
+    )
+    assert second["domain_name"] == "example.org"
+
+    # privacy: no IP, user agent or page query string in storage
+    raw = json.dumps(rows)
+    assert IP not in raw and "Mozilla" not in raw and "secret" not in raw
+
+    # the salt lives in SSM, not in the lake
+    salt = aws["ssm"].get_parameter(Name="/ownstats/test/salts/2024-11-28", WithDecryption=True)[
+        "Parameter"
+    ]["Value"]
+    assert salt not in raw
+
+    # metrics in Embedded Metric Format, rejections by reason
+    emf = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "_aws" in line
+    ]
+    def value(metric: Any) -> float:
+        return metric[0] if isinstance(metric, list) else metric
+
+    rejected = {m["reason"]: value(m["EventsRejected"]) for m in emf if "EventsRejected" in m}
+    assert rejected == {"foreign_domain": 1, "bot": 1}
+    totals = next(m for m in emf if "RecordsIn" in m)
+    assert [value(totals[k]) for k in ("RecordsIn", "EventsAccepted", "PageViews")] == [4, 2, 1]
+
+
+def test_end_to_end_firehose_outage_reports_back(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OWNSTATS_FIREHOSE_STREAM", "no-such-stream")
+    handler_mod.processor.cache_clear()
+    proc = handler_mod.processor()
+    proc.sink.sleep = lambda s: None  # type: ignore[attr-defined]
+    event = kinesis_event([make_line(), make_line()], start=40)
+    response = handler_mod.handler(event, None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "40"}, {"itemIdentifier": "41"}]}
+    assert stored_rows(aws["s3"]) == []
+
+
+def test_missing_domains_is_a_clear_configuration_error(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OWNSTATS_DOMAINS", "")
+    handler_mod.processor.cache_clear()
+    with pytest.raises(RuntimeError, match="OWNSTATS_DOMAINS"):
+        handler_mod.handler(kinesis_event([make_line()]), None)
+
+
+def test_kinesis_data_is_base64_of_the_line() -> None:
+    event = kinesis_event(["a\tb"])
+    assert base64.b64decode(event["Records"][0]["kinesis"]["data"]) == b"a\tb\n"

@@ -1,0 +1,149 @@
+"""Visitor hashing and salt stores (SPEC §6): daily, agreed on, destroyed within 48 h."""
+
+from __future__ import annotations
+
+import ast
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stream_processor.visitor import (
+    SALT_BYTES,
+    CachedSalts,
+    FileSaltStore,
+    MemorySaltStore,
+    SsmSaltStore,
+    visitor_id,
+)
+
+SALT = b"s" * 32
+
+
+def policy_of(described: dict) -> dict:  # type: ignore[type-arg]
+    text = described["Policies"][0]["PolicyText"]
+    try:
+        return json.loads(text)  # type: ignore[no-any-return]
+    except ValueError:  # moto keeps the policy as a Python repr
+        return ast.literal_eval(text)  # type: ignore[no-any-return]
+
+
+def test_visitor_id_is_64_bit_hex_and_keyed() -> None:
+    vid = visitor_id(SALT, "example.com", "203.0.113.1", "UA")
+    assert len(vid) == 16 and int(vid, 16) >= 0
+    assert vid == visitor_id(SALT, "example.com", "203.0.113.1", "UA")
+    assert vid != visitor_id(b"t" * 32, "example.com", "203.0.113.1", "UA")  # another day
+    assert vid != visitor_id(SALT, "example.org", "203.0.113.1", "UA")  # another site
+    assert vid != visitor_id(SALT, "example.com", "203.0.113.2", "UA")
+    assert vid != visitor_id(SALT, "example.com", "203.0.113.1", "UA2")
+    # no ambiguity from concatenation
+    assert visitor_id(SALT, "a.com", "1.2.3.4", "x") != visitor_id(SALT, "a.co", "m1.2.3.4", "x")
+
+
+def test_file_store_creates_once_and_agrees_across_instances(tmp_path: Path) -> None:
+    a, b = FileSaltStore(tmp_path), FileSaltStore(tmp_path)
+    salt = a.salt_for("2026-11-28")
+    assert len(salt) == SALT_BYTES
+    assert b.salt_for("2026-11-28") == salt
+    assert a.salt_for("2026-11-27") != salt
+
+
+def test_file_store_race_has_one_winner(tmp_path: Path) -> None:
+    stores = [FileSaltStore(tmp_path) for _ in range(16)]
+    results: list[bytes] = []
+    barrier = threading.Barrier(len(stores))
+
+    def worker(store: FileSaltStore) -> None:
+        barrier.wait()
+        results.append(store.salt_for("2026-11-28"))
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(results)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["2026-11-28.salt"]  # no temp files left
+
+
+def test_file_store_destroys_salts_older_than_48_hours(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()
+    store = FileSaltStore(tmp_path, clock=lambda: now)
+    for day in ("2026-11-25", "2026-11-26", "2026-11-27"):
+        (tmp_path / f"{day}.salt").write_text(SALT.hex())
+    store.salt_for("2026-11-28")
+    left = sorted(p.stem for p in tmp_path.glob("*.salt"))
+    # the 26th began 60 h ago: gone; the 27th began 36 h ago: kept for late events
+    assert left == ["2026-11-27", "2026-11-28"]
+
+
+def test_cached_salts_call_the_store_once_per_day() -> None:
+    calls: list[str] = []
+    inner = MemorySaltStore()
+
+    class Counting:
+        def salt_for(self, day: str) -> bytes:
+            calls.append(day)
+            return inner.salt_for(day)
+
+    cached = CachedSalts(Counting())
+    for _ in range(100):
+        cached.salt_for("2026-11-28")
+    cached.salt_for("2026-11-27")
+    assert calls == ["2026-11-28", "2026-11-27"]
+
+
+@pytest.fixture
+def ssm():  # type: ignore[no-untyped-def]
+    with mock_aws():
+        yield boto3.client("ssm", region_name="us-east-1")
+
+
+def test_ssm_store_creates_an_expiring_secure_parameter(ssm) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 28, 9, tzinfo=UTC).timestamp()
+    store = SsmSaltStore(ssm, "/ownstats/test/salts", clock=lambda: now)
+    salt = store.salt_for("2026-11-28")
+    assert len(salt) == SALT_BYTES
+    described = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": ["/ownstats/test/salts/2026-11-28"]}]
+    )["Parameters"][0]
+    assert described["Type"] == "SecureString"
+    assert described["Tier"] == "Advanced"
+    policy = policy_of(described)
+    assert policy["Type"] == "Expiration"
+    assert (
+        policy["Attributes"]["Timestamp"] == "2026-11-30T00:00:00.000Z"
+    )  # 48 h after the day began
+
+
+def test_ssm_store_agrees_when_two_containers_race(ssm) -> None:  # type: ignore[no-untyped-def]
+    first = SsmSaltStore(ssm, "/ownstats/test/salts/")
+    second = SsmSaltStore(ssm, "/ownstats/test/salts/")
+    original_get = second._get
+    lost_race = []
+
+    def get_after_other_wrote(name: str) -> bytes:
+        # the second container looks first, sees nothing, then the first one writes
+        if not lost_race:
+            lost_race.append(True)
+            first.salt_for("2026-11-28")
+            raise ssm.exceptions.ParameterNotFound({"Error": {"Code": "ParameterNotFound"}}, "Get")
+        return original_get(name)
+
+    second._get = get_after_other_wrote  # type: ignore[method-assign]
+    assert second.salt_for("2026-11-28") == first.salt_for("2026-11-28")
+
+
+def test_ssm_store_never_sets_an_expiry_in_the_past(ssm) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 28, 9, tzinfo=UTC).timestamp()
+    store = SsmSaltStore(ssm, "/ownstats/test/salts", clock=lambda: now)
+    store.salt_for("2026-11-01")  # a replayed old event
+    described = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": ["/ownstats/test/salts/2026-11-01"]}]
+    )["Parameters"][0]
+    policy = policy_of(described)
+    assert policy["Attributes"]["Timestamp"] == "2026-11-28T10:00:00.000Z"
