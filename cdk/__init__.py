@@ -1,0 +1,17 @@
+"""The ownstats CDK v2 app: everything SPEC §1/§9 deploys into the site owner's account.
+
+Layout (one construct per unit, the stack only composes and grants):
+
+- ``config``      context → typed ``OwnstatsConfig`` (the only place context is read)
+- ``archive``     raw CloudFront/S3 access logs bucket (lifecycle-expired: raw IPs)
+- ``stream``      encrypted Kinesis Data Stream fed by CloudFront real-time logs
+- ``collector``   private tracker bucket + CloudFront (OAC) + real-time log config
+- ``salts``       SSM path of the daily visitor-hash salts + its IAM
+- ``lake``        Parquet lake bucket, Glue database/tables, Firehose delivery stream
+- ``analytics``   Athena workgroup, results bucket, the athena_views views
+- ``processor``   the stream_processor Lambda and its Kinesis event source
+- ``monitoring``  dashboard and alarms
+- ``bundling``    Docker-free build of the Lambda asset (pip for aarch64 + source)
+- ``iam``         the aspect that keeps wildcard IAM actions out of the template
+- ``stack`` / ``app``  composition and entry point (``python -m cdk.app``)
+"""

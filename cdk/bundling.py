@@ -1,0 +1,142 @@
+"""Docker-free build of the stream processor's Lambda asset.
+
+CDK's PythonFunction bundles in Docker, which SPEC §9 rules out. Instead the asset is a
+plain directory: the runtime dependencies from ``pyproject.toml`` installed by pip as
+manylinux aarch64 wheels for the Lambda's Python version (``--only-binary`` so nothing
+is compiled for the wrong machine), plus a copy of ``stream_processor/``.
+
+The directory lives under ``.cdk-build/`` (gitignored), keyed by a hash of everything
+that goes into it, so only the first synth after a dependency or source change pays
+for pip; later synths reuse the directory and CDK reuses its staged copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from cdk.config import REPO_ROOT
+
+BUILD_ROOT = REPO_ROOT / ".cdk-build"
+PACKAGE = "stream_processor"
+#: in every Lambda Python runtime already; shipping it would only grow the zip
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+PLATFORM = "manylinux2014_aarch64"
+
+
+class BundlingError(RuntimeError):
+    """pip could not build the asset; the message says what to try next."""
+
+
+def _dist_name(requirement: str) -> str:
+    """``ua-parser[regex]>=1.0.1`` → ``ua-parser`` (PEP 503-normalised)."""
+    name = re.split(r"[\[<>=!~;@ ]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The Lambda's dependencies: ``[project] dependencies`` minus the runtime's boto3."""
+    with pyproject.open("rb") as handle:
+        deps = tomllib.load(handle)["project"]["dependencies"]
+    return [d for d in deps if _dist_name(d) not in RUNTIME_PROVIDED]
+
+
+def _source_files(package_dir: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in package_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"}
+    )
+
+
+def asset_hash(requirements: list[str], python_version: str, package_dir: Path) -> str:
+    """Hash of what the asset is made of: deps, target platform and source."""
+    digest = hashlib.sha256()
+    digest.update(f"{PLATFORM}|{python_version}|".encode())
+    digest.update("\n".join(sorted(requirements)).encode())
+    for path in _source_files(package_dir):
+        digest.update(str(path.relative_to(package_dir)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _pip_install(requirements: list[str], python_version: str, target: Path) -> None:
+    cmd = [
+        sys.executable, "-m", "pip", "install",
+        "--quiet", "--disable-pip-version-check", "--no-compile",
+        "--platform", PLATFORM,
+        "--implementation", "cp",
+        "--python-version", python_version,
+        "--only-binary=:all:",
+        "--target", str(target),
+        *requirements,
+    ]  # fmt: skip
+    print(
+        f"ownstats: building the Lambda asset (pip, {PLATFORM}, Python {python_version})…",
+        file=sys.stderr,
+    )
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BundlingError(
+            "pip could not fetch the Lambda dependencies as aarch64 wheels "
+            f"(exit {result.returncode}):\n{result.stderr.strip()}\n"
+            "Check your network access to PyPI (or set PIP_INDEX_URL), and that every "
+            "dependency in pyproject.toml publishes a manylinux aarch64 or pure-Python wheel."
+        )
+
+
+def build_lambda_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Path:
+    """Return a directory ready for ``lambda.Code.from_asset``; build it if missing.
+
+    The build happens in a temporary sibling directory that is renamed into place, so an
+    interrupted build never leaves a half-filled cache entry behind.
+    """
+    package_dir = REPO_ROOT / PACKAGE
+    if not (package_dir / "handler.py").is_file():
+        raise BundlingError(
+            f"{package_dir / 'handler.py'} is missing: the Lambda entry point "
+            "stream_processor.handler.handler must exist before `cdk synth`."
+        )
+    requirements = runtime_requirements()
+    key = asset_hash(requirements, python_version, package_dir)
+    final = build_root / "lambda" / f"processor-py{python_version}-{key}"
+    if final.is_dir():
+        return final
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
+    try:
+        _pip_install(requirements, python_version, staging)
+        shutil.copytree(
+            package_dir,
+            staging / PACKAGE,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
+        )
+        for junk in staging.glob("bin"):  # console scripts are useless in Lambda
+            shutil.rmtree(junk)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if final.is_dir():  # a concurrent synth won the race: its result is as good
+            return final
+        raise
+    _prune_old_builds(final)
+    return final
+
+
+def _prune_old_builds(keep: Path, max_kept: int = 3) -> None:
+    """Keep the cache small: only the newest few builds stay."""
+    builds = sorted(
+        (p for p in keep.parent.glob("processor-py*") if p.is_dir() and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in builds[max_kept - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,153 @@
+"""Deployment configuration: the one place CDK context is read.
+
+Every construct gets typed values from ``OwnstatsConfig``; none of them calls
+``try_get_context``. That keeps the set of knobs discoverable (this file) and lets
+tests build a config without an app.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from constructs import Node
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: a DNS name as a site owner types it (no scheme, no path)
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ACM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
+
+
+class ConfigError(ValueError):
+    """Bad or missing context; the message says which ``-c key=value`` to fix."""
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(context: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    raw = context.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError as err:
+        raise ConfigError(f"-c {key}={raw!r} is not a whole number") from err
+    if not low <= value <= high:
+        raise ConfigError(f"-c {key}={value} is out of range; use {low}..{high}")
+    return value
+
+
+def stack_name_for(domain: str) -> str:
+    """``example.com`` → ``ownstats-example-com``: a valid, readable CloudFormation name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", domain.lower()).strip("-")
+    return f"ownstats-{slug}"[:128].rstrip("-")
+
+
+@dataclass(frozen=True)
+class OwnstatsConfig:
+    """Typed deployment settings (see docs/DEPLOY.md for each ``-c`` key)."""
+
+    #: the allowed site domains (exact or subdomain); the first names the stack
+    domains: tuple[str, ...]
+    #: shard count, or ``None`` for on-demand capacity
+    shards: int | None = 1
+    #: days raw logs (with IPs) stay in the archive bucket
+    retention_days: int = 30
+    #: days Athena query results are kept
+    results_retention_days: int = 7
+    #: per-query Athena scan cutoff, in GB (a runaway query costs at most this × $5/TB)
+    athena_scan_limit_gb: int = 10
+    #: custom tracker hostname (CNAME) and its ACM certificate in us-east-1
+    tracker_domain: str | None = None
+    certificate_arn: str | None = None
+    #: optional e-mail subscribed to the alarm topic
+    alarm_email: str | None = None
+    #: dev mode: data buckets are deleted with the stack
+    dev: bool = False
+    #: built tracker files deployed to the collector bucket
+    tracker_js: Path = field(default=REPO_ROOT / "tracker" / "dist" / "hello.js")
+    tracker_gif: Path = field(default=REPO_ROOT / "tracker" / "hello.gif")
+
+    @property
+    def stack_name(self) -> str:
+        return stack_name_for(self.domains[0])
+
+    @property
+    def on_demand(self) -> bool:
+        return self.shards is None
+
+    @classmethod
+    def from_context(cls, node: Node) -> OwnstatsConfig:
+        """Read every supported ``-c`` key from ``node`` (the app)."""
+        keys = (
+            "domain",
+            "shards",
+            "retention_days",
+            "results_retention_days",
+            "athena_scan_limit_gb",
+            "tracker_domain",
+            "certificate_arn",
+            "alarm_email",
+            "dev",
+        )
+        return cls.from_mapping({k: node.try_get_context(k) for k in keys})
+
+    @classmethod
+    def from_mapping(cls, context: dict[str, Any]) -> OwnstatsConfig:
+        """Validate raw context values; errors name the ``-c`` key to fix."""
+        raw_domains = context.get("domain")
+        if not raw_domains:
+            raise ConfigError(
+                "no site domain given: deploy with `cdk deploy -c domain=example.com` "
+                "(comma list for several sites: -c domain=a.com,b.org)"
+            )
+        domains = tuple(
+            d.strip().lower().rstrip(".") for d in str(raw_domains).split(",") if d.strip()
+        )
+        for domain in domains:
+            if not _DOMAIN_RE.match(domain):
+                raise ConfigError(
+                    f"-c domain: {domain!r} is not a host name; give bare names like "
+                    "example.com (no https://, no path)"
+                )
+        if len(set(domains)) != len(domains):
+            raise ConfigError("-c domain lists a domain twice")
+
+        raw_shards = str(context.get("shards") or "1").strip().lower()
+        shards: int | None
+        if raw_shards in {"on-demand", "ondemand", "on_demand"}:
+            shards = None
+        else:
+            shards = _int({"shards": raw_shards}, "shards", 1, 1, 500)
+
+        tracker_domain = (context.get("tracker_domain") or "").strip().lower() or None
+        certificate_arn = (context.get("certificate_arn") or "").strip() or None
+        if bool(tracker_domain) != bool(certificate_arn):
+            raise ConfigError(
+                "-c tracker_domain and -c certificate_arn go together: CloudFront needs an "
+                "ACM certificate (in us-east-1) covering the custom tracker host name"
+            )
+        if tracker_domain and not _DOMAIN_RE.match(tracker_domain):
+            raise ConfigError(f"-c tracker_domain={tracker_domain!r} is not a host name")
+        if certificate_arn and not _ACM_ARN_RE.match(certificate_arn):
+            raise ConfigError(
+                f"-c certificate_arn={certificate_arn!r} is not an ACM certificate ARN in "
+                "us-east-1 (CloudFront only accepts certificates from us-east-1)"
+            )
+
+        return cls(
+            domains=domains,
+            shards=shards,
+            retention_days=_int(context, "retention_days", 30, 1, 3650),
+            results_retention_days=_int(context, "results_retention_days", 7, 1, 365),
+            athena_scan_limit_gb=_int(context, "athena_scan_limit_gb", 10, 1, 10_000),
+            tracker_domain=tracker_domain,
+            certificate_arn=certificate_arn,
+            alarm_email=(context.get("alarm_email") or "").strip() or None,
+            dev=_truthy(context.get("dev") or ""),
+        )

@@ -1,0 +1,225 @@
+"""Operations view: one dashboard for the whole path of a page view, and the alarms
+that mean "page views are being lost or delayed".
+
+The processor's own metrics (RecordsIn, EventsAccepted, EventsRejected by reason,
+DeliveryFailures, PageViews) arrive via Embedded Metric Format in the ``ownstats``
+namespace with Powertools' ``service`` dimension. The dashboard reads them with
+a SEARCH expression for the per-``reason`` rejections (one line per reason, whatever
+reasons the processor adds later) and plain metrics with the ``service`` dimension for
+the rest (alarms cannot use SEARCH).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+ONE_MINUTE = Duration.minutes(1)
+FIVE_MINUTES = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    """Exposes ``dashboard``, ``alarms`` and ``topic`` (alarm notifications)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dashboard_name: str,
+        namespace: str,
+        service_name: str,
+        stream: kinesis.IStream,
+        function: lambda_.IFunction,
+        delivery_stream_name: str,
+        failure_queue: sqs.IQueue,
+        topic_key: kms.IKey,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._namespace = namespace
+        self._service = service_name
+
+        # Alarm notifications; encrypted, so CloudWatch must be allowed to use the key.
+        self.topic = sns.Topic(self, "Alarms", master_key=topic_key, enforce_ssl=True)
+        topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy "*" means this key
+            )
+        )
+        if alarm_email:
+            self.topic.add_subscription(subs.EmailSubscription(alarm_email))
+
+        firehose_dims = {"DeliveryStreamName": delivery_stream_name}
+        iterator_age = function.metric(
+            "IteratorAge", statistic="Maximum", period=ONE_MINUTE, label="iterator age (ms)"
+        )
+        freshness = cw.Metric(
+            namespace="AWS/Firehose", metric_name="DeliveryToS3.DataFreshness",
+            dimensions_map=firehose_dims, statistic="Maximum", period=FIVE_MINUTES,
+            label="oldest record not yet in S3 (s)",
+        )  # fmt: skip
+        delivery_success = cw.Metric(
+            namespace="AWS/Firehose", metric_name="DeliveryToS3.Success",
+            dimensions_map=firehose_dims, statistic="Average", period=FIVE_MINUTES,
+            label="S3 delivery success ratio",
+        )  # fmt: skip
+        delivery_failures = self._own("DeliveryFailures", FIVE_MINUTES)
+        queue_depth = failure_queue.metric_approximate_number_of_messages_visible(
+            period=FIVE_MINUTES, statistic="Maximum"
+        )
+
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Beacons in (Kinesis) and records read (processor)",
+                left=[
+                    stream.metric_incoming_records(
+                        period=ONE_MINUTE, statistic="Sum", label="Kinesis incoming records"
+                    ),
+                    self._own("RecordsIn", ONE_MINUTE),
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Page views per minute",
+                left=[self._own("PageViews", ONE_MINUTE)],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Events accepted / rejected by reason",
+                left=[
+                    self._own("EventsAccepted", ONE_MINUTE),
+                    self._search("EventsRejected", "rejected", "reason"),
+                ],
+                width=12,
+                stacked=True,
+            ),
+            cw.GraphWidget(
+                title="Processor iterator age (how far behind the stream)",
+                left=[iterator_age],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Processor errors and throttles",
+                left=[
+                    function.metric_errors(period=ONE_MINUTE),
+                    function.metric_throttles(period=ONE_MINUTE),
+                    delivery_failures,
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Processor duration (ms)",
+                left=[
+                    function.metric_duration(period=ONE_MINUTE, statistic="Average"),
+                    function.metric_duration(period=ONE_MINUTE, statistic="p99"),
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Firehose delivery to the lake",
+                left=[freshness],
+                right=[delivery_success],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="On-failure queue (batches past their retries)",
+                left=[queue_depth],
+                width=12,
+            ),
+        )
+
+        self.alarms: list[cw.Alarm] = [
+            cw.Alarm(
+                self, "IteratorAgeAlarm",
+                alarm_description="The processor is over 5 minutes behind the stream: events "
+                "are delayed, and lost after the stream's 24 h retention. Check its errors.",
+                metric=iterator_age, threshold=300_000, evaluation_periods=5,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "ProcessorErrorsAlarm",
+                alarm_description="The processor failed whole invocations for 15 minutes; "
+                "see its log group.",
+                metric=function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=0, evaluation_periods=3,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "DeliveryFailuresAlarm",
+                alarm_description="Firehose refused records the processor sent (they are "
+                "retried via Kinesis); check the delivery stream's limits and errors.",
+                metric=delivery_failures, threshold=0, evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "LakeDeliveryAlarm",
+                alarm_description="Firehose could not write Parquet to S3 (see the lake's "
+                "errors/ prefix and the Firehose log group).",
+                metric=delivery_success, threshold=1, evaluation_periods=3,
+                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "LakeFreshnessAlarm",
+                alarm_description="Events wait over 15 minutes in Firehose before reaching S3.",
+                metric=freshness, threshold=900, evaluation_periods=3,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "FailureQueueAlarm",
+                alarm_description="Kinesis batches exhausted their retries; their metadata is "
+                "in the on-failure queue. Fix the cause, then replay them from the stream.",
+                metric=queue_depth, threshold=0, evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+        ]  # fmt: skip
+        for alarm in self.alarms:
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)
+        )
+
+    def _own(self, metric_name: str, period: Duration) -> cw.Metric:
+        """A processor metric with exactly Powertools' ``service`` dimension."""
+        return cw.Metric(
+            namespace=self._namespace,
+            metric_name=metric_name,
+            dimensions_map={"service": self._service},
+            statistic="Sum",
+            period=period,
+            label=metric_name,
+        )
+
+    def _search(self, metric_name: str, label: str, *dimensions: str) -> cw.MathExpression:
+        """One line per value of ``dimensions`` (besides ``service``) of a processor metric.
+
+        The schema ``{namespace,dims…,service}`` selects exactly that dimension set; the
+        quoted service value keeps other ownstats stacks in the account out of the graph.
+        """
+        schema = ",".join([self._namespace, *dimensions, "service"])
+        return cw.MathExpression(
+            expression=(
+                f'SEARCH(\'{{{schema}}} MetricName="{metric_name}" "{self._service}"\', '
+                "'Sum', 60)"
+            ),
+            label=label,
+            period=ONE_MINUTE,
+        )

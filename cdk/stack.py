@@ -1,0 +1,147 @@
+"""The ownstats stack: composes the constructs and does the grants, nothing else.
+
+Environment-agnostic on purpose (no account/region lookups), so ``cdk synth`` runs
+offline without credentials; the region comes from the deploying profile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import AspectPriority, Aspects, CfnOutput, Stack
+from constructs import Construct
+
+from cdk.analytics import Analytics
+from cdk.archive import LogArchive
+from cdk.collector import TRACKER_JS_PATH, Collector
+from cdk.config import OwnstatsConfig
+from cdk.iam import NoWildcardActions
+from cdk.lake import ACCESS_LOGS_TABLE, EVENTS_TABLE, Lake
+from cdk.monitoring import Monitoring
+from cdk.nag import acknowledge
+from cdk.processor import METRICS_NAMESPACE, Processor
+from cdk.salts import SaltStore
+from cdk.stream import BeaconStream
+
+#: the CloudFormation output names the local CLI (`ownstats query --athena`) reads
+OUTPUT_NAMES = (
+    "TrackerScriptTag",
+    "DistributionDomainName",
+    "AthenaWorkGroup",
+    "GlueDatabase",
+    "ResultsBucket",
+)
+
+
+class OwnstatsStack(Stack):
+    """Everything of SPEC §1 for the sites in ``config.domains``."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: OwnstatsConfig, asset_dir: Path,
+        **kwargs: object,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            scope,
+            construct_id,
+            description=f"ownstats: privacy-first web analytics for {', '.join(config.domains)}",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        namespace = config.stack_name
+
+        archive = LogArchive(self, "Archive", retention_days=config.retention_days,
+                             dev=config.dev)  # fmt: skip
+        stream = BeaconStream(self, "Stream", shards=config.shards)
+        collector = Collector(
+            self,
+            "Collector",
+            stream=stream.stream,
+            log_bucket=archive.bucket,
+            log_prefix=archive.cloudfront_prefix,
+            tracker_js=config.tracker_js,
+            tracker_gif=config.tracker_gif,
+            tracker_domain=config.tracker_domain,
+            certificate_arn=config.certificate_arn,
+            dev=config.dev,
+        )
+        lake = Lake(
+            self,
+            "Lake",
+            namespace=namespace,
+            log_bucket=archive.bucket,
+            archive_bucket=archive.bucket,
+            archive_prefix=archive.cloudfront_prefix,
+            dev=config.dev,
+        )
+        analytics = Analytics(
+            self,
+            "Analytics",
+            namespace=namespace,
+            database_name=lake.database_name,
+            tables=[lake.events_table, lake.access_logs_table],
+            table_names=[EVENTS_TABLE, ACCESS_LOGS_TABLE],
+            log_bucket=archive.bucket,
+            results_retention_days=config.results_retention_days,
+            scan_limit_gb=config.athena_scan_limit_gb,
+            dev=config.dev,
+        )
+        salts = SaltStore(self, "Salts", namespace=namespace)
+        processor = Processor(
+            self,
+            "Processor",
+            asset_dir=asset_dir,
+            stream=stream.stream,  # the event source grants read + kms:Decrypt
+            domains=config.domains,
+            delivery_stream_name=lake.delivery_stream_name,
+            salt_prefix=salts.prefix,
+            service_name=namespace,
+        )
+        lake.grant_put_records(processor.function)
+        salts.grant_use(processor.function)
+        processor.acknowledge_salt_path(salts.parameters_arn_nag)
+
+        Monitoring(
+            self,
+            "Monitoring",
+            dashboard_name=namespace,
+            namespace=METRICS_NAMESPACE,
+            service_name=processor.service_name,
+            stream=stream.stream,
+            function=processor.function,
+            delivery_stream_name=lake.delivery_stream_name,
+            failure_queue=processor.failure_queue,
+            topic_key=stream.key,
+            alarm_email=config.alarm_email,
+        )
+
+        script_tag = (
+            f'<script defer src="https://{collector.domain_name}{TRACKER_JS_PATH}"></script>'
+        )
+        outputs = {
+            "TrackerScriptTag": (script_tag, "Paste into every page of your site(s)"),
+            "DistributionDomainName": (collector.distribution.distribution_domain_name,
+                                       "CloudFront domain of the collector"),
+            "AthenaWorkGroup": (analytics.workgroup_name, "Athena workgroup to query in"),
+            "GlueDatabase": (lake.database_name, "Glue database with events and the views"),
+            "ResultsBucket": (analytics.results_bucket.bucket_name, "Athena results bucket"),
+        }  # fmt: skip
+        for name in OUTPUT_NAMES:
+            value, description = outputs[name]
+            CfnOutput(self, name, value=value, description=description)
+
+        Aspects.of(self).add(NoWildcardActions(), priority=AspectPriority.MUTATING)
+        self._acknowledge_cdk_internals()
+
+    def _acknowledge_cdk_internals(self) -> None:
+        """Findings on functions CDK itself generates at stack level (not configurable)."""
+        for child in self.node.children:
+            if child.node.id.startswith(
+                ("Custom::CDKBucketDeployment", "Custom::S3AutoDeleteObjects")
+            ):
+                acknowledge(
+                    child,
+                    {
+                        "L1": "CDK's own custom-resource handler; "
+                        "CDK chooses and upgrades its runtime. ownstats' functions use the "
+                        "newest Python runtime.",
+                    },
+                )
