@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .reasons import Reason
@@ -89,6 +90,31 @@ def decode(query: str) -> Beacon:
     url = params.get("u")
     if not url:
         raise BeaconError(Reason.MALFORMED, "missing page URL u")
+    scheme, hostname, path = split_page_url(url)
+    beacon = Beacon(
+        event_type=event_type,
+        scheme=scheme,
+        hostname=hostname,
+        path=path,
+        referrer=params.get("r", ""),
+        params=params,
+    )
+    if event_type == "event":
+        name = params.get("n", "").strip()
+        if not name:
+            raise BeaconError(Reason.MALFORMED, "custom event without a name n")
+        beacon.event_name = name[:MAX_EVENT_NAME]
+        if "p" in params:
+            beacon.props = decode_props(params["p"])
+    return beacon
+
+
+@lru_cache(maxsize=16384)
+def split_page_url(url: str) -> tuple[str, str, str]:
+    """(scheme, hostname, path[#fragment]) of a page URL; the query string is dropped here.
+
+    Cached: a site has far fewer distinct URLs than page views.
+    """
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
@@ -101,22 +127,7 @@ def decode(query: str) -> Beacon:
         path = unquote(path)
     if parts.fragment:
         path = f"{path}#{parts.fragment}"
-    beacon = Beacon(
-        event_type=event_type,
-        scheme=parts.scheme,
-        hostname=hostname.rstrip("."),
-        path=path[:MAX_URL],
-        referrer=params.get("r", ""),
-        params=params,
-    )
-    if event_type == "event":
-        name = params.get("n", "").strip()
-        if not name:
-            raise BeaconError(Reason.MALFORMED, "custom event without a name n")
-        beacon.event_name = name[:MAX_EVENT_NAME]
-        if "p" in params:
-            beacon.props = decode_props(params["p"])
-    return beacon
+    return parts.scheme, hostname.rstrip("."), path[:MAX_URL]
 
 
 def decode_props(raw: str) -> dict[str, str] | None:

@@ -118,9 +118,7 @@ class Steps:
 
     @staticmethod
     def drop_bot(hit: Hit) -> Drop | None:
-        raw = hit.values[I_USER_AGENT]
-        hit.user_agent = unquote(raw) if "%" in raw else raw
-        hit.agent = classify(hit.user_agent)
+        hit.user_agent, hit.agent = agent_of(hit.values[I_USER_AGENT])
         if hit.agent is None:
             return Reason.BOT, "crawler, automation or HTTP client user agent"
         return None
@@ -206,6 +204,14 @@ def utc_day(time_ms: int) -> str:
     return _day_of(time_ms - time_ms % 86_400_000)
 
 
+@lru_cache(maxsize=8192)
+def agent_of(raw: str) -> tuple[str, AgentInfo | None]:
+    """The URL-decoded user agent and what it is (None: a bot), cached per raw string."""
+    user_agent = unquote(raw) if "%" in raw else raw
+    return user_agent, classify(user_agent)
+
+
+@lru_cache(maxsize=16384)
 def referrer_parts(raw: str, site: str) -> tuple[str | None, str | None]:
     """(origin + path, host) of a referrer; (None, None) when absent or same site."""
     if not raw:
