@@ -3,14 +3,14 @@
 -- their own (a tab left open for an hour reports its engagement after the visit ended).
 -- Bounce: exactly one page view and no custom event; a bounce lasts 0 s.
 -- Visit attributes (source, device, ...) come from the visit's first page view or
--- custom event. Ties on event_time are broken by event_id so LAG and the running sum
--- order rows identically.
+-- custom event. The running sum keeps the default RANGE frame on purpose: events with
+-- the same event_time are peers and get the same visit number whatever order LAG saw
+-- them in, without an extra sort key.
 WITH marked AS (
     SELECT
         event_date,
         domain_name,
         visitor_id,
-        event_id,
         event_time,
         event_type,
         page_path,
@@ -26,7 +26,7 @@ WITH marked AS (
                 'millisecond',
                 lag(event_time) OVER (
                     PARTITION BY event_date, domain_name, visitor_id
-                    ORDER BY event_time, event_id
+                    ORDER BY event_time
                 ),
                 event_time
             ) <= 1800000 THEN 0
@@ -39,8 +39,7 @@ numbered AS (
         *,
         sum(starts_visit) OVER (
             PARTITION BY event_date, domain_name, visitor_id
-            ORDER BY event_time, event_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+            ORDER BY event_time
         ) AS visit_no
     FROM marked
 ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import duckdb
 import sqlglot
 
-from athena_views import View, create_view_statement, load_views, to_duckdb
+from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
 from ownstats.lake import events_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
@@ -76,53 +77,193 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _is_day_aggregate(view: View) -> bool:
+    """Whether a view is a per-day aggregate that the engine may materialise by day.
+
+    SPEC §7 makes every view group or partition by ``event_date`` (that is what lets a
+    date filter prune partitions), so such a view's rows for one day depend on that
+    day's events only. Row-per-event views (no aggregate) and views without an
+    ``event_date`` column (``current_visitors``, which depends on the clock) stay live.
+    """
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(view.sql, read="athena")
+    has_day = any(e.alias_or_name == _PARTITION for e in tree.expressions)
+    return has_day and tree.find(exp.AggFunc) is not None
+
+
+_PARTITION = PARTITION_KEYS[0][0]
+#: the view every other view reads events through (staged once per recompute)
+_BASE_VIEW = "events_deduped"
+
+
 class Engine:
     """DuckDB over ``<data_dir>/events``, with every view of ``athena_views``.
 
-    Thread-safe: each query runs on its own cursor; ``refresh()`` is serialised with a lock.
+    Why it materialises: the Athena views compute visits with window functions over
+    every event in the range, which is fine for Athena's fleet but takes seconds on a
+    laptop for a month of a busy site. The per-day aggregate views (``sessions``,
+    ``daily_stats``, ``top_pages``, …) are therefore kept as DuckDB tables, filled from
+    the very same translated SQL (``<view>__live``) one partition at a time, and
+    recomputed only for the days whose files changed. Queries see exactly what the
+    live views would return; ``events``, ``events_deduped``, ``page_views`` and
+    ``current_visitors`` are always live. ``materialize=False`` turns this off.
+
+    Freshness: before a query, the engine re-reads the lake's file listing if the last
+    check is older than ``max_staleness_s`` (cheap: one directory listing per day).
+    Thread-safe: each query runs on its own cursor; syncing is serialised by a lock.
     """
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], *, views: list[View] | None = None
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        views: list[View] | None = None,
+        materialize: bool = True,
+        max_staleness_s: float = 0.5,
     ) -> None:
         self.data_dir = Path(data_dir)
         self._views = load_views() if views is None else views
+        self._materialized = (
+            [v.name for v in self._views if _is_day_aggregate(v)] if materialize else []
+        )
+        self.max_staleness_s = max_staleness_s
+        self._references = {v.name: view_references(v.sql) for v in self._views}
         self._lock = threading.RLock()
         self._con = duckdb.connect(":memory:")
         # event_time is UTC without zone; comparing it with current_timestamp (a
         # TIMESTAMPTZ) must not shift it by the laptop's zone
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._con.execute("SET enable_progress_bar = false")
         self._has_files: bool | None = None
-        self.refresh()
+        self._signatures: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        self._checked = 0.0
+        self._stale: set[str] = set()
+        self.refresh(materialize=False)
 
     @property
     def view_names(self) -> list[str]:
         """The views, in creation (dependency) order."""
         return [view.name for view in self._views]
 
-    def refresh(self) -> None:
-        """Pick up the lake's current state.
+    @property
+    def materialized_views(self) -> list[str]:
+        """The views kept as per-day tables (see the class docstring)."""
+        return list(self._materialized)
 
-        New files in existing partitions are seen by every query anyway (the glob is
-        expanded per query); this matters when the lake goes from empty to non-empty,
-        which switches ``events`` from the typed empty table to the Parquet scan.
+    def refresh(self, *, materialize: bool = True) -> None:
+        """Bring the engine up to the lake's current files (new, rewritten or removed).
+
+        With ``materialize=False`` the changed days are only noted; they are recomputed
+        when a query first needs a materialised view, so a query on ``events`` or
+        ``page_views`` never pays for the dashboard's aggregates.
         """
         with self._lock:
-            has_files = any(events_dir(self.data_dir).glob("*/*.parquet"))
-            if has_files == self._has_files:
-                return
-            self._con.execute(self._events_statement(has_files))
-            for view in self._views:
+            signatures = self._scan()
+            has_files = bool(signatures)
+            if has_files != self._has_files:
+                self._create(has_files)
+                self._has_files = has_files
+                self._signatures = {}
+            self._stale.update(
+                day
+                for day in signatures.keys() | self._signatures.keys()
+                if signatures.get(day) != self._signatures.get(day)
+            )
+            self._signatures = signatures
+            self._checked = time.monotonic()
+            if materialize and self._stale:
+                if self._materialized:
+                    self._recompute(sorted(self._stale))
+                self._stale.clear()
+
+    def _needs_materialized(self, sql: str) -> bool:
+        """Whether ``sql`` reads a materialised view, directly or through other views."""
+        if not self._materialized:
+            return False
+        try:
+            pending = list(view_references(sql))
+        except sqlglot.errors.SqlglotError:
+            return True
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in self._materialized:
+                return True
+            pending.extend(self._references.get(name, ()))
+        return False
+
+    def _scan(self) -> dict[str, tuple[tuple[str, int, int], ...]]:
+        """Each partition's files with size and mtime: what changes when data arrives."""
+        prefix = f"{_PARTITION}="
+        signatures = {}
+        for directory in events_dir(self.data_dir).glob(prefix + "*"):
+            files = []
+            for path in directory.glob("*.parquet"):
                 try:
-                    self._con.execute(create_view_statement(view, dialect="duckdb"))
-                except duckdb.Error as err:
-                    raise QueryError(
-                        f"view {view.name} ({view.path}) does not run on DuckDB: {err}"
-                    ) from err
-            self._has_files = has_files
+                    stat = path.stat()
+                except FileNotFoundError:  # compacted away while listing
+                    continue
+                files.append((path.name, stat.st_size, stat.st_mtime_ns))
+            if files:
+                signatures[directory.name[len(prefix) :]] = tuple(sorted(files))
+        return signatures
+
+    def _create(self, has_files: bool) -> None:
+        self._con.execute(self._events_statement(has_files))
+        for view in self._views:
+            statement = create_view_statement(view, dialect="duckdb")
+            try:
+                if view.name in self._materialized:
+                    live = statement.replace(f'VIEW "{view.name}"', f'VIEW "{view.name}__live"', 1)
+                    self._con.execute(live)
+                    self._con.execute(
+                        f'CREATE OR REPLACE TABLE "{view.name}" AS '
+                        f'SELECT * FROM "{view.name}__live" WHERE false'
+                    )
+                else:
+                    self._con.execute(statement)
+            except duckdb.Error as err:
+                raise QueryError(
+                    f"view {view.name} ({view.path}) does not run on DuckDB: {err}"
+                ) from err
+
+    def _recompute(self, days: list[str]) -> None:
+        """Replace the materialised rows of ``days``, in view dependency order, atomically.
+
+        The deduplicated events of those days are staged once in a temporary table that
+        shadows ``events_deduped`` for this cursor only (DuckDB resolves temp objects
+        first), so the Parquet scan and the dedupe window run once instead of once per
+        view; the view SQL itself is untouched.
+        """
+        in_days = "(" + ", ".join(_sql_string(day) for day in days) + ")"
+        cur = self._con.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            if _BASE_VIEW in self.view_names:
+                cur.execute(
+                    f"CREATE TEMP TABLE {_BASE_VIEW} AS SELECT * FROM main.{_BASE_VIEW} "
+                    f"WHERE {_PARTITION} IN {in_days}"
+                )
+            for name in self._materialized:
+                cur.execute(f'DELETE FROM main."{name}" WHERE {_PARTITION} IN {in_days}')
+                cur.execute(
+                    f'INSERT INTO main."{name}" SELECT * FROM main."{name}__live" '
+                    f"WHERE {_PARTITION} IN {in_days}"
+                )
+            if _BASE_VIEW in self.view_names:
+                cur.execute(f"DROP TABLE temp.{_BASE_VIEW}")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
 
     def _events_statement(self, has_files: bool) -> str:
-        partition = PARTITION_KEYS[0][0]
         if not has_files:
             # an empty lake still answers every view (with no rows), typed as the schema
             columns = ", ".join(
@@ -139,37 +280,45 @@ class Engine:
         # (union_by_name fills it with NULL), as Glue does for Parquet files
         return (
             f"CREATE OR REPLACE VIEW events AS SELECT {casts} FROM read_parquet({glob}, "
-            f"hive_partitioning = true, hive_types = {{'{partition}': 'VARCHAR'}}, "
+            f"hive_partitioning = true, hive_types = {{'{_PARTITION}': 'VARCHAR'}}, "
             "union_by_name = true)"
         )
 
     def query(self, sql: str) -> QueryResult:
         """Run one Athena-dialect statement on the lake and views."""
         translated = translate(sql)
-        if self._has_files is False:
-            self.refresh()
         for attempt in (1, 2):
-            cursor = self._con.cursor()
             try:
-                relation = cursor.execute(translated)
-                columns = [d[0] for d in relation.description] if relation.description else []
-                rows = relation.fetchall() if relation.description else []
-                return QueryResult(columns=columns, rows=rows)
+                needs_tables = self._needs_materialized(sql)
+                if attempt == 2 or time.monotonic() - self._checked >= self.max_staleness_s:
+                    self.refresh(materialize=needs_tables)
+                elif needs_tables and self._stale:
+                    with self._lock:
+                        if self._stale:
+                            self._recompute(sorted(self._stale))
+                            self._stale.clear()
+                cursor = self._con.cursor()
+                try:
+                    relation = cursor.execute(translated)
+                    if relation is None or not relation.description:
+                        return QueryResult(columns=[], rows=[])
+                    columns = [d[0] for d in relation.description]
+                    return QueryResult(columns=columns, rows=relation.fetchall())
+                finally:
+                    cursor.close()
             except duckdb.IOException as err:
-                # a compaction may delete a file between the glob and the read; the
+                # a compaction may delete a file between the listing and the read; the
                 # second attempt sees the merged file instead
                 if attempt == 2:
                     raise QueryError(
-                        f"could not read the lake under {self.data_dir}: {err}"
+                        f"could not read the lake under {self.data_dir}: {err} — is another "
+                        "process rewriting it? Retry the query."
                     ) from err
-                self.refresh()
             except duckdb.Error as err:
                 raise QueryError(
                     f"{err}\n(query language: Athena/Trino SQL; tables: events, "
                     f"{', '.join(self.view_names)})"
                 ) from err
-            finally:
-                cursor.close()
         raise AssertionError("unreachable")
 
     def close(self) -> None:
