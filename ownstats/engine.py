@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 import sqlglot
+from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
 from ownstats.lake import events_dir
@@ -66,11 +67,24 @@ def duckdb_type(glue_type: str) -> str:
 
 
 def translate(sql: str) -> str:
-    """Athena (Trino) SQL → DuckDB SQL, with the view loader's documented fixes."""
+    """Athena (Trino) SQL → DuckDB SQL, with the view loader's documented fixes.
+
+    Only reading statements are accepted: the lake is written by the processor alone,
+    and a DROP or INSERT here would silently diverge from what Athena shows.
+    """
     try:
-        return to_duckdb(sql)
+        statements = sqlglot.parse(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as err:
         raise QueryError(f"not valid Athena SQL: {err}") from err
+    statements = [s for s in statements if s is not None]
+    if len(statements) != 1:
+        raise QueryError("run one statement at a time")
+    if not isinstance(statements[0], exp.Query | exp.Describe):
+        raise QueryError(
+            "only queries (SELECT, WITH …, DESCRIBE) can run here: the lake is written by "
+            "the processor, and views come from athena_views/*.sql"
+        )
+    return to_duckdb(sql)
 
 
 def _sql_string(value: str) -> str:
@@ -85,8 +99,6 @@ def _is_day_aggregate(view: View) -> bool:
     day's events only. Row-per-event views (no aggregate) and views without an
     ``event_date`` column (``current_visitors``, which depends on the clock) stay live.
     """
-    from sqlglot import exp
-
     tree = sqlglot.parse_one(view.sql, read="athena")
     has_day = any(e.alias_or_name == _PARTITION for e in tree.expressions)
     return has_day and tree.find(exp.AggFunc) is not None
