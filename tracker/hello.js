@@ -14,8 +14,6 @@
 ((win, doc, nav, loc) => {
   let script = doc.currentScript;
   let data = script.dataset;
-  let queued = win.ownstats?.q || [];
-  let on = (target, type, listener) => target.addEventListener(type, listener);
   let endpoint = new URL('hello.gif', script.src);
   let off; // visitor opted out / automation / local page: never send
   let muted; // off, or the current page matches data-exclude
@@ -52,33 +50,27 @@
     ).catch(() => {});
 
   let measureScroll = () => {
-    depth = Math.max(
-      depth,
-      Math.min(100, Math.round(((scrollY + innerHeight) * 100) / doc.documentElement.scrollHeight)) || 0
-    );
+    // clientHeight excludes scrollbars, so the ratio never passes 100.
+    let { scrollTop, clientHeight, scrollHeight } = doc.documentElement;
+    depth = Math.max(depth, Math.round(((scrollTop + clientHeight) * 100) / scrollHeight) || 0);
   };
 
-  // Moves visible time since the last tick into `engaged`, then restarts the
-  // clock only if the page is still visible.
-  let tick = () => {
+  // Moves visible time since the last call into `engaged` and restarts the
+  // clock only while visible. On hide (or `leaving`, an SPA navigation) it
+  // reports what accrued since the previous `en` of this page view: the
+  // processor sums `e` per page id. Nothing accrued, nothing sent.
+  let engagement = (leaving) => {
     let now = Date.now();
     engaged += visibleSince && now - visibleSince;
     visibleSince = !doc.hidden && now;
-  };
-
-  // Reports engagement accrued since the previous `en` of this page view (the
-  // processor sums `e` per page id). Nothing accrued, nothing sent.
-  let flush = () => {
-    tick();
-    engaged && send('en', { e: engaged, sd: depth });
-    engaged = 0;
+    (leaving || doc.hidden) && engaged && send('en', { e: engaged, sd: depth }) && (engaged = 0);
   };
 
   let pageview = (first) => {
     let current = loc.pathname + ('hash' in data ? loc.hash : '');
     let search = new URLSearchParams(loc.search);
     if (first || current != path) {
-      page && flush();
+      page && engagement(1);
       path = current;
       // data-exclude="/admin/*, /drafts": `*` matches anything, every other
       // character is literal (escaping \W is valid in a non-unicode RegExp).
@@ -104,7 +96,7 @@
         (name, i) => (page['u' + 'smctn'[i]] = search.get('utm_' + name))
       );
       engaged = visibleSince = depth = 0;
-      tick();
+      engagement();
       measureScroll();
       // The referrer without query/fragment: beacon URLs are kept raw in CDN logs.
       send('pv', first && { r: doc.referrer.split(/[?#]/)[0] });
@@ -147,17 +139,18 @@
       };
     });
     // hashchange is a no-op unless data-hash puts the fragment in the path.
-    on(win, 'popstate', navigate);
-    on(win, 'hashchange', navigate);
+    win.addEventListener('popstate', navigate);
+    win.addEventListener('hashchange', navigate);
     // Fires on tab switch, minimise and unload alike (pagehide adds nothing).
-    on(doc, 'visibilitychange', () => (doc.hidden ? flush() : tick()));
-    on(win, 'scroll', measureScroll);
-    on(doc, 'click', onClick);
-    on(doc, 'auxclick', onClick);
+    doc.addEventListener('visibilitychange', () => engagement());
+    win.addEventListener('scroll', measureScroll);
+    doc.addEventListener('click', onClick);
+    doc.addEventListener('auxclick', onClick);
+    let queued = win.ownstats?.q;
     win.ownstats = track;
-    queued.map((args) => track(...args));
+    queued?.map((args) => track(...args));
   };
 
   // A prerendered page may never be seen: count it only once it is shown.
-  doc.prerendering ? on(doc, 'prerenderingchange', start) : start();
+  doc.prerendering ? doc.addEventListener('prerenderingchange', start) : start();
 })(window, document, navigator, location);
