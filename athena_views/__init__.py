@@ -12,6 +12,7 @@ CDK app can use it without the local-mode dependencies.
 
 from __future__ import annotations
 
+import functools
 import graphlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,8 +138,12 @@ def _min_by_keeps_nulls(node: Any) -> Any:
     return node
 
 
+@functools.lru_cache(maxsize=512)
 def to_duckdb(sql: str) -> str:
-    """Athena SQL → DuckDB SQL: sqlglot's translation plus the documented fixes above."""
+    """Athena SQL → DuckDB SQL: sqlglot's translation plus the documented fixes above.
+
+    Cached: the dashboard sends the same few queries every few seconds.
+    """
     import sqlglot
 
     tree = sqlglot.parse_one(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
