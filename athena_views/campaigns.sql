@@ -1,4 +1,5 @@
--- One row per day, site and utm_campaign of the visit; visits without a campaign are left out.
+-- One row per day, site and utm_campaign of the visit (from its first page view or
+-- custom event); visits without a campaign are left out.
 SELECT
     event_date,
     domain_name,

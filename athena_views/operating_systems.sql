@@ -1,4 +1,5 @@
--- One row per day, site and operating system of the visit (taken from its first event).
+-- One row per day, site and operating system
+-- of the visit (from its first page view or custom event, as Plausible does).
 SELECT
     event_date,
     domain_name,
