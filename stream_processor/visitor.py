@@ -89,8 +89,9 @@ class FileSaltStore:
                 os.link(tmp, path)
         finally:
             os.unlink(tmp)
-        self.purge()
-        return bytes.fromhex(path.read_text())
+        salt = bytes.fromhex(path.read_text())
+        self.purge()  # may delete this very salt at once when its day is long gone (backfill)
+        return salt
 
     def purge(self) -> None:
         """Delete salts whose day began more than 48 hours ago."""

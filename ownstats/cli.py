@@ -1,0 +1,421 @@
+"""The ``ownstats`` command: serve, ingest, query, demo, dashboard (SPEC §8).
+
+Every command runs the same processor and views as the AWS deployment; only the
+services around them are local. Errors say what to do next and exit non-zero
+without a traceback; long-running work shows progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+DEFAULT_DATA = "./ownstats-data"
+
+
+def domains_arg(value: str) -> list[str]:
+    return [d.strip().lower() for d in value.split(",") if d.strip()]
+
+
+class Progress:
+    """A rate-limited progress line on stderr: overwritten on a terminal, logged otherwise."""
+
+    def __init__(self, label: str, every_s: float = 1.0, stream: TextIO = sys.stderr) -> None:
+        self.label = label
+        self.every_s = every_s if stream.isatty() else max(every_s, 5.0)
+        self.stream = stream
+        self.start = time.monotonic()
+        self.last = self.start
+        self.shown = False
+
+    def update(self, count: int, extra: str = "") -> None:
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        rate = count / max(now - self.start, 1e-9)
+        message = f"{self.label}: {count:,} records ({rate:,.0f}/s){extra}"
+        if self.stream.isatty():
+            print(f"\r\033[K{message}", end="", file=self.stream, flush=True)
+        else:
+            print(message, file=self.stream, flush=True)
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown and self.stream.isatty():
+            print(file=self.stream)
+
+
+# -- ingest --------------------------------------------------------------------------------
+
+
+def read_lines(source: str) -> Iterator[str]:
+    if source == "-":
+        yield from sys.stdin
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise SystemExit(
+            f"error: {source}: no such file. Pass a file of CloudFront real-time log records "
+            "(one per line, tab-separated, the configured fields in order) or - for stdin"
+        )
+    opener = open
+    if path.suffix == ".gz":
+        import gzip
+
+        opener = gzip.open  # type: ignore[assignment]
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        yield from handle
+
+
+def batched(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
+    batch: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        batch.append((number, line))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ingest(data: Path, domains: Sequence[str], lines: Iterable[str], *, quiet: bool = False) -> Any:
+    """Feed log lines through the processor into the lake; the merged BatchResult."""
+    from ownstats.lake import LakeSink
+    from ownstats.server import salts_dir
+    from stream_processor.pipeline import BatchResult, Processor
+    from stream_processor.visitor import FileSaltStore
+
+    sink = LakeSink(data, max_buffer_rows=50_000, max_buffer_age_s=30.0)
+    processor = Processor(domains=domains, sink=sink, salts=FileSaltStore(salts_dir(data)))
+    totals = BatchResult()
+    progress = Progress("ingest")
+    try:
+        for batch in batched(lines, 500):  # Kinesis-sized batches, as Lambda sees them
+            result = processor.process(batch)
+            totals.merge(result)
+            if not quiet:
+                progress.update(totals.records_in, f", {totals.accepted:,} accepted")
+    finally:
+        progress.done()
+        sink.close()
+    sink.compact()
+    return totals
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    totals = ingest(data, args.domain, read_lines(args.file), quiet=args.quiet)
+    rejected = totals.rejections.as_dict()
+    print(
+        f"records: {totals.records_in:,}  accepted: {totals.accepted:,}  "
+        f"rejected: {sum(rejected.values()):,}  failed: {totals.delivery_failures:,}"
+    )
+    for reason, count in rejected.items():
+        example = totals.rejections.examples.get(reason, "")
+        print(f"  {reason:<20} {count:>9,}   e.g. {example}")
+    if not totals.records_in:
+        print("warning: no records found in the input", file=sys.stderr)
+    if totals.delivery_failures:
+        print(
+            f"error: {totals.delivery_failures} events could not be written to {data}; "
+            "check free disk space and permissions, then ingest the file again",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"lake: {data.resolve() / 'events'}  (try: ownstats query --data {args.data} "
+        '"SELECT * FROM daily_stats ORDER BY event_date")'
+    )
+    return 0
+
+
+# -- query ---------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4f}"
+    if isinstance(value, datetime | date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if hasattr(value, "is_finite"):  # Decimal
+        return float(value)
+    return value
+
+
+def print_result(result: Any, fmt: str, out: IO[str] = sys.stdout) -> None:
+    if fmt == "json":
+        rows = [{k: _json_value(v) for k, v in row.items()} for row in result.as_dicts()]
+        json.dump(rows, out, ensure_ascii=False, default=str)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([_cell(v) for v in row] for row in result.rows)
+    else:
+        cells = [[_cell(v) for v in row] for row in result.rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
+        numeric = [
+            all(isinstance(r[i], int | float) or r[i] is None for r in result.rows)
+            and bool(result.rows)
+            for i in range(len(result.columns))
+        ]
+
+        def line(values: Sequence[str]) -> str:
+            return "  ".join(
+                v.rjust(w) if n else v.ljust(w)
+                for v, w, n in zip(values, widths, numeric, strict=True)
+            ).rstrip()
+
+        out.write(line(result.columns) + "\n")
+        out.write("  ".join("-" * w for w in widths) + "\n")
+        for row in cells:
+            out.write(line(row) + "\n")
+        out.write(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})\n")
+
+
+def athena_backend(args: argparse.Namespace) -> Any:
+    from ownstats.athena import AthenaBackend, stack_outputs, stderr_progress
+
+    workgroup, database = args.workgroup, args.database
+    if not (workgroup and database):
+        if not args.stack:
+            raise SystemExit(
+                "error: --athena needs --stack NAME (the deployed stack, e.g. "
+                "ownstats-example-com) or both --workgroup and --database"
+            )
+        outputs = stack_outputs(args.stack)
+        workgroup = workgroup or outputs.get("AthenaWorkGroup")
+        database = database or outputs.get("GlueDatabase")
+        if not (workgroup and database):
+            raise SystemExit(
+                f"error: stack {args.stack} has no AthenaWorkGroup/GlueDatabase "
+                "outputs; is it an ownstats stack? Pass --workgroup and --database"
+            )
+    return AthenaBackend(workgroup, database, progress=stderr_progress)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from ownstats.engine import Engine, QueryError
+
+    try:
+        if args.athena:
+            result = athena_backend(args).query(args.sql)
+        else:
+            data = Path(args.data)
+            if not (data / "events").is_dir():
+                print(
+                    f"note: no lake at {data}/events yet (run `ownstats demo` or "
+                    "`ownstats ingest`); querying an empty one",
+                    file=sys.stderr,
+                )
+            with Engine(data) as engine:
+                result = engine.query(args.sql)
+    except QueryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print_result(result, args.format)
+    return 0
+
+
+# -- serve and demo -------------------------------------------------------------------------
+
+
+def banner(host: str, port: int, data: Path, domains: Sequence[str]) -> str:
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    url = f"http://{shown}:{port}"
+    sites = ", ".join(domains) if domains else "any site (pass --domain to restrict)"
+    return (
+        f"ownstats is running: dashboard {url}/\n"
+        f'  tracker: <script defer src="{url}/hello.js"></script>\n'
+        f"  sites:   {sites}\n"
+        f"  lake:    {data.resolve()}/events\n"
+        "  stop with Ctrl-C (everything received is written before exit)"
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ownstats.server import LocalStack, serve
+
+    data = Path(args.data)
+    stack = LocalStack(data, args.domain, trust_proxy=args.trust_proxy)
+    serve(
+        stack,
+        args.host,
+        args.port,
+        ready=lambda: print(banner(args.host, args.port, data, args.domain), flush=True),
+    )
+    totals = stack.pump.totals
+    print(
+        f"stopped: {totals.accepted:,} events stored, {sum(totals.rejections.values()):,} rejected",
+        flush=True,
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ownstats import demo
+
+    return demo.run(args)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ownstats.dashboard import build_app
+    from ownstats.server import check_port
+
+    if not args.athena:
+        raise SystemExit(
+            "error: `ownstats dashboard` is for a deployed stack: pass --athena "
+            "(locally, `ownstats serve` already serves the dashboard at /)"
+        )
+    backend = athena_backend(args)
+    check_port(args.host, args.port)
+    print(
+        f"dashboard over Athena ({backend.workgroup}/{backend.database}): "
+        f"http://localhost:{args.port}/",
+        flush=True,
+    )
+    uvicorn.run(
+        build_app(backend, cache_ttl_s=60.0, parallel=True),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="ownstats",
+        description="Privacy-first website analytics: the local embedded mode and tools.",
+    )
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--data",
+            default=os.environ.get("OWNSTATS_DATA", DEFAULT_DATA),
+            help=f"lake directory (default {DEFAULT_DATA}, or $OWNSTATS_DATA)",
+        )
+
+    def domain_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--domain",
+            type=domains_arg,
+            default=[],
+            help="allowed site domains, comma-separated (subdomains included); "
+            "default: accept every site",
+        )
+
+    def server_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8080)
+
+    def athena_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--athena",
+            action="store_true",
+            help="run on AWS Athena (your AWS credentials) instead of the local lake",
+        )
+        p.add_argument(
+            "--stack",
+            default=os.environ.get("OWNSTATS_STACK"),
+            help="deployed stack name, to read the workgroup and database outputs",
+        )
+        p.add_argument("--workgroup", help="Athena workgroup (overrides the stack output)")
+        p.add_argument("--database", help="Glue database (overrides the stack output)")
+
+    serve_p = sub.add_parser("serve", help="collector + processor + dashboard in one process")
+    server_args(serve_p)
+    data_arg(serve_p)
+    domain_arg(serve_p)
+    serve_p.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="take the client IP from X-Forwarded-For and the country from "
+        "CloudFront-Viewer-Country / CF-IPCountry",
+    )
+    serve_p.set_defaults(func=cmd_serve)
+
+    ingest_p = sub.add_parser("ingest", help="feed CloudFront real-time log records into the lake")
+    data_arg(ingest_p)
+    domain_arg(ingest_p)
+    ingest_p.add_argument(
+        "file",
+        metavar="FILE|-",
+        help="real-time log records, one per line (.gz ok), or - for stdin",
+    )
+    ingest_p.add_argument("--quiet", action="store_true", help="no progress output")
+    ingest_p.set_defaults(func=cmd_ingest)
+
+    query_p = sub.add_parser("query", help="run Athena-dialect SQL on the lake and its views")
+    data_arg(query_p)
+    query_p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    athena_args(query_p)
+    query_p.add_argument("sql", metavar="SQL")
+    query_p.set_defaults(func=cmd_query)
+
+    demo_p = sub.add_parser("demo", help="serve with generated, realistic traffic")
+    server_args(demo_p)
+    demo_p.add_argument(
+        "--data", default=None, help="lake directory (default: a fresh ./ownstats-demo-data)"
+    )
+    demo_p.add_argument("--days", type=int, default=14, help="days of history to generate")
+    demo_p.add_argument("--visits-per-day", type=int, default=400)
+    demo_p.add_argument("--rate", type=float, default=2.0, help="live visits started per second")
+    demo_p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    demo_p.set_defaults(func=cmd_demo)
+
+    dash_p = sub.add_parser("dashboard", help="the dashboard over a deployed stack (--athena)")
+    server_args(dash_p)
+    athena_args(dash_p)
+    dash_p.set_defaults(func=cmd_dashboard)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `ownstats query … | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
