@@ -6,8 +6,9 @@
  * Protocol: SPEC.md §3. Stores nothing in the browser; the only thing it ever
  * reads from storage is the owner's opt-out flag localStorage.ownstats_ignore.
  *
- * Written for the gzip budget (≤ 1 KiB, tests/tracker/test_build.py): modern
- * syntax only (keepalive fetch needs a modern browser anyway), and one switch,
+ * Written for the gzip budget (GZIP_BUDGET in build.py, enforced by
+ * tests/tracker/test_tracker_build.py): modern syntax only (keepalive fetch
+ * needs a modern browser anyway), and one switch,
  * `muted`, for both "this visitor is not tracked" and "this page is excluded",
  * so the opt-outs cost one check in send() instead of a second code path.
  */
@@ -35,24 +36,26 @@
       localStorage.ownstats_ignore == 'true';
   } catch {}
 
-  // Empty values are left out; 0 is kept. keepalive: the request outlives the
-  // page (unload, link navigation), so nothing ever waits for it. The catch
-  // keeps a blocked beacon out of the site's error monitoring.
+  // Absent (null/undefined) values are left out. keepalive: the request
+  // outlives the page (unload, link navigation), so nothing ever waits for
+  // it. The catch keeps a blocked beacon out of the site's error monitoring.
   let send = (type, extra) =>
     muted ||
     fetch(
       endpoint +
         '?' +
         new URLSearchParams(
-          Object.entries({ v: 1, t: type, ...page, ...extra }).filter(([, value]) => (value ?? '') + '')
+          Object.entries({ v: 1, t: type, ...page, ...extra }).filter(([, value]) => value != null)
         ),
       { keepalive: true, mode: 'no-cors' }
     ).catch(() => {});
 
   let measureScroll = () => {
-    // clientHeight excludes scrollbars, so the ratio never passes 100.
-    let { scrollTop, clientHeight, scrollHeight } = doc.documentElement;
-    depth = Math.max(depth, Math.round(((scrollTop + clientHeight) * 100) / scrollHeight) || 0);
+    // `| 0` truncates, and turns NaN (nothing laid out yet) into 0.
+    depth = Math.max(
+      depth,
+      Math.min(100, ((scrollY + innerHeight) * 100) / doc.documentElement.scrollHeight) | 0
+    );
   };
 
   // Moves visible time since the last call into `engaged` and restarts the
@@ -99,17 +102,19 @@
       engagement();
       measureScroll();
       // The referrer without query/fragment: beacon URLs are kept raw in CDN logs.
-      send('pv', first && { r: doc.referrer.split(/[?#]/)[0] });
+      send('pv', first && { r: doc.referrer.split(/[?#]/)[0] || null });
     }
   };
 
-  // ≤ 30 props, values as strings: the processor's limits (SPEC §3).
+  // Props: the first 30 keys (the processor rejects more), values as strings.
   let track = (name, options) => {
     let props = options?.props;
-    let clean = {};
     let count = 0;
-    for (let key in props) count++ < 30 && (clean[key] = '' + props[key]);
-    name && send('ev', { n: name, p: props && JSON.stringify(clean) });
+    name &&
+      send('ev', {
+        n: name,
+        p: props && JSON.stringify(props, (key, value) => (key ? (count++ < 30 ? '' + value : void 0) : value))
+      });
   };
 
   // Never prevents or delays the navigation: the keepalive beacon survives it.
@@ -138,11 +143,12 @@
         navigate();
       };
     });
-    // hashchange is a no-op unless data-hash puts the fragment in the path.
+    // Fragment navigations fire popstate too, which is all data-hash needs.
     win.addEventListener('popstate', navigate);
-    win.addEventListener('hashchange', navigate);
     // Fires on tab switch, minimise and unload alike (pagehide adds nothing).
-    doc.addEventListener('visibilitychange', () => engagement());
+    // The event object counts as `leaving`, harmlessly: a page turning
+    // visible has nothing accrued (it was flushed when it was hidden).
+    doc.addEventListener('visibilitychange', engagement);
     win.addEventListener('scroll', measureScroll);
     doc.addEventListener('click', onClick);
     doc.addEventListener('auxclick', onClick);
