@@ -14,6 +14,7 @@ from typing import Any
 import jsii
 from aws_cdk import CfnResource, IAspect, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 #: wildcard → the concrete actions the CDK helpers that emit it really use
@@ -83,11 +84,64 @@ class NoWildcardActions:
             node.policies = [
                 {**p, "PolicyDocument": narrow_document(p["PolicyDocument"])} for p in policies
             ]
-        elif isinstance(node, CfnResource) and node.cfn_resource_type == "AWS::IAM::Role":
-            # custom-resource provider roles (e.g. autoDeleteObjects) are raw CfnResources
-            stack = Stack.of(node)
-            props = stack.resolve(node._cfn_properties)
-            for i, policy in enumerate(props.get("Policies") or []):
-                node.add_property_override(
-                    f"Policies.{i}.PolicyDocument", narrow_document(policy["PolicyDocument"])
-                )
+        elif (
+            isinstance(node, CfnResource)
+            and node.cfn_resource_type == "AWS::IAM::Role"
+            and node.node.scope is not None
+            and node.node.scope.node.id.startswith(AUTO_DELETE_PROVIDER)
+        ):
+            _narrow_auto_delete_role(node)
+
+
+#: construct id prefix of CDK's singleton provider behind ``autoDeleteObjects``
+AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjects"
+
+
+def auto_delete_buckets(stack: Stack) -> list[s3.Bucket]:
+    """Buckets created with ``auto_delete_objects=True`` (dev mode)."""
+    return [
+        c
+        for c in stack.node.find_all()
+        if isinstance(c, s3.Bucket) and c.node.try_find_child("AutoDeleteObjectsCustomResource")
+    ]
+
+
+def _narrow_auto_delete_role(role: CfnResource) -> None:
+    """Rewrite the dev-mode auto-delete provider's inline policy with concrete actions.
+
+    That role is a raw ``CfnResource`` whose policy is a lazy value jsii cannot hand
+    to Python, so it is rebuilt from what the handler does: deny new writes
+    (PutBucketPolicy), check the bucket's tag, list and delete every object version.
+    """
+    buckets = auto_delete_buckets(Stack.of(role))
+    if not buckets:
+        return
+    role.add_property_override(
+        "Policies",
+        [
+            {
+                "PolicyName": "Inline",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:PutBucketPolicy",
+                                "s3:GetBucketTagging",
+                                "s3:ListBucket",
+                                "s3:ListBucketVersions",
+                                "s3:DeleteObject",
+                                "s3:DeleteObjectVersion",
+                            ],
+                            "Resource": [
+                                arn
+                                for b in buckets
+                                for arn in (b.bucket_arn, b.arn_for_objects("*"))
+                            ],
+                        }
+                    ],
+                },
+            }
+        ],
+    )

@@ -18,7 +18,7 @@ from cdk.config import OwnstatsConfig
 from cdk.iam import NoWildcardActions
 from cdk.lake import ACCESS_LOGS_TABLE, EVENTS_TABLE, Lake
 from cdk.monitoring import Monitoring
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge_cdk_internals
 from cdk.processor import METRICS_NAMESPACE, Processor
 from cdk.salts import SaltStore
 from cdk.stream import BeaconStream
@@ -129,19 +129,4 @@ class OwnstatsStack(Stack):
             CfnOutput(self, name, value=value, description=description)
 
         Aspects.of(self).add(NoWildcardActions(), priority=AspectPriority.MUTATING)
-        self._acknowledge_cdk_internals()
-
-    def _acknowledge_cdk_internals(self) -> None:
-        """Findings on functions CDK itself generates at stack level (not configurable)."""
-        for child in self.node.children:
-            if child.node.id.startswith(
-                ("Custom::CDKBucketDeployment", "Custom::S3AutoDeleteObjects")
-            ):
-                acknowledge(
-                    child,
-                    {
-                        "L1": "CDK's own custom-resource handler; "
-                        "CDK chooses and upgrades its runtime. ownstats' functions use the "
-                        "newest Python runtime.",
-                    },
-                )
+        acknowledge_cdk_internals(self)

@@ -1,0 +1,71 @@
+"""Context → OwnstatsConfig: the only place context is read; errors name the fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cdk.config import ConfigError, OwnstatsConfig, stack_name_for
+
+pytestmark = pytest.mark.cdk
+
+
+def test_domain_is_required_and_the_error_says_how() -> None:
+    with pytest.raises(ConfigError, match=r"-c domain=example\.com"):
+        OwnstatsConfig.from_mapping({})
+
+
+def test_several_domains_first_names_the_stack() -> None:
+    config = OwnstatsConfig.from_mapping({"domain": "Shop.Example.co.uk , blog.example.org."})
+    assert config.domains == ("shop.example.co.uk", "blog.example.org")
+    assert config.stack_name == "ownstats-shop-example-co-uk"
+
+
+@pytest.mark.parametrize("bad", ["https://example.com", "example.com/path", "localhost", "a..b"])
+def test_bad_domain_is_rejected(bad: str) -> None:
+    with pytest.raises(ConfigError, match="-c domain"):
+        OwnstatsConfig.from_mapping({"domain": bad})
+
+
+@pytest.mark.parametrize(
+    ("raw", "shards"), [(None, 1), ("3", 3), ("on-demand", None), ("ON-DEMAND", None)]
+)
+def test_shards(raw: str | None, shards: int | None) -> None:
+    config = OwnstatsConfig.from_mapping({"domain": "example.com", "shards": raw})
+    assert config.shards == shards
+    assert config.on_demand is (shards is None)
+
+
+@pytest.mark.parametrize("raw", ["0", "many", "-1"])
+def test_bad_shards(raw: str) -> None:
+    with pytest.raises(ConfigError, match="shards"):
+        OwnstatsConfig.from_mapping({"domain": "example.com", "shards": raw})
+
+
+def test_defaults() -> None:
+    config = OwnstatsConfig.from_mapping({"domain": "example.com"})
+    assert (config.retention_days, config.dev, config.tracker_domain) == (30, False, None)
+
+
+def test_custom_tracker_domain_needs_a_us_east_1_certificate() -> None:
+    with pytest.raises(ConfigError, match="go together"):
+        OwnstatsConfig.from_mapping({"domain": "example.com", "tracker_domain": "t.example.com"})
+    with pytest.raises(ConfigError, match="us-east-1"):
+        OwnstatsConfig.from_mapping(
+            {
+                "domain": "example.com",
+                "tracker_domain": "t.example.com",
+                "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+            }
+        )
+
+
+def test_dev_flag() -> None:
+    assert OwnstatsConfig.from_mapping({"domain": "example.com", "dev": "true"}).dev
+
+
+@pytest.mark.parametrize("domain", ["xn--bcher-kva.example", "a.b.co", "x" * 60 + ".example"])
+def test_stack_name_is_a_valid_cloudformation_name(domain: str) -> None:
+    name = stack_name_for(domain)
+    assert re.fullmatch(r"ownstats-[a-z0-9]+(-[a-z0-9]+)*", name) and len(name) <= 128

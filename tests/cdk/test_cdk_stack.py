@@ -1,0 +1,527 @@
+"""The synthesized ownstats stack against SPEC §1/§9, one assertion group per unit.
+
+All tests read the session's single synth (see conftest.py); no logical IDs are
+hard-coded — resources are found by type and properties.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+from cdk_support import Synth
+
+from athena_views import load_views
+from cdk.stack import OUTPUT_NAMES
+from stream_processor.fields import REALTIME_LOG_FIELDS
+from stream_processor.schema import EVENT_COLUMNS, EVENT_TIME_FORMAT, PARTITION_KEYS
+
+pytestmark = pytest.mark.cdk
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement.get("Action", [])
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _identity_statements(synth: Synth) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for resource in synth.json["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            statements += props["PolicyDocument"]["Statement"]
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                statements += policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _statements_of_role_with(synth: Synth, action: str) -> list[dict[str, Any]]:
+    """All identity statements of the one role whose policy contains ``action``."""
+    for resource in synth.resources("AWS::IAM::Policy").values():
+        statements = resource["Properties"]["PolicyDocument"]["Statement"]
+        if any(action in _actions(s) for s in statements):
+            return statements
+    raise AssertionError(f"no policy grants {action}")
+
+
+# --- security baseline --------------------------------------------------------------
+
+
+def test_every_bucket_is_private_encrypted_and_retained(synth: Synth) -> None:
+    buckets = synth.resources("AWS::S3::Bucket")
+    assert len(buckets) == 4  # collector, archive, lake, Athena results
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert bucket["DeletionPolicy"] == "Retain"  # not dev mode
+    assert synth.template.find_resources("Custom::S3AutoDeleteObjects") == {}
+
+
+def test_every_bucket_enforces_tls(synth: Synth) -> None:
+    policies = synth.resources("AWS::S3::BucketPolicy").values()
+    tls_denied = {
+        json.dumps(p["Properties"]["Bucket"])
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    }
+    buckets = {json.dumps({"Ref": k}) for k in synth.resources("AWS::S3::Bucket")}
+    assert buckets <= tls_denied
+
+
+def test_no_wildcard_iam_actions(synth: Synth) -> None:
+    statements = _identity_statements(synth)
+    assert statements
+    wildcards = [a for s in statements for a in _actions(s) if "*" in a]
+    assert wildcards == []
+
+
+def test_no_managed_policies_on_our_roles(synth: Synth) -> None:
+    for role in synth.resources("AWS::IAM::Role").values():
+        assert not role["Properties"].get("ManagedPolicyArns"), role
+
+
+# --- collector ----------------------------------------------------------------------
+
+
+def test_distribution_uses_oac_https_compression_and_logging(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::OriginAccessControl",
+        {
+            "OriginAccessControlConfig": Match.object_like(
+                {"OriginAccessControlOriginType": "s3", "SigningBehavior": "always"}
+            )
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "DefaultCacheBehavior": Match.object_like(
+                        {
+                            "ViewerProtocolPolicy": "redirect-to-https",
+                            "Compress": True,
+                            "ResponseHeadersPolicyId": Match.any_value(),
+                        }
+                    ),
+                    "Origins": [
+                        Match.object_like(
+                            {
+                                "OriginAccessControlId": Match.any_value(),
+                                "S3OriginConfig": {"OriginAccessIdentity": ""},
+                            }
+                        )
+                    ],
+                    "Logging": Match.object_like({"Prefix": "cloudfront/"}),
+                    "HttpVersion": "http2and3",
+                }
+            )
+        },
+    )
+
+
+def test_beacon_behaviour_logs_in_real_time_and_caches_without_query(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "CacheBehaviors": [
+                        Match.object_like(
+                            {
+                                "PathPattern": "/hello.gif",
+                                "RealtimeLogConfigArn": Match.any_value(),
+                                "ViewerProtocolPolicy": "https-only",
+                                "CachePolicyId": Match.any_value(),
+                            }
+                        )
+                    ]
+                }
+            )
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::CachePolicy",
+        {
+            "CachePolicyConfig": Match.object_like(
+                {
+                    "MinTTL": 86400,
+                    "ParametersInCacheKeyAndForwardedToOrigin": Match.object_like(
+                        {
+                            "QueryStringsConfig": {"QueryStringBehavior": "none"},
+                            "HeadersConfig": {"HeaderBehavior": "none"},
+                            "CookiesConfig": {"CookieBehavior": "none"},
+                        }
+                    ),
+                }
+            )
+        },
+    )
+
+
+def test_realtime_log_config_fields_come_from_the_one_definition(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::RealtimeLogConfig",
+        {
+            "Fields": list(REALTIME_LOG_FIELDS),
+            "SamplingRate": 100,
+            "EndPoints": [
+                {
+                    "StreamType": "Kinesis",
+                    "KinesisStreamConfig": {
+                        "RoleArn": Match.any_value(),
+                        "StreamArn": Match.any_value(),
+                    },
+                }
+            ],
+        },
+    )
+
+
+def test_security_response_headers(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        {
+            "ResponseHeadersPolicyConfig": Match.object_like(
+                {
+                    "SecurityHeadersConfig": Match.object_like(
+                        {
+                            "StrictTransportSecurity": Match.object_like(
+                                {"AccessControlMaxAgeSec": 63072000}
+                            ),
+                            "ContentTypeOptions": {"Override": True},
+                            "FrameOptions": {"FrameOption": "DENY", "Override": True},
+                        }
+                    )
+                }
+            )
+        },
+    )
+
+
+def test_tracker_files_are_deployed_with_their_cache_headers(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "Custom::CDKBucketDeployment",
+        {
+            "DistributionPaths": ["/hello.js"],
+            "Prune": False,
+            "SystemMetadata": Match.object_like(
+                {
+                    "cache-control": "public, max-age=300",
+                    "content-type": Match.string_like_regexp("javascript"),
+                }
+            ),
+        },
+    )
+    synth.template.has_resource_properties(
+        "Custom::CDKBucketDeployment",
+        {
+            "Prune": False,
+            "SystemMetadata": {"cache-control": "no-store, max-age=0", "content-type": "image/gif"},
+        },
+    )
+
+
+def test_archive_expires_raw_logs_after_retention_days(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [Match.object_like({"ExpirationInDays": 14, "Status": "Enabled"})]
+                )
+            },
+        },
+    )
+
+
+# --- stream and processor -----------------------------------------------------------
+
+
+def test_stream_is_kms_encrypted_with_shards_from_context(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "ShardCount": 2,
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()},
+            "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+        },
+    )
+    synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_processor_function(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "stream_processor.handler.handler",
+            "Runtime": Match.string_like_regexp(r"^python3\.1[3-9]$"),
+            "Architectures": ["arm64"],
+            "MemorySize": 512,
+            "Timeout": 60,
+            "Environment": {
+                "Variables": {
+                    "OWNSTATS_DOMAINS": "example.com,blog.example.org",
+                    "OWNSTATS_FIREHOSE_STREAM": {"Ref": Match.any_value()},
+                    "OWNSTATS_SALT_PREFIX": "/ownstats/ownstats-example-com/salts/",
+                    "POWERTOOLS_SERVICE_NAME": "ownstats-example-com",
+                    "POWERTOOLS_METRICS_NAMESPACE": "ownstats",
+                }
+            },
+        },
+    )
+
+
+def test_kinesis_event_source_reports_partial_failures(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 10,
+            "MaximumRecordAgeInSeconds": 6 * 3600,
+            "BatchSize": 500,
+            "MaximumBatchingWindowInSeconds": 10,
+            "StartingPosition": "TRIM_HORIZON",
+            "DestinationConfig": {
+                "OnFailure": {"Destination": {"Fn::GetAtt": [Match.any_value(), "Arn"]}}
+            },
+        },
+    )
+    synth.template.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+
+
+def test_processor_iam_is_least_privilege(synth: Synth) -> None:
+    statements = _statements_of_role_with(synth, "ssm:PutParameter")
+    by_action = {a: s for s in statements for a in _actions(s)}
+    assert set(_actions(by_action["ssm:PutParameter"])) == {"ssm:GetParameter", "ssm:PutParameter"}
+    resource = json.dumps(by_action["ssm:PutParameter"]["Resource"])
+    assert "parameter/ownstats/ownstats-example-com/salts/*" in resource
+    assert set(_actions(by_action["firehose:PutRecordBatch"])) == {
+        "firehose:PutRecordBatch",
+        "firehose:PutRecord",
+    }
+    assert "kms:Decrypt" in by_action  # the encrypted stream
+    assert "sqs:SendMessage" in by_action  # the on-failure destination
+    assert not any(a.startswith(("s3:", "glue:", "athena:")) for a in by_action)
+
+
+# --- lake ---------------------------------------------------------------------------
+
+
+def test_events_table_is_the_schema_with_partition_projection(synth: Synth) -> None:
+    tables = synth.resources("AWS::Glue::Table")
+    (events,) = [t for t in tables.values() if t["Properties"]["TableInput"]["Name"] == "events"]
+    table = events["Properties"]["TableInput"]
+    columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+    assert columns == [(n, t) for n, t, _ in EVENT_COLUMNS]
+    assert [(c["Name"], c["Type"]) for c in table["PartitionKeys"]] == [
+        (n, t) for n, t, _ in PARTITION_KEYS
+    ]
+    params = table["Parameters"]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.event_date.type"] == "date"
+    assert params["projection.event_date.format"] == "yyyy-MM-dd"
+    assert params["projection.event_date.range"] == "2024-01-01,NOW"
+    assert "events/event_date=${event_date}/" in json.dumps(params["storage.location.template"])
+    serde = table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    assert serde.endswith("ParquetHiveSerDe")
+
+
+def test_no_crawler_no_partition_lambda(synth: Synth) -> None:
+    assert synth.resources("AWS::Glue::Crawler") == {}
+    handlers = {
+        f["Properties"].get("Handler") for f in synth.resources("AWS::Lambda::Function").values()
+    }
+    # the processor, the view deployer and CDK's BucketDeployment handler — nothing else
+    assert handlers == {"stream_processor.handler.handler", "index.handler"}
+    assert len(synth.resources("AWS::Lambda::Function")) == 3
+
+
+def test_access_logs_table_over_the_archive(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Glue::Table",
+        {
+            "TableInput": Match.object_like(
+                {
+                    "Name": "access_logs",
+                    "Parameters": Match.object_like({"skip.header.line.count": "2"}),
+                    "StorageDescriptor": Match.object_like(
+                        {
+                            "SerdeInfo": Match.object_like(
+                                {"Parameters": Match.object_like({"field.delim": "\t"})}
+                            )
+                        }
+                    ),
+                }
+            )
+        },
+    )
+
+
+def test_firehose_converts_to_parquet_and_partitions_by_event_date(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::KinesisFirehose::DeliveryStream",
+        {
+            "DeliveryStreamType": "DirectPut",
+            "DeliveryStreamEncryptionConfigurationInput": {"KeyType": "AWS_OWNED_CMK"},
+            "ExtendedS3DestinationConfiguration": Match.object_like(
+                {
+                    "Prefix": "events/event_date=!{partitionKeyFromQuery:event_date}/",
+                    "ErrorOutputPrefix": Match.string_like_regexp(
+                        r"^errors/!\{firehose:error-output-type\}/"
+                    ),
+                    "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 64},
+                    "CompressionFormat": "UNCOMPRESSED",
+                    "DynamicPartitioningConfiguration": Match.object_like({"Enabled": True}),
+                    "ProcessingConfiguration": {
+                        "Enabled": True,
+                        "Processors": [
+                            {
+                                "Type": "MetadataExtraction",
+                                "Parameters": Match.array_with(
+                                    [
+                                        {
+                                            "ParameterName": "MetadataExtractionQuery",
+                                            "ParameterValue": "{event_date: .event_date}",
+                                        }
+                                    ]
+                                ),
+                            }
+                        ],
+                    },
+                    "DataFormatConversionConfiguration": Match.object_like(
+                        {
+                            "Enabled": True,
+                            "InputFormatConfiguration": {
+                                "Deserializer": {
+                                    "HiveJsonSerDe": {"TimestampFormats": [EVENT_TIME_FORMAT]}
+                                }
+                            },
+                            "OutputFormatConfiguration": {
+                                "Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}
+                            },
+                            "SchemaConfiguration": Match.object_like(
+                                {"TableName": "events", "DatabaseName": "ownstats_example_com"}
+                            ),
+                        }
+                    ),
+                }
+            ),
+        },
+    )
+
+
+# --- Athena ---------------------------------------------------------------------------
+
+
+def test_workgroup_is_enforced_encrypted_and_capped(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "Name": "ownstats-example-com",
+            "WorkGroupConfiguration": Match.object_like(
+                {
+                    "EnforceWorkGroupConfiguration": True,
+                    "BytesScannedCutoffPerQuery": 5_000_000_000,
+                    "ResultConfiguration": {
+                        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+                        "OutputLocation": Match.any_value(),
+                    },
+                }
+            ),
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [Match.object_like({"Id": "expire-query-results", "ExpirationInDays": 7})]
+            }
+        },
+    )
+
+
+def test_every_view_is_deployed_in_dependency_order(synth: Synth) -> None:
+    (views,) = synth.resources("Custom::AthenaViews").values()
+    props = views["Properties"]
+    assert props["Database"] == "ownstats_example_com"
+    assert props["WorkGroup"] == "ownstats-example-com"
+    expected = [v.name for v in load_views()]
+    assert [v["Name"] for v in props["Views"]] == expected
+    assert {"page_views", "daily_stats"} <= set(expected)
+    for view in props["Views"]:
+        assert view["Statement"].startswith(f'CREATE OR REPLACE VIEW "{view["Name"]}" AS')
+    # created only once the tables they read exist
+    tables = set(synth.resources("AWS::Glue::Table"))
+    assert tables <= set(views["DependsOn"])
+
+
+# --- monitoring and outputs -----------------------------------------------------------
+
+
+def test_dashboard_shows_the_whole_path(synth: Synth) -> None:
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for needle in (
+        "IncomingRecords",
+        "RecordsIn",
+        "EventsAccepted",
+        "EventsRejected",
+        "reason",
+        "IteratorAge",
+        "Errors",
+        "Duration",
+        "DeliveryToS3.DataFreshness",
+        "PageViews",
+    ):
+        assert needle in body, needle
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "IteratorAge",
+        "Errors",
+        "DeliveryFailures",
+        "DeliveryToS3.Success",
+        "ApproximateNumberOfMessagesVisible",
+    ],
+)
+def test_alarm(synth: Synth, metric: str) -> None:
+    alarms = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if f'"{metric}"' in json.dumps(a["Properties"])
+    ]
+    assert alarms, f"no alarm on {metric}"
+    for alarm in alarms:
+        assert alarm["AlarmActions"] and alarm["AlarmDescription"]
+
+
+def test_alarm_topic_is_encrypted_and_mailed(synth: Synth) -> None:
+    synth.template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    synth.template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Endpoint": "ops@example.com", "Protocol": "email"}
+    )
+
+
+def test_outputs_for_the_cli(synth: Synth) -> None:
+    outputs = synth.json["Outputs"]
+    assert set(OUTPUT_NAMES) <= set(outputs)
+    tag = json.dumps(outputs["TrackerScriptTag"]["Value"])
+    assert '<script defer src=\\"https://' in tag and '/hello.js\\"></script>' in tag
+    assert outputs["AthenaWorkGroup"]["Value"] == "ownstats-example-com"
+    assert outputs["GlueDatabase"]["Value"] == "ownstats_example_com"
