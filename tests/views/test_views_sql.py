@@ -193,3 +193,17 @@ def test_session_gap_is_thirty_minutes_inclusive(tmp_path: Path) -> None:
             "SELECT pageviews, is_bounce, duration_s FROM sessions ORDER BY session_start"
         ).rows
     assert rows == [(2, False, 1800.0), (1, True, 0.0)]
+
+
+def test_loader_needs_neither_duckdb_nor_pyarrow() -> None:
+    """The CDK app imports the loader without local mode's dependencies."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, athena_views; views = athena_views.load_views(); "
+        "[athena_views.create_view_statement(v) for v in views]; "
+        "assert not {'duckdb', 'pyarrow'} & set(sys.modules), sorted(sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
