@@ -36,13 +36,18 @@ class Progress:
         self.last = self.start
         self.shown = False
 
+        self.count, self.extra = 0, ""
+
     def update(self, count: int, extra: str = "") -> None:
+        self.count, self.extra = count, extra
         now = time.monotonic()
-        if now - self.last < self.every_s:
-            return
-        self.last = now
-        rate = count / max(now - self.start, 1e-9)
-        message = f"{self.label}: {count:,} records ({rate:,.0f}/s){extra}"
+        if now - self.last >= self.every_s:
+            self.last = now
+            self._show()
+
+    def _show(self) -> None:
+        rate = self.count / max(time.monotonic() - self.start, 1e-9)
+        message = f"{self.label}: {self.count:,} records ({rate:,.0f}/s){self.extra}"
         if self.stream.isatty():
             print(f"\r\033[K{message}", end="", file=self.stream, flush=True)
         else:
@@ -50,6 +55,9 @@ class Progress:
         self.shown = True
 
     def done(self) -> None:
+        """The final figures, when the work took long enough to deserve a progress line."""
+        if self.shown or self.count >= 10_000 or time.monotonic() - self.start > 1.0:
+            self._show()
         if self.shown and self.stream.isatty():
             print(file=self.stream)
 
@@ -167,7 +175,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def print_result(result: Any, fmt: str, out: IO[str] = sys.stdout) -> None:
+def print_result(result: Any, fmt: str, out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
     if fmt == "json":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in result.as_dicts()]
         json.dump(rows, out, ensure_ascii=False, default=str)

@@ -1,0 +1,158 @@
+"""`ownstats ingest` and `ownstats query`: real files in, real Parquet, real DuckDB out."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from factories import beacon_query, make_line
+
+from ownstats import traffic
+from ownstats.cli import main
+
+NOW = time.time()
+
+
+@pytest.fixture(scope="module")
+def log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("logs") / "realtime.log"
+    lines = list(traffic.lines(["example.com"], NOW - 2 * 86400, NOW, 400, seed=7))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory, log_file: Path) -> Path:
+    data = tmp_path_factory.mktemp("lake")
+    assert main(["ingest", "--data", str(data), "--domain", "example.com", str(log_file)]) == 0
+    return data
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ownstats.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_ingest_summarises_accepted_and_rejected(tmp_path: Path, log_file: Path) -> None:
+    done = run_cli("ingest", "--data", str(tmp_path), "--domain", "example.com", str(log_file))
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("records: ") and "accepted: " in first and "rejected: " in first
+    for reason in ("bot", "foreign_domain", "not_beacon"):
+        assert reason in done.stdout
+    assert list((tmp_path / "events").glob("event_date=*/*.parquet"))
+    assert "Traceback" not in done.stderr
+
+
+def test_ingest_from_stdin_and_gzip(tmp_path: Path) -> None:
+    lines = [make_line(beacon_query(u=f"https://example.com/{i}")) for i in range(3)]
+    done = run_cli("ingest", "--data", str(tmp_path / "a"), "-", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0 and "accepted: 3" in done.stdout
+    gz = tmp_path / "lines.log.gz"
+    gz.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    done = run_cli("ingest", "--data", str(tmp_path / "b"), str(gz))
+    assert done.returncode == 0 and "accepted: 3" in done.stdout
+
+
+def test_ingest_corrupt_lines_are_counted_not_fatal(tmp_path: Path) -> None:
+    text = "\n".join(["garbage", "\x00\x01\x02", make_line(), "a\tb\tc", make_line()]) + "\n"
+    done = run_cli("ingest", "--data", str(tmp_path), "-", stdin=text)
+    assert done.returncode == 0
+    assert "accepted: 2" in done.stdout and "malformed" in done.stdout
+
+
+def test_ingest_missing_file_says_what_to_do(tmp_path: Path) -> None:
+    done = run_cli("ingest", "--data", str(tmp_path), str(tmp_path / "nope.log"))
+    assert done.returncode != 0
+    assert "no such file" in done.stderr and "- for stdin" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ingest_shows_progress_on_large_inputs(tmp_path: Path) -> None:
+    lines = list(traffic.lines(["example.com"], NOW - 86400, NOW, 3000, seed=3))
+    done = run_cli("ingest", "--data", str(tmp_path), "-", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0
+    assert "ingest: " in done.stderr and "records (" in done.stderr
+
+
+def test_query_formats(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT event_date, visitors, pageviews FROM daily_stats ORDER BY event_date"
+    assert main(["query", "--data", str(lake), "--format", "json", sql]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert (
+        isinstance(rows, list) and rows and set(rows[0]) == {"event_date", "visitors", "pageviews"}
+    )
+    assert main(["query", "--data", str(lake), "--format", "csv", sql]) == 0
+    csv_lines = capsys.readouterr().out.splitlines()
+    assert csv_lines[0] == "event_date,visitors,pageviews" and len(csv_lines) == len(rows) + 1
+    assert main(["query", "--data", str(lake), sql]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["event_date", "visitors", "pageviews"]
+    assert table[-1] == f"({len(rows)} rows)"
+
+
+def test_the_original_ownstats_query_works_unchanged(
+    lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day = time.strftime("%Y-%m-%d", time.gmtime(NOW - 86400))
+    sql = f"select count(*) from page_views where event_date = '{day}'"
+    assert main(["query", "--data", str(lake), "--format", "json", sql]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert next(iter(row.values())) > 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELEC nonsense FROM", "error: "),
+        ("SELECT * FROM no_such_view", "no_such_view"),
+        ("DROP TABLE events", "only queries"),
+    ],
+)
+def test_query_errors_exit_non_zero_without_traceback(lake: Path, sql: str, message: str) -> None:
+    done = run_cli("query", "--data", str(lake), sql)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_query_on_a_missing_lake_answers_empty(tmp_path: Path) -> None:
+    done = run_cli(
+        "query", "--data", str(tmp_path / "none"), "--format", "json", "SELECT * FROM daily_stats"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    assert "no lake" in done.stderr
+
+
+def test_query_json_output_handles_maps_and_timestamps(lake: Path) -> None:
+    done = run_cli(
+        "query",
+        "--data",
+        str(lake),
+        "--format",
+        "json",
+        "SELECT event_time, props FROM events WHERE props IS NOT NULL LIMIT 2",
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert rows and isinstance(rows[0]["props"], dict) and "T" in rows[0]["event_time"]
+
+
+def test_help_lists_every_command() -> None:
+    out = io.StringIO()
+    done = run_cli("--help")
+    out.write(done.stdout)
+    for command in ("serve", "ingest", "query", "demo", "dashboard"):
+        assert command in out.getvalue()
