@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
-from cdk.config import ConfigError, OwnstatsConfig, stack_name_for
+from cdk.config import REPO_ROOT, ConfigError, OwnstatsConfig, stack_name_for
 
 pytestmark = pytest.mark.cdk
 
@@ -69,3 +72,19 @@ def test_dev_flag() -> None:
 def test_stack_name_is_a_valid_cloudformation_name(domain: str) -> None:
     name = stack_name_for(domain)
     assert re.fullmatch(r"ownstats-[a-z0-9]+(-[a-z0-9]+)*", name) and len(name) <= 128
+
+
+def test_app_without_domain_explains_and_exits_2() -> None:
+    """`cdk synth` without -c domain: one line saying what to do, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk.app"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CDK_CONTEXT_JSON": "{}"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "-c domain=example.com" in result.stderr
+    assert "Traceback" not in result.stderr
