@@ -7,7 +7,10 @@ is compiled for the wrong machine), plus a copy of ``stream_processor/``.
 
 The directory lives under ``.cdk-build/`` (gitignored), keyed by a hash of everything
 that goes into it, so only the first synth after a dependency or source change pays
-for pip; later synths reuse the directory and CDK reuses its staged copy.
+for pip; later synths reuse the directory and CDK reuses its staged copy, with no
+network at all. For a first synth without PyPI, point ``OWNSTATS_WHEELHOUSE`` at a
+folder filled by ``pip download --platform manylinux2014_aarch64 --only-binary=:all:
+--python-version 3.14 -d DIR <deps>``.
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ def _pip_install(requirements: list[str], python_version: str, target: Path) -> 
         "--target", str(target),
         *requirements,
     ]  # fmt: skip
+    wheelhouse = os.environ.get("OWNSTATS_WHEELHOUSE")
+    if wheelhouse:  # fully offline builds: wheels fetched earlier with `pip download`
+        cmd += ["--no-index", "--find-links", wheelhouse]
     print(
         f"ownstats: building the Lambda asset (pip, {PLATFORM}, Python {python_version})…",
         file=sys.stderr,
@@ -87,7 +93,8 @@ def _pip_install(requirements: list[str], python_version: str, target: Path) -> 
         raise BundlingError(
             "pip could not fetch the Lambda dependencies as aarch64 wheels "
             f"(exit {result.returncode}):\n{result.stderr.strip()}\n"
-            "Check your network access to PyPI (or set PIP_INDEX_URL), and that every "
+            "Check your network access to PyPI (or set PIP_INDEX_URL, or OWNSTATS_WHEELHOUSE "
+            "to a folder of wheels from `pip download`), and that every "
             "dependency in pyproject.toml publishes a manylinux aarch64 or pure-Python wheel."
         )
 
