@@ -141,7 +141,14 @@ def serve(
 
     check_port(host, port)
     config = uvicorn.Config(
-        build_app(stack), host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+        build_app(stack),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        # uvicorn trusts X-Forwarded-For from loopback by default; only --trust-proxy may
+        proxy_headers=False,
     )
     server = _server_class()(config)
     if ready is not None:

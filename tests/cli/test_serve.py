@@ -1,0 +1,263 @@
+"""`ownstats serve` and `ownstats demo` as a user runs them: a real process, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.communicate()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("server did not start listening")
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ownstats.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err
+
+
+def hit(port: int, headers: dict[str, str] | None = None, **params: str) -> Any:
+    query = urlencode({"v": "1", "t": "pv", "id": "x", **params}, quote_via=quote)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/hello.gif?{query}",
+        headers={"User-Agent": CHROME, **(headers or {})},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+def query(data: Path, sql: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ownstats.cli",
+            "query",
+            "--data",
+            str(data),
+            "--format",
+            "json",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[str]]]:
+    port, data = free_port(), tmp_path / "lake"
+    process = start(
+        "serve",
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--domain",
+        "example.com",
+        "--trust-proxy",
+    )
+    wait_for_port(port, process)
+    yield port, data, process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_serve_collects_and_answers_queries_within_2_seconds(server: Any) -> None:
+    port, data, process = server
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello.js", timeout=10) as response:
+        assert response.status == 200
+        assert "javascript" in response.headers["Content-Type"]
+        assert b"hello.gif" in response.read()
+    status, headers, body = hit(
+        port, u="https://www.example.com/docs?token=secret", r="https://news.ycombinator.com/"
+    )
+    assert status == 200 and headers["Content-Type"] == "image/gif"
+    assert body.startswith(b"GIF8") and "no-store" in headers["Cache-Control"]
+    hit(port, u="https://evil.test/")  # answered, then rejected
+    sent = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() - sent < 2.0 and not rows:
+        rows = query(data, "SELECT domain_name, page_path, source, browser_name FROM events")
+    assert rows == [
+        {
+            "domain_name": "example.com",
+            "page_path": "/docs",
+            "source": "Hacker News",
+            "browser_name": "Chrome",
+        }
+    ]
+    code, out, err = stop(process)
+    assert code == 0, err
+    assert "ownstats is running" in out and "stopped: 1 events stored, 1 rejected" in out
+
+
+def test_trust_proxy_takes_forwarded_ip_and_country(server: Any) -> None:
+    port, data, process = server
+    for ip in ("198.51.100.1", "198.51.100.2"):
+        hit(
+            port,
+            {"X-Forwarded-For": f"{ip}, 10.0.0.1", "CloudFront-Viewer-Country": "JP"},
+            u="https://example.com/",
+        )
+    assert stop(process)[0] == 0
+    rows = query(data, "SELECT country_code, visitor_id FROM events")
+    assert {r["country_code"] for r in rows} == {"JP"}
+    assert len({r["visitor_id"] for r in rows}) == 2  # two forwarded IPs, two visitors
+
+
+def test_without_trust_proxy_headers_are_ignored(tmp_path: Path) -> None:
+    port, data = free_port(), tmp_path / "lake"
+    process = start("serve", "--port", str(port), "--data", str(data))
+    wait_for_port(port, process)
+    for ip in ("198.51.100.1", "198.51.100.2"):
+        hit(
+            port,
+            {"X-Forwarded-For": ip, "CF-IPCountry": "JP"},
+            u="https://example.com/",
+            tz="Europe/Paris",
+        )
+    assert stop(process, signal.SIGINT)[0] == 0
+    rows = query(data, "SELECT country_code, visitor_id FROM events")
+    assert {r["country_code"] for r in rows} == {"FR"}  # from the time zone, not the header
+    assert len({r["visitor_id"] for r in rows}) == 1  # same socket IP and agent: one visitor
+
+
+def test_shutdown_flushes_everything_received(server: Any) -> None:
+    port, data, process = server
+    for i in range(200):
+        hit(port, u=f"https://example.com/p{i}")
+    code, _, err = stop(process)  # immediately: the pump and lake must drain on the way out
+    assert code == 0, err
+    assert query(data, "SELECT count(*) AS n FROM events") == [{"n": 200}]
+    assert not list(data.glob("**/*.tmp")), "temporary files left behind"
+    salts = list((data / "salts").glob("*.salt"))
+    assert salts and all(not str(p).startswith(str(data / "events")) for p in salts)
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ownstats.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--data",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert f"port {port}" in done.stderr and "--port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_demo_generates_history_and_live_traffic(tmp_path: Path) -> None:
+    port, data = free_port(), tmp_path / "demo"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ownstats.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+            "--days",
+            "3",
+            "--visits-per-day",
+            "60",
+            "--rate",
+            "5",
+            "--duration",
+            "6",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ownstats is running" in done.stdout and "demo stopped" in done.stdout
+    days = query(data, "SELECT event_date, visitors FROM daily_stats ORDER BY event_date")
+    assert len({d["event_date"] for d in days}) >= 3
+    live = query(data, "SELECT count(*) AS n FROM events WHERE edge_location IS NULL")
+    assert live[0]["n"] > 0  # live hits came through the HTTP collector (no edge location)
+    sources = {r["source"] for r in query(data, "SELECT DISTINCT source FROM sources")}
+    assert {"Google", "Direct / None"} <= sources
+    # a second run starts fresh in the same demo directory; a foreign one is refused
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "precious.txt").write_text("keep")
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ownstats.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--data",
+            str(tmp_path / "mine"),
+            "--duration",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0 and "not a demo lake" in refused.stderr
+    assert (tmp_path / "mine" / "precious.txt").exists()
