@@ -12,6 +12,8 @@ Athena in dependency order and fails the deployment if one does not compile; see
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, Stack
@@ -26,6 +28,7 @@ from athena_views import create_view_statement, load_views
 from cdk.buckets import secure_bucket
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
+from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
 RESULTS_PREFIX = "athena/"
 
@@ -165,6 +168,11 @@ class Analytics(Construct):
             properties={
                 "Database": database_name,
                 "WorkGroup": self.workgroup_name,
+                # views like page_views (SELECT *) fix their column list at creation, so a
+                # schema change must re-run them even when no .sql file changed
+                "EventsSchema": hashlib.sha256(
+                    json.dumps([EVENT_COLUMNS, PARTITION_KEYS]).encode()
+                ).hexdigest()[:16],
                 "Views": [
                     {"Name": v.name, "Statement": create_view_statement(v, dialect="athena")}
                     for v in views

@@ -459,6 +459,7 @@ def test_every_view_is_deployed_in_dependency_order(synth: Synth) -> None:
     props = views["Properties"]
     assert props["Database"] == "ownstats_example_com"
     assert props["WorkGroup"] == "ownstats-example-com"
+    assert len(props["EventsSchema"]) == 16  # re-runs the views when the schema changes
     expected = [v.name for v in load_views()]
     assert [v["Name"] for v in props["Views"]] == expected
     assert {"page_views", "daily_stats"} <= set(expected)
