@@ -219,6 +219,25 @@ def test_file_download_click(site: Site, page: Any) -> None:
     assert json.loads(event["p"]) == {"url": f"{site.origin}/files/report.pdf"}
 
 
+def test_middle_click_on_outbound_link(site: Site, page: Any) -> None:
+    spy = "<script>addEventListener('auxclick', e => e.preventDefault())</script>"
+    page.goto(site.page("/", body=OUTBOUND_BODY.format(href="https://example.org/a") + spy))
+    site.wait(t="pv")
+    page.click("#out", button="middle")
+    [event] = site.wait(t="ev", n="Outbound Link: Click")
+    assert json.loads(event["p"]) == {"url": "https://example.org/a"}
+
+
+def test_download_attribute_marks_a_download(site: Site, page: Any) -> None:
+    spy = "<script>addEventListener('click', e => e.preventDefault())</script>"
+    body = '<a id="dl" href="/export/latest" download>export</a>' + spy
+    page.goto(site.page("/", body=body))
+    site.wait(t="pv")
+    page.click("#dl")
+    [event] = site.wait(t="ev", n="File Download")
+    assert json.loads(event["p"]) == {"url": f"{site.origin}/export/latest"}
+
+
 def test_same_site_links_send_no_event(site: Site, page: Any) -> None:
     site.page("/next")
     page.goto(site.page("/", body='<a id="in" href="/next">next</a>'))
