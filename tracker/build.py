@@ -14,6 +14,8 @@ and by ``--check`` here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import fcntl
 import gzip
 import shutil
 import subprocess
@@ -86,8 +88,22 @@ def ensure_terser() -> Path:
     ``npm ci`` rather than ``npm install``: the lock file is the contract, so a
     rebuild on CI produces the same bytes as the committed ``dist/hello.js``.
     """
-    if TERSER.exists():
-        return TERSER
+    # Parallel test workers may all find node_modules missing: one `npm ci`
+    # at a time (it deletes node_modules first), and nobody uses a half
+    # installed tree, so even the existence check happens under the lock.
+    lock_path = Path(tempfile.gettempdir()) / "ownstats-tracker-npm-ci.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not TERSER.exists():
+                _npm_ci()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return TERSER
+
+
+def _npm_ci() -> None:
+    """Run ``npm ci`` in tracker/, or explain what is missing."""
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError(
@@ -106,7 +122,6 @@ def ensure_terser() -> Path:
             f"`npm ci` in {TRACKER_DIR} failed (exit {result.returncode}); "
             f"check network access to the npm registry.\n{result.stderr.strip()}"
         )
-    return TERSER
 
 
 def minify(source: Path = SOURCE_JS) -> bytes:
@@ -158,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 report = build(Path(tmp))
                 fresh = report.output.read_bytes()
             committed = DIST_DIR / "hello.js"
-            print(report.summary())
+            print(dataclasses.replace(report, output=committed).summary())
             if not committed.exists() or committed.read_bytes() != fresh:
                 print(
                     "tracker/dist/hello.js is stale: run `python -m tracker.build` and commit it",
