@@ -16,6 +16,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from athena_views import ViewError
 from cdk.bundling import BundlingError, build_lambda_asset
 from cdk.collector import TrackerNotBuiltError
 from cdk.config import ConfigError, OwnstatsConfig
@@ -39,7 +40,7 @@ def main() -> None:
     app = cdk.App()
     try:
         build(app)
-    except (ConfigError, BundlingError, TrackerNotBuiltError) as err:
+    except (ConfigError, BundlingError, TrackerNotBuiltError, ViewError) as err:
         print(f"ownstats: {err}", file=sys.stderr)
         sys.exit(2)
     app.synth()
