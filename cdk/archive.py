@@ -45,6 +45,7 @@ class LogArchive(Construct):
             self.bucket,
             {
                 "S1": "This is the access-log bucket itself; logging it into "
-                "itself would loop and another bucket would only move the problem.",
+                "itself would loop and another bucket would only move the problem. (In the "
+                "full stack cdk-nag already accepts it as the other buckets' log target.)",
             },
         )
