@@ -418,6 +418,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # the processor's per-batch INFO lines are for CloudWatch; locally the summaries say it
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -19,7 +19,8 @@ from .pipeline import BatchResult, Processor
 from .reasons import Reason
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ownstats")
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ownstats"))
+# named for the package so the pipeline's module loggers (stream_processor.*) log as JSON too
+logger = Logger(service="stream_processor")
 metrics = Metrics(namespace=NAMESPACE)
 
 

@@ -26,6 +26,7 @@ from .logline import (
     I_METHOD,
     I_QUERY,
     I_REQUEST_ID,
+    I_STATUS,
     I_STEM,
     I_TIMESTAMP,
     I_USER_AGENT,
@@ -92,6 +93,10 @@ class Steps:
             # a path can carry anything: name it only when it is a known, harmless one
             shown = stem if stem in KNOWN_PATHS else "another path"
             return Reason.NOT_BEACON, f"{method[:10] if method in KNOWN_METHODS else '?'} {shown}"
+        status = hit.values[I_STATUS]
+        if status[:1] not in ("2", "3"):
+            # CloudFront refused or failed the request (403 over plain HTTP, 5xx …): no view
+            return Reason.NOT_BEACON, f"response status {status[:3] if status.isdigit() else '?'}"
         return None
 
     @staticmethod

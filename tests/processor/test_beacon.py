@@ -23,8 +23,12 @@ def q(**params: str) -> str:
         (beacon_query(u="https://Example.COM"), "pageview", "example.com", "/"),
         (beacon_query(u="https://example.com:8443/a/b"), "pageview", "example.com", "/a/b"),
         (beacon_query(u="https://example.com./x"), "pageview", "example.com", "/x"),
-        (beacon_query(u="https://example.com/app#/settings"), "pageview", "example.com",
-         "/app#/settings"),
+        (
+            beacon_query(u="https://example.com/app#/settings"),
+            "pageview",
+            "example.com",
+            "/app#/settings",
+        ),
         (beacon_query(u="https://example.com/caf%C3%A9"), "pageview", "example.com", "/café"),
         (beacon_query(t="en", e="1500", sd="80"), "engagement", "example.com", "/pricing"),
         (beacon_query(t="ev", n="Signup"), "event", "example.com", "/pricing"),
@@ -56,8 +60,16 @@ def test_the_page_query_string_never_survives() -> None:
         (q(v="1", t="ev", u="https://example.com/"), Reason.MALFORMED),  # event without name
         (q(v="1", t="ev", n="x", u="https://example.com/", p="{not json"), Reason.MALFORMED),
         (q(v="1", t="ev", n="x", u="https://example.com/", p="[1,2]"), Reason.MALFORMED),
-        (q(v="1", t="ev", n="x", u="https://example.com/",
-           p=json.dumps({f"k{i}": "v" for i in range(MAX_PROPS + 1)})), Reason.TOO_LARGE),
+        (
+            q(
+                v="1",
+                t="ev",
+                n="x",
+                u="https://example.com/",
+                p=json.dumps({f"k{i}": "v" for i in range(MAX_PROPS + 1)}),
+            ),
+            Reason.TOO_LARGE,
+        ),
         ("v=1&t=pv&u=https://example.com/&x=" + "a" * MAX_QUERY, Reason.TOO_LARGE),
     ],
 )
@@ -68,8 +80,15 @@ def test_rejected_beacons(query: str, reason: Reason) -> None:
 
 
 def test_props_become_bounded_strings() -> None:
-    props = {"plan": "pro", "seats": 5, "trial": True, "ratio": 0.5, "skip": None,
-             "nested": {"a": [1, 2]}, "long": "x" * 5000}
+    props = {
+        "plan": "pro",
+        "seats": 5,
+        "trial": True,
+        "ratio": 0.5,
+        "skip": None,
+        "nested": {"a": [1, 2]},
+        "long": "x" * 5000,
+    }
     beacon = decode(beacon_query(t="ev", n="Signup", p=json.dumps(props)))
     assert beacon.event_name == "Signup"
     assert beacon.props is not None

@@ -18,31 +18,93 @@ Run = Callable[..., dict[str, Any]]
 
 BROWSERS = [
     # (user agent, browser, major, os, device)
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/131.0.0.0 Safari/537.36", "Chrome", "131", "Windows", "desktop"),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/18.1 Safari/605.1.15", "Safari", "18", "Mac OS X", "desktop"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-     "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-     "Mobile Safari", "17", "iOS", "mobile"),
-    ("Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.4 Mobile/15E148 Safari/604.1", "Mobile Safari", "17", "iOS", "tablet"),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/131.0.0.0 Mobile Safari/537.36", "Chrome Mobile", "131", "Android", "mobile"),
-    ("Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/131.0.0.0 Safari/537.36", "Chrome", "131", "Android", "tablet"),
-    ("Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
-     "Samsung Internet", "26", "Android", "mobile"),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-     "Firefox", "133", "Linux", "desktop"),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", "Edge", "131", "Windows", "desktop"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-     "(KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
-     "Chrome Mobile iOS", "131", "iOS", "mobile"),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0", "Opera", "115", "Windows", "desktop"),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+        "Chrome",
+        "131",
+        "Windows",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.1 Safari/605.1.15",
+        "Safari",
+        "18",
+        "Mac OS X",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        "Mobile Safari",
+        "17",
+        "iOS",
+        "mobile",
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.4 Mobile/15E148 Safari/604.1",
+        "Mobile Safari",
+        "17",
+        "iOS",
+        "tablet",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Mobile Safari/537.36",
+        "Chrome Mobile",
+        "131",
+        "Android",
+        "mobile",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+        "Chrome",
+        "131",
+        "Android",
+        "tablet",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
+        "Samsung Internet",
+        "26",
+        "Android",
+        "mobile",
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Firefox",
+        "133",
+        "Linux",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+        "Edge",
+        "131",
+        "Windows",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+        "Chrome Mobile iOS",
+        "131",
+        "iOS",
+        "mobile",
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0",
+        "Opera",
+        "115",
+        "Windows",
+        "desktop",
+    ),
 ]
 
 BOTS = [
@@ -84,7 +146,10 @@ def test_real_browsers(ua: str, browser: str, major: str, os: str, device: str) 
     info = classify(ua)
     assert info is not None, "a real browser was taken for a bot"
     assert (info.browser_name, info.browser_version, info.os_name, info.device_type) == (
-        browser, major, os, device,
+        browser,
+        major,
+        os,
+        device,
     )
 
 
@@ -126,8 +191,9 @@ REFERRERS = [
 
 
 @pytest.mark.parametrize(("r", "utm", "source", "channel"), REFERRERS)
-def test_sources_and_channels(one_event: Run, r: str, utm: dict[str, str], source: str,
-                              channel: str) -> None:
+def test_sources_and_channels(
+    one_event: Run, r: str, utm: dict[str, str], source: str, channel: str
+) -> None:
     event = one_event(beacon_query(r=r or None, **utm))
     assert (event["source"], event["channel"]) == (source, channel)
 
@@ -144,13 +210,28 @@ def test_same_site_referrer_is_null(one_event: Run) -> None:
 
 
 def test_utm_and_screen_and_locale(one_event: Run) -> None:
-    event = one_event(beacon_query(us="news", um="email", uc="launch", ut="analytics",
-                                   un="header", w="1280", sw="1920", sh="1080", l="de-DE",
-                                   tz="Europe/Berlin"))
-    assert [event[k] for k in ("utm_source", "utm_medium", "utm_campaign", "utm_term",
-                               "utm_content")] == ["news", "email", "launch", "analytics", "header"]
+    event = one_event(
+        beacon_query(
+            us="news",
+            um="email",
+            uc="launch",
+            ut="analytics",
+            un="header",
+            w="1280",
+            sw="1920",
+            sh="1080",
+            l="de-DE",
+            tz="Europe/Berlin",
+        )
+    )
+    assert [
+        event[k] for k in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+    ] == ["news", "email", "launch", "analytics", "header"]
     assert (event["viewport_width"], event["screen_width"], event["screen_height"]) == (
-        1280, 1920, 1080)
+        1280,
+        1920,
+        1080,
+    )
     assert (event["language"], event["timezone"]) == ("de-DE", "Europe/Berlin")
 
 
@@ -172,8 +253,12 @@ def test_country_from_cloudfront_then_time_zone(one_event: Run) -> None:
 
 @pytest.mark.parametrize(
     ("code", "city", "country"),
-    [("FRA56-P4", "Frankfurt am Main", "DE"), ("IAD89-C1", "Washington", "US"),
-     ("NRT57-P2", "Tokyo", "JP"), ("SYD62-P1", "Sydney", "AU")],
+    [
+        ("FRA56-P4", "Frankfurt am Main", "DE"),
+        ("IAD89-C1", "Washington", "US"),
+        ("NRT57-P2", "Tokyo", "JP"),
+        ("SYD62-P1", "Sydney", "AU"),
+    ],
 )
 def test_edge_location_to_city(code: str, city: str, country: str) -> None:
     edge = geo.edge(code)
@@ -197,8 +282,9 @@ def test_event_has_exactly_the_schema_columns(one_event: Run) -> None:
 
 
 def test_custom_event_fields(one_event: Run) -> None:
-    event = one_event(beacon_query(t="ev", n="Outbound Link: Click",
-                                   p=json.dumps({"url": "https://github.com/"})))
+    event = one_event(
+        beacon_query(t="ev", n="Outbound Link: Click", p=json.dumps({"url": "https://github.com/"}))
+    )
     assert event["event_type"] == "event"
     assert event["event_name"] == "Outbound Link: Click"
     assert event["props"] == {"url": "https://github.com/"}

@@ -240,6 +240,7 @@ def test_end_to_end_kinesis_to_s3(aws: dict[str, Any], capsys: pytest.CaptureFix
         for line in capsys.readouterr().out.splitlines()
         if line.startswith("{") and "_aws" in line
     ]
+
     def value(metric: Any) -> float:
         return metric[0] if isinstance(metric, list) else metric
 

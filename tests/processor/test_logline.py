@@ -12,12 +12,32 @@ from stream_processor.logline import format_line, parse_timestamp_ms, split_line
 def test_field_list_is_cloudfront_order_and_has_what_the_parser_needs() -> None:
     # CloudFront's documented order; the parser relies on these names
     assert REALTIME_LOG_FIELDS[:2] == ("timestamp", "c-ip")
-    needed = {"cs-method", "cs-uri-stem", "x-edge-request-id", "cs-user-agent",
-              "cs-uri-query", "c-country", "x-edge-location"}
+    needed = {
+        "cs-method",
+        "cs-uri-stem",
+        "x-edge-request-id",
+        "cs-user-agent",
+        "cs-uri-query",
+        "c-country",
+        "x-edge-location",
+    }
     assert needed <= set(REALTIME_LOG_FIELDS)
-    documented = ["timestamp", "c-ip", "sc-status", "cs-method", "cs-uri-stem",
-                  "x-edge-location", "x-edge-request-id", "x-host-header", "cs-user-agent",
-                  "cs-referer", "cs-uri-query", "x-edge-result-type", "c-country", "asn"]
+    documented = [
+        "timestamp",
+        "c-ip",
+        "sc-status",
+        "cs-method",
+        "cs-uri-stem",
+        "x-edge-location",
+        "x-edge-request-id",
+        "x-host-header",
+        "cs-user-agent",
+        "cs-referer",
+        "cs-uri-query",
+        "x-edge-result-type",
+        "c-country",
+        "asn",
+    ]
     order = [documented.index(f) for f in REALTIME_LOG_FIELDS]
     assert order == sorted(order)
 

@@ -28,6 +28,17 @@ def test_not_beacon_other_methods(processor: Processor) -> None:
     assert only_reason(processor, make_line(cs_method="POST"))[0] is Reason.NOT_BEACON
 
 
+@pytest.mark.parametrize("status", ["403", "500", "502", "-"])
+def test_not_beacon_error_responses(processor: Processor, status: str) -> None:
+    reason, detail = only_reason(processor, make_line(sc_status=status))
+    assert reason is Reason.NOT_BEACON and "status" in detail
+
+
+@pytest.mark.parametrize("status", ["200", "304"])
+def test_ok_and_not_modified_responses_count(processor: Processor, status: str) -> None:
+    assert processor.process([("1", make_line(sc_status=status))]).accepted == 1
+
+
 def test_malformed_line(processor: Processor) -> None:
     reason, detail = only_reason(processor, "this is not a real-time log line")
     assert reason is Reason.MALFORMED
@@ -110,13 +121,23 @@ def test_mixed_batch_counts_every_record(processor: Processor, sink: MemorySink)
     assert result.records_in == 6
     assert result.accepted == 2
     assert result.rejections.as_dict() == {
-        "bot": 1, "foreign_domain": 1, "malformed": 1, "not_beacon": 1,
+        "bot": 1,
+        "foreign_domain": 1,
+        "malformed": 1,
+        "not_beacon": 1,
     }
     assert [e["event_type"] for e in sink.events] == ["pageview", "event"]
     assert CHROME not in repr(result.rejections.examples)
 
 
 def test_every_reason_has_a_test() -> None:
-    tested = {"not_beacon", "malformed", "unsupported_version", "too_large", "foreign_domain",
-              "bot", "duplicate"}
+    tested = {
+        "not_beacon",
+        "malformed",
+        "unsupported_version",
+        "too_large",
+        "foreign_domain",
+        "bot",
+        "duplicate",
+    }
     assert {r.value for r in Reason} == tested
