@@ -1,0 +1,125 @@
+"""Fixtures for the dashboard tests: a generated lake, the app over it, a live server.
+
+The lake is built the way production data arrives: realistic CloudFront real-time log
+lines (``ownstats.traffic``) through the real processor into ``LakeSink``. Its window
+is fixed (two weeks of March 2026) and the app's "today" is pinned to its last day, so
+relative periods (7 days, 30 days) are deterministic; the clock-based current-visitors
+view is tested by writing events stamped "now".
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+# importlib mode puts no test folder on sys.path; the tests import dashboard_support
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dashboard_support import CHROMIUM, DOMAINS, FIRST_DAY, LAST_DAY, VISITS, Lake, epoch
+from starlette.testclient import TestClient
+
+from ownstats.dashboard import build_app
+from ownstats.engine import Engine
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    lake = Lake(tmp_path_factory.mktemp("dashboard-lake"))
+    lake.add(DOMAINS, epoch(FIRST_DAY), epoch(LAST_DAY + timedelta(days=1)), VISITS, seed=7)
+    return lake
+
+
+@pytest.fixture(scope="session")
+def engine(lake: Lake) -> Iterator[Engine]:
+    with Engine(lake.data_dir) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="session")
+def client(engine: Engine) -> Iterator[TestClient]:
+    with TestClient(build_app(engine, today=lambda: LAST_DAY)) as test_client:
+        yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(engine: Engine) -> Iterator[str]:
+    """The dashboard on uvicorn (127.0.0.1, a free port), in a thread; yields its URL."""
+    port = _free_port()
+    config = uvicorn.Config(
+        build_app(engine, today=lambda: LAST_DAY, parallel=True),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, name="dashboard-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 10 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class PageErrors:
+    """Console errors and uncaught exceptions a page produced."""
+
+    messages: list[str]
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, PageErrors]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    pg = context.new_page()
+    errors = PageErrors([])
+    pg.on(
+        "console",
+        lambda msg: errors.messages.append(f"console: {msg.text}") if msg.type == "error" else None,
+    )
+    pg.on("pageerror", lambda exc: errors.messages.append(f"pageerror: {exc}"))
+    yield pg, errors
+    context.close()

@@ -1,0 +1,62 @@
+"""Shared by the dashboard tests and their fixtures: the generated lake's shape and
+helpers. (pytest's importlib mode cannot import conftest; conftest puts this folder on
+sys.path.)"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from ownstats.lake import LakeSink
+from ownstats.traffic import lines
+from stream_processor.pipeline import Processor
+from stream_processor.visitor import MemorySaltStore
+
+DOMAINS = ("example.com", "blog.example.org")
+FIRST_DAY = date(2026, 3, 1)
+LAST_DAY = date(2026, 3, 14)
+VISITS = 1400
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def epoch(day: date) -> float:
+    """Seconds since the epoch at the day's UTC midnight."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+@dataclass
+class Lake:
+    """The generated lake and a way to add traffic to it later (live tests)."""
+
+    data_dir: Path
+
+    def add(
+        self, domains: tuple[str, ...], start_s: float, end_s: float, visits: int, seed: int
+    ) -> None:
+        """Realistic traffic through the real processor into the lake."""
+        sink = LakeSink(self.data_dir)
+        processor = Processor(domains=DOMAINS, sink=sink, salts=MemorySaltStore())
+        batch = lines(list(domains), start_s, end_s, visits, seed=seed, noise_share=0.02)
+        processor.process(enumerate(batch))
+        sink.close()
+
+    def add_live_visits(self, domain: str, visits: int, seed: int) -> None:
+        """Visits stamped within the last minute: what current_visitors counts."""
+        now = time.time()
+        self.add((domain,), now - 60, now, visits, seed)
+
+
+def q(**params: Any) -> dict[str, Any]:
+    """Query parameters with the suite's defaults (first site, the whole window)."""
+    base: dict[str, Any] = {
+        "site": DOMAINS[0],
+        "period": "custom",
+        "from": FIRST_DAY.isoformat(),
+        "to": LAST_DAY.isoformat(),
+    }
+    base.update(params)
+    return {k: v for k, v in base.items() if v is not None}

@@ -1,0 +1,372 @@
+"""The dashboard API over a generated lake: every endpoint, filters, CSV, validation.
+
+Expected numbers are read from the views themselves (and, for filters, from the
+``sessions`` / ``page_views`` rows), so these tests pin "the dashboard shows what the
+views say" rather than a second copy of the metric definitions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from typing import Any
+
+import pytest
+from dashboard_support import DOMAINS, FIRST_DAY, LAST_DAY, Lake, q
+from starlette.testclient import TestClient
+
+from ownstats.dashboard.queries import BREAKDOWNS
+from ownstats.engine import Engine
+
+SITE = DOMAINS[0]
+RANGE = f"event_date BETWEEN '{FIRST_DAY}' AND '{LAST_DAY}' AND domain_name = '{SITE}'"
+
+
+def scalar(engine: Engine, sql: str) -> Any:
+    return engine.query(sql).rows[0][0]
+
+
+def ok(client: TestClient, path: str, **params: Any) -> dict[str, Any]:
+    response = client.get(path, params=q(**params))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# -- sites, page, static -----------------------------------------------------------------
+
+
+def test_sites_lists_domains_and_filter_labels(client: TestClient) -> None:
+    body = client.get("/api/sites").json()
+    assert body["sites"] == sorted(DOMAINS)
+    assert body["filters"]["source"] == "Source"
+    assert "visitor_id" not in body["filters"]
+
+
+def test_index_and_static_assets_are_served_locally(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "/_dash/app.js" in page.text and "/_dash/app.css" in page.text
+    assert "http" not in page.text.replace("http://www.w3.org", "")  # no CDN
+    for asset, kind in (("app.js", "javascript"), ("app.css", "css")):
+        response = client.get(f"/_dash/{asset}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+
+
+# -- summary and graph -------------------------------------------------------------------
+
+
+def test_summary_equals_daily_stats(client: TestClient, engine: Engine) -> None:
+    body = ok(client, "/api/summary")
+    m = body["metrics"]
+    row = engine.query(
+        "SELECT sum(visitors), sum(visits), sum(pageviews), sum(bounces), "
+        f"sum(total_visit_duration_s) FROM daily_stats WHERE {RANGE}"
+    ).rows[0]
+    visitors, visits, pageviews, bounces, duration = row
+    assert visitors > 100
+    assert m["visitors"]["value"] == visitors
+    assert m["visits"]["value"] == visits
+    assert m["pageviews"]["value"] == pageviews
+    assert m["bounce_rate"]["value"] == pytest.approx(bounces / visits)
+    assert m["visit_duration_s"]["value"] == pytest.approx(duration / visits)
+    assert m["views_per_visit"]["value"] == pytest.approx(pageviews / visits)
+    # the 14 days before the lake's first day are empty: nothing to compare with
+    assert m["visitors"]["previous"] == 0 and m["visitors"]["change"] is None
+    assert body["meta"]["previous_to"] == "2026-02-28"
+
+
+def test_summary_compares_with_previous_period_of_equal_length(
+    client: TestClient, engine: Engine
+) -> None:
+    body = ok(client, "/api/summary", period="7d", **{"from": None, "to": None})
+    assert body["meta"]["from"] == "2026-03-08" and body["meta"]["to"] == "2026-03-14"
+    assert body["meta"]["previous_from"] == "2026-03-01"
+    assert body["meta"]["previous_to"] == "2026-03-07"
+
+    def visitors(start: str, end: str) -> int:
+        return scalar(
+            engine,
+            f"SELECT sum(visitors) FROM daily_stats WHERE event_date BETWEEN '{start}' "
+            f"AND '{end}' AND domain_name = '{SITE}'",
+        )
+
+    current, previous = visitors("2026-03-08", "2026-03-14"), visitors("2026-03-01", "2026-03-07")
+    m = body["metrics"]["visitors"]
+    assert (m["value"], m["previous"]) == (current, previous)
+    assert m["change"] == round((current - previous) / previous * 100, 1)
+
+
+def test_timeseries_by_day_equals_daily_stats(client: TestClient, engine: Engine) -> None:
+    body = ok(client, "/api/timeseries")
+    assert body["interval"] == "date"
+    assert [p["bucket"] for p in body["points"]][:2] == ["2026-03-01", "2026-03-02"]
+    assert len(body["points"]) == 14
+    rows = engine.query(
+        f"SELECT event_date, visitors, pageviews FROM daily_stats WHERE {RANGE}"
+    ).rows
+    expected = {d: (v, p) for d, v, p in rows}
+    for point in body["points"]:
+        assert (point["visitors"], point["pageviews"]) == expected.get(point["bucket"], (0, 0))
+    summary = ok(client, "/api/summary")
+    assert sum(p["visitors"] for p in body["points"]) == summary["metrics"]["visitors"]["value"]
+
+
+def test_timeseries_of_one_day_is_hourly(client: TestClient, engine: Engine) -> None:
+    day = "2026-03-10"
+    body = ok(client, "/api/timeseries", **{"from": day, "to": day})
+    assert body["interval"] == "hour"
+    assert [p["bucket"] for p in body["points"]] == list(range(24))
+    rows = engine.query(
+        "SELECT event_hour, visitors, pageviews FROM hourly_stats "
+        f"WHERE event_date = '{day}' AND domain_name = '{SITE}'"
+    ).rows
+    assert rows
+    for hour, visitors, pageviews in rows:
+        point = body["points"][hour]
+        assert (point["visitors"], point["pageviews"]) == (visitors, pageviews)
+
+
+# -- breakdowns --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", [s for s in BREAKDOWNS if s != "event-props"])
+def test_every_breakdown_equals_its_view(client: TestClient, engine: Engine, slug: str) -> None:
+    panel = BREAKDOWNS[slug]
+    body = ok(client, f"/api/breakdown/{slug}", limit=1000)
+    assert body["columns"][0] == panel.dimension
+    first, second = panel.metrics[0][0], panel.metrics[1][0]
+    rows = engine.query(
+        f"SELECT {panel.dimension}, sum({first}), sum({second}) FROM {panel.view} "
+        f"WHERE {RANGE} GROUP BY {panel.dimension}"
+    ).rows
+    expected = {dim: (a, b) for dim, a, b in rows}
+    got = {r[panel.dimension]: (r[first], r[second]) for r in body["rows"]}
+    assert got == expected and got
+    values = [r[first] for r in body["rows"]]
+    assert values == sorted(values, reverse=True)
+
+
+def test_breakdown_limit_and_ratios(client: TestClient, engine: Engine) -> None:
+    body = ok(client, "/api/breakdown/sources", limit=3)
+    assert len(body["rows"]) == 3
+    top = body["rows"][0]
+    rows = engine.query(
+        f"SELECT visits, bounce_rate FROM sources WHERE {RANGE} AND source = '{top['source']}'"
+    ).rows
+    bounces = sum(v * r for v, r in rows)
+    assert top["bounce_rate"] == pytest.approx(bounces / sum(v for v, _ in rows))
+    exits = ok(client, "/api/breakdown/exit-pages")["rows"][0]
+    views = scalar(
+        engine,
+        f"SELECT sum(pageviews) FROM top_pages WHERE {RANGE} AND page_path = "
+        f"'{exits['page_path']}'",
+    )
+    assert exits["exit_rate"] == pytest.approx(exits["exits"] / views)
+
+
+def test_event_props_breakdown(client: TestClient, engine: Engine) -> None:
+    event = ok(client, "/api/breakdown/custom-events")["rows"][0]["event_name"]
+    body = ok(client, "/api/breakdown/event-props", prop_event=event, limit=1000)
+    rows = engine.query(
+        "SELECT prop_key, prop_value, sum(visitors), sum(events) FROM custom_event_props "
+        f"WHERE {RANGE} AND event_name = '{event}' GROUP BY prop_key, prop_value"
+    ).rows
+    assert {(r["prop_key"], r["prop_value"], r["visitors"], r["events"]) for r in body["rows"]} == (
+        set(rows)
+    )
+    missing = client.get("/api/breakdown/event-props", params=q())
+    assert missing.status_code == 400 and "prop_event" in missing.json()["error"]
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+def _per_day_visitors(engine: Engine, where: str) -> tuple[int, int, int]:
+    """(visitors summed over days, visits, pageviews) of the sessions matching ``where``."""
+    return engine.query(
+        "SELECT sum(v), sum(n), sum(p) FROM (SELECT event_date, count(DISTINCT visitor_id) AS v,"
+        f" count(*) AS n, sum(pageviews) AS p FROM sessions AS s WHERE {RANGE} AND {where} "
+        "GROUP BY event_date)"
+    ).rows[0]
+
+
+@pytest.mark.parametrize(
+    ("param", "column", "panel"),
+    [
+        ("source", "source", "sources"),
+        ("channel", "channel", "channels"),
+        ("country", "country_code", "countries"),
+        ("device", "device_type", "devices"),
+        ("browser", "browser_name", "browsers"),
+        ("os", "os_name", "operating-systems"),
+        ("entry_page", "entry_page", "entry-pages"),
+    ],
+)
+def test_session_filter_narrows_every_number(
+    client: TestClient, engine: Engine, param: str, column: str, panel: str
+) -> None:
+    unfiltered = ok(client, f"/api/breakdown/{panel}")["rows"]
+    dimension = BREAKDOWNS[panel].dimension
+    value = unfiltered[1][dimension]  # not the biggest, so the filter visibly narrows
+    summary = ok(client, "/api/summary", **{param: value})["metrics"]
+    visitors, visits, pageviews = _per_day_visitors(
+        engine, f"s.{column} = '{value.replace(chr(39), chr(39) * 2)}'"
+    )
+    assert summary["visitors"]["value"] == visitors
+    assert summary["visits"]["value"] == visits
+    assert summary["pageviews"]["value"] == pageviews
+    # the panel of the filtered dimension now holds exactly the clicked row
+    rows = ok(client, f"/api/breakdown/{panel}", **{param: value})["rows"]
+    assert rows == [unfiltered[1]]
+    # and the other panels add up to the filtered visits
+    devices = ok(client, "/api/breakdown/devices", **{param: value})["rows"]
+    assert sum(r["visits"] for r in devices) == visits
+
+
+def test_page_filter_means_visits_that_viewed_the_page(client: TestClient, engine: Engine) -> None:
+    page = ok(client, "/api/breakdown/pages")["rows"][2]["page_path"]
+    summary = ok(client, "/api/summary", page=page)["metrics"]
+    visitors, visits, _ = _per_day_visitors(
+        engine,
+        "EXISTS (SELECT 1 FROM page_views AS p WHERE p.event_date = s.event_date "
+        "AND p.domain_name = s.domain_name AND p.visitor_id = s.visitor_id "
+        f"AND p.event_time BETWEEN s.session_start AND s.session_end AND p.page_path = '{page}')",
+    )
+    assert 0 < visits < ok(client, "/api/summary")["metrics"]["visits"]["value"]
+    assert (summary["visitors"]["value"], summary["visits"]["value"]) == (visitors, visits)
+    pages = ok(client, "/api/breakdown/pages", page=page, limit=1000)["rows"]
+    assert next(r for r in pages if r["page_path"] == page)["visitors"] > 0
+    series = ok(client, "/api/timeseries", page=page)["points"]
+    assert sum(p["visitors"] for p in series) == visitors
+
+
+def test_event_filter_and_combined_filters(client: TestClient, engine: Engine) -> None:
+    event = ok(client, "/api/breakdown/custom-events")["rows"][0]["event_name"]
+    summary = ok(client, "/api/summary", event=event, device="desktop")["metrics"]
+    _, visits, _ = _per_day_visitors(
+        engine,
+        "s.device_type = 'desktop' AND EXISTS (SELECT 1 FROM events_deduped AS e "
+        "WHERE e.event_date = s.event_date AND e.domain_name = s.domain_name "
+        "AND e.visitor_id = s.visitor_id AND e.event_type = 'event' "
+        f"AND e.event_name = '{event}' AND e.event_time BETWEEN s.session_start "
+        "AND s.session_end)",
+    )
+    assert summary["visits"]["value"] == visits > 0
+    assert summary["bounce_rate"]["value"] == 0  # a visit with a custom event never bounces
+    goals = ok(client, "/api/breakdown/custom-events", event=event, device="desktop")["rows"]
+    assert any(r["event_name"] == event for r in goals)
+
+
+def test_none_value_filters_missing_values(client: TestClient, engine: Engine) -> None:
+    body = ok(client, "/api/summary", campaign="(none)")
+    _, visits, _ = _per_day_visitors(engine, "s.utm_campaign IS NULL")
+    assert body["metrics"]["visits"]["value"] == visits > 0
+    assert body["meta"]["filters"] == {"campaign": "(none)"}
+
+
+def test_filter_values_are_escaped_not_interpolated(client: TestClient) -> None:
+    for value in ("Goo'gle", "x' OR '1'='1", "'; DROP TABLE sessions; --", "back\\slash"):
+        body = ok(client, "/api/summary", source=value)
+        assert body["metrics"]["visits"]["value"] == 0
+        assert body["meta"]["filters"] == {"source": value}
+    assert ok(client, "/api/summary")["metrics"]["visits"]["value"] > 0
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["pages", "sources", "countries", "custom-events"])
+def test_csv_export_has_every_row(client: TestClient, slug: str) -> None:
+    response = client.get(f"/api/breakdown/{slug}", params=q(format="csv"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    disposition = response.headers["content-disposition"]
+    assert f'filename="{SITE}_{slug}_{FIRST_DAY}_{LAST_DAY}.csv"' in disposition
+    rows = list(csv.reader(io.StringIO(response.text)))
+    full = ok(client, f"/api/breakdown/{slug}", limit=1000)
+    assert rows[0] == full["columns"]
+    assert len(rows) - 1 == len(full["rows"])
+    dim = full["columns"][0]
+    assert rows[1][0] == (full["rows"][0][dim] or "")
+
+
+def test_csv_respects_filters(client: TestClient) -> None:
+    response = client.get("/api/breakdown/sources", params=q(format="csv", device="mobile"))
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    json_rows = ok(client, "/api/breakdown/sources", device="mobile", limit=1000)["rows"]
+    assert [int(r["visits"]) for r in rows] == [r["visits"] for r in json_rows]
+
+
+# -- validation --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"site": None}, "'site' is required"),
+        ({"site": "nope.example"}, "unknown site"),
+        ({"site": "x' OR 1=1 --"}, "unknown site"),
+        ({"from": "2026-3-1"}, "YYYY-MM-DD"),
+        ({"from": "01/03/2026"}, "YYYY-MM-DD"),
+        ({"to": "2026-02-30"}, "not a real date"),
+        ({"from": "2026-03-10", "to": "2026-03-01"}, "after"),
+        ({"period": "90d"}, "'period' must be one of"),
+        ({"period": "7d"}, "only go with period=custom"),
+        ({"period": "custom", "to": None}, "needs both"),
+        ({"visitor_id": "abc"}, "unknown parameter"),
+        ({"domain_name": "x"}, "unknown parameter"),
+        ({"source": ""}, "is empty"),
+        ({"limit": "0"}, "'limit'"),
+        ({"limit": "ten"}, "'limit'"),
+        ({"format": "xml"}, "json or csv"),
+        ({"prop_event": "Signup"}, "only applies"),
+        ({"from": "2000-01-01"}, "at most"),
+    ],
+)
+def test_bad_input_is_a_400_with_a_reason(
+    client: TestClient, params: dict[str, Any], fragment: str
+) -> None:
+    response = client.get("/api/summary", params=q(**params))
+    assert response.status_code == 400, response.text
+    assert fragment in response.json()["error"]
+
+
+def test_repeated_parameter_and_unknown_panel(client: TestClient) -> None:
+    response = client.get("/api/summary", params=[*q().items(), ("source", "a"), ("source", "b")])
+    assert response.status_code == 400 and "once" in response.json()["error"]
+    response = client.get("/api/breakdown/visitor_id", params=q())
+    assert response.status_code == 400 and "unknown breakdown" in response.json()["error"]
+
+
+def test_backend_failure_is_a_502(engine: Engine) -> None:
+    from ownstats.dashboard import build_app
+
+    class Broken:
+        def query(self, sql: str) -> Any:
+            if "FROM events" in sql:
+                return engine.query(sql)
+            raise RuntimeError("Athena says no")
+
+    with TestClient(build_app(Broken(), today=lambda: LAST_DAY)) as broken:
+        response = broken.get("/api/summary", params=q())
+    assert response.status_code == 502
+    assert "Athena says no" in response.json()["error"]
+
+
+# -- current visitors --------------------------------------------------------------------
+
+
+def test_current_visitors_counts_the_last_five_minutes(
+    client: TestClient, engine: Engine, lake: Lake
+) -> None:
+    site = DOMAINS[1]
+    before = client.get("/api/current-visitors", params={"site": site}).json()
+    assert before == {"site": site, "visitors": 0}
+    lake.add_live_visits(site, visits=6, seed=99)
+    time.sleep(engine.max_staleness_s + 0.1)
+    after = client.get("/api/current-visitors", params={"site": site}).json()
+    expected = scalar(engine, f"SELECT visitors FROM current_visitors WHERE domain_name = '{site}'")
+    assert after["visitors"] == expected > 0
+    assert client.get("/api/current-visitors", params={"site": "nope"}).status_code == 400
