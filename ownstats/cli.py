@@ -115,7 +115,8 @@ def ingest(data: Path, domains: Sequence[str], lines: Iterable[str], *, quiet: b
             if not quiet:
                 progress.update(totals.records_in, f", {totals.accepted:,} accepted")
     finally:
-        progress.done()
+        if not quiet:
+            progress.done()
         sink.close()
     sink.compact()
     return totals

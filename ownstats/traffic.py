@@ -168,13 +168,31 @@ class Hit:
         return format_line(self.record())
 
 
-def visit(rng: random.Random, domain: str, start_s: float) -> list[Hit]:
-    """One visit: 1-6 page views with engagement, sometimes a custom event."""
-    user_agent = _pick(rng, BROWSERS)[0]
-    referrer, utm, _ = _pick(rng, ARRIVALS)
+@dataclass(frozen=True)
+class Visitor:
+    """Who is visiting: what the processor hashes and enriches (never stored as such)."""
+
+    user_agent: str
+    ip: str
+    country: str
+    edge: str
+    tz: str
+    lang: str
+    screen: tuple[int, int, int]
+
+
+def new_visitor(rng: random.Random) -> Visitor:
     country, edge, tz, lang, _ = _pick(rng, GEOS)
-    sw, sh, vw = rng.choice(SCREENS)
     ip = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    return Visitor(_pick(rng, BROWSERS)[0], ip, country, edge, tz, lang, rng.choice(SCREENS))
+
+
+def visit(rng: random.Random, domain: str, start_s: float, who: Visitor | None = None) -> list[Hit]:
+    """One visit: 1-6 page views with engagement, sometimes a custom event."""
+    who = who or new_visitor(rng)
+    user_agent, ip, country, edge = who.user_agent, who.ip, who.country, who.edge
+    tz, lang, (sw, sh, vw) = who.tz, who.lang, who.screen
+    referrer, utm, _ = _pick(rng, ARRIVALS)
     base = {"v": "1", "w": str(vw), "sw": str(sw), "sh": str(sh), "l": lang, "tz": tz}
     hits: list[Hit] = []
     now = start_s
@@ -275,6 +293,7 @@ def hits(
     """``visits`` visits spread over [start_s, end_s) with a daily rhythm, plus noise."""
     rng = random.Random(seed)
     span = max(end_s - start_s, 1.0)
+    regulars: list[Visitor] = []  # a quarter of visits come from people seen before
     for _ in range(visits):
         # more traffic in the (UTC) afternoon: a gentle daily curve
         t = start_s + rng.random() * span
@@ -282,7 +301,14 @@ def hits(
             t = start_s + (t - start_s) // 86400 * 86400 + rng.gauss(15 * 3600, 3 * 3600) % 86400
         t = min(max(t, start_s), end_s - 1)
         domain = rng.choice(domains)
-        batch = visit(rng, domain, t)
+        if regulars and rng.random() < 0.25:
+            who = rng.choice(regulars)
+        else:
+            who = new_visitor(rng)
+            regulars.append(who)
+            if len(regulars) > 200:
+                regulars.pop(0)
+        batch = visit(rng, domain, t, who)
         if rng.random() < noise_share:
             batch.append(noise(rng, domain, t))
         for hit in batch:
