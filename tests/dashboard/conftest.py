@@ -113,7 +113,11 @@ class PageErrors:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[tuple[Any, PageErrors]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's CSP
+    # (rightly) forbids; test_page_runs_under_its_csp loads the page without the bypass
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, accept_downloads=True, bypass_csp=True
+    )
     pg = context.new_page()
     errors = PageErrors([])
     pg.on(

@@ -25,7 +25,7 @@ class Recording:
         with self.lock:
             self.calls.append(sql)
         if self.gate is not None:
-            self.gate.wait(timeout=2)  # raises BrokenBarrierError unless run side by side
+            self.gate.wait(timeout=0.5)  # raises BrokenBarrierError unless run side by side
         if self.fail:
             raise RuntimeError("backend down")
         return QueryResult(columns=["sql"], rows=[(sql,)])

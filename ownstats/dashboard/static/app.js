@@ -17,7 +17,7 @@
     { title: "Goals", tabs: [["custom-events", "Custom events"]] },
   ];
   const COLUMN_LABELS = {
-    visitors: "Visitors", visits: "Visits", pageviews: "Pageviews", entries: "Entries",
+    visitors: "Visitors", visits: "Visits", pageviews: "Views", entries: "Entries",
     exits: "Exits", events: "Events", bounce_rate: "Bounce", exit_rate: "Exit rate",
     avg_visit_duration_s: "Duration", avg_time_on_page_s: "Time on page",
   };
@@ -481,6 +481,7 @@
   // ---------------------------------------------------------------- render
   async function render() {
     const gen = ++generation;
+    delete document.body.dataset.ready; // set again once cards and graph show this state
     const state = readState();
     if (!state.site || !sites.includes(state.site)) {
       if (!sites.length) {
