@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # as the CLI runs it
 
 from processor_bench import floor
 
