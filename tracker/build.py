@@ -44,7 +44,7 @@ TERSER_ARGS = [
     "--ecma",
     "2020",
     "--compress",
-    "passes=5,unsafe,unsafe_arrows,pure_getters,booleans_as_integers",
+    "passes=5,unsafe,unsafe_arrows,unsafe_comps,pure_getters,booleans_as_integers",
     "--mangle",
 ]
 

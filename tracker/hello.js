@@ -7,16 +7,26 @@
  * reads from storage is the owner's opt-out flag localStorage.ownstats_ignore.
  *
  * Written for the gzip budget (GZIP_BUDGET in build.py, enforced by
- * tests/tracker/test_tracker_build.py): modern syntax only (keepalive fetch
- * needs a modern browser anyway), and one switch,
- * `muted`, for both "this visitor is not tracked" and "this page is excluded",
- * so the opt-outs cost one check in send() instead of a second code path.
+ * tests/tracker/test_tracker_build.py); what is written the way it is for
+ * bytes says so below. Modern syntax only (keepalive fetch needs a modern
+ * browser anyway). One switch, `muted`, covers both "this visitor is not
+ * tracked" and "this page is excluded", so the opt-outs cost one check in
+ * send() instead of a second code path.
+ *
+ * A block, not an IIFE: `let` inside a block of a classic script is local to
+ * the block, so nothing leaks into the page's globals but `ownstats`.
  */
-((win, doc, nav, loc) => {
+{
+  let doc = document;
+  let loc = location;
+  let nav = navigator;
   let script = doc.currentScript;
   let data = script.dataset;
   let endpoint = new URL('hello.gif', script.src);
-  let off; // visitor opted out / automation / local page: never send
+  // Sent (without query/fragment: beacon URLs are kept raw in CDN logs) with
+  // the first page view of this load only, then cleared.
+  let referrer = doc.referrer.split(/[?#]/)[0];
+  let off; // visitor opted out / automation / not a website: never send
   let muted; // off, or the current page matches data-exclude
   let page; // params shared by every beacon about the current page view
   let path; // path (+ hash) of the current page view, to ignore no-op navigations
@@ -25,84 +35,97 @@
   let depth; // max scroll depth in percent for this page view
 
   // localStorage comes last: reading it can throw (sandboxed iframe, blocked
-  // storage), which leaves `off` unset, i.e. tracking as normal.
+  // storage), which leaves `off` unset, i.e. tracking as normal. No host:
+  // file: pages (and about:/data: documents), which are not a website.
   try {
     off =
       nav.doNotTrack == 1 ||
       nav.globalPrivacyControl ||
       nav.webdriver ||
-      loc.protocol == 'file:' ||
-      (/^(localhost|127\.|\[::1)/.test(loc.hostname) && !('allowLocalhost' in data)) ||
+      !loc.host ||
+      (/^(localhost|127\.|\[::1)/.test(loc.host) && !('allowLocalhost' in data)) ||
       localStorage.ownstats_ignore == 'true';
   } catch {}
 
-  // Absent (null/undefined) values are left out. keepalive: the request
-  // outlives the page (unload, link navigation), so nothing ever waits for
-  // it. The catch keeps a blocked beacon out of the site's error monitoring.
+  // Every listener sits on window in the capture phase: events fired at
+  // document (visibilitychange, prerenderingchange, a document scroll) or at
+  // a link (click) all pass through it, bubbling or not, so one helper and no
+  // `document.addEventListener` is needed. Capture also sees link clicks whose
+  // propagation the page stops. It never prevents anything.
+  let on = (type, listener) => addEventListener(type, listener, true);
+
+  // Absent values never get into `page` or `extra` (see `set`), so the object
+  // goes to URLSearchParams as is. keepalive: the request outlives the page
+  // (unload, link navigation), so nothing ever waits for it. The catch
+  // (Object: the shortest built-in no-op) keeps a blocked beacon out of the
+  // site's error monitoring.
   let send = (type, extra) =>
     muted ||
-    fetch(
-      endpoint +
-        '?' +
-        new URLSearchParams(
-          Object.entries({ v: 1, t: type, ...page, ...extra }).filter(([, value]) => value != null)
-        ),
-      { keepalive: true, mode: 'no-cors' }
-    ).catch(() => {});
+    fetch(endpoint + '?' + new URLSearchParams({ v: 1, t: type, ...page, ...extra }), {
+      keepalive: true,
+      mode: 'no-cors'
+    }).catch(Object);
 
-  let measureScroll = () => {
-    // `| 0` truncates, and turns NaN (nothing laid out yet) into 0.
-    depth = Math.max(
-      depth,
-      Math.min(100, ((scrollY + innerHeight) * 100) / doc.documentElement.scrollHeight) | 0
-    );
-  };
-
-  // Moves visible time since the last call into `engaged` and restarts the
-  // clock only while visible. On hide (or `leaving`, an SPA navigation) it
-  // reports what accrued since the previous `en` of this page view: the
-  // processor sums `e` per page id. Nothing accrued, nothing sent.
+  // Runs on scroll, on visibilitychange and on page changes (the event object
+  // is never == 1, so only an explicit 1 means `leaving`, an SPA navigation).
+  // Updates the scroll depth (not when leaving: the DOM may already show the
+  // next page), moves visible time since the last call into `engaged` and
+  // restarts the clock only while visible. On hide or leave it reports what
+  // accrued since the previous `en` of this page view: the processor sums `e`
+  // per page id. Nothing accrued, nothing sent.
   let engagement = (leaving) => {
     let now = Date.now();
+    leaving == 1 ||
+      // `| 0` truncates, and turns NaN (nothing laid out yet) into 0.
+      (depth = Math.max(
+        depth,
+        Math.min(100, ((scrollY + innerHeight) * 100) / doc.documentElement.scrollHeight) | 0
+      ));
     engaged += visibleSince && now - visibleSince;
     visibleSince = !doc.hidden && now;
-    (leaving || doc.hidden) && engaged && send('en', { e: engaged, sd: depth }) && (engaged = 0);
+    (leaving == 1 || doc.hidden) && engaged && send('en', { e: engaged, sd: depth }) && (engaged = 0);
   };
 
-  let pageview = (first) => {
+  // Absent (null) and empty query values are left out of the page params.
+  let set = (key, value) => value && (page[key] = value);
+
+  let pageview = () => {
     let current = loc.pathname + ('hash' in data ? loc.hash : '');
     let search = new URLSearchParams(loc.search);
-    if (first || current != path) {
+    if (current != path) {
       page && engagement(1);
       path = current;
-      // data-exclude="/admin/*, /drafts": `*` matches anything, every other
-      // character is literal (escaping \W is valid in a non-unicode RegExp).
+      // data-exclude="/admin/*, /drafts" becomes ^(\/admin\/.*|\/drafts)$:
+      // `*` matches anything, `,` separates, whitespace goes (a path never
+      // holds a raw space), every other non-word character is literal
+      // (escaping it is valid in a non-unicode RegExp). Without the
+      // attribute the pattern is ^(undefined)$, which no path (always
+      // starting with `/`) matches.
       muted =
         off ||
-        data.exclude
-          ?.split(',')
-          .some((pattern) =>
-            RegExp('^' + pattern.trim().replace(/\W/g, '\\$&').replace(/\\\*/g, '.*') + '$').test(current)
-          );
+        RegExp(
+          '^(' +
+            data.exclude?.replace(/\W/g, (c) => (c == '*' ? '.*' : c == ',' ? '|' : c > ' ' ? '\\' + c : '')) +
+            ')$'
+        ).test(current);
       page = {
         u: loc.origin + current,
         id: Math.random(), // per page view, opaque, kept in memory only
-        s: search.get('ref') || search.get('source'),
         w: innerWidth,
         sw: screen.width,
         sh: screen.height,
         l: nav.language,
         tz: Intl.DateTimeFormat().resolvedOptions().timeZone
       };
+      set('s', search.get('ref') || search.get('source'));
       // us um uc ut un <- utm_source utm_medium utm_campaign utm_term utm_content
-      ['source', 'medium', 'campaign', 'term', 'content'].map(
-        (name, i) => (page['u' + 'smctn'[i]] = search.get('utm_' + name))
+      ['source', 'medium', 'campaign', 'term', 'content'].map((name, i) =>
+        set('u' + 'smctn'[i], search.get('utm_' + name))
       );
       engaged = visibleSince = depth = 0;
       engagement();
-      measureScroll();
-      // The referrer without query/fragment: beacon URLs are kept raw in CDN logs.
-      send('pv', first && { r: doc.referrer.split(/[?#]/)[0] || null });
+      send('pv', referrer && { r: referrer });
+      referrer = 0;
     }
   };
 
@@ -113,7 +136,9 @@
     name &&
       send('ev', {
         n: name,
-        p: props && JSON.stringify(props, (key, value) => (key ? (count++ < 30 ? '' + value : void 0) : value))
+        ...(props && {
+          p: JSON.stringify(props, (key, value) => (key ? (count++ < 30 ? '' + value : void 0) : value))
+        })
       });
   };
 
@@ -126,7 +151,7 @@
       track(
         !('noDownloads' in data) &&
           (link.hasAttribute('download') ||
-            /\.(pdf|xlsx?|docx?|pptx?|csv|zip|rar|7z|gz|dmg|exe|msi|apk|mp[34])$/i.test(link.pathname))
+            /\.((xls|doc|ppt)x?|pdf|csv|zip|rar|7z|gz|dmg|exe|msi|apk|mp[34])$/i.test(link.pathname))
           ? 'File Download'
           : !('noOutbound' in data) && link.host && link.host != loc.host && 'Outbound Link: Click',
         { props: { url: link.origin + link.pathname } }
@@ -134,29 +159,24 @@
   };
 
   let start = () => {
-    let navigate = () => pageview();
-    pageview(1);
+    pageview();
+    // The original's return value is undefined; pageview ignores its argument.
     ['pushState', 'replaceState'].map((method) => {
       let original = history[method];
-      history[method] = (...args) => {
-        original.apply(history, args);
-        navigate();
-      };
+      history[method] = (...args) => pageview(original.apply(history, args));
     });
     // Fragment navigations fire popstate too, which is all data-hash needs.
-    win.addEventListener('popstate', navigate);
+    on('popstate', pageview);
     // Fires on tab switch, minimise and unload alike (pagehide adds nothing).
-    // The event object counts as `leaving`, harmlessly: a page turning
-    // visible has nothing accrued (it was flushed when it was hidden).
-    doc.addEventListener('visibilitychange', engagement);
-    win.addEventListener('scroll', measureScroll);
-    doc.addEventListener('click', onClick);
-    doc.addEventListener('auxclick', onClick);
-    let queued = win.ownstats?.q;
-    win.ownstats = track;
-    queued?.map((args) => track(...args));
+    on('visibilitychange', engagement);
+    on('scroll', engagement);
+    on('click', onClick);
+    on('auxclick', onClick);
+    // Calls queued by the stub go out now, in order, for this page view.
+    window.ownstats?.q?.map((args) => track(...args));
+    window.ownstats = track;
   };
 
   // A prerendered page may never be seen: count it only once it is shown.
-  doc.prerendering ? doc.addEventListener('prerenderingchange', start) : start();
-})(window, document, navigator, location);
+  doc.prerendering ? on('prerenderingchange', start) : start();
+}
