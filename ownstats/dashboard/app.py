@@ -150,7 +150,9 @@ class _Api:
         params = await self.params(request)
         sql, interval = queries.timeseries_sql(params)
         (result,) = await self.runner.run(sql)
-        found = {row["bucket"]: row for row in result.as_dicts()}
+        # keys normalised: a backend may hand back the hour as int or text
+        key = int if interval == "hour" else str
+        found = {key(row["bucket"]): row for row in result.as_dicts()}
         hour_now = datetime.now(UTC).hour
         today = self.today()
         if interval == "hour":

@@ -169,12 +169,16 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
     "Viewed page P" and "sent event E" are joins, not correlated EXISTS: engines plan a
     hash join on (day, site, visitor) with the time window as a residual far better.
     """
-    conditions = [_where(params.site, start, end, "s")]
-    # spec.column comes from the allow-list, never from the request
-    for name, value in params.filters:
-        spec = FILTERS[name]
-        if spec.kind == "session":
-            conditions.append(_equals(f"s.{spec.column}", value))
+
+    def conditions(alias: str) -> list[str]:
+        # spec.column comes from the allow-list, never from the request
+        found = [_where(params.site, start, end, alias)]
+        for name, value in params.filters:
+            spec = FILTERS[name]
+            if spec.kind == "session":
+                found.append(_equals(f"{alias}.{spec.column}", value))
+        return found
+
     joins = []
     for i, (name, value) in enumerate(params.filters):
         spec = FILTERS[name]
@@ -185,17 +189,18 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
             if spec.kind == "page"
             else ("events_deduped", f"x.event_type = 'event' AND {_equals('x.event_name', value)}")
         )
-        narrowed = " AND ".join(c.replace("s.", "v.") for c in conditions)
         joins.append(
             f"JOIN (SELECT DISTINCT v.event_date, v.visitor_id, v.visit_no FROM sessions AS v "
             f"JOIN {table} AS x ON x.event_date = v.event_date "
             "AND x.domain_name = v.domain_name AND x.visitor_id = v.visitor_id "
             "AND x.event_time BETWEEN v.session_start AND v.session_end "
-            f"WHERE {narrowed} AND {_where(params.site, start, end, 'x')} AND {match}) AS k{i} "
+            f"WHERE {' AND '.join(conditions('v'))} AND {_where(params.site, start, end, 'x')} "
+            f"AND {match}) AS k{i} "
             f"ON k{i}.event_date = s.event_date AND k{i}.visitor_id = s.visitor_id "
             f"AND k{i}.visit_no = s.visit_no"
         )
-    return f"SELECT s.* FROM sessions AS s {' '.join(joins)} WHERE {' AND '.join(conditions)}"
+    where = " AND ".join(conditions("s"))
+    return f"SELECT s.* FROM sessions AS s {' '.join(joins)} WHERE {where}"
 
 
 def _matching_events(params: Params, start: date, end: date) -> str:

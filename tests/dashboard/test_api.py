@@ -219,7 +219,10 @@ def test_session_filter_narrows_every_number(
     assert summary["pageviews"]["value"] == pageviews
     # the panel of the filtered dimension now holds exactly the clicked row
     rows = ok(client, f"/api/breakdown/{panel}", **{param: value})["rows"]
-    assert rows == [unfiltered[1]]
+    assert len(rows) == 1
+    assert rows[0] == {  # parallel float sums may differ in the last digit
+        k: pytest.approx(v) if isinstance(v, float) else v for k, v in unfiltered[1].items()
+    }
     # and the other panels add up to the filtered visits
     devices = ok(client, "/api/breakdown/devices", **{param: value})["rows"]
     assert sum(r["visits"] for r in devices) == visits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -140,7 +141,10 @@ def test_change_range_and_custom_day(server: str, page: tuple[Any, Any]) -> None
     pg.fill("#to", "2026-03-10")
     pg.click("#custom button[type=submit]")
     wait_ready(pg)
-    assert query_of(pg).items() >= {"period": "custom", "from": "2026-03-10", "to": "2026-03-10"}.items()
+    assert (
+        query_of(pg).items()
+        >= {"period": "custom", "from": "2026-03-10", "to": "2026-03-10"}.items()
+    )
     assert "per hour, 24 points" in pg.get_attribute("#chart", "aria-label")
     expect_cards_match(
         pg, server, site=SITE, period="custom", **{"from": "2026-03-10", "to": "2026-03-10"}
@@ -159,15 +163,13 @@ def test_csv_export_downloads_the_panel(server: str, page: tuple[Any, Any]) -> N
         pg.click("#panel-1 a.csv")
     download = info.value
     assert download.suggested_filename == f"{SITE}_sources_2026-03-08_2026-03-14.csv"
-    rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
     full = api(pg, server, "/api/breakdown/sources", site=SITE, period="7d", limit="1000")
     assert [r["source"] for r in rows] == [r["source"] for r in full["rows"]]
     no_errors(errors)
 
 
-def test_current_visitors_refresh_live(
-    server: str, page: tuple[Any, Any], lake: Lake
-) -> None:
+def test_current_visitors_refresh_live(server: str, page: tuple[Any, Any], lake: Lake) -> None:
     pg, errors = page
     open_dashboard(pg, server, START + "&refresh=1")
     pg.wait_for_function("document.querySelector('#current').dataset.value !== ''")

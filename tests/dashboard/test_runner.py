@@ -5,11 +5,23 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from ownstats.dashboard.runner import Runner
 from ownstats.engine import QueryResult
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: Playwright's sync API (browser tests in the
+    same session) keeps an event loop running on the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class Recording:
@@ -34,7 +46,7 @@ class Recording:
 def test_parallel_runs_a_pages_queries_side_by_side() -> None:
     backend = Recording(gate=threading.Barrier(3))
     runner = Runner(backend, parallel=True)
-    results = asyncio.run(runner.run("SELECT 1", "SELECT 2", "SELECT 3"))
+    results = run_async(runner.run("SELECT 1", "SELECT 2", "SELECT 3"))
     assert [r.rows[0][0] for r in results] == ["SELECT 1", "SELECT 2", "SELECT 3"]
     runner.close()
 
@@ -43,20 +55,20 @@ def test_serial_runner_runs_one_query_at_a_time() -> None:
     backend = Recording(gate=threading.Barrier(2))
     runner = Runner(backend, parallel=False)
     with pytest.raises(threading.BrokenBarrierError):
-        asyncio.run(runner.run("SELECT 1", "SELECT 2"))
+        run_async(runner.run("SELECT 1", "SELECT 2"))
     runner.close()
 
 
 def test_cache_answers_repeats_within_the_ttl() -> None:
     backend = Recording()
     runner = Runner(backend, cache_ttl_s=0.3)
-    asyncio.run(runner.run("SELECT 1"))
-    asyncio.run(runner.run("SELECT 1"))
+    run_async(runner.run("SELECT 1"))
+    run_async(runner.run("SELECT 1"))
     assert backend.calls == ["SELECT 1"]
-    asyncio.run(runner.run("SELECT 1", fresh=True))
+    run_async(runner.run("SELECT 1", fresh=True))
     assert len(backend.calls) == 2
     time.sleep(0.35)
-    asyncio.run(runner.run("SELECT 1"))
+    run_async(runner.run("SELECT 1"))
     assert len(backend.calls) == 3
     runner.close()
 
@@ -64,14 +76,14 @@ def test_cache_answers_repeats_within_the_ttl() -> None:
 def test_no_ttl_means_no_cache_and_errors_are_not_cached() -> None:
     backend = Recording()
     runner = Runner(backend)
-    asyncio.run(runner.run("SELECT 1"))
-    asyncio.run(runner.run("SELECT 1"))
+    run_async(runner.run("SELECT 1"))
+    run_async(runner.run("SELECT 1"))
     assert len(backend.calls) == 2
     failing = Recording(fail=True)
     cached = Runner(failing, cache_ttl_s=60)
     for _ in range(2):
         with pytest.raises(RuntimeError, match="backend down"):
-            asyncio.run(cached.run("SELECT 1"))
+            run_async(cached.run("SELECT 1"))
     assert len(failing.calls) == 2
     runner.close()
     cached.close()
