@@ -42,6 +42,8 @@ _CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -56,12 +58,25 @@ def _change(current: Any, previous: Any) -> float | None:
     return round((current - previous) / previous * 100, 1)
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula.
+
+    Sources, campaigns and event names come from visitors' URLs, so anyone can send
+    ``utm_campaign==HYPERLINK(…)``; a leading quote defuses it (OWASP CSV injection).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
+        return "'" + value
+    return value
+
+
 def _csv(columns: list[str], rows: list[dict[str, Any]], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        writer.writerow([_cell(row[c]) for c in columns])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

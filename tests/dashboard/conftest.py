@@ -37,6 +37,7 @@ from ownstats.engine import Engine
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake = Lake(tmp_path_factory.mktemp("dashboard-lake"))
     lake.add(DOMAINS, epoch(FIRST_DAY), epoch(LAST_DAY + timedelta(days=1)), VISITS, seed=7)
+    lake.add_hostile_visits(DOMAINS[0], LAST_DAY)
     return lake
 
 

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from factories import beacon_query, make_line
+
 from ownstats.lake import LakeSink
 from ownstats.traffic import lines
 from stream_processor.pipeline import Processor
@@ -19,6 +21,8 @@ DOMAINS = ("example.com", "blog.example.org")
 FIRST_DAY = date(2026, 3, 1)
 LAST_DAY = date(2026, 3, 14)
 VISITS = 1400
+#: (source, campaign) a visitor can send through a link: markup and a formula
+HOSTILE = ("<img src=x onerror=alert(1)>", '=HYPERLINK("http://x.example","y")')
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -42,6 +46,22 @@ class Lake:
         processor = Processor(domains=DOMAINS, sink=sink, salts=MemorySaltStore())
         batch = lines(list(domains), start_s, end_s, visits, seed=seed, noise_share=0.02)
         processor.process(enumerate(batch))
+        sink.close()
+
+    def add_hostile_visits(self, domain: str, day: date) -> None:
+        """Visits whose source and campaign are markup and a spreadsheet formula: what
+        anyone can put in a link to the site (``?utm_source=…``)."""
+        noon = epoch(day) + 12 * 3600
+        records = [
+            make_line(
+                beacon_query(u=f"https://{domain}/pricing", us=source, uc=campaign),
+                timestamp=f"{noon + i * 60:.3f}",
+                c_ip=f"198.51.100.{i + 1}",
+            )
+            for i, (source, campaign) in enumerate((HOSTILE, HOSTILE[::-1]))
+        ]
+        sink = LakeSink(self.data_dir)
+        Processor(domains=DOMAINS, sink=sink, salts=MemorySaltStore()).process(enumerate(records))
         sink.close()
 
     def add_live_visits(self, domain: str, visits: int, seed: int) -> None:

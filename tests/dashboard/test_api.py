@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from dashboard_support import DOMAINS, FIRST_DAY, LAST_DAY, Lake, q
+from dashboard_support import DOMAINS, FIRST_DAY, HOSTILE, LAST_DAY, Lake, q
 from starlette.testclient import TestClient
 
 from ownstats.dashboard.queries import BREAKDOWNS
@@ -373,3 +373,14 @@ def test_current_visitors_counts_the_last_five_minutes(
     expected = scalar(engine, f"SELECT visitors FROM current_visitors WHERE domain_name = '{site}'")
     assert after["visitors"] == expected > 0
     assert client.get("/api/current-visitors", params={"site": "nope"}).status_code == 400
+
+
+def test_csv_defuses_formulas_that_visitors_can_send(client: TestClient) -> None:
+    day = LAST_DAY.isoformat()
+    params = q(**{"from": day, "to": day})
+    sources = client.get("/api/breakdown/sources", params={**params, "limit": "1000"}).json()
+    assert HOSTILE[1] in {r["source"] for r in sources["rows"]}  # JSON keeps the raw value
+    response = client.get("/api/breakdown/sources", params={**params, "format": "csv"})
+    cells = [row[0] for row in csv.reader(io.StringIO(response.text))]
+    assert "'" + HOSTILE[1] in cells and HOSTILE[1] not in cells
+    assert HOSTILE[0] in cells  # markup is not a formula: left as it is

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from dashboard_support import ARTIFACTS, DOMAINS, Lake
+from dashboard_support import ARTIFACTS, DOMAINS, HOSTILE, Lake
 
 pytestmark = pytest.mark.browser
 
@@ -165,7 +165,8 @@ def test_csv_export_downloads_the_panel(server: str, page: tuple[Any, Any]) -> N
     assert download.suggested_filename == f"{SITE}_sources_2026-03-08_2026-03-14.csv"
     rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
     full = api(pg, server, "/api/breakdown/sources", site=SITE, period="7d", limit="1000")
-    assert [r["source"] for r in rows] == [r["source"] for r in full["rows"]]
+    defused = ["'" + r["source"] if r["source"][0] in "=+-@" else r["source"] for r in full["rows"]]
+    assert [r["source"] for r in rows] == defused
     no_errors(errors)
 
 
@@ -258,3 +259,24 @@ def test_page_runs_under_its_csp(server: str, browser: Any) -> None:
         assert messages == []
     finally:
         context.close()
+
+
+def test_values_from_visitors_render_as_text(server: str, page: tuple[Any, Any]) -> None:
+    """A source like ``<img onerror=…>`` is shown, filtered and chipped as plain text."""
+    pg, errors = page
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    day = "2026-03-14"
+    open_dashboard(pg, server, f"/?site={SITE}&period=custom&from={day}&to={day}")
+    pick = pg.locator(f'#panel-1-body .pick[data-value="{HOSTILE[0]}"]')
+    assert pick.inner_text() == HOSTILE[0]
+    assert pg.locator("#panels img").count() == 0
+    pick.click()
+    wait_ready(pg)
+    assert query_of(pg)["source"] == HOSTILE[0]
+    assert HOSTILE[0] in pg.locator("#chips .chip").inner_text()
+    expect_cards_match(
+        pg, server, site=SITE, period="custom", source=HOSTILE[0], **{"from": day, "to": day}
+    )
+    assert pg.locator("body img").count() == 0 and dialogs == []
+    no_errors(errors)
