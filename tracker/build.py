@@ -30,16 +30,20 @@ DIST_DIR = TRACKER_DIR / "dist"
 NODE_MODULES = TRACKER_DIR / "node_modules"
 TERSER = NODE_MODULES / "terser" / "bin" / "terser"
 
-# Bytes of the gzip -9 minified file. The brief asked for 1,024; the full
-# SPEC §3 feature set measures ~1,230 (docs/TRACKER.md has the cost of each
-# feature), so the guard sits at 1.25 KiB: it still fails any regression of
-# more than a few dozen bytes, and lowering it means dropping a feature.
-GZIP_BUDGET = 1280
+# Bytes of the gzip -9 minified file. The issue asks for 1,024; the full
+# SPEC §3 feature set measures 1,168 after the size work described in
+# docs/TRACKER.md (#size: what every feature costs, what 1,024 would take),
+# so the guard sits just above what ships: any growth is a decision, and
+# lowering it to 1,024 means dropping a feature.
+GZIP_BUDGET = 1180
 
-# Chosen by measuring the gzip size, not the minified size: `unsafe` and
-# `booleans_as_integers` are safe here because hello.js never relies on
-# typeof/boolean identity of the values they rewrite. ES2020 is the floor the
-# source already needs (optional chaining, keepalive fetch).
+# Chosen by measuring the gzip size, not the minified size: `unsafe`,
+# `unsafe_comps` and `booleans_as_integers` are safe here because hello.js
+# never relies on typeof/boolean identity of the values they rewrite, nor on
+# the order its side-effect-free comparisons are written in. ES2020 is the
+# floor the source already needs (optional chaining, keepalive fetch). More
+# passes, `unsafe_methods`, `toplevel` or esbuild's minifier measured the same
+# or larger (see docs/TRACKER.md#size).
 TERSER_ARGS = [
     "--ecma",
     "2020",

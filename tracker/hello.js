@@ -30,8 +30,7 @@
   let muted; // off, or the current page matches data-exclude
   let page; // params shared by every beacon about the current page view
   let path; // path (+ hash) of the current page view, to ignore no-op navigations
-  let engaged; // visible ms not yet reported in an `en` beacon
-  let visibleSince; // when the page became visible, false while hidden
+  let visibleSince; // start of the current visible stretch, NaN while hidden
   let depth; // max scroll depth in percent for this page view
 
   // localStorage comes last: reading it can throw (sandboxed iframe, blocked
@@ -56,23 +55,24 @@
 
   // Absent values never get into `page` or `extra` (see `set`), so the object
   // goes to URLSearchParams as is. keepalive: the request outlives the page
-  // (unload, link navigation), so nothing ever waits for it. The catch
-  // (Object: the shortest built-in no-op) keeps a blocked beacon out of the
-  // site's error monitoring.
+  // (unload, link navigation), so nothing ever waits for it. The catch keeps
+  // a blocked beacon out of the site's error monitoring.
   let send = (type, extra) =>
     muted ||
     fetch(endpoint + '?' + new URLSearchParams({ v: 1, t: type, ...page, ...extra }), {
       keepalive: true,
       mode: 'no-cors'
-    }).catch(Object);
+    }).catch(() => {});
 
   // Runs on scroll, on visibilitychange and on page changes (the event object
   // is never == 1, so only an explicit 1 means `leaving`, an SPA navigation).
   // Updates the scroll depth (not when leaving: the DOM may already show the
-  // next page), moves visible time since the last call into `engaged` and
-  // restarts the clock only while visible. On hide or leave it reports what
-  // accrued since the previous `en` of this page view: the processor sums `e`
-  // per page id. Nothing accrued, nothing sent.
+  // next page). On hide or leave it reports the visible time since the page
+  // last became visible: every hide reports and ends the visible stretch, so
+  // that is exactly the time since the previous `en` of this page view (the
+  // processor sums `e` per page id). While hidden `visibleSince` is NaN, so
+  // the difference is NaN: nothing accrued (or 0 ms), nothing sent. A
+  // visible stretch starts on the first call that finds the page visible.
   let engagement = (leaving) => {
     let now = Date.now();
     leaving == 1 ||
@@ -81,9 +81,8 @@
         depth,
         Math.min(100, ((scrollY + innerHeight) * 100) / doc.documentElement.scrollHeight) | 0
       ));
-    engaged += visibleSince && now - visibleSince;
-    visibleSince = !doc.hidden && now;
-    (leaving == 1 || doc.hidden) && engaged && send('en', { e: engaged, sd: depth }) && (engaged = 0);
+    (leaving == 1 || doc.hidden) && (now -= visibleSince) && send('en', { e: now, sd: depth });
+    visibleSince = doc.hidden ? NaN : visibleSince || now;
   };
 
   // Absent (null) and empty query values are left out of the page params.
@@ -122,7 +121,8 @@
       ['source', 'medium', 'campaign', 'term', 'content'].map((name, i) =>
         set('u' + 'smctn'[i], search.get('utm_' + name))
       );
-      engaged = visibleSince = depth = 0;
+      visibleSince = NaN;
+      depth = 0;
       engagement();
       send('pv', referrer && { r: referrer });
       referrer = 0;
@@ -151,7 +151,7 @@
       track(
         !('noDownloads' in data) &&
           (link.hasAttribute('download') ||
-            /\.((xls|doc|ppt)x?|pdf|csv|zip|rar|7z|gz|dmg|exe|msi|apk|mp[34])$/i.test(link.pathname))
+            /\.(pdf|xlsx?|docx?|pptx?|csv|zip|rar|7z|gz|dmg|exe|msi|apk|mp[34])$/i.test(link.pathname))
           ? 'File Download'
           : !('noOutbound' in data) && link.host && link.host != loc.host && 'Outbound Link: Click',
         { props: { url: link.origin + link.pathname } }
