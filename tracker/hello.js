@@ -50,7 +50,9 @@
   // document (visibilitychange, prerenderingchange, a document scroll) or at
   // a link (click) all pass through it, bubbling or not, so one helper and no
   // `document.addEventListener` is needed. Capture also sees link clicks whose
-  // propagation the page stops. It never prevents anything.
+  // propagation the page stops. It never prevents anything. (Scrolling an
+  // inner element also reaches the scroll listener; it only re-reads the
+  // document's depth, which is cheap and harmless.)
   let on = (type, listener) => addEventListener(type, listener, true);
 
   // Absent values never get into `page` or `extra` (see `set`), so the object
