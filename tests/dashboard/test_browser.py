@@ -212,7 +212,16 @@ def test_keyboard_goals_and_phone_layout(server: str, browser: Any) -> None:
         toggle.focus()
         pg.keyboard.press("Enter")
         assert toggle.get_attribute("aria-expanded") == "true"
-        pg.wait_for_selector("#panel-4-body tr.props table, #panel-4-body tr.props .none")
+        pg.wait_for_selector("#panel-4-body tr.props th[scope=row]")
+        props = pg.locator("#panel-4-body tr.props").count()
+        pg.locator("#panel-4-body .toggle").nth(1).click()  # a second goal opens too
+        pg.wait_for_function(
+            f"document.querySelectorAll('#panel-4-body tr.props').length > {props}"
+        )
+        both = pg.locator("#panel-4-body tr.props").count()
+        toggle.click()  # and the first closes, leaving the second's rows
+        assert toggle.get_attribute("aria-expanded") == "false"
+        assert pg.locator("#panel-4-body tr.props").count() == both - props
 
         # tabs switch with the arrow keys
         pg.locator("#tab-pages").focus()

@@ -35,6 +35,7 @@
   let sites = [];
   let generation = 0; // responses of an older render() are dropped
   let liveTimer = null;
+  let propsSeq = 0;
   const activeTab = new Map(); // panel title -> tab slug (per page view, not shared)
 
   // ---------------------------------------------------------------- URL state
@@ -320,7 +321,8 @@
     if (container.childElementCount) return;
     PANELS.forEach((group, n) => {
       const id = `panel-${n}`;
-      const tabs = el("div", { class: "tabs", role: "tablist", "aria-label": group.title });
+      const many = group.tabs.length > 1;
+      const tabs = el("div", { class: "tabs", role: many ? "tablist" : null, "aria-label": many ? group.title : null });
       const body = el("div", { id: `${id}-body`, role: group.tabs.length > 1 ? "tabpanel" : null, "aria-live": "off" });
       const foot = el("div", { class: "panel-foot" });
       if (!activeTab.has(group.title)) activeTab.set(group.title, group.tabs[0][0]);
@@ -397,29 +399,41 @@
       body);
   }
 
+  // A goal's properties open as rows right under it, in the same columns.
   async function toggleProps(button, eventName, state, span) {
     const row = button.closest("tr");
+    if (!button.dataset.key) button.dataset.key = `props-${++propsSeq}`;
+    const key = button.dataset.key; // stable: rows above may open and close meanwhile
     const open = button.getAttribute("aria-expanded") === "true";
-    const next = row.nextElementSibling;
+    for (const old of row.parentElement.querySelectorAll(`tr[data-of="${key}"]`)) old.remove();
     if (open) {
-      if (next && next.classList.contains("props")) next.remove();
       button.setAttribute("aria-expanded", "false");
       return;
     }
     button.setAttribute("aria-expanded", "true");
-    const holder = el("td", { colspan: span + 1 }, el("p", { class: "none", text: "Loading properties…" }));
-    const propsRow = el("tr", { class: "props" }, holder);
-    row.after(propsRow);
+    const note = (text) => el("tr", { class: "props", "data-of": key },
+      el("td", { colspan: span + 1 }, el("p", { class: "none", text })));
+    const loading = note("Loading properties…");
+    row.after(loading);
     try {
       const data = await getJson(apiUrl("/api/breakdown/event-props", state, { prop_event: eventName, limit: 50 }));
       if (!data.rows.length) {
-        holder.replaceChildren(el("p", { class: "none", text: "No properties sent with this event." }));
+        loading.replaceWith(note("No properties sent with this event."));
         return;
       }
-      data.rows.forEach((r) => { r.prop_value = `${r.prop_key}: ${r.prop_value}`; });
-      holder.replaceChildren(rowsTable(data, state, `Properties of ${eventName}`, "Property"));
+      const metrics = metricsOf(data);
+      const top = Math.max(1, ...data.rows.map((r) => r[metrics[0]] || 0));
+      const rows = data.rows.map((r) => {
+        const label = el("div", { class: "label prop" }, el("span", { class: "bar" }),
+          el("span", { class: "plain" }, el("span", { class: "sr", text: `${eventName} property ` }),
+            `${r.prop_key}: ${r.prop_value ?? noneValue}`));
+        label.firstChild.style.setProperty("--w", `${(100 * (r[metrics[0]] || 0)) / top}%`);
+        return el("tr", { class: "props", "data-of": key },
+          el("th", { scope: "row" }, label), ...metrics.map((m) => cell(m, r[m])));
+      });
+      loading.replaceWith(...rows);
     } catch (err) {
-      holder.replaceChildren(el("p", { class: "none", text: `Could not load properties: ${err.message}` }));
+      loading.replaceWith(note(`Could not load properties: ${err.message}`));
     }
   }
 
