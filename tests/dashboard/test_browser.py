@@ -216,7 +216,8 @@ def test_keyboard_goals_and_phone_layout(server: str, browser: Any) -> None:
         props = pg.locator("#panel-4-body tr.props").count()
         pg.locator("#panel-4-body .toggle").nth(1).click()  # a second goal opens too
         pg.wait_for_function(
-            f"document.querySelectorAll('#panel-4-body tr.props').length > {props}"
+            f"document.querySelectorAll('#panel-4-body tr.props').length > {props} && "
+            "!document.querySelector('#panel-4-body').textContent.includes('Loading')"
         )
         both = pg.locator("#panel-4-body tr.props").count()
         toggle.click()  # and the first closes, leaving the second's rows
