@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -384,3 +385,13 @@ def test_csv_defuses_formulas_that_visitors_can_send(client: TestClient) -> None
     cells = [row[0] for row in csv.reader(io.StringIO(response.text))]
     assert "'" + HOSTILE[1] in cells and HOSTILE[1] not in cells
     assert HOSTILE[0] in cells  # markup is not a formula: left as it is
+
+
+def test_an_empty_lake_lists_no_sites(tmp_path: Path) -> None:
+    from ownstats.dashboard import build_app
+
+    with Engine(tmp_path) as empty, TestClient(build_app(empty)) as fresh:
+        assert fresh.get("/api/sites").json()["sites"] == []
+        response = fresh.get("/api/summary", params={"site": SITE})
+        assert response.status_code == 400 and "unknown site" in response.json()["error"]
+        assert fresh.get("/").status_code == 200

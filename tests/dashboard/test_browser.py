@@ -290,3 +290,16 @@ def test_values_from_visitors_render_as_text(server: str, page: tuple[Any, Any])
     )
     assert pg.locator("body img").count() == 0 and dialogs == []
     no_errors(errors)
+
+
+def test_no_data_yet_says_what_to_do(server: str, page: tuple[Any, Any]) -> None:
+    pg, errors = page
+    pg.route(
+        "**/api/sites",
+        lambda route: route.fulfill(json={"sites": [], "filters": {}, "none_value": "(none)"}),
+    )
+    pg.goto(server + "/")
+    pg.wait_for_selector("#empty:not([hidden])")
+    assert "ownstats demo" in pg.text_content("#empty")
+    assert pg.is_disabled("#site")
+    no_errors(errors)
