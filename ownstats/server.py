@@ -70,11 +70,8 @@ class LocalStack:
 
 def dashboard(stack: LocalStack) -> list[BaseRoute]:
     """The dashboard's routes over the local engine."""
-    try:
-        from ownstats.dashboard import dashboard_routes
-    except ImportError:  # pragma: no cover - only while the dashboard package is absent
-        log.warning("ownstats.dashboard is not installed: serving the collector only")
-        return []
+    from ownstats.dashboard import dashboard_routes
+
     return list(dashboard_routes(stack.engine))
 
 
