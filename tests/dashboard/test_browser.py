@@ -172,6 +172,8 @@ def test_csv_export_downloads_the_panel(server: str, page: tuple[Any, Any]) -> N
 
 def test_current_visitors_refresh_live(server: str, page: tuple[Any, Any], lake: Lake) -> None:
     pg, errors = page
+    summaries: list[str] = []
+    pg.on("request", lambda r: summaries.append(r.url) if "/api/summary" in r.url else None)
     open_dashboard(pg, server, START + "&refresh=1")
     pg.wait_for_function("document.querySelector('#current').dataset.value !== ''")
     initial = int(pg.get_attribute("#current", "data-value"))
@@ -188,6 +190,12 @@ def test_current_visitors_refresh_live(server: str, page: tuple[Any, Any], lake:
         f"document.querySelector('#current').dataset.value === '{expected}'", timeout=5000
     )
     assert "refresh=1" in pg.url  # the test hook survives navigation
+    # a range ending today also refreshes cards and graph quietly, every 6 live ticks
+    with pg.expect_request(lambda r: "/api/summary" in r.url, timeout=10_000):
+        pass
+    assert len(summaries) >= 2
+    wait_ready(pg)
+    expect_cards_match(pg, server, site=SITE, period="7d")
     no_errors(errors)
 
 

@@ -35,6 +35,7 @@
   let sites = [];
   let generation = 0; // responses of an older render() are dropped
   let liveTimer = null;
+  let totalsTimer = null;
   let propsSeq = 0;
   const activeTab = new Map(); // panel title -> tab slug (per page view, not shared)
 
@@ -485,11 +486,35 @@
     }
   }
 
+  function refreshSeconds() {
+    return Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) || 10);
+  }
+
   function startLive() {
-    const seconds = Number(new URLSearchParams(location.search).get("refresh")) || 10;
     clearInterval(liveTimer);
-    liveTimer = setInterval(refreshLive, Math.max(1, seconds) * 1000);
+    liveTimer = setInterval(refreshLive, refreshSeconds() * 1000);
     refreshLive();
+  }
+
+  // Ranges that end today grow while the page is open: cards and graph refresh quietly
+  // every 6 live ticks (a minute by default). Tables stay put so focus and opened
+  // goals are never yanked away; they refresh on the next navigation.
+  function startTotals(state) {
+    clearInterval(totalsTimer);
+    if (!["today", "7d", "30d"].includes(state.period)) return;
+    totalsTimer = setInterval(async () => {
+      const gen = generation;
+      try {
+        const [s, t] = await Promise.all([
+          getJson(apiUrl("/api/summary", state)), getJson(apiUrl("/api/timeseries", state)),
+        ]);
+        if (gen !== generation) return;
+        renderCards(s);
+        renderChart(t);
+      } catch {
+        /* the next tick tries again */
+      }
+    }, refreshSeconds() * 6000);
   }
 
   // ---------------------------------------------------------------- render
@@ -512,6 +537,7 @@
     $("#cards").setAttribute("aria-busy", "true");
     showError("");
     startLive();
+    startTotals(state);
     const summary = getJson(apiUrl("/api/summary", state));
     const series = getJson(apiUrl("/api/timeseries", state));
     PANELS.forEach((group) => loadPanel(group, state, gen));
