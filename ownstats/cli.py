@@ -243,7 +243,8 @@ def cmd_query(args: argparse.Namespace) -> int:
                     "`ownstats ingest`); querying an empty one",
                     file=sys.stderr,
                 )
-            with Engine(data) as engine:
+            # one query: run the views live (materialising every day would cost more)
+            with Engine(data, materialize=False) as engine:
                 result = engine.query(args.sql)
     except QueryError as error:
         print(f"error: {error}", file=sys.stderr)
