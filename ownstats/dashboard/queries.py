@@ -6,11 +6,12 @@ locally, ``AthenaBackend`` on AWS), which both take Athena SQL text.
 One definition of each metric (SPEC §7): numbers come from the views in
 ``athena_views/``. Without filters a panel reads its view directly (locally those are
 materialised per day, so panels answer in milliseconds). With filters, the panel runs
-*the same view SQL* with its input narrowed: the view's ``FROM sessions`` (or
-``FROM events_deduped``) is replaced by the matching visits (or those visits' events)
-of the requested days, and views it reads in turn (``exit_pages`` → ``top_pages``,
-``daily_stats`` → ``sessions``) are expanded the same way. So a filtered bounce rate
-is computed by ``daily_stats.sql`` itself, never by a second formula here.
+*the same view SQL* with its input narrowed: ``FROM sessions`` is replaced by the
+matching visits of the requested days and ``FROM events`` by those visits' stored
+events, and every view in between (``exit_pages`` → ``top_pages`` →
+``events_deduped`` → ``events``; ``daily_stats`` → ``sessions``) is expanded from its
+own file. So a filtered bounce rate is computed by ``daily_stats.sql`` itself, and
+duplicates are removed by ``events_deduped.sql`` itself, never by a second formula.
 
 Combining days: a range's figures add up the views' per-day rows. Visitors are summed
 (SPEC §7: a multi-day range sums daily uniques); ratios are combined with the
@@ -184,14 +185,16 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
         spec = FILTERS[name]
         if spec.kind == "session":
             continue
-        table, match = (
-            ("page_views", _equals("x.page_path", value))
+        # existence is the same with or without at-least-once copies (a copy is the same
+        # event), so the raw table answers "viewed P" / "sent E" without the dedupe
+        match = (
+            f"x.event_type = 'pageview' AND {_equals('x.page_path', value)}"
             if spec.kind == "page"
-            else ("events_deduped", f"x.event_type = 'event' AND {_equals('x.event_name', value)}")
+            else f"x.event_type = 'event' AND {_equals('x.event_name', value)}"
         )
         joins.append(
             f"JOIN (SELECT DISTINCT v.event_date, v.visitor_id, v.visit_no FROM sessions AS v "
-            f"JOIN {table} AS x ON x.event_date = v.event_date "
+            "JOIN events AS x ON x.event_date = v.event_date "
             "AND x.domain_name = v.domain_name AND x.visitor_id = v.visitor_id "
             "AND x.event_time BETWEEN v.session_start AND v.session_end "
             f"WHERE {' AND '.join(conditions('v'))} AND {_where(params.site, start, end, 'x')} "
@@ -204,13 +207,16 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
 
 
 def _matching_events(params: Params, start: date, end: date) -> str:
-    """The events of the matching visits (an ``events_deduped`` subset).
+    """The stored events of the matching visits (an ``events`` subset).
 
     A visit spans session_start..session_end of one visitor, and a visitor's visits
-    never overlap, so the join gives each event at most once: exactly its visit's.
+    never overlap, so the join gives each event at most once: exactly its visit's. It
+    narrows the raw ``events`` table, below ``events_deduped``, whose own SQL then runs
+    on far fewer rows: both copies of a duplicated event share visitor and time, so
+    they are kept or dropped together and the dedupe sees exactly what it would have.
     """
     return (
-        f"SELECT e.* FROM events_deduped AS e JOIN ({_matching_sessions(params, start, end)}) "
+        f"SELECT e.* FROM events AS e JOIN ({_matching_sessions(params, start, end)}) "
         "AS m ON m.event_date = e.event_date AND m.domain_name = e.domain_name "
         "AND m.visitor_id = e.visitor_id AND e.event_time BETWEEN m.session_start "
         f"AND m.session_end WHERE {_where(params.site, start, end, 'e')}"
@@ -244,7 +250,7 @@ def source(view: str, params: Params, start: date, end: date) -> str:
         return view
     roots = {
         "sessions": _matching_sessions(params, start, end),
-        "events_deduped": _matching_events(params, start, end),
+        "events": _matching_events(params, start, end),
     }
     return f"({_expand(view, roots).sql(dialect='athena')}) AS {view}"
 

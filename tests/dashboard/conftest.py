@@ -38,6 +38,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake = Lake(tmp_path_factory.mktemp("dashboard-lake"))
     lake.add(DOMAINS, epoch(FIRST_DAY), epoch(LAST_DAY + timedelta(days=1)), VISITS, seed=7)
     lake.add_hostile_visits(DOMAINS[0], LAST_DAY)
+    lake.add_duplicates(FIRST_DAY + timedelta(days=5), rows=400)
     return lake
 
 

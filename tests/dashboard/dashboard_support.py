@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from factories import beacon_query, make_line
 
-from ownstats.lake import LakeSink
+from ownstats.lake import LakeSink, partition_dir
 from ownstats.traffic import lines
 from stream_processor.pipeline import Processor
 from stream_processor.visitor import MemorySaltStore
@@ -63,6 +64,12 @@ class Lake:
         sink = LakeSink(self.data_dir)
         Processor(domains=DOMAINS, sink=sink, salts=MemorySaltStore()).process(enumerate(records))
         sink.close()
+
+    def add_duplicates(self, day: date, rows: int) -> None:
+        """At-least-once delivery: ``rows`` stored events of ``day`` written again."""
+        directory = partition_dir(self.data_dir, day.isoformat())
+        table = pq.read_table(sorted(directory.glob("*.parquet"))[0]).slice(0, rows)
+        pq.write_table(table, directory / "copies-of-retried-batch.parquet")
 
     def add_live_visits(self, domain: str, visits: int, seed: int) -> None:
         """Visits stamped within the last minute: what current_visitors counts."""

@@ -246,6 +246,27 @@ def test_page_filter_means_visits_that_viewed_the_page(client: TestClient, engin
     assert sum(p["visitors"] for p in series) == visitors
 
 
+def test_filtered_event_panels_count_each_stored_duplicate_once(
+    client: TestClient, engine: Engine
+) -> None:
+    """Top pages under a filter run events_deduped.sql on the visits' raw events: the
+    lake holds at-least-once copies, and they must not count twice."""
+    raw, deduped = engine.query(
+        "SELECT (SELECT count(*) FROM events WHERE event_date = '2026-03-06'), "
+        "(SELECT count(*) FROM events_deduped WHERE event_date = '2026-03-06')"
+    ).rows[0]
+    assert raw > deduped  # the fixture stored copies
+    rows = ok(client, "/api/breakdown/pages", device="desktop", limit=1000)["rows"]
+    expected = engine.query(
+        "SELECT p.page_path, count(*) FROM page_views AS p JOIN sessions AS s "
+        "ON s.event_date = p.event_date AND s.domain_name = p.domain_name "
+        "AND s.visitor_id = p.visitor_id AND p.event_time BETWEEN s.session_start "
+        f"AND s.session_end WHERE s.device_type = 'desktop' AND s.domain_name = '{SITE}' "
+        f"AND s.event_date BETWEEN '{FIRST_DAY}' AND '{LAST_DAY}' GROUP BY p.page_path"
+    ).rows
+    assert {r["page_path"]: r["pageviews"] for r in rows} == dict(expected)
+
+
 def test_event_filter_and_combined_filters(client: TestClient, engine: Engine) -> None:
     event = ok(client, "/api/breakdown/custom-events")["rows"][0]["event_name"]
     summary = ok(client, "/api/summary", event=event, device="desktop")["metrics"]

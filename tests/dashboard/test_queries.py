@@ -43,9 +43,10 @@ def test_filtered_panels_run_the_views_own_sql_on_narrowed_inputs() -> None:
     """Every view but the roots is expanded inline: the metric SQL is the view file's."""
     p = params(*ALL_FILTERS, prop_event="Signup")
     for sql in every_query(p):
-        assert view_references(sql) <= {"sessions", "events_deduped", "page_views"}
+        assert view_references(sql) <= {"sessions", "events"}
         sqlglot.parse_one(sql, read="trino")  # valid Athena (Trino) SQL
     assert "bounces" in summary_sql(p)  # daily_stats.sql itself, expanded
+    assert "copy_no" in breakdown_sql(BREAKDOWNS["pages"], p, 10)  # events_deduped.sql too
 
 
 def test_filter_values_stay_intact_and_escaped() -> None:
