@@ -31,6 +31,8 @@ __all__ = ["STATIC_DIR", "build_app", "dashboard_routes"]
 STATIC_DIR = Path(__file__).parent / "static"
 #: how long the site list (used to validate ``site``) is trusted before a re-check
 SITES_MEMO_S = 5.0
+#: how often an unknown ``site`` may trigger a fresh look at the lake
+SITES_RECHECK_S = 1.0
 #: the site picker lists sites with events in this many recent days
 SITES_LOOKBACK_DAYS = 400
 #: rows a CSV export may hold
@@ -91,6 +93,7 @@ class _Api:
         self.runner = runner
         self.today = today
         self._sites: tuple[float, list[str]] = (0.0, [])
+        self._rechecked = float("-inf")
 
     async def sites(self, *, fresh: bool = False) -> list[str]:
         expires, names = self._sites
@@ -104,8 +107,11 @@ class _Api:
     async def params(self, request: Request, *, extra: tuple[str, ...] = ()) -> Params:
         known = await self.sites()
         site = request.query_params.get("site")
-        if site and site not in known:
-            known = await self.sites(fresh=True)  # a site whose first hit just landed
+        if site and site not in known and time.monotonic() - self._rechecked >= SITES_RECHECK_S:
+            # a site whose first hit just landed; at most once a second, so requests
+            # with made-up sites cannot turn into a query each (Athena bills per query)
+            self._rechecked = time.monotonic()
+            known = await self.sites(fresh=True)
         return parse(
             request.query_params.multi_items(),
             sites=known.__contains__,
