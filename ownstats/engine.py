@@ -117,9 +117,10 @@ class Engine:
     laptop for a month of a busy site. The per-day aggregate views (``sessions``,
     ``daily_stats``, ``top_pages``, …) are therefore kept as DuckDB tables, filled from
     the very same translated SQL (``<view>__live``) one partition at a time, and
-    recomputed only for the days whose files changed. Queries see exactly what the
-    live views would return; ``events``, ``events_deduped``, ``page_views`` and
-    ``current_visitors`` are always live. ``materialize=False`` turns this off.
+    recomputed only for the days whose files changed. ``events_deduped``, which every
+    other view reads, is kept per day the same way. Queries see exactly what the live
+    views would return; ``events``, ``page_views`` and ``current_visitors`` are always
+    live views (over the kept ``events_deduped``). ``materialize=False`` turns this off.
 
     Freshness: before a query, the engine re-reads the lake's file listing if the last
     check is older than ``max_staleness_s`` (cheap: one directory listing per day).
@@ -136,8 +137,13 @@ class Engine:
     ) -> None:
         self.data_dir = Path(data_dir)
         self._views = load_views() if views is None else views
+        # the deduplicated events are kept per day too: every aggregate and every
+        # filtered dashboard panel reads them, and re-reading Parquet + deduping a month
+        # per query is what made filtered 30-day panels slow
         self._materialized = (
-            [v.name for v in self._views if _is_day_aggregate(v)] if materialize else []
+            [v.name for v in self._views if v.name == _BASE_VIEW or _is_day_aggregate(v)]
+            if materialize
+            else []
         )
         self.max_staleness_s = max_staleness_s
         self._references = {v.name: view_references(v.sql) for v in self._views}
@@ -255,19 +261,27 @@ class Engine:
         cur = self._con.cursor()
         try:
             cur.execute("BEGIN TRANSACTION")
+            # fully qualified: a bare ``main.events_deduped`` would find the temp shadow
+            db = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+            base = f"{_BASE_VIEW}__live" if _BASE_VIEW in self._materialized else _BASE_VIEW
             if _BASE_VIEW in self.view_names:
                 cur.execute(
-                    f"CREATE TEMP TABLE {_BASE_VIEW} AS SELECT * FROM main.{_BASE_VIEW} "
+                    f'CREATE TEMP TABLE {_BASE_VIEW} AS SELECT * FROM "{db}".main."{base}" '
                     f"WHERE {_PARTITION} IN {in_days}"
                 )
             for name in self._materialized:
-                cur.execute(f'DELETE FROM main."{name}" WHERE {_PARTITION} IN {in_days}')
+                target = f'"{db}".main."{name}"'
+                cur.execute(f"DELETE FROM {target} WHERE {_PARTITION} IN {in_days}")
+                source = (
+                    f"temp.main.{_BASE_VIEW}"
+                    if name == _BASE_VIEW
+                    else f'"{db}".main."{name}__live"'
+                )
                 cur.execute(
-                    f'INSERT INTO main."{name}" SELECT * FROM main."{name}__live" '
-                    f"WHERE {_PARTITION} IN {in_days}"
+                    f"INSERT INTO {target} SELECT * FROM {source} WHERE {_PARTITION} IN {in_days}"
                 )
             if _BASE_VIEW in self.view_names:
-                cur.execute(f"DROP TABLE temp.{_BASE_VIEW}")
+                cur.execute(f"DROP TABLE temp.main.{_BASE_VIEW}")
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
