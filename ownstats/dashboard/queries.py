@@ -185,8 +185,8 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
         spec = FILTERS[name]
         if spec.kind == "session":
             continue
-        # existence is the same with or without at-least-once copies (a copy is the same
-        # event), so the raw table answers "viewed P" / "sent E" without the dedupe
+        # read through events_deduped: locally a per-day table (no Parquet scan), on
+        # Athena the same view the panels use
         match = (
             f"x.event_type = 'pageview' AND {_equals('x.page_path', value)}"
             if spec.kind == "page"
@@ -194,7 +194,7 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
         )
         joins.append(
             f"JOIN (SELECT DISTINCT v.event_date, v.visitor_id, v.visit_no FROM sessions AS v "
-            "JOIN events AS x ON x.event_date = v.event_date "
+            "JOIN events_deduped AS x ON x.event_date = v.event_date "
             "AND x.domain_name = v.domain_name AND x.visitor_id = v.visitor_id "
             "AND x.event_time BETWEEN v.session_start AND v.session_end "
             f"WHERE {' AND '.join(conditions('v'))} AND {_where(params.site, start, end, 'x')} "
@@ -207,16 +207,16 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
 
 
 def _matching_events(params: Params, start: date, end: date) -> str:
-    """The stored events of the matching visits (an ``events`` subset).
+    """The deduplicated events of the matching visits (an ``events_deduped`` subset).
 
     A visit spans session_start..session_end of one visitor, and a visitor's visits
-    never overlap, so the join gives each event at most once: exactly its visit's. It
-    narrows the raw ``events`` table, below ``events_deduped``, whose own SQL then runs
-    on far fewer rows: both copies of a duplicated event share visitor and time, so
-    they are kept or dropped together and the dedupe sees exactly what it would have.
+    never overlap, so the join gives each event at most once: exactly its visit's.
+    Filtering after the dedupe equals deduping the filtered events (both copies of a
+    duplicated event share visitor and time, so they are kept or dropped together);
+    after it, the local engine reads its per-day table instead of Parquet.
     """
     return (
-        f"SELECT e.* FROM events AS e JOIN ({_matching_sessions(params, start, end)}) "
+        f"SELECT e.* FROM events_deduped AS e JOIN ({_matching_sessions(params, start, end)}) "
         "AS m ON m.event_date = e.event_date AND m.domain_name = e.domain_name "
         "AND m.visitor_id = e.visitor_id AND e.event_time BETWEEN m.session_start "
         f"AND m.session_end WHERE {_where(params.site, start, end, 'e')}"
@@ -250,7 +250,7 @@ def source(view: str, params: Params, start: date, end: date) -> str:
         return view
     roots = {
         "sessions": _matching_sessions(params, start, end),
-        "events": _matching_events(params, start, end),
+        "events_deduped": _matching_events(params, start, end),
     }
     return f"({_expand(view, roots).sql(dialect='athena')}) AS {view}"
 
