@@ -26,7 +26,8 @@ import uvicorn
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dashboard_support import CHROMIUM, DOMAINS, FIRST_DAY, LAST_DAY, VISITS, Lake, epoch
+from chromium import launch
+from dashboard_support import DOMAINS, FIRST_DAY, LAST_DAY, VISITS, Lake, epoch
 from starlette.testclient import TestClient
 
 from ownstats.dashboard import build_app
@@ -85,25 +86,10 @@ def server(engine: Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
+def browser(pw: Any) -> Iterator[Any]:
+    chromium = launch(pw)
+    yield chromium
+    chromium.close()
 
 
 @dataclass

@@ -24,7 +24,6 @@ LAST_DAY = date(2026, 3, 14)
 VISITS = 1400
 #: (source, campaign) a visitor can send through a link: markup and a formula
 HOSTILE = ("<img src=x onerror=alert(1)>", '=HYPERLINK("http://x.example","y")')
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

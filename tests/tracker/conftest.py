@@ -20,34 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from chromium import launch
 
+from tracker import DIST_JS, GIF
 
-def _import_real_tracker() -> None:
-    """Make ``import tracker`` mean the package at the repository root.
-
-    pyproject's ``pythonpath = ["tests"]`` turns this directory, tests/tracker,
-    into a namespace package also called ``tracker``; a regular package found
-    anywhere on sys.path wins over a namespace, so the root goes on sys.path,
-    and a namespace imported earlier by someone else is dropped.
-    """
-    root = str(Path(__file__).resolve().parents[2])
-    if root not in sys.path:
-        sys.path.append(root)
-    cached = sys.modules.get("tracker")
-    if cached is not None and getattr(cached, "__file__", None) is None:
-        del sys.modules["tracker"]
-
-
-_import_real_tracker()
-
-from tracker import DIST_JS, GIF  # noqa: E402  (needs the fix above)
-
-CHROMIUM = Path("/usr/bin/chromium")
 SITE_DOMAIN = "site.test"
 COLLECTOR_HOST = "collector.test"
 VIEWPORT = {"width": 1000, "height": 700}
@@ -210,28 +190,15 @@ def site_server() -> Iterator[SiteServer]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(pw: Any) -> Iterator[Any]:
     """Debian's Chromium, launched once per session (per xdist worker)."""
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--host-resolver-rules=MAP {SITE_DOMAIN} 127.0.0.1, "
-                f"MAP *.{SITE_DOMAIN} 127.0.0.1, MAP {COLLECTOR_HOST} 127.0.0.1",
-            ],
-        )
-        yield browser
-        browser.close()
+    browser = launch(
+        pw,
+        f"--host-resolver-rules=MAP {SITE_DOMAIN} 127.0.0.1, "
+        f"MAP *.{SITE_DOMAIN} 127.0.0.1, MAP {COLLECTOR_HOST} 127.0.0.1",
+    )
+    yield browser
+    browser.close()
 
 
 _site_numbers = itertools.count(1)
