@@ -329,19 +329,3 @@ class Processor:
         for i in sorted(failed_set):
             failed_ids.setdefault(owners[i], None)
         result.failed_ids = list(failed_ids)
-
-
-def run_steps_timed(processor: Processor, lines: Iterable[str]) -> dict[str, float]:
-    """Seconds spent per named step over ``lines`` (used by the benchmark, not in production)."""
-    import time
-
-    totals: dict[str, float] = dict.fromkeys((n for n, _ in processor.named_steps), 0.0)
-    for line in lines:
-        hit = Hit(line)
-        for name, step in processor.named_steps:
-            start = time.perf_counter()
-            drop = step(hit)
-            totals[name] += time.perf_counter() - start
-            if drop is not None:
-                break
-    return totals
