@@ -422,8 +422,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # the processor's per-batch INFO lines are for CloudWatch; locally the summaries say it
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from ownstats.engine import QueryError
+
     try:
         return int(args.func(args) or 0)
+    except QueryError as error:  # e.g. a stack that cannot be read, before any query
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ownstats query … | head`

@@ -151,3 +151,15 @@ def test_query_athena_without_a_stack_says_what_to_pass(capsys: pytest.CaptureFi
 def test_unknown_stack_is_a_clear_error(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["query", "--athena", "--stack", "nope", "SELECT 1"]) == 1
     assert "cannot read stack 'nope'" in capsys.readouterr().err
+
+
+def test_dashboard_needs_athena_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit, match="ownstats serve"):
+        main(["dashboard"])
+
+
+def test_dashboard_over_an_unknown_stack_is_a_clear_error(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dashboard", "--athena", "--stack", "nope"]) == 1
+    assert "cannot read stack 'nope'" in capsys.readouterr().err
