@@ -293,6 +293,16 @@ class Lake(Construct):
                 processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
                     enabled=True,
                     processors=[
+                        # the processor packs several JSON-line events per record (Firehose
+                        # bills each record rounded up to 5 KB); split them back here
+                        firehose.CfnDeliveryStream.ProcessorProperty(
+                            type="RecordDeAggregation",
+                            parameters=[
+                                firehose.CfnDeliveryStream.ProcessorParameterProperty(
+                                    parameter_name="SubRecordType", parameter_value="JSON"
+                                )
+                            ],
+                        ),
                         firehose.CfnDeliveryStream.ProcessorProperty(
                             type="MetadataExtraction",
                             parameters=[

@@ -21,6 +21,12 @@ Event = dict[str, Any]
 MAX_BATCH_RECORDS = 500  # PutRecordBatch limits
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_RECORD_BYTES = 1000 * 1024
+# Firehose bills ingestion per record rounded up to 5 KB, so events travel packed as
+# JSON lines into records of at most this size (one ~700 B event alone would be billed
+# 5 KB); the delivery stream's RecordDeAggregation (JSON) splits them again, at most
+# 500 per record: https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-multirecord-deaggergation.html
+PACK_BYTES = 5 * 1000
+MAX_EVENTS_PER_RECORD = 500
 
 
 class Sink(Protocol):
@@ -48,12 +54,32 @@ class MemorySink:
         return []
 
 
+def pack(payloads: Sequence[bytes], limit: int = PACK_BYTES) -> list[list[int]]:
+    """Consecutive events grouped into Firehose records of at most ``limit`` bytes.
+
+    An event larger than the limit travels alone; order is kept.
+    """
+    records: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i, data in enumerate(payloads):
+        if current and (size + len(data) > limit or len(current) == MAX_EVENTS_PER_RECORD):
+            records.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += len(data)
+    if current:
+        records.append(current)
+    return records
+
+
 class FirehoseSink:
-    """PutRecordBatch in chunks of ≤ 500 records and ≤ 4 MiB.
+    """PutRecordBatch in chunks of ≤ 500 records and ≤ 4 MiB, events packed per record.
 
     Only the entries Firehose reports as failed are sent again, with exponential
     backoff and full jitter (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/),
-    so a successful invocation never sends a record twice.
+    so a successful invocation never sends a record twice. A record that still fails
+    reports every event packed into it.
     """
 
     def __init__(
@@ -64,6 +90,7 @@ class FirehoseSink:
         attempts: int = 5,
         base_delay_s: float = 0.1,
         max_delay_s: float = 2.0,
+        pack_bytes: int = PACK_BYTES,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
@@ -71,13 +98,17 @@ class FirehoseSink:
         self.attempts = attempts
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
+        self.pack_bytes = pack_bytes
         self.sleep = sleep
 
     def put(self, events: Sequence[Event]) -> list[int]:
-        payloads = [encode(e) for e in events]
+        encoded = [encode(e) for e in events]
+        packs = pack(encoded, self.pack_bytes)
+        payloads = [b"".join(encoded[i] for i in members) for members in packs]
         failed: list[int] = []
         for chunk in self._chunks(payloads):
-            failed.extend(self._deliver(chunk, payloads))
+            for record in self._deliver(chunk, payloads):
+                failed.extend(packs[record])
         return failed
 
     @staticmethod

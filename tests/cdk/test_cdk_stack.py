@@ -390,6 +390,13 @@ def test_firehose_converts_to_parquet_and_partitions_by_event_date(synth: Synth)
                         "Enabled": True,
                         "Processors": [
                             {
+                                # the processor packs JSON-line events per record
+                                "Type": "RecordDeAggregation",
+                                "Parameters": [
+                                    {"ParameterName": "SubRecordType", "ParameterValue": "JSON"}
+                                ],
+                            },
+                            {
                                 "Type": "MetadataExtraction",
                                 "Parameters": Match.array_with(
                                     [

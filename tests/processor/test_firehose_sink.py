@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stream_processor.sinks import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, FirehoseSink
+from stream_processor.sinks import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS,
+    PACK_BYTES,
+    FirehoseSink,
+    encode,
+    pack,
+)
 
 
 class FakeFirehose:
@@ -45,7 +52,12 @@ def events(n: int, pad: int = 0) -> list[dict[str, Any]]:
 
 
 def sink(client: FakeFirehose, attempts: int = 4) -> FirehoseSink:
-    return FirehoseSink(client, "events", attempts=attempts, sleep=lambda s: None)
+    """One event per Firehose record (pack_bytes=1): the retry logic, record by record."""
+    return FirehoseSink(client, "events", attempts=attempts, pack_bytes=1, sleep=lambda s: None)
+
+
+def lines_of(records: list[bytes]) -> list[dict[str, Any]]:
+    return [json.loads(line) for data in records for line in data.splitlines()]
 
 
 def test_records_are_newline_terminated_json() -> None:
@@ -103,3 +115,39 @@ def test_backoff_grows_and_is_jittered() -> None:
     assert len(delays) == 4
     caps = [0.2, 0.4, 0.8, 1.0]
     assert all(0 <= d <= cap for d, cap in zip(delays, caps, strict=True))
+
+
+def packing_sink(client: FakeFirehose, attempts: int = 4) -> FirehoseSink:
+    return FirehoseSink(client, "events", attempts=attempts, sleep=lambda s: None)
+
+
+def test_events_are_packed_into_records_of_at_most_5_kb() -> None:
+    client = FakeFirehose()
+    assert packing_sink(client).put(events(100, pad=600)) == []
+    records = client.stored
+    assert len(records) < 100 / 6  # ~7 events of ~650 B per record instead of 1
+    assert all(len(r) <= PACK_BYTES for r in records)
+    assert all(r.endswith(b"\n") for r in records)
+    assert [e["event_id"] for e in lines_of(records)] == [f"e{i}" for i in range(100)]
+
+
+def test_an_event_larger_than_a_pack_travels_alone() -> None:
+    client = FakeFirehose()
+    assert packing_sink(client).put([*events(2), {"event_id": "big", "pad": "x" * 9000}]) == []
+    assert [len(data.splitlines()) for data in client.stored] == [2, 1]
+
+
+def test_at_most_500_events_per_record() -> None:
+    client = FakeFirehose()
+    tiny = [{"i": i} for i in range(1200)]
+    assert FirehoseSink(client, "events", pack_bytes=10**6, sleep=lambda s: None).put(tiny) == []
+    assert [len(data.splitlines()) for data in client.stored] == [500, 500, 200]
+
+
+def test_a_failed_record_reports_every_event_packed_in_it() -> None:
+    client = FakeFirehose(fail_plan=[{1}, {0}, {0}, {0}])
+    failed = packing_sink(client).put(events(30, pad=600))
+    packed = pack([encode(e) for e in events(30, pad=600)])
+    assert failed == packed[1]
+    delivered = {e["event_id"] for e in lines_of(client.stored)}
+    assert delivered == {f"e{i}" for i in range(30)} - {f"e{i}" for i in packed[1]}
