@@ -54,23 +54,29 @@ class MemorySink:
         return []
 
 
-def pack(payloads: Sequence[bytes], limit: int = PACK_BYTES) -> list[list[int]]:
-    """Consecutive events grouped into Firehose records of at most ``limit`` bytes.
+def group(payloads: Sequence[bytes], max_count: int, max_bytes: int) -> list[list[int]]:
+    """Consecutive indexes in groups of at most ``max_count`` items and ``max_bytes``.
 
-    An event larger than the limit travels alone; order is kept.
+    An item larger than ``max_bytes`` forms a group alone; order is kept. Used twice:
+    events into Firehose records, records into PutRecordBatch calls.
     """
-    records: list[list[int]] = []
+    groups: list[list[int]] = []
     current: list[int] = []
     size = 0
     for i, data in enumerate(payloads):
-        if current and (size + len(data) > limit or len(current) == MAX_EVENTS_PER_RECORD):
-            records.append(current)
+        if current and (len(current) == max_count or size + len(data) > max_bytes):
+            groups.append(current)
             current, size = [], 0
         current.append(i)
         size += len(data)
     if current:
-        records.append(current)
-    return records
+        groups.append(current)
+    return groups
+
+
+def pack(payloads: Sequence[bytes], limit: int = PACK_BYTES) -> list[list[int]]:
+    """Consecutive events grouped into Firehose records of at most ``limit`` bytes."""
+    return group(payloads, MAX_EVENTS_PER_RECORD, limit)
 
 
 class FirehoseSink:
@@ -106,27 +112,10 @@ class FirehoseSink:
         packs = pack(encoded, self.pack_bytes)
         payloads = [b"".join(encoded[i] for i in members) for members in packs]
         failed: list[int] = []
-        for chunk in self._chunks(payloads):
+        for chunk in group(payloads, MAX_BATCH_RECORDS, MAX_BATCH_BYTES):
             for record in self._deliver(chunk, payloads):
                 failed.extend(packs[record])
         return failed
-
-    @staticmethod
-    def _chunks(payloads: list[bytes]) -> list[list[int]]:
-        chunks: list[list[int]] = []
-        current: list[int] = []
-        size = 0
-        for i, data in enumerate(payloads):
-            if current and (
-                len(current) == MAX_BATCH_RECORDS or size + len(data) > MAX_BATCH_BYTES
-            ):
-                chunks.append(current)
-                current, size = [], 0
-            current.append(i)
-            size += len(data)
-        if current:
-            chunks.append(current)
-        return chunks
 
     def _deliver(self, pending: list[int], payloads: list[bytes]) -> list[int]:
         """Send ``pending`` indexes; answer those still undelivered after all attempts."""
