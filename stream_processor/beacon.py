@@ -131,17 +131,22 @@ def split_page_url(url: str) -> tuple[str, str, str]:
 
 
 def decode_props(raw: str) -> dict[str, str] | None:
-    """Event properties: a JSON object of at most 30 keys, values made strings."""
+    """Event properties: the first 30 keys of a JSON object, values made strings.
+
+    The tracker sends what the page passed (checking it there would cost every
+    visitor bytes), so the bounds live here: keys past the 30th are dropped,
+    rather than losing the whole event.
+    """
     try:
         value = json.loads(raw)
     except ValueError:
         raise BeaconError(Reason.MALFORMED, "props p is not JSON") from None
     if not isinstance(value, dict):
         raise BeaconError(Reason.MALFORMED, "props p is not a JSON object")
-    if len(value) > MAX_PROPS:
-        raise BeaconError(Reason.TOO_LARGE, f"{len(value)} props (at most {MAX_PROPS})")
     props: dict[str, str] = {}
     for key, item in value.items():
+        if len(props) == MAX_PROPS:
+            break
         if item is None or not key:
             continue
         if isinstance(item, str):

@@ -60,16 +60,6 @@ def test_the_page_query_string_never_survives() -> None:
         (q(v="1", t="ev", u="https://example.com/"), Reason.MALFORMED),  # event without name
         (q(v="1", t="ev", n="x", u="https://example.com/", p="{not json"), Reason.MALFORMED),
         (q(v="1", t="ev", n="x", u="https://example.com/", p="[1,2]"), Reason.MALFORMED),
-        (
-            q(
-                v="1",
-                t="ev",
-                n="x",
-                u="https://example.com/",
-                p=json.dumps({f"k{i}": "v" for i in range(MAX_PROPS + 1)}),
-            ),
-            Reason.TOO_LARGE,
-        ),
         ("v=1&t=pv&u=https://example.com/&x=" + "a" * MAX_QUERY, Reason.TOO_LARGE),
     ],
 )
@@ -77,6 +67,13 @@ def test_rejected_beacons(query: str, reason: Reason) -> None:
     with pytest.raises(BeaconError) as info:
         decode(query)
     assert info.value.reason is reason
+
+
+def test_props_past_the_thirtieth_key_are_dropped_not_the_event() -> None:
+    # null values do not count: they are not kept
+    wide = {"none": None} | {f"k{i}": i for i in range(MAX_PROPS + 10)}
+    beacon = decode(beacon_query(t="ev", n="Wide", p=json.dumps(wide)))
+    assert beacon.props == {f"k{i}": str(i) for i in range(MAX_PROPS)}
 
 
 def test_props_become_bounded_strings() -> None:
