@@ -84,7 +84,16 @@ class Collector(Construct):
         headers = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
-            comment="ownstats: security headers for the tracker files",
+            comment="ownstats: security and CORS headers for the tracker files",
+            # hello.js sends its beacons as plain CORS GETs (no `no-cors` bytes in the
+            # tracker); this answers them, and lets sites load hello.js with SRI.
+            cors_behavior=cloudfront.ResponseHeadersCorsBehavior(
+                access_control_allow_credentials=False,
+                access_control_allow_headers=["*"],  # CloudFront needs one; no preflight happens
+                access_control_allow_methods=["GET", "HEAD"],
+                access_control_allow_origins=["*"],
+                origin_override=True,
+            ),
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
                     access_control_max_age=Duration.days(730),

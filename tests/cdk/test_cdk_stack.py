@@ -210,6 +210,28 @@ def test_security_response_headers(synth: Synth) -> None:
     )
 
 
+def test_beacons_are_answered_with_a_cors_header(synth: Synth) -> None:
+    # hello.js fetches hello.gif as a plain CORS GET: without this header every
+    # beacon would log a CORS error in the site's console.
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        {
+            "ResponseHeadersPolicyConfig": Match.object_like(
+                {
+                    "CorsConfig": Match.object_like(
+                        {
+                            "AccessControlAllowOrigins": {"Items": ["*"]},
+                            "AccessControlAllowMethods": {"Items": ["GET", "HEAD"]},
+                            "AccessControlAllowCredentials": False,
+                            "OriginOverride": True,
+                        }
+                    )
+                }
+            )
+        },
+    )
+
+
 def test_tracker_files_are_deployed_with_their_cache_headers(synth: Synth) -> None:
     synth.template.has_resource_properties(
         "Custom::CDKBucketDeployment",
