@@ -31,11 +31,11 @@ NODE_MODULES = TRACKER_DIR / "node_modules"
 TERSER = NODE_MODULES / "terser" / "bin" / "terser"
 
 # Bytes of the gzip -9 minified file. The issue asks for 1,024; the full
-# SPEC §3 feature set measures 1,168 after the size work described in
+# SPEC §3 feature set measures 1,127 after the size work described in
 # docs/TRACKER.md (#size: what every feature costs, what 1,024 would take),
 # so the guard sits just above what ships: any growth is a decision, and
 # lowering it to 1,024 means dropping a feature.
-GZIP_BUDGET = 1180
+GZIP_BUDGET = 1135
 
 # Chosen by measuring the gzip size, not the minified size: `unsafe`,
 # `unsafe_comps` and `booleans_as_integers` are safe here because hello.js

@@ -22,7 +22,7 @@
   let nav = navigator;
   let script = doc.currentScript;
   let data = script.dataset;
-  let endpoint = new URL('hello.gif', script.src);
+  let endpoint = new URL('hello.gif', script.src) + '?';
   // Sent (without query/fragment: beacon URLs are kept raw in CDN logs) with
   // the first page view of this load only, then cleared.
   let referrer = doc.referrer.split(/[?#]/)[0];
@@ -57,19 +57,22 @@
 
   // Absent values never get into `page` or `extra` (see `set`), so the object
   // goes to URLSearchParams as is. keepalive: the request outlives the page
-  // (unload, link navigation), so nothing ever waits for it. The catch keeps
-  // a blocked beacon out of the site's error monitoring.
+  // (unload, link navigation), so nothing ever waits for it. A plain CORS GET
+  // (no preflight: no custom header); the collector answers it with
+  // Access-Control-Allow-Origin: *, so no `mode: 'no-cors'` is needed for a
+  // quiet console. The catch keeps a blocked beacon out of the site's error
+  // monitoring.
   let send = (type, extra) =>
     muted ||
-    fetch(endpoint + '?' + new URLSearchParams({ v: 1, t: type, ...page, ...extra }), {
-      keepalive: true,
-      mode: 'no-cors'
+    fetch(endpoint + new URLSearchParams({ v: 1, t: type, ...page, ...extra }), {
+      keepalive: true
     }).catch(() => {});
 
   // Runs on scroll, on visibilitychange and on page changes (the event object
   // is never == 1, so only an explicit 1 means `leaving`, an SPA navigation).
   // Updates the scroll depth (not when leaving: the DOM may already show the
-  // next page). On hide or leave it reports the visible time since the page
+  // next page); an overscroll past 100 % is clamped by the processor, which
+  // bounds every number it decodes anyway. On hide or leave it reports the visible time since the page
   // last became visible: every hide reports and ends the visible stretch, so
   // that is exactly the time since the previous `en` of this page view (the
   // processor sums `e` per page id). While hidden `visibleSince` is NaN, so
@@ -79,10 +82,7 @@
     let now = Date.now();
     leaving == 1 ||
       // `| 0` truncates, and turns NaN (nothing laid out yet) into 0.
-      (depth = Math.max(
-        depth,
-        Math.min(100, ((scrollY + innerHeight) * 100) / doc.documentElement.scrollHeight) | 0
-      ));
+      (depth = Math.max(depth, (((scrollY + innerHeight) * 100) / doc.documentElement.scrollHeight) | 0));
     (leaving == 1 || doc.hidden) && (now -= visibleSince) && send('en', { e: now, sd: depth });
     visibleSince = doc.hidden ? NaN : visibleSince || now;
   };
@@ -131,17 +131,11 @@
     }
   };
 
-  // Props: the first 30 keys (the processor rejects more), values as strings.
+  // Props go as the page gave them: the processor keeps the first 30 keys and
+  // makes every value a string (it has to bound what it stores anyway).
   let track = (name, options) => {
     let props = options?.props;
-    let count = 0;
-    name &&
-      send('ev', {
-        n: name,
-        ...(props && {
-          p: JSON.stringify(props, (key, value) => (key ? (count++ < 30 ? '' + value : void 0) : value))
-        })
-      });
+    name && send('ev', { n: name, ...(props && { p: JSON.stringify(props) }) });
   };
 
   // Never prevents or delays the navigation: the keepalive beacon survives it.
@@ -175,8 +169,8 @@
     on('click', onClick);
     on('auxclick', onClick);
     // Calls queued by the stub go out now, in order, for this page view.
-    window.ownstats?.q?.map((args) => track(...args));
-    window.ownstats = track;
+    self.ownstats?.q?.map((args) => track(...args));
+    self.ownstats = track;
   };
 
   // A prerendered page may never be seen: count it only once it is shown.

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from chromium import launch
 
+from ownstats.collector import GIF_HEADERS
 from tracker import DIST_JS, GIF
 
 SITE_DOMAIN = "site.test"
@@ -104,15 +105,19 @@ class _CollectorHandler(BaseHTTPRequestHandler):
             # Read per request: the suite always tests the committed build.
             self._send(200, "text/javascript; charset=utf-8", DIST_JS.read_bytes())
         elif parts.path == "/hello.gif":
-            self._send(200, "image/gif", GIF.read_bytes())
+            # The headers `ownstats serve` sends (CloudFront's policy sends the same CORS header).
+            self._send(200, "image/gif", GIF.read_bytes(), GIF_HEADERS)
         else:
             self._send(200, "text/html; charset=utf-8", b"<!doctype html><title>landing</title>")
 
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
+    def _send(
+        self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {"Cache-Control": "no-store"}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

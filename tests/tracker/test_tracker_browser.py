@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from stream_processor.beacon import decode
 from tests.tracker.conftest import LOCALE, SCREEN, TIMEZONE, VIEWPORT, NewPage, Site
 
 pytestmark = pytest.mark.browser
@@ -156,7 +157,7 @@ def test_queued_calls_are_drained_and_the_api_sends_events(site: Site, page: Any
     early = "<script>ownstats('Signup', {props: {plan: 'pro', seats: 3}})</script>"
     page.goto(site.page("/signup", head=early))
     [queued] = site.wait(t="ev", n="Signup")
-    assert json.loads(queued["p"]) == {"plan": "pro", "seats": "3"}
+    assert json.loads(queued["p"]) == {"plan": "pro", "seats": 3}  # strings: the processor's job
     assert queued["u"] == f"{site.origin}/signup"
     page.evaluate("ownstats('Play video')")
     [plain] = site.wait(t="ev", n="Play video")
@@ -165,16 +166,40 @@ def test_queued_calls_are_drained_and_the_api_sends_events(site: Site, page: Any
     assert queued["id"] == plain["id"] == pv["id"]  # events belong to the page view
 
 
-def test_event_props_are_capped_at_30_keys(site: Site, page: Any) -> None:
+def test_event_props_reach_storage_as_at_most_30_strings(site: Site, page: Any) -> None:
+    # The tracker sends what the page gave; the processor's decoder bounds it.
     page.goto(site.page("/"))
     page.evaluate(
         "ownstats('Wide', {props: Object.fromEntries("
         "[...Array(40).keys()].map(i => ['k' + i, i]))})"
     )
-    [event] = site.wait(t="ev", n="Wide")
-    props = json.loads(event["p"])
-    assert len(props) == 30
-    assert all(isinstance(value, str) for value in props.values())
+    site.wait(t="ev", n="Wide")
+    [hit] = [h for h in site.collector.gif_hits(site.host) if h.params["t"] == "ev"]
+    beacon = decode(hit.query)
+    assert beacon.props == {f"k{i}": str(i) for i in range(30)}
+
+
+def test_beacons_leave_no_error_in_the_page(site: Site, page: Any) -> None:
+    # Answered, a beacon logs nothing (the collector's CORS header); blocked (an
+    # ad blocker), only the browser's own network line appears: no uncaught
+    # error or rejection reaches the site's error monitoring.
+    console: list[str] = []
+    thrown: list[str] = []
+    page.on("console", lambda m: m.type == "error" and console.append(f"{m.text} {m.location}"))
+    page.on("pageerror", lambda error: thrown.append(str(error)))
+    page.goto(site.page("/", body=TALL))
+    site.wait(t="pv")
+    page.evaluate("ownstats('Answered')")
+    site.wait(t="ev", n="Answered")
+    page.evaluate("new Promise(done => setTimeout(done, 100))")
+    assert [line for line in console if "hello" in line] == []
+    page.route("**/hello.gif*", lambda route: route.abort())
+    page.evaluate("ownstats('Blocked')")
+    page.evaluate(HIDE)
+    page.evaluate("new Promise(done => setTimeout(done, 300))")
+    blocked = [line for line in console if "hello" in line]
+    assert len(blocked) == 2 and all("net::ERR_FAILED" in line for line in blocked)
+    assert thrown == []
 
 
 # --- outbound links and downloads ------------------------------------------------
