@@ -400,7 +400,8 @@ def parser() -> argparse.ArgumentParser:
     demo_p.add_argument(
         "--data", default=None, help="lake directory (default: a fresh ./ownstats-demo-data)"
     )
-    demo_p.add_argument("--days", type=int, default=14, help="days of history to generate")
+    # Two months: the dashboard's default 30-day view is full and has a previous period.
+    demo_p.add_argument("--days", type=int, default=60, help="days of history to generate")
     demo_p.add_argument("--visits-per-day", type=int, default=400)
     demo_p.add_argument("--rate", type=float, default=2.0, help="live visits started per second")
     demo_p.add_argument(
