@@ -15,24 +15,49 @@ from typing import Any
 
 from ownstats.engine import QueryError, QueryResult
 
-__all__ = ["AthenaBackend", "stack_outputs"]
+__all__ = ["AthenaBackend", "aws_client", "stack_outputs"]
 
 # Athena returns every value as a string; these types are turned back into Python values
 _INTEGER_TYPES = {"tinyint", "smallint", "integer", "int", "bigint"}
 _FLOAT_TYPES = {"double", "float", "real", "decimal"}
 
 
+_AWS_SETUP = (
+    "ownstats uses your AWS configuration: set AWS_DEFAULT_REGION to the stack's region and "
+    "credentials (AWS_PROFILE, `aws configure` or `aws sso login`)"
+)
+
+
+def _sentence(error: Exception) -> str:
+    text = str(error).rstrip()
+    return text if text.endswith(".") else text + "."
+
+
+def aws_client(service: str, *, session: Any = None) -> Any:
+    """A boto3 client, or a QueryError saying how to configure AWS (no region, no profile)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return (session or boto3).client(service)
+    except BotoCoreError as error:
+        raise QueryError(f"cannot use AWS {service}: {_sentence(error)} {_AWS_SETUP}") from error
+
+
 def stack_outputs(stack_name: str, *, session: Any = None) -> dict[str, str]:
     """The CloudFormation outputs of a deployed ownstats stack, by output key."""
-    import boto3
+    from botocore.exceptions import NoCredentialsError
 
-    client = (session or boto3).client("cloudformation")
+    client = aws_client("cloudformation", session=session)
     try:
         stacks = client.describe_stacks(StackName=stack_name)["Stacks"]
+    except NoCredentialsError as error:
+        reason = _sentence(error)
+        raise QueryError(f"cannot read stack {stack_name!r}: {reason} {_AWS_SETUP}") from error
     except Exception as error:
         raise QueryError(
             f"cannot read stack {stack_name!r}: {error}. Deploy it first (`cdk deploy`), check "
-            "the region (AWS_REGION), or pass --workgroup and --database"
+            "the region (AWS_DEFAULT_REGION), or pass --workgroup and --database"
         ) from error
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
@@ -71,11 +96,7 @@ class AthenaBackend:
         progress: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("athena")
-        self.client = client
+        self.client = aws_client("athena") if client is None else client
         self.workgroup = workgroup
         self.database = database
         self.poll_s = poll_s
@@ -91,7 +112,8 @@ class AthenaBackend:
                 QueryExecutionContext={"Database": self.database},
             )
         except Exception as error:
-            raise QueryError(f"Athena refused the query: {error}") from error
+            advice = f" {_AWS_SETUP}" if "credentials" in str(error).lower() else ""
+            raise QueryError(f"Athena refused the query: {_sentence(error)}{advice}") from error
         query_id = started["QueryExecutionId"]
         self._wait(query_id)
         return self._results(query_id)

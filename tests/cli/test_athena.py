@@ -163,3 +163,40 @@ def test_dashboard_over_an_unknown_stack_is_a_clear_error(
 ) -> None:
     assert main(["dashboard", "--athena", "--stack", "nope"]) == 1
     assert "cannot read stack 'nope'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A machine where AWS was never set up: no region, no credentials, no config."""
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.parametrize("command", ["query", "dashboard"])
+def test_no_region_says_how_to_configure_aws(
+    no_aws_config: None, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [command, "--athena", "--stack", "ownstats-example-com"]
+    assert main([*argv, "SELECT 1"] if command == "query" else argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "region" in err and "AWS_DEFAULT_REGION" in err
+
+
+def test_no_credentials_says_how_to_configure_aws(
+    no_aws_config: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert main(["query", "--athena", "--stack", "ownstats-example-com", "SELECT 1"]) == 1
+    err = capsys.readouterr().err
+    assert "Unable to locate credentials" in err and "aws configure" in err
