@@ -348,8 +348,12 @@ def parser() -> argparse.ArgumentParser:
         )
 
     def server_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8080)
+        p.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="address to listen on (default 127.0.0.1: this machine only)",
+        )
+        p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
 
     def athena_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -390,9 +394,13 @@ def parser() -> argparse.ArgumentParser:
 
     query_p = sub.add_parser("query", help="run Athena-dialect SQL on the lake and its views")
     data_arg(query_p)
-    query_p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query_p.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output (default table)"
+    )
     athena_args(query_p)
-    query_p.add_argument("sql", metavar="SQL")
+    query_p.add_argument(
+        "sql", metavar="SQL", help="one Athena-dialect statement, e.g. 'select * from sessions'"
+    )
     query_p.set_defaults(func=cmd_query)
 
     demo_p = sub.add_parser("demo", help="serve with generated, realistic traffic")
@@ -402,7 +410,9 @@ def parser() -> argparse.ArgumentParser:
     )
     # Two months: the dashboard's default 30-day view is full and has a previous period.
     demo_p.add_argument("--days", type=int, default=60, help="days of history to generate")
-    demo_p.add_argument("--visits-per-day", type=int, default=400)
+    demo_p.add_argument(
+        "--visits-per-day", type=int, default=400, help="generated visits per day of history"
+    )
     demo_p.add_argument("--rate", type=float, default=2.0, help="live visits started per second")
     demo_p.add_argument(
         "--duration",
