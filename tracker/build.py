@@ -36,6 +36,8 @@ TERSER = NODE_MODULES / "terser" / "bin" / "terser"
 # so the guard sits just above what ships: any growth is a decision, and
 # lowering it to 1,024 means dropping a feature.
 GZIP_BUDGET = 1135
+# What the issue asks for; printed next to the guard so no report hides the gap.
+GZIP_TARGET = 1024
 
 # Chosen by measuring the gzip size, not the minified size: `unsafe`,
 # `unsafe_comps` and `booleans_as_integers` are safe here because hello.js
@@ -75,9 +77,13 @@ class BuildReport:
     def summary(self) -> str:
         """One human line, printed by the CLI and quoted in docs/TRACKER.md."""
         verdict = "within" if self.within_budget else "OVER"
+        gap = self.gzip_bytes - GZIP_TARGET
+        target = (
+            f"{gap} B over the {GZIP_TARGET} B target" if gap > 0 else f"{GZIP_TARGET} B target met"
+        )
         return (
             f"{self.output}: {self.source_bytes} B source -> {self.minified_bytes} B minified, "
-            f"{self.gzip_bytes} B gzipped ({verdict} the {self.budget_bytes} B budget)"
+            f"{self.gzip_bytes} B gzipped ({verdict} the {self.budget_bytes} B guard; {target})"
         )
 
 
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not report.within_budget:
         print(
-            f"over budget by {report.gzip_bytes - report.budget_bytes} B gzipped: "
+            f"over the guard by {report.gzip_bytes - report.budget_bytes} B gzipped: "
             "trim tracker/hello.js",
             file=sys.stderr,
         )
