@@ -281,8 +281,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ready=lambda: print(banner(args.host, args.port, data, args.domain), flush=True),
     )
     totals = stack.pump.totals
+    rejected = totals.rejections.as_dict()
+    # by reason: "foreign_domain" is the answer to "why is my site not counted?"
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in rejected.items())
     print(
-        f"stopped: {totals.accepted:,} events stored, {sum(totals.rejections.values()):,} rejected",
+        f"stopped: {totals.accepted:,} events stored, {sum(rejected.values()):,} rejected"
+        + (f" ({reasons})" if reasons else ""),
         flush=True,
     )
     return 0
