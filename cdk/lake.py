@@ -315,7 +315,7 @@ class Lake(Construct):
                                     parameter_value="JQ-1.6",
                                 ),
                             ],
-                        )
+                        ),
                     ],
                 ),
             ),

@@ -36,8 +36,14 @@ def test_asset_holds_the_handler_and_the_dependencies(synth: Synth) -> None:
     asset = synth.asset_dir
     assert (asset / "stream_processor" / "handler.py").is_file()
     assert (asset / "stream_processor" / "fields.py").is_file()
-    for module in ("ua_parser", "aws_kinesis_agg", "airportsdata", "aws_lambda_powertools",
-                   "crawleruseragents", "tzdata"):
+    for module in (
+        "ua_parser",
+        "aws_kinesis_agg",
+        "airportsdata",
+        "aws_lambda_powertools",
+        "crawleruseragents",
+        "tzdata",
+    ):
         assert (asset / module).is_dir(), module
     # aws_kinesis_agg imports six without declaring it
     assert (asset / "six.py").is_file()

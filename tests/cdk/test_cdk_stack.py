@@ -428,7 +428,7 @@ def test_firehose_converts_to_parquet_and_partitions_by_event_date(synth: Synth)
                                         }
                                     ]
                                 ),
-                            }
+                            },
                         ],
                     },
                     "DataFormatConversionConfiguration": Match.object_like(
