@@ -28,9 +28,15 @@ _AWS_SETUP = (
 )
 
 
-def _sentence(error: Exception) -> str:
+def _explain(error: Exception, advice: str = "") -> str:
+    """The error as a sentence, then what to do: AWS setup advice when AWS is not set up."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError, ProfileNotFound
+
     text = str(error).rstrip()
-    return text if text.endswith(".") else text + "."
+    text = text if text.endswith(".") else text + "."
+    if isinstance(error, NoCredentialsError | NoRegionError | ProfileNotFound):
+        advice = _AWS_SETUP
+    return f"{text} {advice}" if advice else text
 
 
 def aws_client(service: str, *, session: Any = None) -> Any:
@@ -41,24 +47,20 @@ def aws_client(service: str, *, session: Any = None) -> Any:
     try:
         return (session or boto3).client(service)
     except BotoCoreError as error:
-        raise QueryError(f"cannot use AWS {service}: {_sentence(error)} {_AWS_SETUP}") from error
+        raise QueryError(f"cannot use AWS {service}: {_explain(error, _AWS_SETUP)}") from error
 
 
 def stack_outputs(stack_name: str, *, session: Any = None) -> dict[str, str]:
     """The CloudFormation outputs of a deployed ownstats stack, by output key."""
-    from botocore.exceptions import NoCredentialsError
-
     client = aws_client("cloudformation", session=session)
     try:
         stacks = client.describe_stacks(StackName=stack_name)["Stacks"]
-    except NoCredentialsError as error:
-        reason = _sentence(error)
-        raise QueryError(f"cannot read stack {stack_name!r}: {reason} {_AWS_SETUP}") from error
     except Exception as error:
-        raise QueryError(
-            f"cannot read stack {stack_name!r}: {error}. Deploy it first (`cdk deploy`), check "
-            "the region (AWS_DEFAULT_REGION), or pass --workgroup and --database"
-        ) from error
+        advice = (
+            "Deploy it first (`cdk deploy`), check the region (AWS_DEFAULT_REGION), "
+            "or pass --workgroup and --database"
+        )
+        raise QueryError(f"cannot read stack {stack_name!r}: {_explain(error, advice)}") from error
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 
@@ -112,8 +114,7 @@ class AthenaBackend:
                 QueryExecutionContext={"Database": self.database},
             )
         except Exception as error:
-            advice = f" {_AWS_SETUP}" if "credentials" in str(error).lower() else ""
-            raise QueryError(f"Athena refused the query: {_sentence(error)}{advice}") from error
+            raise QueryError(f"Athena refused the query: {_explain(error)}") from error
         query_id = started["QueryExecutionId"]
         self._wait(query_id)
         return self._results(query_id)
