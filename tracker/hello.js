@@ -72,12 +72,13 @@
   // is never == 1, so only an explicit 1 means `leaving`, an SPA navigation).
   // Updates the scroll depth (not when leaving: the DOM may already show the
   // next page); an overscroll past 100 % is clamped by the processor, which
-  // bounds every number it decodes anyway. On hide or leave it reports the visible time since the page
-  // last became visible: every hide reports and ends the visible stretch, so
-  // that is exactly the time since the previous `en` of this page view (the
-  // processor sums `e` per page id). While hidden `visibleSince` is NaN, so
-  // the difference is NaN: nothing accrued (or 0 ms), nothing sent. A
-  // visible stretch starts on the first call that finds the page visible.
+  // bounds every number it decodes anyway. On hide or leave it reports the
+  // visible time since the page last became visible: every hide reports and
+  // ends the visible stretch, so that is exactly the time since the previous
+  // `en` of this page view (the processor sums `e` per page id). While hidden
+  // `visibleSince` is NaN, so the difference is NaN: nothing accrued (or
+  // 0 ms), nothing sent. A visible stretch starts on the first call that
+  // finds the page visible.
   let engagement = (leaving) => {
     let now = Date.now();
     leaving == 1 ||
