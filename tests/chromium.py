@@ -1,4 +1,4 @@
-"""Debian's Chromium for the browser suites: one launch recipe (``from chromium import …``).
+"""Debian's Chromium for the browser suites: one launch recipe and the page scripts they share.
 
 Never a downloaded browser. The background-networking flags keep Chromium from
 calling home on a machine whose network is closed. A missing browser fails the
@@ -22,6 +22,22 @@ ARGS = (
     "--disable-sync",
     "--no-first-run",
 )
+
+# Chromium (driven or not) says navigator.webdriver === true, which the tracker
+# honours by sending nothing; tests that expect beacons pose as a normal browser.
+NOT_WEBDRIVER = "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false})"
+
+# Page functions for `page.evaluate`: a tab switch, as the tracker sees it.
+HIDE = """() => {
+  Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+  Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+SHOW = """() => {
+  Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});
+  Object.defineProperty(document, 'hidden', {value: false, configurable: true});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
 
 
 def launch(playwright: Any, *extra_args: str) -> Any:

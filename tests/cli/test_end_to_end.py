@@ -20,20 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import launch
+from chromium import HIDE, NOT_WEBDRIVER, launch
 
-from tests.cli.test_serve import CHROME, free_port, query, start, stop, wait_for_port
+from tests.cli.processes import CHROME, free_port, query, start, stop, wait_for_port
 
 pytestmark = pytest.mark.browser
 
 SITE = "shop.test"  # the allow-listed site
 OTHER = "other.test"  # a site this deployment does not count
 COLLECTOR = "stats.test"
-HIDE = """() => {
-  Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
-  Object.defineProperty(document, 'hidden', {value: true, configurable: true});
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
 
 
 class _Pages(BaseHTTPRequestHandler):
@@ -112,9 +107,7 @@ def test_a_visit_in_chromium_comes_out_of_the_views(pw: Any, stack: Stack) -> No
             locale="de-DE",
             timezone_id="Europe/Berlin",
         )
-        context.add_init_script(
-            "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false})"
-        )
+        context.add_init_script(NOT_WEBDRIVER)
         page = context.new_page()
         page.goto(
             f"http://{SITE}:{site_port}/pricing?utm_source=newsletter&utm_campaign=spring"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from factories import beacon_query, make_line
 
 from ownstats import traffic
 from ownstats.cli import main
+from tests.cli.processes import run_cli
 
 NOW = time.time()
 
@@ -32,16 +31,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory, log_file: Path) -> Path:
     data = tmp_path_factory.mktemp("lake")
     assert main(["ingest", "--data", str(data), "--domain", "example.com", str(log_file)]) == 0
     return data
-
-
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ownstats.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_ingest_summarises_accepted_and_rejected(tmp_path: Path, log_file: Path) -> None:

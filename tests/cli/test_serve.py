@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,45 +14,15 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
+from tests.cli.processes import (
+    CHROME,
+    free_port,
+    query,
+    run_cli,
+    start,
+    stop,
+    wait_for_port,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early: {process.communicate()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not start listening")
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ownstats.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-    process.send_signal(sig)
-    out, err = process.communicate(timeout=60)
-    return process.returncode, out, err
 
 
 def hit(port: int, headers: dict[str, str] | None = None, **params: str) -> Any:
@@ -66,27 +33,6 @@ def hit(port: int, headers: dict[str, str] | None = None, **params: str) -> Any:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, response.headers, response.read()
-
-
-def query(data: Path, sql: str) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ownstats.cli",
-            "query",
-            "--data",
-            str(data),
-            "--format",
-            "json",
-            sql,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -186,21 +132,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ownstats.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--data",
-                str(tmp_path),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_cli("serve", "--port", str(port), "--data", str(tmp_path), timeout=60)
     assert done.returncode != 0
     assert f"port {port}" in done.stderr and "--port" in done.stderr
     assert "Traceback" not in done.stderr
@@ -208,27 +140,20 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_demo_generates_history_and_live_traffic(tmp_path: Path) -> None:
     port, data = free_port(), tmp_path / "demo"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ownstats.cli",
-            "demo",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-            "--days",
-            "3",
-            "--visits-per-day",
-            "60",
-            "--rate",
-            "5",
-            "--duration",
-            "6",
-        ],
-        capture_output=True,
-        text=True,
+    done = run_cli(
+        "demo",
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--days",
+        "3",
+        "--visits-per-day",
+        "60",
+        "--rate",
+        "5",
+        "--duration",
+        "6",
         timeout=180,
     )
     assert done.returncode == 0, done.stderr
@@ -242,22 +167,8 @@ def test_demo_generates_history_and_live_traffic(tmp_path: Path) -> None:
     # a second run starts fresh in the same demo directory; a foreign one is refused
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "precious.txt").write_text("keep")
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ownstats.cli",
-            "demo",
-            "--port",
-            str(port),
-            "--data",
-            str(tmp_path / "mine"),
-            "--duration",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    refused = run_cli(
+        "demo", "--port", str(port), "--data", str(tmp_path / "mine"), "--duration", "1", timeout=60
     )
     assert refused.returncode != 0 and "not a demo lake" in refused.stderr
     assert (tmp_path / "mine" / "precious.txt").exists()

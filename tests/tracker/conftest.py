@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from chromium import launch
+from chromium import NOT_WEBDRIVER, launch
 
 from ownstats.collector import GIF_HEADERS
 from tracker import DIST_JS, GIF
@@ -36,9 +36,6 @@ SCREEN = {"width": 1920, "height": 1080}
 LOCALE = "de-DE"
 TIMEZONE = "Europe/Berlin"
 
-# Chromium (driven or not) says navigator.webdriver === true, which the tracker
-# honours by sending nothing; tests that expect beacons pose as a normal browser.
-NOT_WEBDRIVER = "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false})"
 
 # The queue stub sites paste before the tracker (docs/TRACKER.md).
 QUEUE_STUB = (

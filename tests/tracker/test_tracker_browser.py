@@ -13,22 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from chromium import HIDE, SHOW
 
 from stream_processor.beacon import decode
 from tests.tracker.conftest import LOCALE, SCREEN, TIMEZONE, VIEWPORT, NewPage, Site
 
 pytestmark = pytest.mark.browser
 
-HIDE = """() => {
-  Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
-  Object.defineProperty(document, 'hidden', {value: true, configurable: true});
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
-SHOW = """() => {
-  Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});
-  Object.defineProperty(document, 'hidden', {value: false, configurable: true});
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
 TALL = '<div style="height:5000px">tall page</div>'
 
 
