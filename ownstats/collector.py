@@ -1,8 +1,9 @@
 """Local mode's stand-in for CloudFront and Kinesis: serve the tracker, log each beacon.
 
 For every ``/hello.gif`` request the collector writes the record CloudFront's
-real-time log would carry (the same field list, via ``format_line``) onto an
-in-memory stream. A pump thread hands what arrived, at least every second, to the
+real-time log would carry, byte for byte (the same field list, the query inside
+``cs-uri-stem``, CloudFront's extra URL-encoding: ``stream_processor.logline``) onto
+an in-memory stream. A pump thread hands what arrived, at least every second, to the
 *Lambda's own* ``process_event`` as a Kinesis-shaped batch; lines named in
 ``batchItemFailures`` stay on the stream and are retried, as Kinesis would. Raw lines
 (with IPs) live only in memory, never on disk.
@@ -19,7 +20,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 import tracker
 from stream_processor.handler import process_event
-from stream_processor.logline import format_line
+from stream_processor.logline import cloudfront_quote, format_line, logged_request
 from stream_processor.pipeline import BatchResult, Processor
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,20 @@ def request_id() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(42)).decode()
 
 
+def request_target(request: Request) -> str:
+    """The request target as the browser sent it (raw path, ``?``, raw query), latin-1."""
+    scope = request.scope
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
+    return (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+
+
 def log_record(request: Request, *, trust_proxy: bool, now: float) -> dict[str, str]:
-    """The real-time log record CloudFront would write for ``request``."""
+    """The real-time log record CloudFront would write for ``request``, byte for byte.
+
+    Header and URL strings are latin-1 views of the raw bytes (ASGI), hence the
+    encoding passed on: CloudFront encodes bytes, not characters.
+    """
     headers = request.headers
     ip = request.client.host if request.client else ""
     country = ""
@@ -61,13 +73,15 @@ def log_record(request: Request, *, trust_proxy: bool, now: float) -> dict[str, 
         "c-ip": ip,
         "sc-status": "200",
         "cs-method": request.method,
-        "cs-uri-stem": request.url.path,
         "x-edge-location": "",
         "x-edge-request-id": request_id(),
-        "x-host-header": headers.get("host", ""),
-        "cs-user-agent": quote(headers.get("user-agent", ""), safe=""),
-        "cs-referer": headers.get("referer", ""),
-        "cs-uri-query": request.url.query,
+        "x-host-header": cloudfront_quote(headers.get("host", ""), "latin-1"),
+        **logged_request(
+            request_target(request),
+            headers.get("user-agent", ""),
+            headers.get("referer", ""),
+            encoding="latin-1",
+        ),
         "x-edge-result-type": "Hit",
         "c-country": country if len(country) == 2 else "",
         "asn": "",

@@ -13,9 +13,9 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode, urlsplit
 
-from stream_processor.logline import format_line
+from stream_processor.logline import format_line, logged_request
 
 BROWSERS: tuple[tuple[str, float], ...] = (
     (
@@ -147,18 +147,21 @@ class Hit:
     request_id: str = ""
 
     def record(self) -> dict[str, str]:
+        """The real-time log record CloudFront writes for this request, byte for byte."""
+        # what hello.js sends: URLSearchParams (form encoding), and the default
+        # Referrer-Policy's origin-only Referer of a cross-origin fetch
+        target = f"{self.stem}?{urlencode(self.query)}" if self.query else self.stem
+        page = urlsplit(self.query.get("u", ""))
+        referer = f"{page.scheme}://{page.netloc}/" if page.netloc else ""
         return {
             "timestamp": f"{self.time_s:.3f}",
             "c-ip": self.ip,
             "sc-status": "200",
             "cs-method": self.method,
-            "cs-uri-stem": self.stem,
             "x-edge-location": self.edge_location,
             "x-edge-request-id": self.request_id or uuid.uuid4().hex,
             "x-host-header": "d1234abcd.cloudfront.net",
-            "cs-user-agent": quote(self.user_agent, safe=""),
-            "cs-referer": "-",
-            "cs-uri-query": urlencode(self.query, quote_via=quote),
+            **logged_request(target, self.user_agent, referer),
             "x-edge-result-type": "Hit",
             "c-country": self.country,
             "asn": "64500",

@@ -138,7 +138,9 @@ def decode_props(raw: str) -> dict[str, str] | None:
     rather than losing the whole event.
     """
     try:
-        value = json.loads(raw)
+        # strict=False: a control character a mis-encoded log put inside a string (see
+        # logline.request_query) must not lose the event
+        value = json.loads(raw, strict=False)
     except ValueError:
         raise BeaconError(Reason.MALFORMED, "props p is not JSON") from None
     if not isinstance(value, dict):

@@ -31,6 +31,8 @@ from .logline import (
     I_TIMESTAMP,
     I_USER_AGENT,
     parse_timestamp_ms,
+    request_path,
+    request_query,
     split_line,
 )
 from .reasons import Reason, Rejections
@@ -88,10 +90,10 @@ class Steps:
     # -- validate ------------------------------------------------------------
     @staticmethod
     def drop_not_beacon(hit: Hit) -> Drop | None:
-        method, stem = hit.values[I_METHOD], hit.values[I_STEM]
-        if method != "GET" or stem != BEACON_PATH:
+        method, path = hit.values[I_METHOD], request_path(hit.values[I_STEM])
+        if method != "GET" or path != BEACON_PATH:
             # a path can carry anything: name it only when it is a known, harmless one
-            shown = stem if stem in KNOWN_PATHS else "another path"
+            shown = path if path in KNOWN_PATHS else "another path"
             return Reason.NOT_BEACON, f"{method[:10] if method in KNOWN_METHODS else '?'} {shown}"
         status = hit.values[I_STATUS]
         if status[:1] not in ("2", "3"):
@@ -102,7 +104,8 @@ class Steps:
     @staticmethod
     def decode_beacon(hit: Hit) -> Drop | None:
         try:
-            hit.beacon = beacon_mod.decode(hit.values[I_QUERY])
+            query = request_query(hit.values[I_STEM], hit.values[I_QUERY])
+            hit.beacon = beacon_mod.decode(query)
         except BeaconError as error:
             return error.reason, error.detail
         return None

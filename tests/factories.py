@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from stream_processor.logline import format_line
+from stream_processor.fields import FIELD_INDEX
+from stream_processor.logline import cloudfront_quote, format_line
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -21,24 +24,52 @@ _ids = itertools.count(1)
 
 
 def beacon_query(**params: str) -> str:
+    """A beacon query string as hello.js sends it (URLSearchParams: form encoding)."""
     base = {"v": "1", "t": "pv", "u": "https://example.com/pricing", "id": "pv1"}
     base.update(params)
-    return urlencode({k: v for k, v in base.items() if v is not None}, quote_via=quote)
+    return urlencode({k: v for k, v in base.items() if v is not None})
 
 
-def log_record(query: str | None = None, **fields: str) -> dict[str, str]:
+#: how a line's request fields are encoded: what CloudFront writes (the default),
+#: the query as the browser sent it, and CloudFront's 2013 variant (a ``%`` already
+#: followed by ``25`` left alone)
+ENCODINGS = ("cloudfront", "single", "2013")
+
+
+def logged_query(query: str, encoding: str) -> str:
+    if encoding == "cloudfront":
+        return cloudfront_quote(query)
+    if encoding == "single":
+        return query
+    if encoding == "2013":
+        return re.sub(r"%(?!25)", "%25", query)
+    raise ValueError(f"unknown encoding {encoding!r}")
+
+
+def log_record(
+    query: str | None = None,
+    *,
+    encoding: str = "cloudfront",
+    path: str = "/hello.gif",
+    user_agent: str = CHROME,
+    **fields: str,
+) -> dict[str, str]:
+    """A real-time log record in CloudFront's shape: the query inside ``cs-uri-stem``,
+    every value URL-encoded once more (``stream_processor.logline.logged_request``)."""
+    query = beacon_query() if query is None else query
+    logged = logged_query(query, encoding)
     record = {
         "timestamp": "1732800000.123",
         "c-ip": IP,
         "sc-status": "200",
         "cs-method": "GET",
-        "cs-uri-stem": "/hello.gif",
+        "cs-uri-stem": f"{path}?{logged}" if logged else path,
         "x-edge-location": "FRA56-P4",
         "x-edge-request-id": f"req-{next(_ids)}",
         "x-host-header": "d111111abcdef8.cloudfront.net",
-        "cs-user-agent": quote(CHROME, safe=""),
+        "cs-user-agent": cloudfront_quote(user_agent),
         "cs-referer": "https://example.com/",
-        "cs-uri-query": beacon_query() if query is None else query,
+        "cs-uri-query": logged,
         "x-edge-result-type": "Hit",
         "c-country": "DE",
         "asn": "3320",
@@ -48,7 +79,7 @@ def log_record(query: str | None = None, **fields: str) -> dict[str, str]:
 
 
 def make_line(query: str | None = None, **fields: str) -> str:
-    """A real-time log line; keyword fields use ``_`` for ``-`` (c_ip=…)."""
+    """A real-time log line; keyword fields use ``_`` for ``-`` (c_ip=…), see log_record."""
     return format_line(log_record(query, **fields))
 
 
@@ -78,3 +109,27 @@ def kinesis_event(lines: list[str], *, newline: bool = True, start: int = 100) -
             kinesis_record((line + end).encode(), str(start + i)) for i, line in enumerate(lines)
         ]
     }
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_lines(name: str) -> list[str]:
+    """The records of a fixture file under tests/fixtures/, its ``#`` comment lines dropped."""
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    return [line for line in text.split("\n") if line and not line.startswith("#")]
+
+
+def reencode_request(line: str, encoding: str) -> str:
+    """``line`` (CloudFront's shape) with its query as another encoding would log it.
+
+    The fixture's queries carry CloudFront's layer only as ``%`` → ``%25`` (hello.js
+    form-encodes everything else), so the browser's query is that layer undone.
+    """
+    values = line.split("\t")
+    stem, query = FIELD_INDEX["cs-uri-stem"], FIELD_INDEX["cs-uri-query"]
+    path, _, logged = values[stem].partition("?")
+    sent = logged_query(logged.replace("%25", "%"), encoding)
+    values[stem] = f"{path}?{sent}" if logged else path
+    values[query] = sent if values[query] != "-" else "-"
+    return "\t".join(values)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
-from factories import beacon_query, make_line
+from factories import beacon_query, fixture_lines, make_line
 
 from ownstats import traffic
 from ownstats.cli import main
@@ -145,3 +146,46 @@ def test_help_lists_every_command() -> None:
     out.write(done.stdout)
     for command in ("serve", "ingest", "query", "demo", "dashboard"):
         assert command in out.getvalue()
+
+
+def test_ingest_real_format_records_stores_each_event_once_decoded_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hand-written records in CloudFront's real shape (tests/fixtures/cloudfront/),
+    ingested twice: at-least-once delivery must not count anything twice."""
+    log = tmp_path / "realtime.log"
+    log.write_text("\n".join(fixture_lines("cloudfront/realtime-records.tsv")) + "\n")
+    data = str(tmp_path / "lake")
+    for _ in range(2):
+        done = run_cli("ingest", "--data", data, "--domain", "example.com", str(log))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0].startswith(
+            "records: 9  accepted: 4  rejected: 5  failed: 0"
+        )
+        counts = dict(re.findall(r"^  (\w+) +(\d+) ", done.stdout, re.MULTILINE))
+        assert counts == {"bot": "1", "foreign_domain": "1", "not_beacon": "3"}
+
+    sql = (
+        "SELECT event_type, event_name, page_path, props, utm_campaign, timezone, country_code "
+        "FROM events_deduped ORDER BY event_time"
+    )
+    assert main(["query", "--data", data, "--format", "json", sql]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["event_type"] for r in rows] == ["pageview", "event", "engagement", "pageview"]
+    pageview, event, _, iphone = rows
+    assert pageview["page_path"] == event["page_path"] == "/café/50%-off"
+    assert pageview["utm_campaign"] == "black friday €"
+    assert event["event_name"] == "Sign up & pay = 100% 🎉"
+    assert event["props"] == {
+        "plan": "Pro+",
+        "note": "a\tb",
+        "price": "€9,99",
+        "raw": "%09 & = + 100%",
+    }
+    assert (iphone["timezone"], iphone["country_code"]) == ("America/Los_Angeles", "US")
+    sql = "SELECT event_date, domain_name, visitors, pageviews FROM daily_stats ORDER BY 2"
+    assert main(["query", "--data", data, "--format", "json", sql]) == 0
+    assert [tuple(r.values()) for r in json.loads(capsys.readouterr().out)] == [
+        ("2026-11-28", "blog.example.com", 1, 1),
+        ("2026-11-28", "example.com", 1, 1),
+    ]

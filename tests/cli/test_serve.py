@@ -10,10 +10,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote_to_bytes, urlencode
 
 import pytest
+from factories import fixture_lines
 
+from stream_processor.fields import REALTIME_LOG_FIELDS
 from tests.cli.processes import (
     CHROME,
     free_port,
@@ -172,3 +174,50 @@ def test_demo_generates_history_and_live_traffic(tmp_path: Path) -> None:
     )
     assert refused.returncode != 0 and "not a demo lake" in refused.stderr
     assert (tmp_path / "mine" / "precious.txt").exists()
+
+
+def test_serve_logs_the_fixture_requests_as_cloudfront_did(server: Any, tmp_path: Path) -> None:
+    """Replay the browser requests behind the real-format fixture records against
+    ``ownstats serve``: the events must equal those of ingesting the records themselves,
+    so local mode and a deployed stack count the same thing."""
+    port, data, process = server
+    records = [line.split("\t") for line in fixture_lines("cloudfront/realtime-records.tsv")]
+    at = {name: i for i, name in enumerate(REALTIME_LOG_FIELDS)}
+    replayed = 0
+    for values in records:
+        stem, method = values[at["cs-uri-stem"]], values[at["cs-method"]]
+        if not stem.startswith("/hello.gif") or values[at["sc-status"]] != "200":
+            continue  # served without a real-time log here (hello.js) or refused by CloudFront
+        headers = {
+            # CloudFront's layer is one percent-encoding of the bytes the browser sent
+            "User-Agent": unquote_to_bytes(values[at["cs-user-agent"]]).decode(),
+            "X-Forwarded-For": values[at["c-ip"]],
+            "CloudFront-Viewer-Country": values[at["c-country"]].strip("-"),
+        }
+        target = unquote_to_bytes(stem).decode("latin-1")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{target}", headers=headers, method=method
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        replayed += 1
+    assert replayed == 7
+    code, out, err = stop(process)
+    assert code == 0, err
+    assert "stopped: 4 events stored, 3 rejected (bot 1, foreign_domain 1, not_beacon 1)" in out
+
+    log = tmp_path / "realtime.log"
+    log.write_text("\n".join("\t".join(v) for v in records) + "\n")
+    ingested = tmp_path / "ingested"
+    assert (
+        run_cli("ingest", "--data", str(ingested), "--domain", "example.com", str(log)).returncode
+        == 0
+    )
+    compared = (
+        "event_type, event_name, props, domain_name, page_path, referrer_domain, source, channel, "
+        "utm_campaign, browser_name, browser_version, os_name, device_type, screen_width, "
+        "language, timezone, country_code, engagement_ms, scroll_depth"
+    )
+    sql = f"SELECT {compared} FROM events ORDER BY page_id, event_type"
+    assert query(data, sql) == query(ingested, sql)
+    assert len(query(data, sql)) == 4

@@ -10,7 +10,14 @@ from typing import Any
 import boto3
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
-from factories import IP, beacon_query, kinesis_event, kinesis_record, make_line
+from factories import (
+    IP,
+    beacon_query,
+    fixture_lines,
+    kinesis_event,
+    kinesis_record,
+    make_line,
+)
 from moto import mock_aws
 
 from stream_processor import handler as handler_mod
@@ -277,3 +284,37 @@ def test_missing_domains_is_a_clear_configuration_error(
 def test_kinesis_data_is_base64_of_the_line() -> None:
     event = kinesis_event(["a\tb"])
     assert base64.b64decode(event["Records"][0]["kinesis"]["data"]) == b"a\tb\n"
+
+
+def test_real_format_fixture_through_the_handler_under_moto(aws: dict[str, Any]) -> None:
+    """CloudFront-shaped records (tests/fixtures/cloudfront/), partly KPL-aggregated, into
+    Firehose and S3: each valid beacon stored once, every other record dropped."""
+    lines = fixture_lines("cloudfront/realtime-records.tsv")
+    event = {
+        "Records": [
+            aggregated_record(lines[:4], "900"),
+            *kinesis_event(lines[4:], start=901)["Records"],
+        ]
+    }
+    response = handler_mod.handler(event, None)
+    assert response == {"batchItemFailures": []}
+    rows = sorted(stored_rows(aws["s3"]), key=lambda r: r["event_time"])
+    assert [(r["event_type"], r["domain_name"], r["page_path"]) for r in rows] == [
+        ("pageview", "example.com", "/café/50%-off"),
+        ("event", "example.com", "/café/50%-off"),
+        ("engagement", "example.com", "/café/50%-off"),
+        ("pageview", "blog.example.com", "/#/reset"),
+    ]
+    assert rows[1]["props"]["raw"] == "%09 & = + 100%"
+    assert rows[0]["utm_campaign"] == "black friday €"
+    assert len({r["event_id"] for r in rows}) == 4
+    raw = json.dumps(rows)
+    for secret in ("198.51.100.23", "2001:db8", "Mozilla", "%25"):
+        assert secret not in raw
+
+
+def test_only_a_newline_ends_a_record_line(processor: Processor, sink: MemorySink) -> None:
+    # str.splitlines() would also split at these; a record must stay one record
+    line = make_line(cs_referer="https://ref.test/\x1c\x1d\x1e\x85\u2028\u2029\x0b\x0c")
+    _, result = handler_mod.process_event(kinesis_event([line]), processor)
+    assert (result.records_in, result.accepted) == (1, 1)

@@ -60,7 +60,7 @@ def test_split_line(line: str, expected: str | None) -> None:
         assert values is None
     else:
         assert values is not None and len(values) == len(REALTIME_LOG_FIELDS)
-        assert values[FIELD_INDEX["cs-uri-stem"]] == "/hello.gif"
+        assert values[FIELD_INDEX["cs-uri-stem"]].startswith("/hello.gif?v=1&t=pv&u=https%253A")
 
 
 def test_dash_means_empty() -> None:
