@@ -1,6 +1,7 @@
 """`ownstats ingest` throughput: log file → processor → Parquet lake, next to the floor.
 
-The floor is the processor benchmark's (split + ``parse_qsl`` + unquote UA +
+The floor is the processor benchmark's (split + query from the stem + ``%25`` + ``parse_qsl``
++ unquote UA +
 ``json.dumps`` per line), measured in the same run on the same lines. Ingest adds
 reading the file, the whole pipeline, pyarrow conversion, Parquet writing and the
 final compaction.
@@ -77,7 +78,7 @@ def main() -> None:
     n = len(lines)
     print(f"records: {n:,} ({totals.accepted:,} events stored in {files} Parquet files)")
     print(
-        f"floor (split + parse_qsl + unquote UA + json.dumps): {floor_s:6.2f} s "
+        f"floor (split + stem query + %25 + parse_qsl + UA + json): {floor_s:6.2f} s "
         f"{n / floor_s:>9,.0f} records/s"
     )
     print(

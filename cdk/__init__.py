@@ -10,7 +10,7 @@ Layout (one construct per unit, the stack only composes and grants):
 - ``lake``        Parquet lake bucket, Glue database/tables, Firehose delivery stream
 - ``analytics``   Athena workgroup, results bucket, the athena_views views
 - ``processor``   the stream_processor Lambda and its Kinesis event source
-- ``monitoring``  dashboard and alarms
+- ``monitoring``  alarms and their topic; the dashboard on request
 - ``bundling``    Docker-free build of the Lambda asset (pip for aarch64 + source)
 - ``iam``         the aspect that keeps wildcard IAM actions out of the template
 - ``stack`` / ``app``  composition and entry point (``python -m cdk.app``)

@@ -31,6 +31,13 @@ from cdk.nag import acknowledge
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
 RESULTS_PREFIX = "athena/"
+#: 18 small DDL statements take ~1-2 s each; 5 min leaves ample headroom
+VIEW_DEPLOYER_TIMEOUT = Duration.minutes(5)
+#: how long CloudFormation waits for the deployer's answer (default: one hour). The
+#: handler always answers, at the latest 20 s before its Lambda timeout; one more
+#: minute covers the response PUT. Only a crash before the handler runs (a broken
+#: deployment package) is left to this timeout, which then fails the stack in 6 min.
+VIEW_DEPLOYER_SERVICE_TIMEOUT = VIEW_DEPLOYER_TIMEOUT.plus(Duration.minutes(1))
 
 
 class Analytics(Construct):
@@ -153,8 +160,7 @@ class Analytics(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler="index.handler",
             code=lambda_.Code.from_asset(str(Path(__file__).parent / "view_deployer")),
-            # 18 small DDL statements take ~1-2 s each; 5 min leaves ample headroom
-            timeout=Duration.minutes(5),
+            timeout=VIEW_DEPLOYER_TIMEOUT,
             memory_size=128,
             role=role,
             log_group=log_group,
@@ -165,6 +171,7 @@ class Analytics(Construct):
             "Views",
             service_token=handler.function_arn,
             resource_type="Custom::AthenaViews",
+            service_timeout=VIEW_DEPLOYER_SERVICE_TIMEOUT,
             properties={
                 "Database": database_name,
                 "WorkGroup": self.workgroup_name,

@@ -17,6 +17,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
@@ -146,6 +147,7 @@ class Collector(Construct):
             fields=list(REALTIME_LOG_FIELDS),
             sampling_rate=100,  # every beacon: sampling would lose page views
         )
+        self._wait_for_role_policy(self.realtime_log)
 
         custom_domain: dict[str, object] = {}
         if tracker_domain and certificate_arn:
@@ -255,3 +257,19 @@ class Collector(Construct):
                 "whose TLS policy CloudFront fixes; with a custom domain TLSv1.2_2021 is enforced."
             )
         acknowledge(self.distribution, findings)
+
+    @staticmethod
+    def _wait_for_role_policy(realtime_log: cloudfront.RealtimeLogConfig) -> None:
+        """Create the real-time log config only after its role's policy exists.
+
+        The config references only the role's ARN, so CloudFormation may create it
+        while the role still has no permissions; CloudFront checks at creation that it
+        can write to the stream and fails. CDK creates that role (and its policy)
+        inside the config's construct, so the L1 config gets a DependsOn on it.
+        """
+        config = realtime_log.node.default_child
+        policies = [c for c in realtime_log.node.find_all() if isinstance(c, iam.CfnPolicy)]
+        if config is None or not policies:
+            raise RuntimeError("the real-time log role's policy was not found (CDK changed?)")
+        for policy in policies:
+            config.node.add_dependency(policy)

@@ -25,8 +25,25 @@ class ConfigError(ValueError):
     """Bad or missing context; the message says which ``-c key=value`` to fix."""
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
 def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+    return str(value).strip().lower() in _TRUE
+
+
+def _bool(context: dict[str, Any], key: str, default: bool) -> bool:
+    """A ``true|false`` switch; anything else is an error (a typo must not flip it)."""
+    raw = context.get(key)
+    if raw is None or str(raw).strip() == "":
+        return default
+    value = str(raw).strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"-c {key}={raw!r} is not a switch; use -c {key}=true or -c {key}=false")
 
 
 def _int(context: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -40,6 +57,22 @@ def _int(context: dict[str, Any], key: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"-c {key}={value} is out of range; use {low}..{high}")
     return value
+
+
+#: every ``-c key=value`` the app reads (docs/DEPLOY.md documents each one)
+CONTEXT_KEYS = (
+    "domain",
+    "shards",
+    "retention_days",
+    "results_retention_days",
+    "athena_scan_limit_gb",
+    "tracker_domain",
+    "certificate_arn",
+    "alarm_email",
+    "dev",
+    "monitoring_dashboard",
+    "reason_metrics",
+)
 
 
 def stack_name_for(domain: str) -> str:
@@ -69,6 +102,10 @@ class OwnstatsConfig:
     alarm_email: str | None = None
     #: dev mode: data buckets are deleted with the stack
     dev: bool = False
+    #: the CloudWatch dashboard ($3/month); the alarms exist either way
+    monitoring_dashboard: bool = False
+    #: one EventsRejected metric per rejection reason ($0.30/month per reason seen)
+    reason_metrics: bool = False
     #: built tracker files deployed to the collector bucket
     tracker_js: Path = field(default=REPO_ROOT / "tracker" / "dist" / "hello.js")
     tracker_gif: Path = field(default=REPO_ROOT / "tracker" / "hello.gif")
@@ -84,18 +121,7 @@ class OwnstatsConfig:
     @classmethod
     def from_context(cls, node: Node) -> OwnstatsConfig:
         """Read every supported ``-c`` key from ``node`` (the app)."""
-        keys = (
-            "domain",
-            "shards",
-            "retention_days",
-            "results_retention_days",
-            "athena_scan_limit_gb",
-            "tracker_domain",
-            "certificate_arn",
-            "alarm_email",
-            "dev",
-        )
-        return cls.from_mapping({k: node.try_get_context(k) for k in keys})
+        return cls.from_mapping({k: node.try_get_context(k) for k in CONTEXT_KEYS})
 
     @classmethod
     def from_mapping(cls, context: dict[str, Any]) -> OwnstatsConfig:
@@ -150,4 +176,6 @@ class OwnstatsConfig:
             certificate_arn=certificate_arn,
             alarm_email=(context.get("alarm_email") or "").strip() or None,
             dev=_truthy(context.get("dev") or ""),
+            monitoring_dashboard=_bool(context, "monitoring_dashboard", False),
+            reason_metrics=_bool(context, "reason_metrics", False),
         )

@@ -243,8 +243,10 @@ class Lake(Construct):
                 role_arn=role.role_arn,
                 prefix=f"{EVENTS_PREFIX}event_date=!{{partitionKeyFromQuery:event_date}}/",
                 error_output_prefix="errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/",
-                # 60 s: events are queryable about a minute after the page view. 64 MiB is
-                # the minimum buffer size Firehose accepts with format conversion on.
+                # 60 s; with dynamic partitioning Firehose may take up to 1.5x that, so
+                # events are queryable ~90-100 s after the page view (with the processor's
+                # 10 s batching window). 64 MiB is the minimum buffer size Firehose
+                # accepts with format conversion on.
                 buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
                     interval_in_seconds=60, size_in_m_bs=64
                 ),

@@ -1,12 +1,17 @@
-"""Operations view: one dashboard for the whole path of a page view, and the alarms
-that mean "page views are being lost or delayed".
+"""Operations view: the alarms that mean "page views are being lost or delayed",
+their notification topic, and (``-c monitoring_dashboard=true``) one dashboard for
+the whole path of a page view.
 
-The processor's own metrics (RecordsIn, EventsAccepted, EventsRejected by reason,
-DeliveryFailures, PageViews) arrive via Embedded Metric Format in the ``ownstats``
-namespace with Powertools' ``service`` dimension. The dashboard reads them with
-a SEARCH expression for the per-``reason`` rejections (one line per reason, whatever
-reasons the processor adds later) and plain metrics with the ``service`` dimension for
-the rest (alarms cannot use SEARCH).
+The processor's own metrics (RecordsIn, EventsAccepted, DeliveryFailures, PageViews,
+and with ``-c reason_metrics=true`` EventsRejected per ``reason``) arrive via
+Embedded Metric Format in the ``ownstats`` namespace with Powertools' ``service``
+dimension. The dashboard reads the per-``reason`` rejections with a SEARCH
+expression (one line per reason, whatever reasons the processor adds later) and
+plain metrics with the ``service`` dimension for the rest (alarms cannot use
+SEARCH); without reason metrics it shows all rejections as one line, computed.
+
+What is fixed cost here (us-east-1 list prices): each standard alarm $0.10/month,
+the dashboard $3/month, each custom metric $0.30/month — see docs/DEPLOY.md.
 """
 
 from __future__ import annotations
@@ -14,9 +19,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -28,7 +31,7 @@ FIVE_MINUTES = Duration.minutes(5)
 
 
 class Monitoring(Construct):
-    """Exposes ``dashboard``, ``alarms`` and ``topic`` (alarm notifications)."""
+    """Exposes ``alarms``, ``topic`` (alarm notifications) and ``dashboard`` (or None)."""
 
     def __init__(
         self,
@@ -42,22 +45,20 @@ class Monitoring(Construct):
         function: lambda_.IFunction,
         delivery_stream_name: str,
         failure_queue: sqs.IQueue,
-        topic_key: kms.IKey,
         alarm_email: str | None,
+        dashboard: bool,
+        reason_metrics: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self._namespace = namespace
         self._service = service_name
 
-        # Alarm notifications; encrypted, so CloudWatch must be allowed to use the key.
-        self.topic = sns.Topic(self, "Alarms", master_key=topic_key, enforce_ssl=True)
-        topic_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],  # in a key policy "*" means this key
-            )
-        )
+        # Alarm notifications. Not encrypted with KMS on purpose: CloudWatch can only
+        # publish to a KMS-encrypted topic whose key policy names it, which the free
+        # AWS-managed aws/sns key's policy cannot, so it would take a customer-managed
+        # key ($1-3/month) to encrypt messages that hold no visitor data at all.
+        # Publishers must use TLS (cdk-nag SNS3).
+        self.topic = sns.Topic(self, "Alarms", enforce_ssl=True)
         if alarm_email:
             self.topic.add_subscription(subs.EmailSubscription(alarm_email))
 
@@ -78,67 +79,6 @@ class Monitoring(Construct):
         delivery_failures = self._own("DeliveryFailures", FIVE_MINUTES)
         queue_depth = failure_queue.metric_approximate_number_of_messages_visible(
             period=FIVE_MINUTES, statistic="Maximum"
-        )
-
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Beacons in (Kinesis) and records read (processor)",
-                left=[
-                    stream.metric_incoming_records(
-                        period=ONE_MINUTE, statistic="Sum", label="Kinesis incoming records"
-                    ),
-                    self._own("RecordsIn", ONE_MINUTE),
-                ],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Page views per minute",
-                left=[self._own("PageViews", ONE_MINUTE)],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Events accepted / rejected by reason",
-                left=[
-                    self._own("EventsAccepted", ONE_MINUTE),
-                    self._search("EventsRejected", "rejected", "reason"),
-                ],
-                width=12,
-                stacked=True,
-            ),
-            cw.GraphWidget(
-                title="Processor iterator age (how far behind the stream)",
-                left=[iterator_age],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Processor errors and throttles",
-                left=[
-                    function.metric_errors(period=ONE_MINUTE),
-                    function.metric_throttles(period=ONE_MINUTE),
-                    delivery_failures,
-                ],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Processor duration (ms)",
-                left=[
-                    function.metric_duration(period=ONE_MINUTE, statistic="Average"),
-                    function.metric_duration(period=ONE_MINUTE, statistic="p99"),
-                ],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Firehose delivery to the lake",
-                left=[freshness],
-                right=[delivery_success],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="On-failure queue (batches past their retries)",
-                left=[queue_depth],
-                width=12,
-            ),
         )
 
         self.alarms: list[cw.Alarm] = [
@@ -193,9 +133,108 @@ class Monitoring(Construct):
         ]  # fmt: skip
         for alarm in self.alarms:
             alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-        self.dashboard.add_widgets(
-            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)
+
+        self.dashboard: cw.Dashboard | None = None
+        if dashboard:
+            self.dashboard = self._dashboard(
+                dashboard_name,
+                stream=stream,
+                function=function,
+                iterator_age=iterator_age,
+                delivery_failures=delivery_failures,
+                freshness=freshness,
+                delivery_success=delivery_success,
+                queue_depth=queue_depth,
+                reason_metrics=reason_metrics,
+            )
+
+    def _dashboard(
+        self,
+        name: str,
+        *,
+        stream: kinesis.IStream,
+        function: lambda_.IFunction,
+        iterator_age: cw.IMetric,
+        delivery_failures: cw.IMetric,
+        freshness: cw.IMetric,
+        delivery_success: cw.IMetric,
+        queue_depth: cw.IMetric,
+        reason_metrics: bool,
+    ) -> cw.Dashboard:
+        """The whole path of a page view on one page, with the alarms' states."""
+        rejected: cw.IMetric
+        if reason_metrics:
+            rejected = self._search("EventsRejected", "rejected", "reason")
+        else:  # every record read is accepted, rejected, or failed delivery (retried)
+            rejected = cw.MathExpression(
+                expression="FILL(records, 0) - FILL(accepted, 0) - FILL(failed, 0)",
+                using_metrics={
+                    "records": self._own("RecordsIn", ONE_MINUTE),
+                    "accepted": self._own("EventsAccepted", ONE_MINUTE),
+                    "failed": self._own("DeliveryFailures", ONE_MINUTE),
+                },
+                label="rejected (all reasons; -c reason_metrics=true splits them)",
+                period=ONE_MINUTE,
+            )
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name)
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Beacons in (Kinesis) and records read (processor)",
+                left=[
+                    stream.metric_incoming_records(
+                        period=ONE_MINUTE, statistic="Sum", label="Kinesis incoming records"
+                    ),
+                    self._own("RecordsIn", ONE_MINUTE),
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Page views per minute",
+                left=[self._own("PageViews", ONE_MINUTE)],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Events accepted / rejected" + (" by reason" if reason_metrics else ""),
+                left=[self._own("EventsAccepted", ONE_MINUTE), rejected],
+                width=12,
+                stacked=True,
+            ),
+            cw.GraphWidget(
+                title="Processor iterator age (how far behind the stream)",
+                left=[iterator_age],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Processor errors and throttles",
+                left=[
+                    function.metric_errors(period=ONE_MINUTE),
+                    function.metric_throttles(period=ONE_MINUTE),
+                    delivery_failures,
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Processor duration (ms)",
+                left=[
+                    function.metric_duration(period=ONE_MINUTE, statistic="Average"),
+                    function.metric_duration(period=ONE_MINUTE, statistic="p99"),
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Firehose delivery to the lake",
+                left=[freshness],
+                right=[delivery_success],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="On-failure queue (batches past their retries)",
+                left=[queue_depth],
+                width=12,
+            ),
         )
+        dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
+        return dashboard
 
     def _own(self, metric_name: str, period: Duration) -> cw.Metric:
         """A processor metric with exactly Powertools' ``service`` dimension."""

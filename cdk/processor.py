@@ -31,6 +31,7 @@ from constructs import Construct
 
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
+from stream_processor.reasons import REASON_METRICS_ENV
 
 HANDLER = "stream_processor.handler.handler"
 METRICS_NAMESPACE = "ownstats"
@@ -50,6 +51,7 @@ class Processor(Construct):
         delivery_stream_name: str,
         salt_prefix: str,
         service_name: str,
+        reason_metrics: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.service_name = service_name
@@ -74,6 +76,7 @@ class Processor(Construct):
                 "OWNSTATS_SALT_PREFIX": salt_prefix,
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                REASON_METRICS_ENV: "1" if reason_metrics else "0",
             },
         )
 

@@ -89,11 +89,12 @@ class OwnstatsStack(Stack):
             self,
             "Processor",
             asset_dir=asset_dir,
-            stream=stream.stream,  # the event source grants read + kms:Decrypt
+            stream=stream.stream,  # the event source grants read (aws/kinesis needs no grant)
             domains=config.domains,
             delivery_stream_name=lake.delivery_stream_name,
             salt_prefix=salts.prefix,
             service_name=namespace,
+            reason_metrics=config.reason_metrics,
         )
         lake.grant_put_records(processor.function)
         salts.grant_use(processor.function)
@@ -109,8 +110,9 @@ class OwnstatsStack(Stack):
             function=processor.function,
             delivery_stream_name=lake.delivery_stream_name,
             failure_queue=processor.failure_queue,
-            topic_key=stream.key,
             alarm_email=config.alarm_email,
+            dashboard=config.monitoring_dashboard,
+            reason_metrics=config.reason_metrics,
         )
 
         script_tag = (

@@ -16,9 +16,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from .kinesis import batch_response, lines_of
 from .pipeline import BatchResult, Processor
-from .reasons import Reason
+from .reasons import REASON_METRICS_ENV, Reason
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ownstats")
+
 # named for the package so the pipeline's module loggers (stream_processor.*) log as JSON too
 logger = Logger(service="stream_processor")
 metrics = Metrics(namespace=NAMESPACE)
@@ -57,6 +58,8 @@ def emit_metrics(result: BatchResult) -> None:
     metrics.add_metric(
         name="DeliveryFailures", unit=MetricUnit.Count, value=result.delivery_failures
     )
+    if os.environ.get(REASON_METRICS_ENV, "1") != "1":
+        return
     for reason, count in result.rejections.as_dict().items():
         with single_metric(
             name="EventsRejected", unit=MetricUnit.Count, value=count, namespace=NAMESPACE

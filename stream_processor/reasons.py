@@ -11,6 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from enum import StrEnum
 
+#: "1": one EventsRejected metric per reason (CloudWatch bills $0.30/month for each);
+#: "0": none, the per-reason counts stay in each batch's log line. The CDK app sets it
+#: from ``-c reason_metrics``; unset means "1".
+REASON_METRICS_ENV = "OWNSTATS_REASON_METRICS"
+
 
 class Reason(StrEnum):
     NOT_BEACON = "not_beacon"  # any request that is not GET /hello.gif (hello.js, favicon, HEAD …)

@@ -60,5 +60,5 @@ ALL_COLUMN_NAMES: Final[tuple[str, ...]] = COLUMN_NAMES + tuple(c[0] for c in PA
 COLUMN_TYPES: Final[dict[str, str]] = {c[0]: c[1] for c in EVENT_COLUMNS + PARTITION_KEYS}
 
 #: how ``event_time`` travels in the JSON records: epoch milliseconds (Firehose's
-#: OpenX JSON SerDe reads it with timestamp format "millis")
+#: Hive JSON SerDe, the one with a "millis" timestamp format, reads it)
 EVENT_TIME_FORMAT: Final[str] = "millis"

@@ -1,8 +1,9 @@
 """One synth of the whole CDK app per test session, shared by every CDK test.
 
 A synth costs seconds (jsii + cdk-nag), so all assertions read the same assembly.
-The context is deliberately non-default (two domains, two shards, 14-day archive) so
-the tests prove the context reaches the template. Variants that need a different
+The context is deliberately non-default (two domains, two shards, 14-day archive,
+dashboard and per-reason metrics on) so the tests prove the context reaches the
+template. Variants that need a different
 stack (on-demand stream, custom domain, dev mode) build just the construct involved.
 """
 
@@ -42,6 +43,8 @@ CONTEXT: dict[str, str] = {
     "retention_days": "14",
     "athena_scan_limit_gb": "5",
     "alarm_email": "ops@example.com",
+    "monitoring_dashboard": "true",
+    "reason_metrics": "true",
 }
 
 

@@ -37,7 +37,6 @@ def test_cdk_nag_passes_with_every_acknowledgment_explained(synth: Synth) -> Non
         "AwsSolutions-CFR2",
         "AwsSolutions-CFR4",
         "AwsSolutions-IAM5",
-        "AwsSolutions-KDS3",
         "AwsSolutions-SQS3",
         "AwsSolutions-L1",
     }

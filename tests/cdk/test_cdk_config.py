@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from cdk.config import REPO_ROOT, ConfigError, OwnstatsConfig, stack_name_for
+from cdk.config import CONTEXT_KEYS, REPO_ROOT, ConfigError, OwnstatsConfig, stack_name_for
 
 pytestmark = pytest.mark.cdk
 
@@ -64,6 +64,25 @@ def test_custom_tracker_domain_needs_a_us_east_1_certificate() -> None:
         )
 
 
+def test_cost_options_default_off() -> None:
+    config = OwnstatsConfig.from_mapping({"domain": "example.com"})
+    assert (config.monitoring_dashboard, config.reason_metrics) == (False, False)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("true", True), ("1", True), ("FALSE", False),
+                                            ("0", False), ("off", False), ("", False)])  # fmt: skip
+@pytest.mark.parametrize("key", ["monitoring_dashboard", "reason_metrics"])
+def test_cost_options(key: str, raw: str, value: bool) -> None:
+    config = OwnstatsConfig.from_mapping({"domain": "example.com", key: raw})
+    assert getattr(config, key) is value
+
+
+@pytest.mark.parametrize("key", ["monitoring_dashboard", "reason_metrics"])
+def test_a_mistyped_switch_is_an_error_not_false(key: str) -> None:
+    with pytest.raises(ConfigError, match=f"-c {key}=true or -c {key}=false"):
+        OwnstatsConfig.from_mapping({"domain": "example.com", key: "ture"})
+
+
 def test_dev_flag() -> None:
     assert OwnstatsConfig.from_mapping({"domain": "example.com", "dev": "true"}).dev
 
@@ -88,3 +107,11 @@ def test_app_without_domain_explains_and_exits_2() -> None:
     assert result.returncode == 2
     assert "-c domain=example.com" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_context_key_is_documented() -> None:
+    deploy = (REPO_ROOT / "docs" / "DEPLOY.md").read_text()
+    options = deploy[deploy.index("### Options") :]
+    rows = {m for line in options.splitlines() if line.startswith("| `")
+            for m in re.findall(r"`([a-z_]+)`", line.split("|")[1])}  # fmt: skip
+    assert set(CONTEXT_KEYS) <= rows

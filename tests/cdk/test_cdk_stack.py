@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from cdk_support import Synth
+from cdk_support import Synth, fixed_monthly_cost
 
 from athena_views import load_views
 from cdk.stack import OUTPUT_NAMES
@@ -170,6 +170,22 @@ def test_beacon_behaviour_logs_in_real_time_and_caches_without_query(synth: Synt
     )
 
 
+def test_realtime_log_config_waits_for_its_roles_policy(synth: Synth) -> None:
+    # CloudFront checks on creation that the role may write to the stream: the config
+    # must not be created before the role's policy, which only its ARN would not ensure
+    (config,) = synth.resources("AWS::CloudFront::RealtimeLogConfig").values()
+    (endpoint,) = config["Properties"]["EndPoints"]
+    role_id = endpoint["KinesisStreamConfig"]["RoleArn"]["Fn::GetAtt"][0]
+    (policy_id,) = [
+        k
+        for k, p in synth.resources("AWS::IAM::Policy").items()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    policy = synth.json["Resources"][policy_id]["Properties"]["PolicyDocument"]
+    assert "kinesis:PutRecords" in [a for st in policy["Statement"] for a in _actions(st)]
+    assert policy_id in config.get("DependsOn", [])
+
+
 def test_realtime_log_config_fields_come_from_the_one_definition(synth: Synth) -> None:
     synth.template.has_resource_properties(
         "AWS::CloudFront::RealtimeLogConfig",
@@ -277,11 +293,20 @@ def test_stream_is_kms_encrypted_with_shards_from_context(synth: Synth) -> None:
         "AWS::Kinesis::Stream",
         {
             "ShardCount": 2,
-            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()},
+            # the AWS-managed key: encrypted at rest without a $1-3/month key of our own
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
             "StreamModeDetails": {"StreamMode": "PROVISIONED"},
         },
     )
-    synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    synth.template.resource_count_is("AWS::KMS::Key", 0)
+
+
+def test_stream_goes_with_the_stack(synth: Synth) -> None:
+    # a retained stream keeps billing its shards after `cdk destroy`; it holds at most
+    # 24 h of log lines that the archive bucket keeps anyway
+    (stream,) = synth.resources("AWS::Kinesis::Stream").values()
+    assert stream["DeletionPolicy"] == "Delete"
+    assert stream["UpdateReplacePolicy"] == "Delete"
 
 
 def test_processor_function(synth: Synth) -> None:
@@ -300,6 +325,7 @@ def test_processor_function(synth: Synth) -> None:
                     "OWNSTATS_SALT_PREFIX": "/ownstats/ownstats-example-com/salts/",
                     "POWERTOOLS_SERVICE_NAME": "ownstats-example-com",
                     "POWERTOOLS_METRICS_NAMESPACE": "ownstats",
+                    "OWNSTATS_REASON_METRICS": "1",  # -c reason_metrics=true
                 }
             },
         },
@@ -335,7 +361,8 @@ def test_processor_iam_is_least_privilege(synth: Synth) -> None:
         "firehose:PutRecordBatch",
         "firehose:PutRecord",
     }
-    assert "kms:Decrypt" in by_action  # the encrypted stream
+    # the stream's aws/kinesis key is usable through Kinesis without a KMS grant
+    assert not any(a.startswith("kms:") for a in by_action)
     assert "sqs:SendMessage" in by_action  # the on-failure destination
     assert not any(a.startswith(("s3:", "glue:", "athena:")) for a in by_action)
 
@@ -499,6 +526,15 @@ def test_every_view_is_deployed_in_dependency_order(synth: Synth) -> None:
     assert tables <= set(views["DependsOn"])
 
 
+def test_view_deployer_answers_within_a_service_timeout(synth: Synth) -> None:
+    # without ServiceTimeout CloudFormation waits an hour for an answer that never comes
+    (views,) = synth.resources("Custom::AthenaViews").values()
+    function_id = views["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
+    lambda_timeout = synth.json["Resources"][function_id]["Properties"]["Timeout"]
+    service_timeout = int(views["Properties"]["ServiceTimeout"])
+    assert lambda_timeout < service_timeout <= 900
+
+
 # --- monitoring and outputs -----------------------------------------------------------
 
 
@@ -518,6 +554,17 @@ def test_dashboard_shows_the_whole_path(synth: Synth) -> None:
         "PageViews",
     ):
         assert needle in body, needle
+    assert "SEARCH(" in body  # -c reason_metrics=true: one line per rejection reason
+
+
+def test_options_reach_the_fixed_cost(synth: Synth) -> None:
+    # two shards, the dashboard and per-reason metrics: what `-c` turned on is billed
+    cost = fixed_monthly_cost(synth.json)
+    assert cost["kinesis shards"] == pytest.approx(2 * 10.95)
+    assert cost["kms keys"] == 0
+    assert cost["dashboards"] == pytest.approx(3.00)
+    assert cost["alarms"] == pytest.approx(0.60)
+    assert cost["custom metrics"] == pytest.approx((4 + 7) * 0.30)
 
 
 @pytest.mark.parametrize(
@@ -541,8 +588,28 @@ def test_alarm(synth: Synth, metric: str) -> None:
         assert alarm["AlarmActions"] and alarm["AlarmDescription"]
 
 
-def test_alarm_topic_is_encrypted_and_mailed(synth: Synth) -> None:
-    synth.template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+def test_alarm_topic_is_tls_only_and_mailed(synth: Synth) -> None:
+    # no KMS key: CloudWatch cannot publish to an aws/sns-encrypted topic (see cdk-nag SNS2)
+    synth.template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.absent()})
+    synth.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": Match.object_like(
+                {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                }
+            )
+        },
+    )
     synth.template.has_resource_properties(
         "AWS::SNS::Subscription", {"Endpoint": "ops@example.com", "Protocol": "email"}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,15 @@ import pytest
 from aws_cdk import AspectPriority, Aspects
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
+from cdk_support import fixed_monthly_cost
 
 from cdk.archive import LogArchive
 from cdk.collector import Collector
+from cdk.config import OwnstatsConfig
 from cdk.iam import NoWildcardActions, WildcardActionError, narrow_actions
+from cdk.monitoring import Monitoring
 from cdk.nag import acknowledge_cdk_internals
+from cdk.processor import METRICS_NAMESPACE, REASON_METRICS_ENV, Processor
 from cdk.stream import BeaconStream
 
 pytestmark = pytest.mark.cdk
@@ -109,3 +114,64 @@ def test_unknown_wildcard_fails_the_synth_with_a_pointer() -> None:
     assert narrow_actions(["s3:GetObject*", "s3:PutObject"]) == ["s3:GetObject", "s3:PutObject"]
     with pytest.raises(WildcardActionError, match="NARROWED_ACTIONS"):
         narrow_actions(["dynamodb:*"])
+
+
+def _billed_parts(asset_dir: Path, config: OwnstatsConfig) -> dict[str, Any]:
+    """Everything that costs money per month whatever the traffic (the stream, the
+    processor's metrics, the monitoring), built from ``config`` as the stack does."""
+    (asset_dir / "handler.py").write_text("# stand-in for the processor asset\n")
+    stack = _stack()
+    stream = BeaconStream(stack, "Stream", shards=config.shards)
+    processor = Processor(
+        stack, "Processor", asset_dir=asset_dir, stream=stream.stream,
+        domains=config.domains, delivery_stream_name="delivery", salt_prefix="/salts/",
+        service_name=config.stack_name, reason_metrics=config.reason_metrics,
+    )  # fmt: skip
+    Monitoring(
+        stack, "Monitoring", dashboard_name=config.stack_name, namespace=METRICS_NAMESPACE,
+        service_name=config.stack_name, stream=stream.stream, function=processor.function,
+        delivery_stream_name="delivery", failure_queue=processor.failure_queue,
+        alarm_email=config.alarm_email, dashboard=config.monitoring_dashboard,
+        reason_metrics=config.reason_metrics,
+    )  # fmt: skip
+    return Template.from_stack(stack).to_json()
+
+
+def test_default_fixed_cost_is_at_most_13_dollars(tmp_path: Path) -> None:
+    # docs/DEPLOY.md (Cost) states these items and their total; keep them in step
+    template = _billed_parts(tmp_path, OwnstatsConfig.from_mapping({"domain": "example.com"}))
+    cost = fixed_monthly_cost(template)
+    assert cost == pytest.approx(
+        {
+            "kinesis shards": 10.95,  # 1 shard × 730 h × $0.015
+            "kms keys": 0.0,  # aws/kinesis, no key of our own
+            "dashboards": 0.0,  # -c monitoring_dashboard=false
+            "alarms": 0.60,  # 6 × $0.10
+            "custom metrics": 1.20,  # 4 × $0.30; -c reason_metrics=false
+            "salts": 0.10,
+        }
+    )
+    assert sum(cost.values()) == pytest.approx(12.85)
+    assert sum(cost.values()) <= 13.00
+
+
+def test_by_default_no_dashboard_and_no_reason_metrics_but_every_alarm(tmp_path: Path) -> None:
+    template = _billed_parts(tmp_path, OwnstatsConfig.from_mapping({"domain": "example.com"}))
+    assert [r for r in template["Resources"].values()
+            if r["Type"] == "AWS::CloudWatch::Dashboard"] == []  # fmt: skip
+    alarms = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) == 6 and all(a["Properties"]["AlarmActions"] for a in alarms)
+    (function,) = [r for r in template["Resources"].values()
+                   if r["Type"] == "AWS::Lambda::Function"]  # fmt: skip
+    assert function["Properties"]["Environment"]["Variables"][REASON_METRICS_ENV] == "0"
+
+
+def test_dashboard_without_reason_metrics_computes_the_rejections(tmp_path: Path) -> None:
+    config = OwnstatsConfig.from_mapping({"domain": "example.com", "monitoring_dashboard": "1"})
+    template = _billed_parts(tmp_path, config)
+    (dashboard,) = [r for r in template["Resources"].values()
+                    if r["Type"] == "AWS::CloudWatch::Dashboard"]  # fmt: skip
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "SEARCH(" not in body  # no per-reason metrics to search for
+    assert "FILL(records, 0) - FILL(accepted, 0) - FILL(failed, 0)" in body
+    assert fixed_monthly_cost(template)["dashboards"] == pytest.approx(3.00)

@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from stream_processor import handler as handler_mod
 from stream_processor.pipeline import Processor
-from stream_processor.reasons import Reason
+from stream_processor.reasons import REASON_METRICS_ENV, Reason
 from stream_processor.schema import ALL_COLUMN_NAMES
 from stream_processor.sinks import MemorySink
 from stream_processor.visitor import MemorySaltStore
@@ -168,6 +168,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         handler_mod.processor.cache_clear()
 
 
+def value(metric: Any) -> float:
+    """An EMF metric value (powertools writes a list when a metric repeats)."""
+    return metric[0] if isinstance(metric, list) else metric
+
+
 def stored_rows(s3: Any) -> list[dict[str, Any]]:
     rows = []
     for obj in s3.list_objects_v2(Bucket="lake").get("Contents", []):
@@ -248,9 +253,6 @@ def test_end_to_end_kinesis_to_s3(aws: dict[str, Any], capsys: pytest.CaptureFix
         if line.startswith("{") and "_aws" in line
     ]
 
-    def value(metric: Any) -> float:
-        return metric[0] if isinstance(metric, list) else metric
-
     rejected = {m["reason"]: value(m["EventsRejected"]) for m in emf if "EventsRejected" in m}
     assert rejected == {"foreign_domain": 1, "bot": 1}
     totals = next(m for m in emf if "RecordsIn" in m)
@@ -318,3 +320,26 @@ def test_only_a_newline_ends_a_record_line(processor: Processor, sink: MemorySin
     line = make_line(cs_referer="https://ref.test/\x1c\x1d\x1e\x85\u2028\u2029\x0b\x0c")
     _, result = handler_mod.process_event(kinesis_event([line]), processor)
     assert (result.records_in, result.accepted) == (1, 1)
+
+
+def test_reason_metrics_are_an_option(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-c reason_metrics=false (the default) sets "0": no per-reason metric, still the totals."""
+    monkeypatch.setenv(REASON_METRICS_ENV, "0")
+    logged: list[dict[str, int]] = []
+    monkeypatch.setattr(
+        handler_mod.logger, "info", lambda _msg, **fields: logged.append(fields["rejected"])
+    )
+    lines = [
+        make_line(),
+        make_line(beacon_query(u="https://evil.test/")),
+        make_line(cs_user_agent="curl/8.5.0"),
+    ]
+    assert handler_mod.handler(kinesis_event(lines), None) == {"batchItemFailures": []}
+    out = capsys.readouterr().out
+    emf = [json.loads(x) for x in out.splitlines() if x.startswith("{") and "_aws" in x]
+    assert not [m for m in emf if "EventsRejected" in m]
+    totals = next(m for m in emf if "RecordsIn" in m)
+    assert [value(totals[k]) for k in ("RecordsIn", "EventsAccepted")] == [3, 1]
+    assert logged == [{"bot": 1, "foreign_domain": 1}]  # the batch's log line keeps them
