@@ -1,4 +1,4 @@
-"""The ownstats CDK v2 app: everything SPEC §1/§9 deploys into the site owner's account.
+"""The ownstats CDK v2 app: everything ownstats deploys into the site owner's account.
 
 Layout (one construct per unit, the stack only composes and grants):
 

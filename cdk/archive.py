@@ -1,6 +1,6 @@
 """The log archive: raw CloudFront standard logs and S3 server access logs.
 
-This is the "raw truth" of SPEC §1. Those logs hold viewer IP addresses, so the
+This is the raw truth behind every number. Those logs hold viewer IP addresses, so the
 bucket expires everything after ``retention_days`` (default 30). CloudFront standard
 (legacy) logging writes with bucket ACLs, hence ``BUCKET_OWNER_PREFERRED`` ownership
 and SSE-S3 (it cannot use SSE-KMS).

@@ -1,6 +1,6 @@
 """Docker-free build of the stream processor's Lambda asset.
 
-CDK's PythonFunction bundles in Docker, which SPEC §9 rules out. Instead the asset is a
+CDK's PythonFunction bundles in Docker; synth must work without it. Instead the asset is a
 plain directory: the runtime dependencies from ``pyproject.toml`` installed by pip as
 manylinux aarch64 wheels for the Lambda's Python version (``--only-binary`` so nothing
 is compiled for the wrong machine), plus a copy of ``stream_processor/``.

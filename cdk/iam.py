@@ -2,7 +2,7 @@
 
 CDK's ``grant*`` helpers (used inside BucketDeployment, autoDeleteObjects and KMS/S3
 grants) write action wildcards such as ``s3:GetObject*`` or ``kms:GenerateDataKey*``.
-SPEC §9 asks for least privilege, so before the template is written every policy's
+Least privilege is the rule, so before the template is written every policy's
 actions are rewritten to the concrete actions those helpers actually call. A wildcard
 without a known mapping fails the synth, so none can slip through unnoticed.
 """

@@ -4,7 +4,7 @@ Schema and layout come from ``stream_processor.schema`` (the one definition): th
 Glue ``events`` table is built from ``EVENT_COLUMNS``/``PARTITION_KEYS``, and Firehose
 converts with that very table. Partitions are found by projection
 (``events/event_date=YYYY-MM-DD/``), so there is no crawler, no MSCK REPAIR and no
-partition Lambda (SPEC §9). The raw CloudFront standard logs get an ``access_logs``
+partition Lambda. The raw CloudFront standard logs get an ``access_logs``
 table over the archive bucket for ad-hoc forensics.
 """
 

@@ -1,4 +1,4 @@
-"""Where the daily visitor-hash salts live (SPEC §6) and who may touch them.
+"""Where the daily visitor-hash salts live (docs/PROTOCOL.md, privacy) and who may touch them.
 
 The processor creates ``<prefix><YYYY-MM-DD>`` itself, the first time a day's salt is
 needed: an Advanced-tier SecureString (encrypted with the account's ``aws/ssm`` key)

@@ -34,7 +34,7 @@ OUTPUT_NAMES = (
 
 
 class OwnstatsStack(Stack):
-    """Everything of SPEC §1 for the sites in ``config.domains``."""
+    """Everything ownstats deploys for the sites in ``config.domains``."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: OwnstatsConfig, asset_dir: Path,

@@ -1,4 +1,4 @@
-"""The ``ownstats`` command: serve, ingest, query, demo, dashboard (SPEC §8).
+"""The ``ownstats`` command: serve, ingest, query, demo, dashboard (README, "Use it locally").
 
 Every command runs the same processor and views as the AWS deployment; only the
 services around them are local. Errors say what to do next and exit non-zero

@@ -94,7 +94,7 @@ def _sql_string(value: str) -> str:
 def _is_day_aggregate(view: View) -> bool:
     """Whether a view is a per-day aggregate that the engine may materialise by day.
 
-    SPEC §7 makes every view group or partition by ``event_date`` (that is what lets a
+    Every view groups or partitions by ``event_date`` (docs/VIEWS.md) (that is what lets a
     date filter prune partitions), so such a view's rows for one day depend on that
     day's events only. Row-per-event views (no aggregate) and views without an
     ``event_date`` column (``current_visitors``, which depends on the clock) stay live.

@@ -34,7 +34,7 @@ FLUSH_S = 0.5  # lake autoflush and pump interval: together well under the 2 s p
 
 
 def salts_dir(data_dir: Path) -> Path:
-    """Local salts live beside the lake, never inside ``events/`` (SPEC §6)."""
+    """Local salts live beside the lake, never inside ``events/`` (docs/PROTOCOL.md, privacy)."""
     return data_dir / "salts"
 
 
@@ -111,7 +111,7 @@ def _server_class() -> type:
 
     class Server(uvicorn.Server):
         """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown (the process then
-        dies by the signal); SPEC §8 wants a flushed, clean exit 0 instead."""
+        dies by the signal); a stop must flush everything and exit 0 instead."""
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:

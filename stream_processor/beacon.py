@@ -1,6 +1,6 @@
 """Decode the beacon (the ``/hello.gif`` query string) into a typed value, once.
 
-This is where the tracker's short keys (SPEC §3) become names and where the hard
+This is where the tracker's short keys (docs/PROTOCOL.md) become names and where the hard
 limits live: a beacon is either decoded within bounds or rejected with a reason;
 nothing unbounded gets past this module into storage.
 """

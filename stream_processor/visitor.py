@@ -1,4 +1,4 @@
-"""Counting visitors without tracking them (SPEC §6).
+"""Counting visitors without tracking them (docs/PROTOCOL.md, privacy).
 
 visitor_id = hex(BLAKE2b-64 keyed with the salt of the UTC day, over
 domain ‖ ip ‖ user agent). A salt is 32 random bytes per day, created once (atomically,

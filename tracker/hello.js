@@ -3,7 +3,7 @@
  *
  * Sends GET beacons to hello.gif next to this script (same origin, same
  * directory), so one file works on any collector domain without templating.
- * Protocol: SPEC.md §3. Stores nothing in the browser; the only thing it ever
+ * Protocol: docs/PROTOCOL.md. Stores nothing in the browser; the only thing it ever
  * reads from storage is the owner's opt-out flag localStorage.ownstats_ignore.
  *
  * Written for the gzip budget (GZIP_BUDGET in build.py, enforced by

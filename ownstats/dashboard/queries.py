@@ -3,7 +3,7 @@
 Where it sits: between ``params`` (a validated request) and the backend (``Engine``
 locally, ``AthenaBackend`` on AWS), which both take Athena SQL text.
 
-One definition of each metric (SPEC §7): numbers come from the views in
+One definition of each metric (docs/PROTOCOL.md, metrics): numbers come from the views in
 ``athena_views/``. Without filters a panel reads its view directly (locally those are
 materialised per day, so panels answer in milliseconds). With filters, the panel runs
 *the same view SQL* with its input narrowed: ``FROM sessions`` is replaced by the
@@ -14,7 +14,7 @@ own file. So a filtered bounce rate is computed by ``daily_stats.sql`` itself, a
 duplicates are removed by ``events_deduped.sql`` itself, never by a second formula.
 
 Combining days: a range's figures add up the views' per-day rows. Visitors are summed
-(SPEC §7: a multi-day range sums daily uniques); ratios are combined with the
+(the visitor hash changes daily: a multi-day range sums daily uniques); ratios are combined with the
 counts the views expose for that purpose (``bounces``, ``total_visit_duration_s``) or
 weighted by the row's own count (a day's bounce rate weighs by that day's visits).
 """

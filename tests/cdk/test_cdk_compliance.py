@@ -1,4 +1,4 @@
-"""The template passes cfn-lint and cdk-nag's AwsSolutions checks (SPEC §9)."""
+"""The template passes cfn-lint and cdk-nag's AwsSolutions checks."""
 
 from __future__ import annotations
 

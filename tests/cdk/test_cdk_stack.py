@@ -1,4 +1,4 @@
-"""The synthesized ownstats stack against SPEC §1/§9, one assertion group per unit.
+"""The synthesized ownstats stack, one assertion group per unit.
 
 All tests read the session's single synth (see conftest.py); no logical IDs are
 hard-coded — resources are found by type and properties.

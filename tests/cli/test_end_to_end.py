@@ -1,4 +1,4 @@
-"""The path of one page view (SPEC §1), end to end, with nothing stubbed.
+"""The path of one page view, end to end, with nothing stubbed.
 
 A real Chromium loads a page from one origin with ``hello.js`` from a running
 ``ownstats serve`` on another; the beacons go through the local collector, the

@@ -1,4 +1,4 @@
-"""Beacon decoding: SPEC §3's short keys, the hard limits, one typed value."""
+"""Beacon decoding: the protocol's short keys, the hard limits, one typed value."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Visitor hashing and salt stores (SPEC §6): daily, agreed on, destroyed within 48 h."""
+"""Visitor hashing and salt stores (docs/PROTOCOL.md): daily, agreed on, destroyed in 48 h."""
 
 from __future__ import annotations
 

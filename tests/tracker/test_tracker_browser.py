@@ -1,4 +1,4 @@
-"""hello.js in a real Chromium: every SPEC §3 behaviour, asserted on the beacons.
+"""hello.js in a real Chromium: every behaviour of docs/TRACKER.md, asserted on the beacons.
 
 Each test loads a page on its own ``tN.site.test`` host with the tracker from
 ``collector.test`` and checks the ``/hello.gif`` query strings the collector

@@ -1,5 +1,5 @@
 """Every view's numbers on real Parquet + DuckDB equal an independent Python computation
-of Plausible's definitions (SPEC §7)."""
+of Plausible's definitions (docs/PROTOCOL.md)."""
 
 from __future__ import annotations
 
