@@ -41,10 +41,11 @@ def processor() -> Processor:
     return Processor(domains=domains, sink=sink, salts=salts)
 
 
-def process_event(event: dict[str, Any], proc: Processor) -> tuple[dict[str, Any], BatchResult]:
+def process_event(event: Any, proc: Processor) -> tuple[dict[str, Any], BatchResult]:
     """Run one Kinesis event through ``proc``; the partial batch response and the counts."""
     undecodable: list[str] = []
-    result = proc.process(lines_of(event.get("Records", []), undecodable))
+    records = event.get("Records") if isinstance(event, dict) else None
+    result = proc.process(lines_of(records, undecodable))
     for detail in undecodable:
         result.records_in += 1
         result.rejections.add(Reason.MALFORMED, detail)

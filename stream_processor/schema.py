@@ -12,7 +12,7 @@ from typing import Final
 
 #: (column, Glue type, comment) in table order; ``event_date`` is the partition key
 EVENT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
-    ("event_id", "string", "x-edge-request-id; dedupe key (delivery is at-least-once)"),
+    ("event_id", "string", "64-bit hash of x-edge-request-id, hex; dedupe key"),
     ("event_time", "timestamp", "edge timestamp, UTC, millisecond precision"),
     ("event_type", "string", "pageview | event | engagement"),
     ("event_name", "string", "custom event name; null for page views"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +22,8 @@ from factories import (
 from moto import mock_aws
 
 from stream_processor import handler as handler_mod
-from stream_processor.pipeline import Processor
+from stream_processor.kinesis import MAGIC
+from stream_processor.pipeline import Processor, event_id_of
 from stream_processor.reasons import REASON_METRICS_ENV, Reason
 from stream_processor.schema import ALL_COLUMN_NAMES
 from stream_processor.sinks import MemorySink
@@ -207,7 +209,7 @@ def test_end_to_end_kinesis_to_s3(aws: dict[str, Any], capsys: pytest.CaptureFix
     assert response == {"batchItemFailures": []}
 
     rows = stored_rows(aws["s3"])
-    assert [r["event_id"] for r in rows] == ["id-1", "id-2"]
+    assert [r["event_id"] for r in rows] == [event_id_of("id-1"), event_id_of("id-2")]
     first, second = rows
     assert set(first) == set(ALL_COLUMN_NAMES)
     assert first["event_type"] == "pageview"
@@ -343,3 +345,68 @@ def test_reason_metrics_are_an_option(
     totals = next(m for m in emf if "RecordsIn" in m)
     assert [value(totals[k]) for k in ("RecordsIn", "EventsAccepted")] == [3, 1]
     assert logged == [{"bot": 1, "foreign_domain": 1}]  # the batch's log line keeps them
+
+
+def broken_aggregate(
+    lines: list[str], *, partition_index: int = 0, hash_index: int | None = None
+) -> bytes:
+    """A KPL aggregate (aws-kinesis-agg's own protobuf) whose last record has bad indexes."""
+    from aws_kinesis_agg.deaggregator import messages_pb2
+
+    aggregate = messages_pb2.AggregatedRecord()
+    aggregate.partition_key_table.append("pk")
+    if hash_index is not None:
+        aggregate.explicit_hash_key_table.append("1")
+    for i, line in enumerate(lines):
+        record = aggregate.records.add()
+        record.data = (line + "\n").encode()
+        last = i == len(lines) - 1
+        record.partition_key_index = partition_index if last else 0
+        if hash_index is not None:
+            record.explicit_hash_key_index = hash_index if last else 0
+    body = aggregate.SerializeToString()
+    return MAGIC + body + hashlib.md5(body, usedforsecurity=False).digest()
+
+
+@pytest.mark.parametrize(
+    ("indexes", "what"),
+    [({"partition_index": 7}, "partition key"), ({"hash_index": 3}, "explicit hash key")],
+)
+def test_corrupt_kpl_aggregate_is_counted_and_never_printed(
+    processor: Processor, capfd: pytest.CaptureFixture[str], indexes: dict[str, int], what: str
+) -> None:
+    lines = [make_line(), make_line(), make_line()]
+    event = {
+        "Records": [
+            kinesis_record(broken_aggregate(lines, **indexes), "77"),
+            *kinesis_event([make_line()], start=78)["Records"],
+        ]
+    }
+    response, result = handler_mod.process_event(event, processor)
+    assert response == {"batchItemFailures": []}
+    # the aggregate's three records are dropped as malformed, the plain one accepted
+    assert (result.records_in, result.accepted) == (4, 1), what
+    assert result.rejections == {Reason.MALFORMED: 3}
+    out, err = capfd.readouterr()
+    assert IP not in out + err and "Mozilla" not in out + err and "Raw data" not in err
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "not an event",
+        {},
+        {"Records": None},
+        {"Records": "x"},
+        {"Records": [None, "a string", 7, {}, {"kinesis": None}, {"kinesis": {"data": "eA=="}}]},
+        {"Records": [{"kinesis": {"sequenceNumber": "5", "data": None}}]},
+        {"Records": [{"kinesis": {"sequenceNumber": "5"}}]},
+    ],
+)
+def test_any_event_shape_ends_counted_never_raised(processor: Processor, event: Any) -> None:
+    response, result = handler_mod.process_event(event, processor)
+    assert response == {"batchItemFailures": []}
+    records = event.get("Records") if isinstance(event, dict) else None
+    expected = len(records) if isinstance(records, list) else 0
+    assert result.records_in == expected == sum(result.rejections.values())
