@@ -97,6 +97,33 @@ def batched(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
         yield batch
 
 
+#: seconds to wait before each retry of records that failed (salt store or disk trouble)
+RETRY_DELAYS_S = (0.2, 1.0, 3.0)
+
+
+def process_with_retries(
+    processor: Any, batch: list[tuple[int, str]], delays: Sequence[float] = RETRY_DELAYS_S
+) -> Any:
+    """``processor.process(batch)``, with failed records retried, exactly them.
+
+    Unlike Kinesis, a file can hand back just the failed lines, so nothing is
+    processed twice; what still fails after the last retry stays counted as failed.
+    """
+    result = processor.process(batch)
+    for delay in delays:
+        if not result.failed_ids:
+            break
+        time.sleep(delay)
+        retry = set(result.failed_ids)
+        again = processor.process([item for item in batch if item[0] in retry])
+        result.accepted += again.accepted
+        result.by_type.update(again.by_type)
+        result.rejections.update(again.rejections)
+        result.failed_ids = again.failed_ids
+        result.delivery_failures, result.unavailable = again.delivery_failures, again.unavailable
+    return result
+
+
 def ingest(data: Path, domains: Sequence[str], lines: Iterable[str], *, quiet: bool = False) -> Any:
     """Feed log lines through the processor into the lake; the merged BatchResult."""
     from ownstats.lake import LakeSink
@@ -110,8 +137,7 @@ def ingest(data: Path, domains: Sequence[str], lines: Iterable[str], *, quiet: b
     progress = Progress("ingest")
     try:
         for batch in batched(lines, 500):  # Kinesis-sized batches, as Lambda sees them
-            result = processor.process(batch)
-            totals.merge(result)
+            totals.merge(process_with_retries(processor, batch))
             if not quiet:
                 progress.update(totals.records_in, f", {totals.accepted:,} accepted")
     finally:
@@ -128,17 +154,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     rejected = totals.rejections.as_dict()
     print(
         f"records: {totals.records_in:,}  accepted: {totals.accepted:,}  "
-        f"rejected: {sum(rejected.values()):,}  failed: {totals.delivery_failures:,}"
+        f"rejected: {sum(rejected.values()):,}  failed: {totals.failed:,}"
     )
     for reason, count in rejected.items():
         example = totals.rejections.examples.get(reason, "")
         print(f"  {reason:<20} {count:>9,}   e.g. {example}")
     if not totals.records_in:
         print("warning: no records found in the input", file=sys.stderr)
-    if totals.delivery_failures:
+    if totals.failed:
         print(
-            f"error: {totals.delivery_failures} events could not be written to {data}; "
-            "check free disk space and permissions, then ingest the file again",
+            f"error: {totals.failed:,} records could not be processed or written to {data} "
+            f"(after {len(RETRY_DELAYS_S)} retries); check free disk space, permissions and "
+            "the open-file limit (ulimit -n), then ingest the file again: events already "
+            "stored are not counted twice",
             file=sys.stderr,
         )
         return 1

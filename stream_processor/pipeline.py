@@ -39,7 +39,7 @@ from .logline import (
 from .reasons import Reason, Rejections
 from .sinks import Event, Sink
 from .useragent import AgentInfo, classify
-from .visitor import CachedSalts, SaltStore, visitor_id
+from .visitor import CachedSalts, SaltStore, SaltUnavailable, visitor_id
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,13 @@ def referrer_parts(raw: str, site: str) -> tuple[str | None, str | None]:
 
 @dataclass
 class BatchResult:
-    """What happened to one batch: the numbers behind metrics and the ingest summary."""
+    """What happened to one batch: the numbers behind metrics and the ingest summary.
+
+    Every record in is counted exactly once: ``accepted``, a rejection, or ``failed``
+    (``delivery_failures`` events the sink could not take plus ``unavailable`` records
+    not processed because the salt store failed); failed ones are named by
+    ``failed_ids`` for a retry.
+    """
 
     records_in: int = 0
     accepted: int = 0
@@ -259,6 +265,12 @@ class BatchResult:
     rejections: Rejections = field(default_factory=Rejections)
     failed_ids: list[Hashable] = field(default_factory=list)
     delivery_failures: int = 0
+    unavailable: int = 0
+
+    @property
+    def failed(self) -> int:
+        """Records reported back for a retry, whatever failed."""
+        return self.delivery_failures + self.unavailable
 
     def merge(self, other: BatchResult) -> None:
         self.records_in += other.records_in
@@ -269,6 +281,7 @@ class BatchResult:
             self.rejections.examples.setdefault(reason, example)
         self.failed_ids.extend(other.failed_ids)
         self.delivery_failures += other.delivery_failures
+        self.unavailable += other.unavailable
 
 
 class Processor:
@@ -296,10 +309,22 @@ class Processor:
         events: list[Event] = []
         owners: list[Hashable] = []
         seen: set[str] = set()
+        failed: dict[Hashable, None] = {}  # ordered set of item ids to report back
         for item_id, line in items:
             result.records_in += 1
+            if failed:
+                # retries resume from the lowest failed record: processing the rest now
+                # would only deliver it twice
+                result.unavailable += 1
+                failed.setdefault(item_id, None)
+                continue
             try:
                 outcome = self.run(line)
+            except SaltUnavailable as error:  # the environment, not the input: retry
+                log.warning("reporting records back for retry: %s", error)
+                result.unavailable += 1
+                failed.setdefault(item_id, None)
+                continue
             except Exception as error:  # a bug must never take the batch down with it
                 log.exception("step failed on a record: %s", type(error).__name__)
                 result.rejections.add(Reason.MALFORMED, f"processing error {type(error).__name__}")
@@ -314,7 +339,8 @@ class Processor:
             events.append(outcome)
             owners.append(item_id)
         if events:
-            self._deliver(events, owners, result)
+            self._deliver(events, owners, result, failed)
+        result.failed_ids = list(failed)
         if result.rejections:
             log.info(
                 "rejected %d of %d records",
@@ -327,19 +353,23 @@ class Processor:
             )
         return result
 
-    def _deliver(self, events: list[Event], owners: list[Hashable], result: BatchResult) -> None:
+    def _deliver(
+        self,
+        events: list[Event],
+        owners: list[Hashable],
+        result: BatchResult,
+        failed: dict[Hashable, None],
+    ) -> None:
         try:
-            failed = self.sink.put(events)
+            undelivered = self.sink.put(events)
         except Exception:
             log.exception("sink raised; reporting the whole batch back for retry")
-            failed = list(range(len(events)))
-        failed_set = set(failed)
-        result.delivery_failures = len(failed_set)
-        result.accepted = len(events) - len(failed_set)
+            undelivered = list(range(len(events)))
+        undelivered_set = set(undelivered)
+        result.delivery_failures = len(undelivered_set)
+        result.accepted = len(events) - len(undelivered_set)
         for i, event in enumerate(events):
-            if i not in failed_set:
+            if i not in undelivered_set:
                 result.by_type[event["event_type"]] += 1
-        failed_ids: dict[Hashable, None] = {}
-        for i in sorted(failed_set):
-            failed_ids.setdefault(owners[i], None)
-        result.failed_ids = list(failed_ids)
+        for i in sorted(undelivered_set):
+            failed.setdefault(owners[i], None)

@@ -36,8 +36,20 @@ class SaltStore(Protocol):
         ...
 
 
+class SaltUnavailable(Exception):
+    """The salt store did not answer (throttled, unreachable, disk full, no file handles).
+
+    An environment failure, not bad input: the records it stops are reported back for
+    a retry (Kinesis batchItemFailures, the local pump), never dropped.
+    """
+
+
 class CachedSalts:
-    """Per-container cache in front of a store: one store call per day per container."""
+    """Per-container cache in front of a store: one store call per day per container.
+
+    Any failure of the store becomes ``SaltUnavailable``, the one exception the
+    processor retries instead of dropping.
+    """
 
     def __init__(self, store: SaltStore) -> None:
         self.store = store
@@ -48,7 +60,11 @@ class CachedSalts:
         if salt is None:
             if len(self._cache) > 8:  # a warm container never needs more than a few days
                 self._cache.clear()
-            salt = self._cache[day] = self.store.salt_for(day)
+            try:
+                salt = self.store.salt_for(day)
+            except Exception as error:
+                raise SaltUnavailable(f"salt store: {type(error).__name__}") from error
+            self._cache[day] = salt
         return salt
 
 
