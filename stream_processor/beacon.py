@@ -8,6 +8,7 @@ nothing unbounded gets past this module into storage.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -83,10 +84,12 @@ def decode(query: str) -> Beacon:
     if version != "1":
         if version is None:
             raise BeaconError(Reason.MALFORMED, "missing protocol version v")
-        raise BeaconError(Reason.UNSUPPORTED_VERSION, f"protocol version {version[:10]!r}")
+        shown = version if version.isdigit() and len(version) <= 3 else "?"
+        raise BeaconError(Reason.UNSUPPORTED_VERSION, f"protocol version {shown}")
     event_type = EVENT_TYPES.get(params.get("t", ""))
     if event_type is None:
-        raise BeaconError(Reason.MALFORMED, f"unknown event type {params.get('t', '')[:10]!r}")
+        # details never echo what a request sent: it could be anything, an IP included
+        raise BeaconError(Reason.MALFORMED, "unknown event type t")
     url = params.get("u")
     if not url:
         raise BeaconError(Reason.MALFORMED, "missing page URL u")
@@ -122,12 +125,25 @@ def split_page_url(url: str) -> tuple[str, str, str]:
         raise BeaconError(Reason.MALFORMED, "unparseable page URL") from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise BeaconError(Reason.MALFORMED, "page URL is not http(s)")
-    path = parts.path or "/"
-    if "%" in path:
-        path = unquote(path)
+    path = clean_path(parts.path or "/")
     if parts.fragment:
-        path = f"{path}#{parts.fragment}"
+        # hash routing (`#/reset?token=…`): the route is the page, its query is not
+        path = f"{path}#{clean_path(parts.fragment.partition('?')[0])}"
     return parts.scheme, hostname.rstrip("."), path[:MAX_URL]
+
+
+#: ``;name=value`` path parameters: session ids (``;jsessionid=…``) and tokens live there
+_PATH_PARAMS = re.compile(r";[^/;=]*=[^/]*")
+
+
+def clean_path(path: str) -> str:
+    """A path as stored: ``;name=value`` parameters removed, then decoded once.
+
+    Parameters go before decoding, so an encoded ``%3B`` stays part of the data.
+    """
+    if ";" in path:
+        path = _PATH_PARAMS.sub("", path) or "/"
+    return unquote(path) if "%" in path else path
 
 
 def decode_props(raw: str) -> dict[str, str] | None:

@@ -56,9 +56,7 @@ def emit_metrics(result: BatchResult) -> None:
     metrics.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=result.records_in)
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
     metrics.add_metric(name="PageViews", unit=MetricUnit.Count, value=result.by_type["pageview"])
-    metrics.add_metric(
-        name="DeliveryFailures", unit=MetricUnit.Count, value=result.failed
-    )
+    metrics.add_metric(name="DeliveryFailures", unit=MetricUnit.Count, value=result.failed)
     if os.environ.get(REASON_METRICS_ENV, "1") != "1":
         return
     for reason, count in result.rejections.as_dict().items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import beacon as beacon_mod
 from . import geo, sources
-from .beacon import MAX_SHORT, MAX_URL, Beacon, BeaconError, bounded, bounded_int
+from .beacon import MAX_SHORT, MAX_URL, Beacon, BeaconError, bounded, bounded_int, clean_path
 from .logline import (
     I_COUNTRY,
     I_EDGE,
@@ -44,6 +45,7 @@ from .visitor import CachedSalts, SaltStore, SaltUnavailable, visitor_id
 log = logging.getLogger(__name__)
 
 BEACON_PATH = "/hello.gif"
+MAX_CLOCK_SKEW_S = 600
 KNOWN_PATHS = frozenset({"/hello.gif", "/hello.js", "/", "/favicon.ico", "/robots.txt"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 Drop = tuple[Reason, str]
@@ -76,6 +78,8 @@ class Steps:
     def __init__(self, domains: Iterable[str], salts: SaltStore) -> None:
         self.domains = tuple(sorted({normalize_domain(d) for d in domains if d.strip()}))
         self.salts = CachedSalts(salts)
+        #: the latest event time accepted (epoch ms); the processor moves it per batch
+        self.horizon_ms = 0
 
     # -- parse ---------------------------------------------------------------
     def parse(self, hit: Hit) -> Drop | None:
@@ -84,7 +88,11 @@ class Steps:
             return Reason.MALFORMED, "record has fewer fields than the real-time log config"
         time_ms = parse_timestamp_ms(values[I_TIMESTAMP])
         if time_ms is None:
-            return Reason.MALFORMED, f"bad timestamp {values[I_TIMESTAMP][:30]!r}"
+            # never the value: a shifted record can put an IP in this field
+            return Reason.MALFORMED, "bad timestamp (not epoch seconds from 2000 to 2100)"
+        if time_ms > self.horizon_ms:
+            # a clock or a forged line from the future would count as "current" for years
+            return Reason.MALFORMED, "timestamp more than 10 minutes in the future"
         hit.values, hit.time_ms = values, time_ms
         return None
 
@@ -245,7 +253,8 @@ def referrer_parts(raw: str, site: str) -> tuple[str | None, str | None]:
     host = normalize_domain(host)
     if host == site or host.endswith("." + site):
         return None, None
-    url = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else host + parts.path
+    path = clean_path(parts.path)
+    url = f"{parts.scheme}://{host}{path}" if parts.scheme else host + path
     return url[:MAX_URL], host[:MAX_SHORT]
 
 
@@ -290,10 +299,23 @@ class Processor:
     Reusable across warm invocations: per-batch state lives in ``process`` only.
     """
 
-    def __init__(self, *, domains: Iterable[str], sink: Sink, salts: SaltStore) -> None:
+    def __init__(
+        self,
+        *,
+        domains: Iterable[str],
+        sink: Sink,
+        salts: SaltStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.steps = Steps(domains, salts)
         self.named_steps = self.steps.named()
         self.sink = sink
+        self.clock = clock
+        self.steps.horizon_ms = self.horizon_ms()
+
+    def horizon_ms(self) -> int:
+        """Events later than this are from a wrong clock: now plus ten minutes of skew."""
+        return int((self.clock() + MAX_CLOCK_SKEW_S) * 1000)
 
     def run(self, line: str) -> Event | Drop:
         """One line through every step: the event, or the drop that stopped it."""
@@ -305,6 +327,7 @@ class Processor:
         return hit.event
 
     def process(self, items: Iterable[tuple[Hashable, str]]) -> BatchResult:
+        self.steps.horizon_ms = self.horizon_ms()
         result = BatchResult()
         events: list[Event] = []
         owners: list[Hashable] = []

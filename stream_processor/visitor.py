@@ -47,25 +47,39 @@ class SaltUnavailable(Exception):
 class CachedSalts:
     """Per-container cache in front of a store: one store call per day per container.
 
-    Any failure of the store becomes ``SaltUnavailable``, the one exception the
-    processor retries instead of dropping.
+    A cached salt is forgotten when the store would have destroyed it (48 hours after
+    its day began, or an hour after it was fetched for a day already that old), so
+    memory never holds a salt longer than the store does. Any failure of the store
+    becomes ``SaltUnavailable``, the one exception the processor retries instead of
+    dropping.
     """
 
-    def __init__(self, store: SaltStore) -> None:
+    MAX_DAYS = 4  # today, yesterday, and a little backfill
+
+    def __init__(self, store: SaltStore, clock: Any = time.time) -> None:
         self.store = store
-        self._cache: dict[str, bytes] = {}
+        self.clock = clock
+        self._cache: dict[str, tuple[bytes, float]] = {}
 
     def salt_for(self, day: str) -> bytes:
-        salt = self._cache.get(day)
-        if salt is None:
-            if len(self._cache) > 8:  # a warm container never needs more than a few days
-                self._cache.clear()
-            try:
-                salt = self.store.salt_for(day)
-            except Exception as error:
-                raise SaltUnavailable(f"salt store: {type(error).__name__}") from error
-            self._cache[day] = salt
+        cached = self._cache.get(day)
+        now = self.clock()
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        try:
+            salt = self.store.salt_for(day)
+        except Exception as error:
+            raise SaltUnavailable(f"salt store: {type(error).__name__}") from error
+        self._cache = {d: c for d, c in self._cache.items() if now < c[1]}
+        while len(self._cache) >= self.MAX_DAYS:
+            del self._cache[min(self._cache, key=lambda d: self._cache[d][1])]
+        self._cache[day] = (salt, max(day_start(day) + SALT_LIFETIME_S, now + 3600))
         return salt
+
+
+def day_start(day: str) -> float:
+    """Epoch seconds of ``day``'s UTC midnight."""
+    return datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
 
 
 class MemorySaltStore:
@@ -82,15 +96,24 @@ class FileSaltStore:
     """Local mode: one file per day under ``directory``, created atomically.
 
     A salt is written to a temporary file and hard-linked into place: ``link`` fails
-    if another process won the race, and then its salt is read instead. Files older
-    than 48 hours are deleted whenever a new day's salt is made.
+    if another process won the race, and then its salt is read instead. Salts whose
+    day began more than 48 hours ago are deleted when the store opens, whenever a new
+    day's salt is made, and at least every ten minutes while salts are asked for; a
+    stopped installation deletes them on its next start.
     """
+
+    PURGE_EVERY_S = 600
 
     def __init__(self, directory: Path | str, clock: Any = time.time) -> None:
         self.directory = Path(directory)
         self.clock = clock
+        self._purged_at = self.clock()
+        if self.directory.is_dir():
+            self.purge()
 
     def salt_for(self, day: str) -> bytes:
+        if self.clock() - self._purged_at > self.PURGE_EVERY_S:
+            self.purge()
         path = self.directory / f"{day}.salt"
         try:
             return bytes.fromhex(path.read_text())
@@ -111,14 +134,13 @@ class FileSaltStore:
 
     def purge(self) -> None:
         """Delete salts whose day began more than 48 hours ago."""
-        now = self.clock()
+        now = self._purged_at = self.clock()
         for path in self.directory.glob("*.salt"):
             try:
                 day = date.fromisoformat(path.stem)
             except ValueError:
                 continue
-            created = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-            if now - created > SALT_LIFETIME_S:
+            if now - day_start(day.isoformat()) > SALT_LIFETIME_S:
                 path.unlink(missing_ok=True)
 
 

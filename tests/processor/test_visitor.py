@@ -147,3 +147,38 @@ def test_ssm_store_never_sets_an_expiry_in_the_past(ssm) -> None:  # type: ignor
     )["Parameters"][0]
     policy = policy_of(described)
     assert policy["Attributes"]["Timestamp"] == "2026-11-28T10:00:00.000Z"
+
+
+def test_file_store_purges_when_it_opens_and_while_salts_are_asked_for(tmp_path: Path) -> None:
+    """No new day needed: a stopped install purges on start, a running one every 10 min."""
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()
+    for day in ("2026-11-25", "2026-11-27", "2026-11-28"):
+        (tmp_path / f"{day}.salt").write_text(SALT.hex())
+    clock = [now]
+    store = FileSaltStore(tmp_path, clock=lambda: clock[0])
+    assert sorted(p.stem for p in tmp_path.glob("*.salt")) == ["2026-11-27", "2026-11-28"]
+    clock[0] = now + 13 * 3600  # the 27th is now 49 h old; the 28th's salt exists already
+    store.salt_for("2026-11-28")
+    assert sorted(p.stem for p in tmp_path.glob("*.salt")) == ["2026-11-28"]
+
+
+def test_cached_salts_forget_a_salt_when_the_store_would() -> None:
+    clock = [datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()]
+    calls: list[str] = []
+    inner = MemorySaltStore()
+
+    class Counting:
+        def salt_for(self, day: str) -> bytes:
+            calls.append(day)
+            return inner.salt_for(day)
+
+    cached = CachedSalts(Counting(), clock=lambda: clock[0])
+    cached.salt_for("2026-11-28")
+    clock[0] += 35 * 3600  # 47 h after the 28th began: still cached
+    cached.salt_for("2026-11-28")
+    clock[0] += 2 * 3600  # 49 h: the store has destroyed it; so has the cache
+    cached.salt_for("2026-11-28")
+    assert calls == ["2026-11-28", "2026-11-28"]
+    for day in ("2026-11-25", "2026-11-26", "2026-11-27", "2026-11-29", "2026-11-30"):
+        cached.salt_for(day)
+    assert len(cached._cache) <= CachedSalts.MAX_DAYS
