@@ -146,9 +146,11 @@ def to_duckdb(sql: str) -> str:
     """
     import sqlglot
 
+    from athena_views.trino_functions import rewrite
+
     tree = sqlglot.parse_one(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
     tree = tree.transform(_unnest_map_for_duckdb).transform(_min_by_keeps_nulls)
-    return tree.sql(dialect="duckdb")
+    return tree.transform(rewrite).sql(dialect="duckdb")
 
 
 def create_view_statement(view: View, dialect: str = "athena") -> str:

@@ -9,7 +9,9 @@ queries are Athena SQL too, so a query that works here works on Athena.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,10 +23,11 @@ import sqlglot
 from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
+from athena_views.trino_functions import UnsupportedFunction
 from ownstats.lake import events_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
-__all__ = ["Engine", "QueryError", "QueryResult", "duckdb_type", "translate"]
+__all__ = ["Engine", "QueryError", "QueryResult", "duckdb_type", "prepare", "translate"]
 
 _DUCKDB_SCALARS = {
     "string": "VARCHAR",
@@ -66,17 +69,23 @@ def duckdb_type(glue_type: str) -> str:
     raise ValueError(f"no DuckDB type for Glue type {glue_type!r}; add it to ownstats.engine")
 
 
-def translate(sql: str) -> str:
-    """Athena (Trino) SQL → DuckDB SQL, with the view loader's documented fixes.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_MISSING_FUNCTION = re.compile(
+    r"(?:Scalar|Aggregate|Table) Function with name (\w+) does not exist"
+)
+_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
 
-    Only reading statements are accepted: the lake is written by the processor alone,
-    and a DROP or INSERT here would silently diverge from what Athena shows.
-    """
+
+def parse_query(sql: str) -> exp.Expression:
+    """The one reading statement in ``sql``, parsed as Athena SQL; QueryError otherwise."""
     try:
         statements = sqlglot.parse(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as err:
-        raise QueryError(f"not valid Athena SQL: {err}") from err
+        # sqlglot underlines the culprit with terminal escapes: not in a message or a pipe
+        raise QueryError(f"not valid Athena SQL: {_ANSI.sub('', str(err))}") from err
     statements = [s for s in statements if s is not None]
+    if not statements:
+        raise QueryError('no SQL given: pass one statement, e.g. "SELECT * FROM daily_stats"')
     if len(statements) != 1:
         raise QueryError("run one statement at a time")
     if not isinstance(statements[0], exp.Query | exp.Describe):
@@ -84,7 +93,67 @@ def translate(sql: str) -> str:
             "only queries (SELECT, WITH …, DESCRIBE) can run here: the lake is written by "
             "the processor, and views come from athena_views/*.sql"
         )
-    return to_duckdb(sql)
+    return statements[0]
+
+
+@functools.lru_cache(maxsize=512)
+def prepare(sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """(DuckDB SQL, Athena's column names or None) for one user query; cached, as the
+    dashboard repeats the same few queries."""
+    names = athena_column_names(parse_query(sql))
+    try:
+        translated = to_duckdb(sql)
+    except UnsupportedFunction as err:
+        raise QueryError(f"not supported by the local engine: {err}") from err
+    return translated, None if names is None else tuple(names)
+
+
+def translate(sql: str) -> str:
+    """Athena (Trino) SQL → DuckDB SQL, with the view loader's documented fixes.
+
+    Only reading statements are accepted: the lake is written by the processor alone,
+    and a DROP or INSERT here would silently diverge from what Athena shows.
+    """
+    return prepare(sql)[0]
+
+
+def athena_column_names(tree: exp.Expression) -> list[str] | None:
+    """The names Athena gives a query's columns: an alias or a column's own name, else
+    ``_col<position>`` (DuckDB would say ``count_star()``); None when ``*`` makes the
+    list unknowable before running."""
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.left
+    if not isinstance(tree, exp.Select):
+        return None
+    names: list[str] = []
+    for position, projection in enumerate(tree.expressions):
+        if isinstance(projection, exp.Star) or (
+            isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+        ):
+            return None
+        if isinstance(projection, exp.Alias):
+            names.append(projection.alias)
+        elif isinstance(projection, exp.Column):
+            names.append(projection.name)
+        else:
+            names.append(f"_col{position}")
+    return names
+
+
+def explain(error: duckdb.Error, tables: list[str]) -> str:
+    """DuckDB's error in terms of the Athena SQL the user wrote, with what to do next."""
+    text = _ANSI.sub("", str(error))
+    function = _MISSING_FUNCTION.search(text)
+    if function:
+        return (
+            f"function {function.group(1)} is not supported by the local engine (docs/VIEWS.md "
+            "lists the Trino functions it runs); on AWS, try it with ownstats query --athena"
+        )
+    table = _MISSING_TABLE.search(text)
+    if table:
+        return f"no table or view named {table.group(1)}; there are: {', '.join(tables)}"
+    first = text.splitlines()[0] if text else type(error).__name__
+    return f"{first}\n(query language: Athena/Trino SQL; tables: {', '.join(tables)})"
 
 
 def _sql_string(value: str) -> str:
@@ -311,8 +380,9 @@ class Engine:
         )
 
     def query(self, sql: str) -> QueryResult:
-        """Run one Athena-dialect statement on the lake and views."""
-        translated = translate(sql)
+        """Run one Athena-dialect statement on the lake and views; columns named as
+        Athena names them."""
+        translated, names = prepare(sql)
         for attempt in (1, 2):
             try:
                 needs_tables = self._needs_materialized(sql)
@@ -329,6 +399,8 @@ class Engine:
                     if relation is None or not relation.description:
                         return QueryResult(columns=[], rows=[])
                     columns = [d[0] for d in relation.description]
+                    if names is not None and len(names) == len(columns):
+                        columns = list(names)
                     return QueryResult(columns=columns, rows=relation.fetchall())
                 finally:
                     cursor.close()
@@ -341,10 +413,7 @@ class Engine:
                         "process rewriting it? Retry the query."
                     ) from err
             except duckdb.Error as err:
-                raise QueryError(
-                    f"{err}\n(query language: Athena/Trino SQL; tables: events, "
-                    f"{', '.join(self.view_names)})"
-                ) from err
+                raise QueryError(explain(err, ["events", *self.view_names])) from err
         raise AssertionError("unreachable")
 
     def close(self) -> None:
