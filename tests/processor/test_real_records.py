@@ -241,3 +241,19 @@ def test_awkward_values_survive_exactly_once_decoded(encoding: str, value: str) 
     assert event["event_name"] == f"name {expected} end"
     assert (event["utm_source"], event["utm_campaign"]) == (expected, expected)
     assert event["props"] == {"k": expected}
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        ({"cs_method": "OPTIONS"}, "OPTIONS /hello.gif"),
+        ({"cs_method": "POST"}, "POST /hello.gif"),
+        ({"sc_status": "502", "x_edge_result_type": "Error"}, "response status 502"),
+        ({"sc_status": "000"}, "response status 000"),  # viewer hung up before the answer
+        ({"path": "/hello.js"}, "GET /hello.js"),
+        ({"path": "/hello.gif/x"}, "GET another path"),
+    ],
+)
+def test_what_was_rightly_rejected_stays_rejected(fields: dict[str, str], detail: str) -> None:
+    (outcome,) = run_all([make_line(**fields)])
+    assert outcome == (Reason.NOT_BEACON, detail)
