@@ -2,7 +2,10 @@
 -- undone. Kinesis/Firehose retries (and a local compaction caught half-way) can store
 -- the same edge request twice; event_id (x-edge-request-id) identifies it, and both
 -- copies share event_time and therefore event_date, so partitioning the window by
--- event_date keeps date filters pruning partitions.
+-- event_date keeps date filters pruning partitions. Copies may differ in visitor_id
+-- (the same records ingested again after their day's salt was destroyed): ordering by
+-- it picks the same copy every time, and the same salt for all of a visitor's events,
+-- so visitors are neither random nor inflated.
 -- The column list must equal the events schema (stream_processor/schema.py); the
 -- test suite checks that it does.
 SELECT
@@ -46,7 +49,9 @@ SELECT
 FROM (
     SELECT
         *,
-        row_number() OVER (PARTITION BY event_date, event_id ORDER BY event_time) AS copy_no
+        row_number() OVER (
+            PARTITION BY event_date, event_id ORDER BY event_time, visitor_id
+        ) AS copy_no
     FROM events
 ) AS numbered
 WHERE copy_no = 1

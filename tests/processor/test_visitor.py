@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -182,3 +183,37 @@ def test_cached_salts_forget_a_salt_when_the_store_would() -> None:
     for day in ("2026-11-25", "2026-11-26", "2026-11-27", "2026-11-29", "2026-11-30"):
         cached.salt_for(day)
     assert len(cached._cache) <= CachedSalts.MAX_DAYS
+
+
+def test_backfill_of_many_old_days_counts_each_visitor_once_per_day(tmp_path: Path) -> None:
+    """An ingest of weeks of old records, days interleaved: every day's salt stays the
+    same for the whole run although its file is destroyed at once (the day is long
+    gone), so a visitor is one visitor_id per day, as if the days had been live."""
+    import random
+
+    from factories import beacon_query, make_line
+
+    from stream_processor.fields import FIELD_INDEX
+    from stream_processor.pipeline import Processor
+    from stream_processor.sinks import MemorySink
+
+    start = datetime(2026, 9, 1, tzinfo=UTC).timestamp()
+    lines = [
+        make_line(
+            beacon_query(u=f"https://example.com/{i}"),
+            timestamp=f"{start + (i % 20) * 86400 + i:.3f}",
+            c_ip=f"198.51.100.{i % 7}",
+        )
+        for i in range(400)
+    ]
+    random.Random(5).shuffle(lines)
+    sink = MemorySink()
+    processor = Processor(domains=["example.com"], sink=sink, salts=FileSaltStore(tmp_path))
+    processor.process(enumerate(lines))
+    truth = {
+        (time.strftime("%Y-%m-%d", time.gmtime(float(x.split("\t")[0]))), x.split("\t")[1])
+        for x in lines
+    }
+    assert FIELD_INDEX["c-ip"] == 1 and len(sink.events) == 400
+    assert len({(e["event_date"], e["visitor_id"]) for e in sink.events}) == len(truth) == 140
+    assert not list(tmp_path.glob("*.salt"))  # every one of those salts is gone already
