@@ -117,6 +117,49 @@ PAGES: tuple[tuple[str, float], ...] = (
     ("/contact", 3),
     ("/signup", 4),
 )
+# a second site is a blog: its own pages, and readers from news sites, social and feeds
+BLOG_PAGES: tuple[tuple[str, float], ...] = (
+    ("/", 18),
+    ("/posts/why-we-self-host-analytics", 16),
+    ("/posts/cloudfront-real-time-logs-in-practice", 12),
+    ("/posts/duckdb-on-a-laptop", 10),
+    ("/posts/counting-visitors-without-cookies", 9),
+    ("/posts/partition-projection-explained", 6),
+    ("/archive", 5),
+    ("/tags/aws", 4),
+    ("/tags/privacy", 4),
+    ("/about", 3),
+)
+BLOG_ARRIVALS: tuple[tuple[str, dict[str, str], float], ...] = (
+    ("", {}, 20),
+    ("https://news.ycombinator.com/item?id=42000001", {}, 18),
+    ("https://www.reddit.com/r/dataengineering/comments/y", {}, 10),
+    ("https://lobste.rs/s/abc123", {}, 5),
+    ("https://mastodon.social/@someone/1", {}, 5),
+    ("https://t.co/xyz789", {}, 6),
+    ("https://www.google.com/", {}, 14),
+    ("https://duckduckgo.com/", {}, 4),
+    ("https://feedly.com/i/subscription", {}, 4),
+    ("https://www.perplexity.ai/search", {}, 2),
+    ("https://example.com/", {}, 6),
+    ("", {"us": "weekly-digest", "um": "email", "uc": "issue-48"}, 6),
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What one generated site looks like: its pages, where its visitors come from, and
+    its share of the traffic."""
+
+    pages: tuple[tuple[str, float], ...]
+    arrivals: tuple[tuple[str, dict[str, str], float], ...]
+    weight: float
+
+
+#: the first domain is the main site (a product), every other one a blog
+MAIN_SITE = Site(PAGES, ARRIVALS, 3.0)
+BLOG_SITE = Site(BLOG_PAGES, BLOG_ARRIVALS, 1.0)
+
 SCREENS = (
     (1920, 1080, 1903),
     (1536, 864, 1519),
@@ -190,18 +233,24 @@ def new_visitor(rng: random.Random) -> Visitor:
     return Visitor(_pick(rng, BROWSERS)[0], ip, country, edge, tz, lang, rng.choice(SCREENS))
 
 
-def visit(rng: random.Random, domain: str, start_s: float, who: Visitor | None = None) -> list[Hit]:
+def visit(
+    rng: random.Random,
+    domain: str,
+    start_s: float,
+    who: Visitor | None = None,
+    site: Site = MAIN_SITE,
+) -> list[Hit]:
     """One visit: 1-6 page views with engagement, sometimes a custom event."""
     who = who or new_visitor(rng)
     user_agent, ip, country, edge = who.user_agent, who.ip, who.country, who.edge
     tz, lang, (sw, sh, vw) = who.tz, who.lang, who.screen
-    referrer, utm, _ = _pick(rng, ARRIVALS)
+    referrer, utm, _ = _pick(rng, site.arrivals)
     base = {"v": "1", "w": str(vw), "sw": str(sw), "sh": str(sh), "l": lang, "tz": tz}
     hits: list[Hit] = []
     now = start_s
     pages = 1 if rng.random() < 0.45 else rng.randint(2, 6)
     for i in range(pages):
-        path = _pick(rng, PAGES)[0] if i else rng.choice(("/", "/", _pick(rng, PAGES)[0]))
+        path = _pick(rng, site.pages)[0] if i else rng.choice(("/", "/", _pick(rng, site.pages)[0]))
         page_id = uuid.UUID(int=rng.getrandbits(128)).hex[:16]
         query = {**base, "t": "pv", "u": f"https://{domain}{path}", "id": page_id}
         if i == 0:
@@ -296,6 +345,8 @@ def hits(
     """``visits`` visits spread over [start_s, end_s) with a daily rhythm, plus noise."""
     rng = random.Random(seed)
     span = max(end_s - start_s, 1.0)
+    sites = [MAIN_SITE] + [BLOG_SITE] * (len(domains) - 1)
+    weights = [site.weight for site in sites]
     regulars: list[Visitor] = []  # a quarter of visits come from people seen before
     for _ in range(visits):
         # more traffic in the (UTC) afternoon: a gentle daily curve
@@ -303,7 +354,8 @@ def hits(
         if rng.random() < 0.3:
             t = start_s + (t - start_s) // 86400 * 86400 + rng.gauss(15 * 3600, 3 * 3600) % 86400
         t = min(max(t, start_s), end_s - 1)
-        domain = rng.choice(domains)
+        (index,) = rng.choices(range(len(domains)), weights)
+        domain = domains[index]
         if regulars and rng.random() < 0.25:
             who = rng.choice(regulars)
         else:
@@ -311,7 +363,7 @@ def hits(
             regulars.append(who)
             if len(regulars) > 200:
                 regulars.pop(0)
-        batch = visit(rng, domain, t, who)
+        batch = visit(rng, domain, t, who, sites[index])
         if rng.random() < noise_share:
             batch.append(noise(rng, domain, t))
         for hit in batch:
