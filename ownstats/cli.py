@@ -8,13 +8,14 @@ without a traceback; long-running work shows progress on stderr.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from numbers import Number
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -181,6 +182,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cell(value: Any) -> str:
+    """A value as the table shows it (rounded floats, ISO dates, maps as JSON)."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -190,6 +192,33 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, default=str, ensure_ascii=False)
     return str(value)
+
+
+#: characters a terminal acts on or that reorder what it shows: C0 controls (ESC …),
+#: DEL, C1 controls (CSI \x9b, OSC \x9d …), line/paragraph separators, the bidi
+#: embeddings, overrides and isolates (U+202E …) and lone surrogates
+_UNSAFE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters and bidi overrides
+    shown as escapes (``\\x1b``, ``\\u202e``), everything else as it is.
+
+    Page paths, event names and UTM values are whatever a visitor sent; printed raw,
+    an ESC sequence could retitle, recolour or clear the site owner's terminal.
+    """
+    return _UNSAFE.sub(_visible_escape, text)
 
 
 def _json_value(value: Any) -> Any:
@@ -204,23 +233,59 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _csv_value(value: Any) -> Any:
+    """A value as a CSV cell: exact (no rounding), text defused against formulas."""
+    from ownstats.dashboard.csvsafe import defuse
+
+    if value is None:
+        return ""
+    if isinstance(value, Number):
+        return value  # numbers stay numbers: -3 is a value, not a formula
+    if isinstance(value, datetime | date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return defuse(str(value))
+
+
+#: a CSV field holding one of these is quoted; csv.writer with a "\n" line end would
+#: leave a bare "\r" unquoted, and a spreadsheet reading it as a row break would start a
+#: new cell there: "x\r=HYPERLINK(…)" past the formula guard
+_CSV_SPECIAL = re.compile('[",\r\n]')
+
+
+def _csv_line(values: Iterable[Any]) -> str:
+    """One CSV record (RFC 4180 quoting) ending in "\n", as Unix tools expect."""
+    fields = []
+    for value in values:
+        text = str(_csv_value(value))
+        fields.append('"' + text.replace('"', '""') + '"' if _CSV_SPECIAL.search(text) else text)
+    return (",".join(fields) if fields != [""] else '""') + "\n"
+
+
 def print_result(result: Any, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in result.as_dicts()]
-        json.dump(rows, out, ensure_ascii=False, default=str)
+        text = json.dumps(rows, ensure_ascii=False, default=str)
+        # json escapes C0 itself; DEL, C1 and bidi controls too (the same data, as \uXXXX)
+        out.write(_UNSAFE.sub(_json_escape, text))
         out.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows([_cell(v) for v in row] for row in result.rows)
+        out.write(_csv_line(result.columns))
+        for row in result.rows:
+            out.write(_csv_line(row))
     else:
-        cells = [[_cell(v) for v in row] for row in result.rows]
-        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
+        columns = [printable(str(c)) for c in result.columns]
+        cells = [[printable(_cell(v)) for v in row] for row in result.rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
         numeric = [
-            all(isinstance(r[i], int | float) or r[i] is None for r in result.rows)
-            and bool(result.rows)
-            for i in range(len(result.columns))
+            all(isinstance(r[i], Number) or r[i] is None for r in result.rows) and bool(result.rows)
+            for i in range(len(columns))
         ]
 
         def line(values: Sequence[str]) -> str:
@@ -229,7 +294,7 @@ def print_result(result: Any, fmt: str, out: IO[str] | None = None) -> None:
                 for v, w, n in zip(values, widths, numeric, strict=True)
             ).rstrip()
 
-        out.write(line(result.columns) + "\n")
+        out.write(line(columns) + "\n")
         out.write("  ".join("-" * w for w in widths) + "\n")
         for row in cells:
             out.write(line(row) + "\n")

@@ -51,9 +51,9 @@ class CachedSalts:
     its day began, or an hour after it was fetched for a day already that old), so
     memory never holds a salt longer than the store does. Within that hour a backfill
     keeps using it: an ingest of weeks of old, interleaved records counts each visitor
-    once per day, although every such salt file is deleted as soon as it is made. Any failure of the store
-    becomes ``SaltUnavailable``, the one exception the processor retries instead of
-    dropping.
+    once per day, although every such salt file is deleted as soon as it is made. Any
+    failure of the store becomes ``SaltUnavailable``, the one exception the processor
+    retries instead of dropping.
     """
 
     MAX_DAYS = 64  # today, yesterday, and a backfill of two months (32 bytes each)

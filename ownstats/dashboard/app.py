@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +25,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ownstats.dashboard import queries
-from ownstats.dashboard.params import FILTERS, NONE_VALUE, BadRequest, Params, parse, utc_today
+from ownstats.dashboard.csvsafe import defuse
+from ownstats.dashboard.params import (
+    FILTERS,
+    NONE_VALUE,
+    BadRequest,
+    Params,
+    parse,
+    shown,
+    utc_today,
+)
 from ownstats.dashboard.runner import Backend, Runner
 
 __all__ = ["STATIC_DIR", "build_app", "dashboard_routes"]
@@ -44,8 +55,6 @@ _CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -65,12 +74,20 @@ def _cell(value: Any) -> Any:
 
     Sources, campaigns and event names come from visitors' URLs, so anyone can send
     ``utm_campaign==HYPERLINK(…)``; a leading quote defuses it (OWASP CSV injection).
+    Numbers (a numeric column's ``-3``) stay numbers.
     """
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in _FORMULA_START:
-        return "'" + value
+    if isinstance(value, str):
+        return defuse(value)
     return value
+
+
+def _disposition(filename: str) -> str:
+    """An attachment header any client reads (RFC 6266): the UTF-8 name as
+    ``filename*`` (RFC 5987), and an ASCII stand-in for clients without it."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _csv(columns: list[str], rows: list[dict[str, Any]], filename: str) -> Response:
@@ -82,7 +99,7 @@ def _csv(columns: list[str], rows: list[dict[str, Any]], filename: str) -> Respo
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": _disposition(filename)},
     )
 
 
@@ -202,7 +219,9 @@ class _Api:
         slug = request.path_params["panel"]
         panel = queries.BREAKDOWNS.get(slug)
         if panel is None:
-            raise BadRequest(f"unknown breakdown {slug!r}; one of {', '.join(queries.BREAKDOWNS)}")
+            raise BadRequest(
+                f"unknown breakdown {shown(slug)}; one of {', '.join(queries.BREAKDOWNS)}"
+            )
         extra = ("prop_event",) if slug == "event-props" else ()
         params = await self.params(request, extra=extra)
         if slug == "event-props" and not params.prop_event:

@@ -21,6 +21,7 @@ __all__ = [
     "Filter",
     "Params",
     "parse",
+    "shown",
     "sql_string",
     "utc_today",
 ]
@@ -32,7 +33,14 @@ MAX_RANGE_DAYS = 3660
 #: how a filter asks for "the value is missing" (a visit without country, campaign …)
 NONE_VALUE = "(none)"
 MAX_VALUE_LENGTH = 2000
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: the dates a request may name: from the Unix epoch (no event is older) to a bound that
+#: leaves room for the previous period and the day after without leaving ``date``'s range
+MIN_DATE = date(1970, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+MAX_LIMIT = 1000
+# ASCII digits only: ``\d`` and ``str.isdigit`` also take "²", "١" or "𝟙"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 class BadRequest(ValueError):
@@ -82,6 +90,11 @@ def sql_string(value: str) -> str:
     complete escape; NUL is refused at parse time because neither engine accepts it.
     """
     return "'" + value.replace("'", "''") + "'"
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """``value`` quoted for an error message, cut short: the request may be megabytes."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def utc_today() -> date:
@@ -138,11 +151,25 @@ def _one(query: dict[str, list[str]], name: str) -> str | None:
 
 def _date(value: str, name: str) -> date:
     if not _DATE.fullmatch(value):
-        raise BadRequest(f"'{name}' must be a date as YYYY-MM-DD, got {value!r}")
+        raise BadRequest(f"'{name}' must be a date as YYYY-MM-DD, got {shown(value)}")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise BadRequest(f"'{name}' is not a real date: {value!r}") from None
+        raise BadRequest(f"'{name}' is not a real date: {shown(value)}") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise BadRequest(
+            f"'{name}' must be a date from {MIN_DATE} to {MAX_DATE}, got {shown(value)}"
+        )
+    return day
+
+
+def _limit(value: str) -> int:
+    number = int(value) if _NUMBER.fullmatch(value) else 0
+    if not 1 <= number <= MAX_LIMIT:
+        raise BadRequest(
+            f"'limit' must be a whole number from 1 to {MAX_LIMIT}, got {shown(value)}"
+        )
+    return number
 
 
 def _text(value: str, name: str) -> str:
@@ -192,19 +219,21 @@ def parse(
     unknown = sorted(k for k in query if k not in _CONTROL and k not in FILTERS)
     if unknown:
         raise BadRequest(
-            f"unknown parameter(s) {', '.join(unknown)}; filters allowed: {', '.join(FILTERS)}"
+            f"unknown parameter(s) {', '.join(shown(k) for k in unknown[:5])}"
+            f"{' …' if len(unknown) > 5 else ''}; "
+            f"filters allowed: {', '.join(FILTERS)}"
         )
     site = _one(query, "site")
     if not site:
         raise BadRequest("'site' is required (a domain name from /api/sites)")
     site = _text(site, "site")
     if not sites(site):
-        raise BadRequest(f"unknown site {site!r}; /api/sites lists the sites with data")
+        raise BadRequest(f"unknown site {shown(site)}; /api/sites lists the sites with data")
 
     start, end = _one(query, "from"), _one(query, "to")
     period = _one(query, "period") or ("custom" if start or end else DEFAULT_PERIOD)
     if period not in PERIODS:
-        raise BadRequest(f"'period' must be one of {', '.join(PERIODS)}, got {period!r}")
+        raise BadRequest(f"'period' must be one of {', '.join(PERIODS)}, got {shown(period)}")
     first, last = _range(period, start, end, today or utc_today())
 
     filters = []
@@ -216,14 +245,10 @@ def parse(
             filters.append((name, _text(value, name)))
 
     limit_text = _one(query, "limit")
-    limit = 10
-    if limit_text is not None:
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
-            raise BadRequest("'limit' must be a whole number from 1 to 1000")
-        limit = int(limit_text)
+    limit = 10 if limit_text is None else _limit(limit_text)
     fmt = _one(query, "format") or "json"
     if fmt not in ("json", "csv"):
-        raise BadRequest(f"'format' must be json or csv, got {fmt!r}")
+        raise BadRequest(f"'format' must be json or csv, got {shown(fmt)}")
     prop_event = _one(query, "prop_event")
     if prop_event is not None and "prop_event" not in extra:
         raise BadRequest("'prop_event' only applies to /api/breakdown/event-props")

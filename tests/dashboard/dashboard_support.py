@@ -58,7 +58,8 @@ class Lake:
                 timestamp=f"{noon + i * 60:.3f}",
                 c_ip=f"198.51.100.{i + 1}",
             )
-            for i, (source, campaign) in enumerate((HOSTILE, HOSTILE[::-1]))
+            # ten visitors each: enough to rank in any top-10 panel of that day
+            for i, (source, campaign) in enumerate((HOSTILE, HOSTILE[::-1]) * 10)
         ]
         sink = LakeSink(self.data_dir)
         Processor(domains=DOMAINS, sink=sink, salts=MemorySaltStore()).process(enumerate(records))

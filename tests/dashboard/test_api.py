@@ -348,6 +348,20 @@ def test_csv_respects_filters(client: TestClient) -> None:
         ({"format": "xml"}, "json or csv"),
         ({"prop_event": "Signup"}, "only applies"),
         ({"from": "2000-01-01"}, "at most"),
+        # digits str.isdigit() takes but int() does not, or that int() cannot hold
+        ({"limit": "²"}, "'limit' must be a whole number from 1 to 1000, got '²'"),
+        ({"limit": "①"}, "from 1 to 1000"),
+        ({"limit": "١٠"}, "from 1 to 1000"),
+        ({"limit": "1" * 5000}, "from 1 to 1000"),
+        ({"limit": "1001"}, "from 1 to 1000"),
+        ({"limit": " 5"}, "from 1 to 1000"),
+        ({"from": "٢٠٢٦-٠٣-٠١"}, "YYYY-MM-DD"),
+        # dates whose previous period (or next day) lies outside what a date can hold
+        ({"from": "0001-01-01"}, "'from' must be a date from 1970-01-01 to 2999-12-31"),
+        ({"from": "0001-01-01", "to": "0001-01-01"}, "from 1970-01-01 to 2999-12-31"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, "from 1970-01-01 to 2999-12-31"),
+        ({"to": "9999-12-31"}, "'to' must be a date from 1970-01-01 to 2999-12-31"),
+        ({"period": "x" * 5000}, "'period' must be one of"),
     ],
 )
 def test_bad_input_is_a_400_with_a_reason(
@@ -356,6 +370,7 @@ def test_bad_input_is_a_400_with_a_reason(
     response = client.get("/api/summary", params=q(**params))
     assert response.status_code == 400, response.text
     assert fragment in response.json()["error"]
+    assert len(response.json()["error"]) < 300  # a long value is not echoed in full
 
 
 def test_repeated_parameter_and_unknown_panel(client: TestClient) -> None:
