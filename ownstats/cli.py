@@ -349,12 +349,31 @@ def cmd_query(args: argparse.Namespace) -> int:
 # -- serve and demo -------------------------------------------------------------------------
 
 
-def banner(host: str, port: int, data: Path, domains: Sequence[str]) -> str:
+def _url_host(host: str) -> str:
+    if host in ("127.0.0.1", "::1", "0.0.0.0", "::"):  # all addresses include loopback
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+def banner(
+    host: str,
+    port: int,
+    data: Path,
+    domains: Sequence[str],
+    dashboard_host: str = "127.0.0.1",
+    dashboard_port: int | None = None,
+    *,
+    shared: bool = True,
+) -> str:
+    from ownstats.server import dashboard_address
+
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    url = f"http://{shown}:{port}"
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+    board_host = _url_host(host if shared else dashboard_host)
+    board = f"http://{board_host}:{dashboard_address(port, dashboard_port, shared=shared)}/"
     sites = ", ".join(domains) if domains else "any site (pass --domain to restrict)"
     return (
-        f"ownstats is running: dashboard {url}/\n"
+        f"ownstats is running: dashboard {board}\n"
         f'  tracker: <script defer src="{url}/hello.js"></script>\n'
         f"  sites:   {sites}\n"
         f"  lake:    {data.resolve()}/events\n"
@@ -363,22 +382,55 @@ def banner(host: str, port: int, data: Path, domains: Sequence[str]) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ownstats.server import LocalStack, serve
+    from ownstats.server import LocalStack, serve, shares_port
 
     data = Path(args.data)
     stack = LocalStack(data, args.domain, trust_proxy=args.trust_proxy)
+
+    def ready() -> None:
+        print(
+            banner(
+                args.host,
+                args.port,
+                data,
+                args.domain,
+                args.dashboard_host,
+                args.dashboard_port,
+                shared=shares_port(args.host, args.dashboard_port, args.trust_proxy),
+            ),
+            flush=True,
+        )
+        if stack.replayed:
+            print(
+                f"  replayed {stack.replayed:,} beacons left in {stack.spool_dir} by the last "
+                "run (events already stored are not stored twice)",
+                flush=True,
+            )
+
     serve(
         stack,
         args.host,
         args.port,
-        ready=lambda: print(banner(args.host, args.port, data, args.domain), flush=True),
+        dashboard_host=args.dashboard_host,
+        dashboard_port=args.dashboard_port,
+        ready=ready,
     )
+    if stack.kept:
+        print(
+            f"error: {stack.stop_error}\n"
+            f"error: {stack.kept:,} beacons kept in {stack.spool_dir}, replayed on next start "
+            "(nothing received is lost)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     totals = stack.pump.totals
     rejected = totals.rejections.as_dict()
     # by reason: "foreign_domain" is the answer to "why is my site not counted?"
     reasons = ", ".join(f"{reason} {count:,}" for reason, count in rejected.items())
+    stored = totals.accepted - stack.sink.skipped  # a replay skips what was stored before
     print(
-        f"stopped: {totals.accepted:,} events stored, {sum(rejected.values()):,} rejected"
+        f"stopped: {stored:,} events stored, {sum(rejected.values()):,} rejected"
         + (f" ({reasons})" if reasons else ""),
         flush=True,
     )
@@ -470,6 +522,18 @@ def parser() -> argparse.ArgumentParser:
     server_args(serve_p)
     data_arg(serve_p)
     domain_arg(serve_p)
+    serve_p.add_argument(
+        "--dashboard-host",
+        default="127.0.0.1",
+        help="address of the dashboard and its API (default 127.0.0.1: this machine only; "
+        "the collector's --host serves only /hello.js and /hello.gif)",
+    )
+    serve_p.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=None,
+        help="dashboard port (default: --port + 1)",
+    )
     serve_p.add_argument(
         "--trust-proxy",
         action="store_true",

@@ -120,7 +120,7 @@ class LiveTraffic(threading.Thread):
 
 def run(args: argparse.Namespace) -> int:
     from ownstats.cli import banner
-    from ownstats.server import LocalStack, check_port, serve
+    from ownstats.server import LocalStack, check_port, is_loopback, serve
 
     check_port(args.host, args.port)
     data = fresh_data_dir(Path(args.data or "./ownstats-demo-data"))
@@ -131,14 +131,18 @@ def run(args: argparse.Namespace) -> int:
         "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, args.port, args.rate
     )
 
+    # the traffic thread plays a CDN, not a proxy of strangers: a loopback demo keeps
+    # its dashboard on its own port, http://localhost:8080/
+    shared = is_loopback(args.host)
+
     def ready() -> None:
-        print(banner(args.host, args.port, data, DEMO_DOMAINS), flush=True)
+        print(banner(args.host, args.port, data, DEMO_DOMAINS, shared=shared), flush=True)
         print(f"  live demo traffic: ~{args.rate:g} visits/s", flush=True)
         live.start()
         if args.duration:
             threading.Timer(args.duration, os.kill, (os.getpid(), signal.SIGINT)).start()
 
-    serve(stack, args.host, args.port, ready=ready)
+    serve(stack, args.host, args.port, ready=ready, share=shared)
     live.stop()
     totals = stack.pump.totals
     print(

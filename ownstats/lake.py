@@ -38,8 +38,10 @@ __all__ = [
     "arrow_schema",
     "arrow_type",
     "events_dir",
+    "fsync_dir",
     "partition_dir",
     "partition_files",
+    "stored_event_ids",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ _SCALARS: dict[str, pa.DataType] = {
     "double": pa.float64(),
     "boolean": pa.bool_(),
 }
+#: position of the dedupe key in a row's values
+_EVENT_ID = [name for name, _, _ in EVENT_COLUMNS].index("event_id")
 #: columns an event cannot be stored without (dedupe key, time, partition, site)
 _REQUIRED = ("event_id", "event_time", "event_type", "domain_name")
 
@@ -186,7 +190,32 @@ def _write_atomically(table: pa.Table, directory: Path, prefix: str) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    # the rename itself must survive a crash before the caller forgets the rows (serve's
+    # spool deletes its raw lines once their events are written: ownstats.server)
+    fsync_dir(directory)
     return final
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the entries of ``directory`` (created, renamed, deleted files) durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def stored_event_ids(data_dir: str | os.PathLike[str], day: str) -> set[str]:
+    """The event_ids already in a day's files (only that column is read)."""
+    ids: set[str] = set()
+    for path in partition_files(data_dir, day):
+        try:
+            column = pq.read_table(path, columns=["event_id"]).column("event_id")
+        except (OSError, pa.ArrowException) as err:
+            log.warning("lake: cannot read event_ids of %s: %s", path, err)
+            continue
+        ids.update(column.to_pylist())
+    return ids
 
 
 class LakeSink:
@@ -227,6 +256,13 @@ class LakeSink:
         self._closed = False
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
+        #: while set (``skip_stored``), event_ids already stored per day: a replay of
+        #: raw lines that were partly written before a crash is not written twice
+        self._stored: dict[str, set[str]] | None = None
+        #: events not written because they were already stored (``skip_stored``)
+        self.skipped = 0
+        #: why the last write failed (None once a write succeeds)
+        self.last_error: OSError | None = None
         events_dir(self.data_dir).mkdir(parents=True, exist_ok=True)
         if autoflush_s is not None:
             # bounds how long an event waits when no further put() arrives (serve mode:
@@ -264,6 +300,17 @@ class LakeSink:
                     self._buffer = [row for row in self._buffer if row.batch != batch]
                     failed.extend(row.index for row in mine)
         return sorted(failed)
+
+    def skip_stored(self, enabled: bool) -> None:
+        """While enabled, rows whose event_id is already in their day's files (or was
+        written earlier in this mode) are not written again.
+
+        For replays: ``ownstats serve`` re-processes the raw lines of its spool after a
+        crash, and some of their events may have reached the lake before it. Reading a
+        day's event_ids costs a scan of that column, so this is off in normal operation.
+        """
+        with self._lock:
+            self._stored = {} if enabled else None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -373,13 +420,31 @@ class LakeSink:
         return unwritten
 
     def _write_day(self, day: str, rows: list[_Row]) -> bool:
+        stored: set[str] | None = None
+        if self._stored is not None:
+            if day not in self._stored:
+                self._stored[day] = stored_event_ids(self.data_dir, day)
+            stored = self._stored[day]
+            fresh: list[_Row] = []
+            seen: set[str] = set()
+            for row in rows:
+                event_id = row.values[_EVENT_ID]
+                if event_id not in stored and event_id not in seen:
+                    seen.add(event_id)
+                    fresh.append(row)
+            self.skipped += len(rows) - len(fresh)
+            if not fresh:
+                return True
+            rows = fresh
         table = _table(row.values for row in rows)
         directory = partition_dir(self.data_dir, day)
         for attempt in range(1, self.write_retries + 1):
             try:
                 _write_atomically(table, directory, "part")
+                self.last_error = None
                 break
             except OSError as err:
+                self.last_error = err
                 log.warning(
                     "lake: writing %d events to %s failed (attempt %d/%d): %s",
                     len(rows),
@@ -392,6 +457,8 @@ class LakeSink:
                     time.sleep(self.retry_delay_s * attempt)
         else:
             return False
+        if stored is not None:
+            stored.update(row.values[_EVENT_ID] for row in rows)
         if len(partition_files(self.data_dir, day)) > self.compact_threshold:
             self._compact_day(day, 2)
         return True
