@@ -39,6 +39,7 @@ from .logline import (
 )
 from .reasons import Reason, Rejections
 from .sinks import Event, Sink
+from .useragent import MAX_LENGTH as MAX_AGENT_LENGTH
 from .useragent import AgentInfo, classify
 from .visitor import CachedSalts, SaltStore, SaltUnavailable, visitor_id
 
@@ -234,6 +235,9 @@ def utc_day(time_ms: int) -> str:
 @lru_cache(maxsize=8192)
 def agent_of(raw: str) -> tuple[str, AgentInfo | None]:
     """The URL-decoded user agent and what it is (None: a bot), cached per raw string."""
+    if len(raw) > 12 * MAX_AGENT_LENGTH:
+        # a bot for classify() anyway; a cheap verdict before decoding kilobytes
+        return raw, None
     user_agent = unquote(raw) if "%" in raw else raw
     return user_agent, classify(user_agent)
 

@@ -1,9 +1,12 @@
 """Where a visit came from: the ``source`` and GA4-style ``channel`` of an event.
 
 source = utm_source > ``ref``/``source`` parameter > known referrer name > referrer
-host > ``Direct / None``. Channel rules follow Google Analytics 4's default channel
-grouping (https://support.google.com/analytics/answer/9756891), plus an
-"AI Assistants" channel for chat assistants that now send real traffic.
+host > ``Direct / None``. A tagged value and a referrer host are looked up the same way
+(``utm_source=baidu`` is Baidu, search, like a link from baidu.com). What is known comes
+from referrers.py: Google Analytics 4's source-category list, Plausible's names, paid
+tags and custom sources, webmail, AI assistants. Channel rules follow GA4's default
+channel group (https://support.google.com/analytics/answer/9756891) in Plausible's order,
+with its "AI Assistants" channel and webmail counted as Email.
 """
 
 from __future__ import annotations
@@ -11,155 +14,171 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-DIRECT = "Direct / None"
-
-# host suffix → (source name, category). Categories drive the channel rules.
-# Suffix match on whole labels: "google.de" matches "www.google.de", never "notgoogle.de".
-KNOWN_REFERRERS: dict[str, tuple[str, str]] = {
-    # search engines
-    "google.com": ("Google", "search"),
-    "bing.com": ("Bing", "search"),
-    "duckduckgo.com": ("DuckDuckGo", "search"),
-    "search.yahoo.com": ("Yahoo!", "search"),
-    "yahoo.com": ("Yahoo!", "search"),
-    "yandex.ru": ("Yandex", "search"),
-    "yandex.com": ("Yandex", "search"),
-    "baidu.com": ("Baidu", "search"),
-    "ecosia.org": ("Ecosia", "search"),
-    "search.brave.com": ("Brave Search", "search"),
-    "startpage.com": ("Startpage", "search"),
-    "qwant.com": ("Qwant", "search"),
-    "naver.com": ("Naver", "search"),
-    "seznam.cz": ("Seznam", "search"),
-    "kagi.com": ("Kagi", "search"),
-    "search.aol.com": ("AOL", "search"),
-    "so.com": ("360 Search", "search"),
-    "sogou.com": ("Sogou", "search"),
-    # AI assistants (before their parents: gemini.google.com is not Google search)
-    "chatgpt.com": ("ChatGPT", "ai"),
-    "chat.openai.com": ("ChatGPT", "ai"),
-    "perplexity.ai": ("Perplexity", "ai"),
-    "claude.ai": ("Claude", "ai"),
-    "gemini.google.com": ("Gemini", "ai"),
-    "bard.google.com": ("Gemini", "ai"),
-    "copilot.microsoft.com": ("Microsoft Copilot", "ai"),
-    "you.com": ("You.com", "ai"),
-    "phind.com": ("Phind", "ai"),
-    "chat.deepseek.com": ("DeepSeek", "ai"),
-    "chat.mistral.ai": ("Mistral Le Chat", "ai"),
-    "meta.ai": ("Meta AI", "ai"),
-    "grok.com": ("Grok", "ai"),
-    # social
-    "facebook.com": ("Facebook", "social"),
-    "fb.com": ("Facebook", "social"),
-    "instagram.com": ("Instagram", "social"),
-    "t.co": ("Twitter", "social"),
-    "twitter.com": ("Twitter", "social"),
-    "x.com": ("Twitter", "social"),
-    "linkedin.com": ("LinkedIn", "social"),
-    "lnkd.in": ("LinkedIn", "social"),
-    "reddit.com": ("Reddit", "social"),
-    "news.ycombinator.com": ("Hacker News", "social"),
-    "pinterest.com": ("Pinterest", "social"),
-    "tiktok.com": ("TikTok", "social"),
-    "bsky.app": ("Bluesky", "social"),
-    "mastodon.social": ("Mastodon", "social"),
-    "threads.net": ("Threads", "social"),
-    "vk.com": ("VKontakte", "social"),
-    "lobste.rs": ("Lobsters", "social"),
-    "quora.com": ("Quora", "social"),
-    "discord.com": ("Discord", "social"),
-    "slack.com": ("Slack", "social"),
-    "t.me": ("Telegram", "social"),
-    "web.whatsapp.com": ("WhatsApp", "social"),
-    "stackoverflow.com": ("Stack Overflow", "social"),
-    "github.com": ("GitHub", "social"),
-    "producthunt.com": ("Product Hunt", "social"),
-    "dev.to": ("DEV", "social"),
-    "medium.com": ("Medium", "social"),
-    # video
-    "youtube.com": ("YouTube", "video"),
-    "youtu.be": ("YouTube", "video"),
-    "vimeo.com": ("Vimeo", "video"),
-    "twitch.tv": ("Twitch", "video"),
-    # email (webmail)
-    "mail.google.com": ("Gmail", "email"),
-    "outlook.live.com": ("Outlook", "email"),
-    "outlook.office.com": ("Outlook", "email"),
-    "mail.yahoo.com": ("Yahoo! Mail", "email"),
-    "mail.proton.me": ("Proton Mail", "email"),
-    # shopping
-    "amazon.com": ("Amazon", "shopping"),
-    "ebay.com": ("eBay", "shopping"),
-    "etsy.com": ("Etsy", "shopping"),
-    "shopping.google.com": ("Google Shopping", "shopping"),
-}
-
-# national variants of the big search engines: google.de, google.co.uk, bing.co.jp …
-_NATIONAL = re.compile(r"(?:^|\.)(google|bing|yahoo|yandex|amazon|ebay)\.(?:com?\.)?[a-z]{2,3}$")
-_NATIONAL_NAMES = {
-    "google": ("Google", "search"),
-    "bing": ("Bing", "search"),
-    "yahoo": ("Yahoo!", "search"),
-    "yandex": ("Yandex", "search"),
-    "amazon": ("Amazon", "shopping"),
-    "ebay": ("eBay", "shopping"),
-}
-# utm_source values people type for the same places
-_SOURCE_ALIASES: dict[str, tuple[str, str]] = {
-    "google": ("Google", "search"),
-    "bing": ("Bing", "search"),
-    "duckduckgo": ("DuckDuckGo", "search"),
-    "facebook": ("Facebook", "social"),
-    "fb": ("Facebook", "social"),
-    "ig": ("Instagram", "social"),
-    "instagram": ("Instagram", "social"),
-    "twitter": ("Twitter", "social"),
-    "x": ("Twitter", "social"),
-    "linkedin": ("LinkedIn", "social"),
-    "reddit": ("Reddit", "social"),
-    "hackernews": ("Hacker News", "social"),
-    "hn": ("Hacker News", "social"),
-    "youtube": ("YouTube", "video"),
-    "tiktok": ("TikTok", "social"),
-    "pinterest": ("Pinterest", "social"),
-    "bluesky": ("Bluesky", "social"),
-    "mastodon": ("Mastodon", "social"),
-    "newsletter": ("Newsletter", "email"),
-    "chatgpt": ("ChatGPT", "ai"),
-    "chatgpt.com": ("ChatGPT", "ai"),
-    "openai": ("ChatGPT", "ai"),
-    "perplexity": ("Perplexity", "ai"),
-    "claude": ("Claude", "ai"),
-    "gemini": ("Gemini", "ai"),
-    "copilot": ("Microsoft Copilot", "ai"),
-}
-
-_PAID = re.compile(r"^(.*cp.*|ppc|retargeting|paid.*)$")
-_DISPLAY = re.compile(r"^(display|banner|expandable|interstitial|cpm)$")
-_SOCIAL_MEDIUM = re.compile(
-    r"^(social|social-network|social-media|sm|social network|social media)$"
+from .referrers import (
+    AI,
+    EMAIL,
+    GA4_SOURCES,
+    NAMES,
+    NOT_SEARCH,
+    OURS,
+    PAID_SOURCES,
+    SEARCH,
+    SHOPPING,
+    SOCIAL,
+    VIDEO,
 )
-_EMAIL = re.compile(r"e[-_ ]?mail")
+
+DIRECT = "Direct / None"
+#: a category with this prefix was tagged paid by its utm_source (``fb-ads``, ``adwords``)
+PAID = "paid-"
+
+# brand label → (name, category) for national domains of sites the list names once:
+# google.de, bing.co.jp, yandex.kz, amazon.fr, ebay.it, pinterest.at …
+_NATIONAL = re.compile(
+    r"^(google|bing|yahoo|yandex|baidu|naver|ecosia|qwant|ask|amazon|ebay|etsy|walmart|"
+    r"mercadolibre|mercadolivre|aliexpress|pinterest|facebook|instagram|linkedin|reddit|"
+    r"twitter|tiktok|youtube|vk|xing|tumblr|yelp|tripadvisor|rakuten)"
+    r"\.(?:(?:com?|ne|or)\.)?[a-z]{2,3}$"
+)
+_NATIONAL_CATEGORY = {
+    "google": SEARCH, "bing": SEARCH, "yahoo": SEARCH, "yandex": SEARCH, "baidu": SEARCH,
+    "naver": SEARCH, "ecosia": SEARCH, "qwant": SEARCH, "ask": SEARCH, "rakuten": SEARCH,
+    "amazon": SHOPPING, "ebay": SHOPPING, "etsy": SHOPPING, "walmart": SHOPPING,
+    "mercadolibre": SHOPPING, "mercadolivre": SHOPPING, "aliexpress": SHOPPING,
+    "youtube": VIDEO,
+}  # fmt: skip
+# search engines whose other subdomains are other products (maps.google.com, news.yahoo.com)
+_SEARCH_BRANDS = frozenset(
+    {
+        "google",
+        "bing",
+        "yahoo",
+        "yandex",
+        "baidu",
+        "naver",
+        "seznam",
+        "sogou",
+        "so",
+        "msn",
+        "aol",
+        "rambler",
+        "daum",
+        "onet",
+        "rakuten",
+    }
+)
+_SEARCH_LABELS = frozenset({"search", "m", "mobile", "images", "image", "img", "video", "wap"})
+_WEBMAIL_LABELS = frozenset({"mail", "webmail", "email", "e-mail", "posteo", "inbox", "outlook"})
+_COUNTRY_SLD = frozenset({"co", "com", "ne", "or", "ac", "go", "gov", "net", "org", "edu"})
+_HOSTLIKE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+_PAID_MEDIUM = re.compile(r"^(.*cp.*|ppc|retargeting|paid.*)$")
+_DISPLAY = frozenset({"display", "banner", "expandable", "interstitial", "cpm"})
+_SOCIAL_MEDIUM = frozenset(
+    {"social", "social-network", "social-media", "sm", "social network", "social media"}
+)
+_EMAIL_TAGS = ("email", "e-mail", "e_mail", "e mail", "newsletter")
 _SHOPPING_CAMPAIGN = re.compile(r"^(.*(([^a-df-z]|^)shop|shopping).*)$")
 
 
-@lru_cache(maxsize=16384)
-def known_referrer(host: str) -> tuple[str, str] | None:
-    """(name, category) of a referrer host, by label-wise suffix, or None."""
+def brand_label(host: str) -> str:
+    """The registrable label of a host: ``pinterest`` for ``ar.pinterest.com.mx``."""
     labels = host.split(".")
-    for i in range(len(labels) - 1):
-        hit = KNOWN_REFERRERS.get(".".join(labels[i:]))
-        if hit:
-            return hit
-    match = _NATIONAL.search(host)
-    return _NATIONAL_NAMES[match.group(1)] if match else None
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _COUNTRY_SLD:
+        return labels[-3]
+    return labels[-2] if len(labels) >= 2 else labels[0]
 
 
-def _category_of_source(source: str) -> str | None:
-    lowered = source.lower()
-    hit = _SOURCE_ALIASES.get(lowered) or known_referrer(lowered)
-    return hit[1] if hit else None
+def display_name(key: str) -> str:
+    """The name a known source is shown under (Plausible's spelling where it has one)."""
+    name = NAMES.get(key)
+    if name is not None:
+        return name
+    label = brand_label(key) if "." in key else key
+    name = NAMES.get(label)
+    return name if name is not None else label[:1].upper() + label[1:]
+
+
+def _known(key: str) -> tuple[str, str | None] | None:
+    ours = OURS.get(key)
+    if ours is not None:
+        return ours[0], ours[1]
+    category = GA4_SOURCES.get(key)
+    if category is not None:
+        return display_name(key), category
+    return None
+
+
+@lru_cache(maxsize=16384)
+def known_referrer(host: str) -> tuple[str, str | None] | None:
+    """(name, category) of a referrer host, or None when it is not a known one.
+
+    Exact host first, then national domains of known sites (``google.de``), then the
+    nearest listed parent on a label boundary (``l.facebook.com`` → facebook.com, never
+    ``notgoogle.com``); below a search engine only its search hosts are search.
+    """
+    host = host.lower().rstrip(".")
+    host = host[4:] if host.startswith("www.") else host
+    hit = _known(host)
+    if hit is not None:
+        return hit
+    named = NOT_SEARCH.get(host)
+    if named is not None:
+        return named, None
+    labels = host.split(".")
+    if labels[0] in _WEBMAIL_LABELS and len(labels) > 2:  # mail.yahoo.co.uk, webmail.example
+        brand = brand_label(host)
+        known = brand in NAMES or brand in GA4_SOURCES
+        return (f"{display_name(brand)} Mail" if known else host), EMAIL
+    national = _NATIONAL.match(host)
+    if national is not None:
+        brand = national.group(1)
+        return display_name(brand), _NATIONAL_CATEGORY.get(brand, SOCIAL)
+    for i in range(1, len(labels) - 1):
+        parent = ".".join(labels[i:])
+        hit = _known(parent)
+        if hit is None:
+            national = _NATIONAL.match(parent)
+            if national is None:
+                continue
+            brand = national.group(1)
+            hit = display_name(brand), _NATIONAL_CATEGORY.get(brand, SOCIAL)
+        brand = brand_label(parent)
+        if hit[1] == SEARCH and brand in _SEARCH_BRANDS and parent.startswith(brand + "."):
+            if _SEARCH_LABELS.intersection(labels[:i]):  # search.yahoo.co.jp, m.baidu.com
+                return hit
+            return None  # another product of the search engine: a plain referral
+        return hit
+    return None
+
+
+@lru_cache(maxsize=16384)
+def _tagged(value: str) -> tuple[str, str | None]:
+    lowered = value.strip().lower()
+    paid = PAID_SOURCES.get(lowered)
+    if paid is not None:
+        return paid[0], PAID + paid[1]
+    hit = _known(lowered)
+    if hit is None and _HOSTLIKE.match(lowered):
+        hit = known_referrer(lowered)
+    if hit is None:
+        for name, category in _BY_NAME.get(lowered, ()):
+            hit = name, category
+            break
+    return hit if hit is not None else (value, None)
+
+
+def _names_index() -> dict[str, list[tuple[str, str | None]]]:
+    """Shown names, lower-cased → (name, category): ``utm_source=Hacker News`` works too."""
+    index: dict[str, list[tuple[str, str | None]]] = {}
+    for key, category in GA4_SOURCES.items():
+        index.setdefault(display_name(key).lower(), []).append((display_name(key), category))
+    for name, category, _why in OURS.values():
+        index.setdefault(name.lower(), []).insert(0, (name, category))
+    return index
+
+
+_BY_NAME = _names_index()
 
 
 def source_of(
@@ -167,14 +186,11 @@ def source_of(
 ) -> tuple[str, str | None]:
     """(source, category) by precedence: utm_source > ref > known referrer > host > Direct."""
     for tagged in (utm_source, ref):
-        if tagged:
-            hit = _SOURCE_ALIASES.get(tagged.lower())
-            if hit:
-                return hit
-            return tagged, _category_of_source(tagged)
+        if tagged and tagged.strip():
+            return _tagged(tagged)
     if referrer_host:
         hit = known_referrer(referrer_host)
-        if hit:
+        if hit is not None:
             return hit
         return referrer_host, None
     return DIRECT, None
@@ -182,44 +198,53 @@ def source_of(
 
 @lru_cache(maxsize=16384)
 def channel_of(source: str, category: str | None, medium: str | None, campaign: str | None) -> str:
-    """GA4's default channel group for one (source, medium, campaign)."""
+    """GA4's default channel group for one (source, medium, campaign), Plausible's order."""
     medium = (medium or "").lower()
     campaign = (campaign or "").lower()
     if source == DIRECT and not medium:
         return "Direct"
+    tagged_paid = category is not None and category.startswith(PAID)
+    if tagged_paid:
+        category = category[len(PAID) :]  # type: ignore[index]
+    paid = tagged_paid or bool(_PAID_MEDIUM.match(medium))
     if "cross-network" in campaign:
         return "Cross-network"
-    paid = bool(_PAID.match(medium))
-    if category == "ai":
-        return "AI Assistants"
-    if category == "shopping" or _SHOPPING_CAMPAIGN.match(campaign):
-        return "Paid Shopping" if paid else "Organic Shopping"
-    if category == "search" and paid:
+    shopping = category == SHOPPING or bool(_SHOPPING_CAMPAIGN.match(campaign))
+    if shopping and paid:
+        return "Paid Shopping"
+    if paid and category == SEARCH:
         return "Paid Search"
-    if category == "social" and paid:
+    if paid and category == SOCIAL:
         return "Paid Social"
-    if category == "video" and paid:
+    if paid and category == VIDEO:
         return "Paid Video"
-    if _DISPLAY.match(medium):
+    if medium in _DISPLAY:
         return "Display"
     if paid:
         return "Paid Other"
-    if category == "search" or medium == "organic":
-        return "Organic Search"
-    if category == "social" or _SOCIAL_MEDIUM.match(medium):
+    if shopping:
+        return "Organic Shopping"
+    if category == SOCIAL or medium in _SOCIAL_MEDIUM:
         return "Organic Social"
-    if category == "video" or "video" in medium:
+    if category == VIDEO or "video" in medium:
         return "Organic Video"
-    if category == "email" or _EMAIL.search(medium) or _EMAIL.search(source.lower()):
+    if category == AI:
+        return "AI Assistants"
+    if category == SEARCH or medium == "organic":
+        return "Organic Search"
+    lowered = source.lower()
+    if category == EMAIL or any(t in medium or t in lowered for t in _EMAIL_TAGS):
         return "Email"
     if medium == "affiliate":
         return "Affiliates"
-    if medium == "referral" or (not medium and source != DIRECT):
+    if medium in ("referral", "app", "link") or (not medium and source != DIRECT):
         return "Referral"
-    if medium in ("audio",):
+    if medium == "audio":
         return "Audio"
-    if medium in ("sms",):
+    if medium == "sms" or lowered == "sms":
         return "SMS"
     if medium.endswith("push") or "mobile" in medium or "notification" in medium:
+        return "Mobile Push Notifications"
+    if lowered == "firebase":
         return "Mobile Push Notifications"
     return "Unassigned"

@@ -185,8 +185,37 @@ REFERRERS = [
     ("", {"us": "partner", "um": "affiliate"}, "partner", "Affiliates"),
     ("", {"us": "adnet", "um": "display"}, "adnet", "Display"),
     ("", {"us": "chatgpt.com"}, "ChatGPT", "AI Assistants"),
-    ("https://www.google.com/", {"s": "producthunt"}, "producthunt", "Referral"),
+    ("https://www.google.com/", {"s": "producthunt"}, "Product Hunt", "Organic Social"),
+    ("https://www.google.com/", {"s": "my-partner"}, "my-partner", "Referral"),
     ("", {"us": "x", "uc": "cross-network-q4"}, "Twitter", "Cross-network"),
+    # webmail is Email, whatever GA4's list files it under
+    ("https://mail.yandex.ru/", {}, "Yandex Mail", "Email"),
+    ("https://mail.yahoo.co.uk/", {}, "Yahoo! Mail", "Email"),
+    ("https://inbox.google.com/", {}, "Gmail", "Email"),
+    ("https://webmail.example.net/", {}, "webmail.example.net", "Email"),
+    # a search engine's other products are referrals, not search
+    ("https://maps.google.com/", {}, "Google Maps", "Referral"),
+    ("https://drive.google.com/drive/u/0", {}, "Google Drive", "Referral"),
+    ("https://news.yahoo.com/", {}, "Yahoo! News", "Referral"),
+    ("https://www.google.de/", {}, "Google", "Organic Search"),
+    ("https://de.search.yahoo.com/", {}, "Yahoo!", "Organic Search"),
+    # GA4's list and sites it predates
+    ("https://www.pinterest.pt/", {}, "Pinterest", "Organic Social"),
+    ("https://www.snapchat.com/", {}, "Snapchat", "Organic Social"),
+    ("https://bsky.app/profile/x", {}, "Bluesky", "Organic Social"),
+    ("https://poe.com/", {}, "Poe", "AI Assistants"),
+    ("https://character.ai/", {}, "Character.AI", "AI Assistants"),
+    # a bare utm_source is looked up like a host
+    ("", {"us": "baidu"}, "Baidu", "Organic Search"),
+    ("", {"us": "naver"}, "Naver", "Organic Search"),
+    ("", {"us": "amazon"}, "Amazon", "Organic Shopping"),
+    ("", {"us": "vimeo"}, "Vimeo", "Organic Video"),
+    ("", {"us": "IG"}, "Instagram", "Organic Social"),
+    ("", {"us": "reddit.com"}, "Reddit", "Organic Social"),
+    # Plausible's paid tags are paid whatever the medium
+    ("", {"us": "fb-ads"}, "Facebook", "Paid Social"),
+    ("", {"us": "adwords"}, "Google", "Paid Search"),
+    ("", {"us": "yt-ads", "um": "video"}, "YouTube", "Paid Video"),
 ]
 
 
@@ -299,3 +328,5 @@ def test_known_referrer_matches_on_label_boundaries() -> None:
     assert sources.known_referrer("google.com") == ("Google", "search")
     assert sources.known_referrer("mygoogle.com") is None
     assert sources.known_referrer("google.com.evil.test") is None
+    assert sources.known_referrer("l.facebook.com") == ("Facebook", "social")
+    assert sources.known_referrer("facebook.com.evil.test") is None

@@ -1,0 +1,102 @@
+"""Browser and OS names: ua-parser's, and Matomo's where ua-parser only sees the engine.
+
+ua-parser names the browser a user agent announces; many Android and TV browsers announce
+only their engine (``Chrome/…``, ``Version/4.0 … wv``, ``HbbTV``), so ua-parser calls
+Yandex Browser Lite "Chrome Mobile WebView" and a Vewd TV browser "HbbTV". Matomo's
+``client/browsers.yml`` (about 600 browsers, from the ``device_detector`` package) knows
+them by their own tokens. ua-parser's answer is kept, so names stay the ones the lake has
+always had; Matomo's replaces it only when ua-parser's is one of ``ENGINE_NAMES`` and
+Matomo's is not one of its own generic names. The same for the OS with ``oss.yml`` when
+ua-parser has none or only says "Linux".
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .bots import matomo_file, matomo_regex
+from .patternset import Pattern, PatternSet
+
+# ua-parser names that only say which engine or shell a browser uses
+ENGINE_NAMES = frozenset(
+    {
+        "Chrome",
+        "Chrome Mobile",
+        "Chrome Mobile WebView",
+        "Chromium",
+        "Android",
+        "Safari",
+        "Mobile Safari",
+        "Mobile Safari UI/WKWebView",
+        "WebKit Nightly",
+        "HbbTV",
+        "Opera",
+        "CFNetwork",
+        "YandexSearch",
+        "Other",
+    }
+)
+# Matomo names as generic as those (never worth replacing ua-parser's with)
+_MATOMO_GENERIC = frozenset(
+    {
+        "Chrome",
+        "Chrome Mobile",
+        "Chrome Webview",
+        "Chromium",
+        "Android Browser",
+        "Safari",
+        "Mobile Safari",
+        "Opera",
+        "Opera Mobile",
+        "Chrome Mobile iOS",
+        "Firefox",
+    }
+)
+# ua-parser names that are no browser at all: any name Matomo has is better
+_NOT_A_BROWSER = frozenset({"HbbTV", "CFNetwork", "Other"})
+_GENERIC_OS = frozenset({"Linux", "Other"})
+# Matomo OS names that ua-parser spells differently: the lake keeps ua-parser's spelling
+_UA_PARSER_SPELLING = {"GNU/Linux": "Linux", "Mac": "Mac OS X"}
+
+
+@cache
+def _browsers() -> PatternSet:
+    return PatternSet(
+        Pattern(matomo_regex(e["regex"]), True, e["name"], str(e.get("version") or "") or None)
+        for e in matomo_file("client/browsers.yml")  # type: ignore[attr-defined]
+    )
+
+
+@cache
+def _systems() -> PatternSet:
+    return PatternSet(
+        Pattern(matomo_regex(e["regex"]), True, e["name"])
+        for e in matomo_file("oss.yml")  # type: ignore[attr-defined]
+    )
+
+
+def better_browser(text: str, name: str | None) -> tuple[str, str | None] | None:
+    """Matomo's (name, major version) when it knows more than ua-parser's ``name``."""
+    if name is not None and name not in ENGINE_NAMES:
+        return None
+    browsers = _browsers()
+    found = browsers.first_match(text)
+    if found is None:
+        return None
+    index, version = found
+    matomo_name = browsers.patterns[index].label
+    if matomo_name in _MATOMO_GENERIC and name is not None and name not in _NOT_A_BROWSER:
+        return None
+    major = version.split(".", 1)[0] if version else None
+    return matomo_name, major if major and major.isdigit() else None
+
+
+def better_os(text: str, name: str | None) -> str | None:
+    """Matomo's OS name when ua-parser has none or only says "Linux" (a TV's, Android's …)."""
+    if name is not None and name not in _GENERIC_OS:
+        return None
+    found = _systems().first(text)
+    if found is None or "\\g<" in found.label or "$" in found.label:
+        return None  # no match, or a name Matomo builds from the match (distributions)
+    better = _UA_PARSER_SPELLING.get(found.label, found.label)
+    return None if better == name else better
