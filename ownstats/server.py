@@ -89,7 +89,7 @@ class LocalStack:
             on_result=self.on_result,
             on_progress=self._stored_through,
         )
-        self.engine = Engine(self.data_dir, max_staleness_s=FLUSH_S)
+        self.engine = Engine(self.data_dir, max_staleness_s=FLUSH_S, refresh_in_background=True)
         #: lines read back from the spool at start (left by a crash or a failed stop)
         self.replayed = 0
         self._replay_through = 0
