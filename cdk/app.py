@@ -17,7 +17,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from athena_views import ViewError
-from cdk.bundling import BundlingError, build_lambda_asset
+from cdk.bundling import BundlingError, build_compactor_asset, build_lambda_asset
 from cdk.collector import TrackerNotBuiltError
 from cdk.config import ConfigError, OwnstatsConfig
 from cdk.functions import PYTHON_VERSION
@@ -28,7 +28,9 @@ def build(app: cdk.App, config: OwnstatsConfig | None = None) -> OwnstatsStack:
     """Compose the stack on ``app`` (tests call this with their own app and config)."""
     config = config or OwnstatsConfig.from_context(app.node)
     asset_dir = build_lambda_asset(PYTHON_VERSION)
+    compactor_asset_dir = build_compactor_asset(PYTHON_VERSION)
     stack = OwnstatsStack(app, config.stack_name, config=config, asset_dir=asset_dir,
+                          compactor_asset_dir=compactor_asset_dir,
                           stack_name=config.stack_name)  # fmt: skip
     cdk.Validations.of(app).add_plugins(
         AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)

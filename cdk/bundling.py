@@ -11,6 +11,12 @@ for pip; later synths reuse the directory and CDK reuses its staged copy, with n
 network at all. For a first synth without PyPI, point ``OWNSTATS_WHEELHOUSE`` at a
 folder filled by ``pip download --platform manylinux2014_aarch64 --only-binary=:all:
 --python-version 3.14 -d DIR <deps>``.
+
+Two assets are built this way: the stream processor (``build_lambda_asset``) and the
+lake compactor (``build_compactor_asset``: ``lake_compactor/``, the schema module of
+``stream_processor`` and DuckDB from the ``compactor`` extra, a 22 MB wheel that is
+published for ``manylinux_2_28_aarch64`` only, which the Python 3.14 runtime's
+Amazon Linux 2023 (glibc 2.34) runs).
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ PACKAGE = "stream_processor"
 #: in every Lambda Python runtime already; shipping it would only grow the zip
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 PLATFORM = "manylinux2014_aarch64"
+#: DuckDB's aarch64 wheels are manylinux_2_28; pip takes any of these tags
+COMPACTOR_PLATFORMS = (PLATFORM, "manylinux_2_28_aarch64")
+COMPACTOR_PACKAGE = "lake_compactor"
+#: the one module of stream_processor the compactor needs (the events schema)
+COMPACTOR_SHARED = ("stream_processor/__init__.py", "stream_processor/schema.py")
 
 
 class BundlingError(RuntimeError):
@@ -48,6 +59,13 @@ def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list
     """The Lambda's dependencies: ``[project] dependencies`` minus the runtime's boto3."""
     with pyproject.open("rb") as handle:
         deps = tomllib.load(handle)["project"]["dependencies"]
+    return [d for d in deps if _dist_name(d) not in RUNTIME_PROVIDED]
+
+
+def compactor_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The compactor's dependencies: the ``compactor`` extra, minus the runtime's boto3."""
+    with pyproject.open("rb") as handle:
+        deps = tomllib.load(handle)["project"]["optional-dependencies"]["compactor"]
     return [d for d in deps if _dist_name(d) not in RUNTIME_PROVIDED]
 
 
@@ -70,11 +88,16 @@ def asset_hash(requirements: list[str], python_version: str, package_dir: Path) 
     return digest.hexdigest()[:16]
 
 
-def _pip_install(requirements: list[str], python_version: str, target: Path) -> None:
+def _pip_install(
+    requirements: list[str],
+    python_version: str,
+    target: Path,
+    platforms: tuple[str, ...] = (PLATFORM,),
+) -> None:
     cmd = [
         sys.executable, "-m", "pip", "install",
         "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--platform", PLATFORM,
+        *(arg for platform in platforms for arg in ("--platform", platform)),
         "--implementation", "cp",
         "--python-version", python_version,
         "--only-binary=:all:",
@@ -85,7 +108,8 @@ def _pip_install(requirements: list[str], python_version: str, target: Path) -> 
     if wheelhouse:  # fully offline builds: wheels fetched earlier with `pip download`
         cmd += ["--no-index", "--find-links", wheelhouse]
     print(
-        f"ownstats: building the Lambda asset (pip, {PLATFORM}, Python {python_version})…",
+        f"ownstats: building a Lambda asset (pip, {', '.join(platforms)}, "
+        f"Python {python_version})…",
         file=sys.stderr,
     )
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -100,11 +124,8 @@ def _pip_install(requirements: list[str], python_version: str, target: Path) -> 
 
 
 def build_lambda_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Path:
-    """Return a directory ready for ``lambda.Code.from_asset``; build it if missing.
-
-    The build happens in a temporary sibling directory that is renamed into place, so an
-    interrupted build never leaves a half-filled cache entry behind.
-    """
+    """Return the processor's asset directory for ``lambda.Code.from_asset``; build it if
+    missing."""
     package_dir = REPO_ROOT / PACKAGE
     if not (package_dir / "handler.py").is_file():
         raise BundlingError(
@@ -113,20 +134,65 @@ def build_lambda_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Pa
         )
     requirements = runtime_requirements()
     key = asset_hash(requirements, python_version, package_dir)
-    final = build_root / "lambda" / f"processor-py{python_version}-{key}"
+    sources = [(Path(PACKAGE) / p.relative_to(package_dir), p) for p in _source_files(package_dir)]
+    return _build(
+        build_root / "lambda" / f"processor-py{python_version}-{key}",
+        requirements, python_version, (PLATFORM,), sources,
+    )  # fmt: skip
+
+
+def compactor_sources() -> list[tuple[Path, Path]]:
+    """(path inside the asset, source file) of the compactor's own code."""
+    package_dir = REPO_ROOT / COMPACTOR_PACKAGE
+    files = [(Path(COMPACTOR_PACKAGE) / p.relative_to(package_dir), p)
+             for p in _source_files(package_dir)]  # fmt: skip
+    files += [(Path(rel), REPO_ROOT / rel) for rel in COMPACTOR_SHARED]
+    return files
+
+
+def build_compactor_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Path:
+    """Return the lake compactor's asset directory (``lake_compactor.handler.handler``)."""
+    if not (REPO_ROOT / COMPACTOR_PACKAGE / "handler.py").is_file():
+        raise BundlingError(f"{COMPACTOR_PACKAGE}/handler.py is missing")
+    requirements = compactor_requirements()
+    sources = compactor_sources()
+    digest = hashlib.sha256()
+    digest.update(f"{'+'.join(COMPACTOR_PLATFORMS)}|{python_version}|".encode())
+    digest.update("\n".join(sorted(requirements)).encode())
+    for rel, path in sorted(sources):
+        digest.update(str(rel).encode())
+        digest.update(path.read_bytes())
+    key = digest.hexdigest()[:16]
+    return _build(
+        build_root / "lambda" / f"compactor-py{python_version}-{key}",
+        requirements, python_version, COMPACTOR_PLATFORMS, sources,
+    )  # fmt: skip
+
+
+def _build(
+    final: Path,
+    requirements: list[str],
+    python_version: str,
+    platforms: tuple[str, ...],
+    sources: list[tuple[Path, Path]],
+) -> Path:
+    """pip-install ``requirements`` and copy ``sources`` into ``final`` (cached).
+
+    The build happens in a temporary sibling directory that is renamed into place, so an
+    interrupted build never leaves a half-filled cache entry behind.
+    """
     if final.is_dir():
         return final
-
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
     try:
-        _pip_install(requirements, python_version, staging)
-        shutil.copytree(
-            package_dir,
-            staging / PACKAGE,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
-        )
-        for junk in staging.glob("bin"):  # console scripts are useless in Lambda
+        _pip_install(requirements, python_version, staging, platforms)
+        for rel, path in sources:
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, staging / rel)
+        # console scripts are useless in Lambda; device_detector's test fixtures (25 MB)
+        # are the accuracy corpus of bench/, not something the processor reads
+        for junk in (*staging.glob("bin"), *staging.glob("device_detector/tests")):
             shutil.rmtree(junk)
         os.replace(staging, final)
     except BaseException:
@@ -139,9 +205,10 @@ def build_lambda_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Pa
 
 
 def _prune_old_builds(keep: Path, max_kept: int = 3) -> None:
-    """Keep the cache small: only the newest few builds stay."""
+    """Keep the cache small: only the newest few builds of each asset stay."""
+    kind = keep.name.split("-py", 1)[0]
     builds = sorted(
-        (p for p in keep.parent.glob("processor-py*") if p.is_dir() and p != keep),
+        (p for p in keep.parent.glob(f"{kind}-py*") if p.is_dir() and p != keep),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )

@@ -59,11 +59,20 @@ def _int(context: dict[str, Any], key: str, default: int, low: int, high: int) -
     return value
 
 
+def _optional_days(context: dict[str, Any], key: str) -> int | None:
+    """A number of days, or None (unset, empty or ``forever``: keep forever)."""
+    raw = context.get(key)
+    if raw is None or str(raw).strip().lower() in {"", "forever", "none"}:
+        return None
+    return _int(context, key, 0, 1, 36_500)
+
+
 #: every ``-c key=value`` the app reads (docs/DEPLOY.md documents each one)
 CONTEXT_KEYS = (
     "domain",
     "shards",
     "retention_days",
+    "lake_retention_days",
     "results_retention_days",
     "athena_scan_limit_gb",
     "tracker_domain",
@@ -91,6 +100,8 @@ class OwnstatsConfig:
     shards: int | None = 1
     #: days raw logs (with IPs) stay in the archive bucket
     retention_days: int = 30
+    #: days the lake keeps events (S3 lifecycle on events/); None keeps them forever
+    lake_retention_days: int | None = None
     #: days Athena query results are kept
     results_retention_days: int = 7
     #: per-query Athena scan cutoff, in GB (a runaway query costs at most this × $5/TB)
@@ -170,6 +181,7 @@ class OwnstatsConfig:
             domains=domains,
             shards=shards,
             retention_days=_int(context, "retention_days", 30, 1, 3650),
+            lake_retention_days=_optional_days(context, "lake_retention_days"),
             results_retention_days=_int(context, "results_retention_days", 7, 1, 365),
             athena_scan_limit_gb=_int(context, "athena_scan_limit_gb", 10, 1, 10_000),
             tracker_domain=tracker_domain,

@@ -65,21 +65,34 @@ class Lake(Construct):
         archive_bucket: s3.IBucket,
         archive_prefix: str,
         dev: bool,
+        retention_days: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        lifecycle_rules = [
+            s3.LifecycleRule(
+                id="abort-incomplete-uploads",
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            ),
+            s3.LifecycleRule(  # records Firehose could not convert: kept for debugging
+                id="expire-delivery-errors", prefix="errors/", expiration=Duration.days(30),
+            ),
+        ]  # fmt: skip
+        if retention_days is not None:
+            # -c lake_retention_days=N: S3 deletes each events/ object N days after it was
+            # written (rounded up to the next UTC midnight). A day's compacted file is
+            # written within hours after the day ends, so a day's events go N+1 to N+2
+            # days after that day. Expiration requests are free.
+            lifecycle_rules.append(
+                s3.LifecycleRule(
+                    id="expire-events", prefix=EVENTS_PREFIX,
+                    expiration=Duration.days(retention_days),
+                )
+            )  # fmt: skip
         self.bucket = secure_bucket(
             self, "Bucket", dev=dev, access_logs=log_bucket,
             access_logs_prefix="s3-access/lake/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="abort-incomplete-uploads",
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                ),
-                s3.LifecycleRule(  # records Firehose could not convert: kept for debugging
-                    id="expire-delivery-errors", prefix="errors/", expiration=Duration.days(30),
-                ),
-            ],
+            lifecycle_rules=lifecycle_rules,
         )  # fmt: skip
 
         self.database_name = glue_database_name(namespace)

@@ -124,8 +124,10 @@ class Monitoring(Construct):
             ),
             cw.Alarm(
                 self, "FailureQueueAlarm",
-                alarm_description="Kinesis batches exhausted their retries; their metadata is "
-                "in the on-failure queue. Fix the cause, then replay them from the stream.",
+                alarm_description="Kinesis batches exhausted their retries (their metadata is "
+                "in the on-failure queue: fix the cause, then replay them from the stream), or "
+                "a lake compaction run failed 3 times (the message holds its error; it runs "
+                "again every hour and loses nothing meanwhile).",
                 metric=queue_depth, threshold=0, evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,

@@ -66,7 +66,9 @@ class Processor(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(asset_dir)),
-            memory_size=512,
+            # the bot/device lists compile to Rust matchers: ~240 MB built, ~580 MB after
+            # 60k distinct user agents (bench/useragent_worst_case.py); 1 GB leaves room
+            memory_size=1024,
             timeout=Duration.seconds(60),
             role=self.role,
             log_group=self.log_group,
@@ -91,8 +93,8 @@ class Processor(Construct):
             self.failure_queue,
             {
                 "SQS3": "This queue is itself the on-failure destination of the "
-                "Kinesis event source (it holds batch metadata for replay); a DLQ of a DLQ has "
-                "nothing to catch.",
+                "Kinesis event source (it holds batch metadata for replay) and of the lake "
+                "compactor's retried invocations; a DLQ of a DLQ has nothing to catch.",
             },
         )
 

@@ -14,9 +14,10 @@ from constructs import Construct
 from cdk.analytics import Analytics
 from cdk.archive import LogArchive
 from cdk.collector import TRACKER_JS_PATH, Collector
+from cdk.compaction import Compaction
 from cdk.config import OwnstatsConfig
 from cdk.iam import NoWildcardActions
-from cdk.lake import ACCESS_LOGS_TABLE, EVENTS_TABLE, Lake
+from cdk.lake import ACCESS_LOGS_TABLE, EVENTS_PREFIX, EVENTS_TABLE, Lake
 from cdk.monitoring import Monitoring
 from cdk.nag import acknowledge_cdk_internals
 from cdk.processor import METRICS_NAMESPACE, Processor
@@ -38,7 +39,7 @@ class OwnstatsStack(Stack):
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: OwnstatsConfig, asset_dir: Path,
-        **kwargs: object,
+        compactor_asset_dir: Path, **kwargs: object,
     ) -> None:  # fmt: skip
         super().__init__(
             scope,
@@ -71,6 +72,7 @@ class OwnstatsStack(Stack):
             archive_bucket=archive.bucket,
             archive_prefix=archive.cloudfront_prefix,
             dev=config.dev,
+            retention_days=config.lake_retention_days,
         )
         analytics = Analytics(
             self,
@@ -99,6 +101,14 @@ class OwnstatsStack(Stack):
         lake.grant_put_records(processor.function)
         salts.grant_use(processor.function)
         processor.acknowledge_salt_path(salts.parameters_arn_nag)
+        Compaction(
+            self,
+            "Compaction",
+            asset_dir=compactor_asset_dir,
+            bucket=lake.bucket,
+            events_prefix=EVENTS_PREFIX,
+            failure_queue=processor.failure_queue,
+        )
 
         Monitoring(
             self,

@@ -22,6 +22,7 @@ class Synth:
     outdir: Path
     config: OwnstatsConfig
     asset_dir: Path
+    compactor_asset_dir: Path
 
     def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.json["Resources"].items() if v["Type"] == cfn_type}

@@ -2,7 +2,7 @@
 
 A synth costs seconds (jsii + cdk-nag), so all assertions read the same assembly.
 The context is deliberately non-default (two domains, two shards, 14-day archive,
-dashboard and per-reason metrics on) so the tests prove the context reaches the
+400-day lake, dashboard and per-reason metrics on) so the tests prove the context reaches the
 template. Variants that need a different
 stack (on-demand stream, custom domain, dev mode) build just the construct involved.
 """
@@ -33,7 +33,7 @@ from aws_cdk.assertions import Template  # noqa: E402
 from cdk_support import Synth  # noqa: E402
 
 from cdk.app import build  # noqa: E402
-from cdk.bundling import build_lambda_asset  # noqa: E402
+from cdk.bundling import build_compactor_asset, build_lambda_asset  # noqa: E402
 from cdk.config import OwnstatsConfig  # noqa: E402
 from cdk.functions import PYTHON_VERSION  # noqa: E402
 
@@ -41,6 +41,7 @@ CONTEXT: dict[str, str] = {
     "domain": "Example.com, blog.example.org",
     "shards": "2",
     "retention_days": "14",
+    "lake_retention_days": "400",
     "athena_scan_limit_gb": "5",
     "alarm_email": "ops@example.com",
     "monitoring_dashboard": "true",
@@ -79,6 +80,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
         outdir=outdir,
         config=config,
         asset_dir=build_lambda_asset(PYTHON_VERSION),  # cached: same dir as the synth used
+        compactor_asset_dir=build_compactor_asset(PYTHON_VERSION),
     )
 
 

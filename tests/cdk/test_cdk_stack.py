@@ -316,7 +316,7 @@ def test_processor_function(synth: Synth) -> None:
             "Handler": "stream_processor.handler.handler",
             "Runtime": Match.string_like_regexp(r"^python3\.1[3-9]$"),
             "Architectures": ["arm64"],
-            "MemorySize": 512,
+            "MemorySize": 1024,
             "Timeout": 60,
             "Environment": {
                 "Variables": {
@@ -394,9 +394,14 @@ def test_no_crawler_no_partition_lambda(synth: Synth) -> None:
     handlers = {
         f["Properties"].get("Handler") for f in synth.resources("AWS::Lambda::Function").values()
     }
-    # the processor, the view deployer and CDK's BucketDeployment handler — nothing else
-    assert handlers == {"stream_processor.handler.handler", "index.handler"}
-    assert len(synth.resources("AWS::Lambda::Function")) == 3
+    # the processor, the lake compactor, the view deployer and CDK's BucketDeployment
+    # handler — nothing else
+    assert handlers == {
+        "stream_processor.handler.handler",
+        "lake_compactor.handler.handler",
+        "index.handler",
+    }
+    assert len(synth.resources("AWS::Lambda::Function")) == 4
 
 
 def test_access_logs_table_over_the_archive(synth: Synth) -> None:

@@ -1,0 +1,24 @@
+"""Compaction of the events lake: many small Parquet objects become few large ones.
+
+Where it sits: after Firehose (AWS) or ``LakeSink`` (local mode) has written a
+partition ``events/event_date=YYYY-MM-DD/`` as one small file per flush, and before
+Athena/DuckDB read it. It rewrites a partition's files into sorted, deduplicated,
+zstd-compressed Parquet with the events schema, and removes the small files only
+once the rewrite is verified and a grace period has passed.
+
+- ``policy``: what to compact and when (pure functions, no I/O; shared by AWS and
+  local mode).
+- ``merge``: the rewrite itself, with DuckDB (the only dependency the Lambda bundles).
+- ``store``: objects in S3 (``S3Store``) or in a local data directory (``LocalStore``).
+- ``run``: the crash-safe protocol (intent manifest → outputs → commit → delayed
+  deletion) over a store.
+- ``handler``: the Lambda entry point ``lake_compactor.handler.handler``.
+
+The protocol and why each step is safe: docs/DEPLOY.md, "Compaction".
+"""
+
+from __future__ import annotations
+
+#: the environment the stack gives the Lambda (``cdk/compaction.py`` sets, ``handler`` reads)
+BUCKET_ENV = "OWNSTATS_LAKE_BUCKET"
+PREFIX_ENV = "OWNSTATS_EVENTS_PREFIX"

@@ -1,0 +1,288 @@
+"""The compaction protocol: crash-safe and idempotent, on any ``Store``.
+
+One run, in this order:
+
+1. **List** everything under ``events/`` once (data objects and manifests).
+2. **Settle manifests** (``events/_compaction/<run>.json``), oldest first:
+   - *committed* and older than ``delete_grace_s``: if every output it names still
+     exists with its recorded size, delete **exactly** its input keys, then the
+     manifest. (An output that went missing means: delete no input, drop the
+     manifest; the inputs are then compacted again.)
+   - *intent* older than ``stale_intent_s`` (its run died): delete the outputs it may
+     have written (its output prefix), then the manifest; its inputs were never
+     touched.
+   - anything younger: its inputs (and an intent's outputs) are *busy*, left alone.
+3. **Plan** each partition (``lake_compactor.policy``), newest day first, and carry
+   each plan out:
+   ``intent manifest`` → fetch inputs → merge + verify row count → upload outputs →
+   ``committed manifest``. Inputs are never deleted in the run that replaced them.
+
+Why no event is lost or counted twice by a view, wherever a run stops:
+
+- Nothing is deleted before a verified copy of its rows has been committed, and only
+  keys captured in a manifest are ever deleted (never a listing taken later, so a
+  file Firehose delivers meanwhile cannot be deleted).
+- Between "outputs uploaded" and "inputs deleted" each event is stored twice: the raw
+  ``events`` table counts it twice for that time; every view reads
+  ``events_deduped`` (one row per ``event_id`` and day), so no view does.
+- A rerun redoes only what is unfinished: a stale intent is rolled back, a
+  committed manifest is finished, anything else is planned afresh from the objects
+  that exist; running twice in a row changes nothing the second time.
+
+``checkpoint(step)`` is called after each step that changes the store; it does nothing
+(tests replace it to kill a run exactly there).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lake_compactor.merge import merge
+from lake_compactor.policy import (
+    MANIFEST_DIR,
+    Plan,
+    Policy,
+    StoredObject,
+    output_prefix,
+    partition_of,
+    plan_partition,
+    run_id,
+)
+from lake_compactor.store import Store
+
+__all__ = ["EVENTS_PREFIX", "Report", "checkpoint", "compact", "manifest_prefix"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_PREFIX = "events/"
+MANIFEST_VERSION = 1
+#: parallel downloads of a plan's inputs (S3 latency, not bandwidth, is the limit)
+FETCH_THREADS = 8
+
+
+def manifest_prefix(events_prefix: str = EVENTS_PREFIX) -> str:
+    return f"{events_prefix}{MANIFEST_DIR}/"
+
+
+def checkpoint(step: str) -> None:
+    """Called after every step that changes the store (a seam for crash tests)."""
+
+
+@dataclass
+class Report:
+    """What one run did (logged as one JSON line by the Lambda)."""
+
+    partitions: int = 0
+    compacted: list[dict[str, Any]] = field(default_factory=list)
+    deleted_inputs: int = 0
+    settled_manifests: int = 0
+    rolled_back: int = 0
+    deferred: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "partitions": self.partitions,
+            "compacted": self.compacted,
+            "deleted_inputs": self.deleted_inputs,
+            "settled_manifests": self.settled_manifests,
+            "rolled_back": self.rolled_back,
+            "deferred": self.deferred,
+            "errors": self.errors,
+        }
+
+
+def compact(
+    store: Store,
+    *,
+    workdir: Path,
+    policy: Policy | None = None,
+    clock: Callable[[], float] = time.time,
+    time_left: Callable[[], float] | None = None,
+    min_time_left_s: float = 240,
+    events_prefix: str = EVENTS_PREFIX,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> Report:
+    """One compaction run over the store (see the module docstring)."""
+    policy = policy or Policy()
+    report = Report()
+    now = clock()
+    manifests_at = manifest_prefix(events_prefix)
+    listing = store.list(events_prefix)
+    existing = {o.key: o for o in listing}
+    manifests = sorted(o.key for o in listing if o.key.startswith(manifests_at))
+
+    busy: set[str] = set()
+    for key in manifests:
+        try:
+            _settle(store, key, existing, busy, now, policy, report)
+        except Exception as err:  # one bad manifest must not stop the others
+            log.exception("compaction: manifest %s", key)
+            report.errors.append(f"manifest {key}: {type(err).__name__}: {err}")
+
+    partitions: dict[str, list[StoredObject]] = {}
+    for obj in existing.values():
+        day = partition_of(obj.key, events_prefix)
+        if day is not None:
+            partitions.setdefault(day, []).append(obj)
+    report.partitions = len(partitions)
+
+    for day in sorted(partitions, reverse=True):  # today first: dashboards read it most
+        plan = plan_partition(day, partitions[day], now=now, policy=policy, busy=busy)
+        if plan is None:
+            continue
+        if time_left is not None and time_left() < min_time_left_s:
+            report.deferred.append(day)
+            continue
+        try:
+            report.compacted.append(
+                _execute(
+                    store, plan, workdir=workdir, policy=policy, clock=clock,
+                    events_prefix=events_prefix, memory_limit=memory_limit, threads=threads,
+                )
+            )  # fmt: skip
+        except Exception as err:
+            log.exception("compaction: partition %s", day)
+            report.errors.append(f"{day}: {type(err).__name__}: {err}")
+    return report
+
+
+def _settle(
+    store: Store,
+    key: str,
+    existing: dict[str, StoredObject],
+    busy: set[str],
+    now: float,
+    policy: Policy,
+    report: Report,
+) -> None:
+    """Finish, roll back or respect one manifest (step 2 of the module docstring)."""
+    manifest = store.get_json(key)
+    if manifest is None:  # settled meanwhile
+        return
+    inputs = [item["key"] for item in manifest.get("inputs", [])]
+    state = manifest.get("state")
+    if state == "committed":
+        if now - float(manifest["committed_at"]) < policy.delete_grace_s:
+            busy.update(inputs)
+            return
+        missing = [
+            out["key"]
+            for out in manifest.get("outputs", [])
+            if out["key"] not in existing or existing[out["key"]].size != int(out["size"])
+        ]
+        if missing:
+            # never delete an input whose copy is not where the manifest says
+            log.error("compaction: %s: outputs missing %s; keeping its inputs", key, missing)
+            report.errors.append(f"manifest {key}: outputs missing, inputs kept")
+        else:
+            store.delete(inputs)
+            checkpoint("inputs_deleted")
+            report.deleted_inputs += len(inputs)
+            for input_key in inputs:
+                existing.pop(input_key, None)
+        store.delete([key])
+        checkpoint("manifest_deleted")
+        existing.pop(key, None)
+        report.settled_manifests += 1
+        return
+    # an intent (or an unreadable state): its run is in progress or died
+    prefix = manifest.get("output_prefix", "")
+    written = [k for k in existing if prefix and k.startswith(prefix)]
+    if now - float(manifest.get("created_at", 0)) < policy.stale_intent_s:
+        busy.update(inputs)
+        busy.update(written)
+        return
+    if written:
+        store.delete(written)
+        checkpoint("outputs_rolled_back")
+        for output_key in written:
+            existing.pop(output_key, None)
+    store.delete([key])
+    checkpoint("manifest_deleted")
+    existing.pop(key, None)
+    report.rolled_back += 1
+
+
+def _execute(
+    store: Store,
+    plan: Plan,
+    *,
+    workdir: Path,
+    policy: Policy,
+    clock: Callable[[], float],
+    events_prefix: str,
+    memory_limit: str | None,
+    threads: int | None,
+) -> dict[str, Any]:
+    """Carry out one plan (step 3): intent → outputs → commit. Returns a summary."""
+    started = clock()
+    timer = time.perf_counter()
+    run = run_id(started, uuid.uuid4().hex)
+    manifest_key = f"{manifest_prefix(events_prefix)}{run}.json"
+    prefix = output_prefix(events_prefix, plan.day, plan.tier, run)
+    manifest: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        "state": "intent",
+        "day": plan.day,
+        "tier": plan.tier,
+        "reason": plan.reason,
+        "created_at": started,
+        "inputs": [{"key": o.key, "size": o.size} for o in plan.inputs],
+        "output_prefix": prefix,
+    }
+    store.put_json(manifest_key, manifest)
+    checkpoint("intent_written")
+
+    local = workdir / run
+    uploaded: list[str] = []
+    try:
+        # a backlog day can be 1,440 small objects: fetch them side by side
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            fetched = list(pool.map(lambda o: store.fetch(o.key, local / "in"), plan.inputs))
+        result = merge(
+            fetched, local / "out", policy=policy, temp_dir=local / "spill",
+            memory_limit=memory_limit, threads=threads,
+        )  # fmt: skip
+        outputs = []
+        for number, output in enumerate(result.outputs):
+            key = f"{prefix}{number:03d}.parquet"
+            store.upload(output.path, key)
+            uploaded.append(key)
+            checkpoint("output_written")
+            outputs.append({"key": key, "size": output.size, "rows": output.rows})
+        manifest.update(
+            state="committed", committed_at=clock(), outputs=outputs,
+            input_rows=result.input_rows, rows=result.rows,
+        )  # fmt: skip
+        store.put_json(manifest_key, manifest)
+        checkpoint("committed")
+    except Exception:
+        # an ordinary failure (not a crash): undo what this run wrote, keep the inputs
+        try:
+            store.delete([*uploaded, manifest_key])
+        except Exception:
+            log.exception("compaction: cleanup of %s failed; the next run rolls it back", run)
+        raise
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+    return {
+        "day": plan.day,
+        "tier": plan.tier,
+        "inputs": len(plan.inputs),
+        "input_bytes": sum(o.size for o in plan.inputs),
+        "input_rows": result.input_rows,
+        "outputs": len(outputs),
+        "output_bytes": sum(o["size"] for o in outputs),
+        "rows": result.rows,
+        "seconds": round(time.perf_counter() - timer, 3),
+    }
