@@ -158,7 +158,7 @@ class LocalStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def upload(self, path: Path, key: str) -> None:
         with open(path, "rb") as source:
@@ -182,10 +182,11 @@ class LocalStore:
             parents.add(path.parent)
         for parent in parents:
             if parent.is_dir():
-                _fsync_dir(parent)
+                fsync_dir(parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the entries of ``directory`` (created, renamed, deleted files) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

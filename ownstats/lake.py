@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lake_compactor.store import fsync_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
 __all__ = [
@@ -194,15 +195,6 @@ def _write_atomically(table: pa.Table, directory: Path, prefix: str) -> Path:
     # spool deletes its raw lines once their events are written: ownstats.server)
     fsync_dir(directory)
     return final
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make the entries of ``directory`` (created, renamed, deleted files) durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def stored_event_ids(data_dir: str | os.PathLike[str], day: str) -> set[str]:
