@@ -309,10 +309,11 @@ def current_visitors_sql(site: str) -> str:
 
 
 def sites_sql(since: date) -> str:
-    """Sites with events since ``since``; reads one column of the partitions, so it stays
-    cheap on Athena too (it is a list of names, not a metric)."""
+    """Sites with events since ``since``, busiest first (the page opens on the first);
+    reads one column of the partitions, so it stays cheap on Athena too (it is a list
+    of names, not a metric)."""
     return (
-        "SELECT DISTINCT domain_name FROM events "
+        "SELECT domain_name FROM events "
         f"WHERE event_date >= {sql_string(since.isoformat())} AND domain_name IS NOT NULL "
-        "ORDER BY domain_name"
+        "GROUP BY domain_name ORDER BY count(*) DESC, domain_name"
     )

@@ -39,7 +39,7 @@ def ok(client: TestClient, path: str, **params: Any) -> dict[str, Any]:
 
 def test_sites_lists_domains_and_filter_labels(client: TestClient) -> None:
     body = client.get("/api/sites").json()
-    assert body["sites"] == sorted(DOMAINS)
+    assert body["sites"] == list(DOMAINS)  # busiest first: the main site has 3/4 of visits
     assert body["filters"]["source"] == "Source"
     assert "visitor_id" not in body["filters"]
 
