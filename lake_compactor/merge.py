@@ -30,9 +30,6 @@ __all__ = ["MergeError", "MergeResult", "OutputFile", "duckdb_type", "merge"]
 
 _SCALARS = {
     "string": "VARCHAR",
-    # Parquet TIMESTAMP(MILLIS, isAdjustedToUTC=false): UTC wall time without zone,
-    # Athena's timestamp and what the local lake writes
-    "timestamp": "TIMESTAMP_MS",
     "int": "INTEGER",
     "bigint": "BIGINT",
     "double": "DOUBLE",
@@ -59,14 +56,19 @@ class MergeResult:
     rows: int
 
 
-def duckdb_type(glue_type: str) -> str:
-    """The DuckDB type written for a Glue type of the events schema."""
+def duckdb_type(glue_type: str, timestamp: str = "TIMESTAMP_MS") -> str:
+    """The DuckDB type of a Glue type of the events schema; the one mapping, also read
+    by the local engine (which reads ``timestamp`` as plain ``TIMESTAMP``). Written,
+    a timestamp is Parquet TIMESTAMP(MILLIS, isAdjustedToUTC=false): UTC wall time
+    without zone, Athena's timestamp and what the local lake writes."""
     glue_type = glue_type.strip().lower()
+    if glue_type == "timestamp":
+        return timestamp
     if glue_type in _SCALARS:
         return _SCALARS[glue_type]
     if glue_type.startswith("map<") and glue_type.endswith(">"):
         key, value = glue_type[4:-1].split(",", 1)
-        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
+        return f"MAP({duckdb_type(key, timestamp)}, {duckdb_type(value, timestamp)})"
     raise ValueError(f"no DuckDB type for Glue type {glue_type!r}; add it to lake_compactor")
 
 

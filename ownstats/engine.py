@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
 from athena_views.trino_functions import UnsupportedFunction
+from lake_compactor.merge import duckdb_type as merge_duckdb_type
 from ownstats.lake import events_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
@@ -40,15 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_DUCKDB_SCALARS = {
-    "string": "VARCHAR",
-    "timestamp": "TIMESTAMP",  # UTC wall time without zone, like Athena's timestamp
-    "int": "INTEGER",
-    "bigint": "BIGINT",
-    "double": "DOUBLE",
-    "boolean": "BOOLEAN",
-}
 
 
 class QueryError(Exception):
@@ -71,14 +63,9 @@ class QueryResult:
 
 
 def duckdb_type(glue_type: str) -> str:
-    """The DuckDB type for a Glue/Hive type of the events schema."""
-    glue_type = glue_type.strip().lower()
-    if glue_type in _DUCKDB_SCALARS:
-        return _DUCKDB_SCALARS[glue_type]
-    if glue_type.startswith("map<") and glue_type.endswith(">"):
-        key, value = glue_type[4:-1].split(",", 1)
-        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
-    raise ValueError(f"no DuckDB type for Glue type {glue_type!r}; add it to ownstats.engine")
+    """The DuckDB type for a Glue/Hive type of the events schema, as the engine reads it
+    (``timestamp``: UTC wall time without zone, like Athena's)."""
+    return merge_duckdb_type(glue_type, timestamp="TIMESTAMP")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
