@@ -204,9 +204,11 @@ class Steps:
         return (
             ("parse", self.parse),
             ("drop_not_beacon", self.drop_not_beacon),
+            # bots before decoding: most unwanted traffic is bots, and the verdict is
+            # cached per user agent while every beacon query is new
+            ("drop_bot", self.drop_bot),
             ("decode_beacon", self.decode_beacon),
             ("drop_foreign_domain", self.drop_foreign_domain),
-            ("drop_bot", self.drop_bot),
             ("put_event", self.put_event),
             ("put_visitor_id", self.put_visitor_id),
         )
@@ -235,8 +237,11 @@ def utc_day(time_ms: int) -> str:
 @lru_cache(maxsize=8192)
 def agent_of(raw: str) -> tuple[str, AgentInfo | None]:
     """The URL-decoded user agent and what it is (None: a bot), cached per raw string."""
-    if len(raw) > 12 * MAX_AGENT_LENGTH:
-        # a bot for classify() anyway; a cheap verdict before decoding kilobytes
+    escapes = raw.count("%")
+    if len(raw) - 3 * escapes + escapes // 4 > MAX_AGENT_LENGTH:
+        # decoded it would still be too long, so a bot for classify() anyway: a cheap
+        # verdict before decoding kilobytes. The bound is the shortest the text can
+        # decode to: an escape is one byte, and UTF-8 takes at most 4 bytes a character
         return raw, None
     user_agent = unquote(raw) if "%" in raw else raw
     return user_agent, classify(user_agent)

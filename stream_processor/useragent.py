@@ -14,10 +14,10 @@ traffic repeats a few thousand of them.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
-from ua_parser import parse_os, parse_user_agent
+from ua_parser import BestAvailableResolver, Domain, Parser, load_lazy_builtins
 
 from .bots import bot_lists
 from .browsers import better_browser, better_os
@@ -53,8 +53,19 @@ class _Names(NamedTuple):
     ua_parser_os_major: str | None
 
 
+@cache
+def _parser() -> Parser:
+    """ua-parser without its own cache: ``classify`` caches whole answers per user agent,
+    so a second cache would only cost a lookup and an eviction per new user agent."""
+    return Parser(BestAvailableResolver(load_lazy_builtins()))
+
+
+_BROWSER_AND_OS = Domain.USER_AGENT | Domain.OS
+
+
 def _names(user_agent: str) -> _Names:
-    agent, os = parse_user_agent(user_agent), parse_os(user_agent)
+    parsed = _parser()(user_agent, _BROWSER_AND_OS)
+    agent, os = parsed.user_agent, parsed.os
     browser_name = agent.family if agent and agent.family != "Other" else None
     browser_version = agent.major if agent and browser_name else None
     better = better_browser(user_agent, browser_name)
@@ -102,6 +113,7 @@ def warm(models: bool = False) -> None:
     from .devices import _lists, _tv_browsers
 
     bot_lists()
+    _parser()
     _browsers()
     _systems()
     _tv_browsers()

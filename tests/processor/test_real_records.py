@@ -90,6 +90,22 @@ def test_real_user_agent_header_and_tracker_copy_agree() -> None:
         assert info is not None and (info.browser_name, info.os_name) == ("Chrome", "Mac OS X")
 
 
+def test_user_agent_length_is_judged_after_decoding() -> None:
+    """Long encoded user agents are judged without decoding them only when no decoding
+    could bring them under the limit: escaped multi-byte text shrinks up to 12 to 1."""
+    browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36"
+    # 480 characters once decoded, 1,020 as logged (each "é" is "%C3%A9")
+    accented = browser + " " + "é" * (480 - len(browser) - 1)
+    raw = cloudfront_quote(accented)
+    assert len(raw) > 1000
+    decoded, _ = agent_of(raw)
+    assert decoded == accented  # decoded and classified, not called too long unread
+    assert agent_of(cloudfront_quote("😀" * 128 + browser))[0].startswith("😀")
+    # too long however it decodes: a bot, the raw text never decoded
+    long_raw = cloudfront_quote(browser + " " + "x" * 600)
+    assert agent_of(long_raw) == (long_raw, None)
+
+
 def test_real_timestamps_viewers_and_edges() -> None:
     first, _, third = real_records()
     assert parse_timestamp_ms(first["timestamp"]) == 1668968526477
