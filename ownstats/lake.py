@@ -22,14 +22,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lake_compactor.store import fsync_dir
+from lake_compactor.policy import LOCAL_POLICY, Policy, StoredObject
+from lake_compactor.run import EVENTS_PREFIX, Report, compact, manifest_prefix
+from lake_compactor.store import LocalStore, fsync_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
 __all__ = [
@@ -214,6 +216,11 @@ class LakeSink:
     """The processor's sink in local mode: buffers events, writes one Parquet file per
     partition per flush, and compacts a partition once it has too many files.
 
+    Compaction is the AWS stack's (``lake_compactor``), with ``LOCAL_POLICY``: the
+    same plans, manifests and crash safety, run on a background thread at most every
+    ``compact_interval_s`` once a partition holds more than ``compact_threshold`` files,
+    so a flush never waits for a merge.
+
     Why buffering: one file per beacon would make a busy day thousands of tiny files.
     Why it is still safe: rows stay in the buffer until their file is renamed into
     place; a write that fails during ``put()`` hands *that call's* events back as failed
@@ -229,15 +236,29 @@ class LakeSink:
         max_buffer_rows: int = 5000,
         max_buffer_age_s: float = 1.0,
         compact_threshold: int = 16,
+        compact_interval_s: float = 10.0,
+        compaction_policy: Policy = LOCAL_POLICY,
+        background_compaction: bool = True,
         write_retries: int = 3,
         retry_delay_s: float = 0.05,
         autoflush_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.max_buffer_rows = max_buffer_rows
         self.max_buffer_age_s = max_buffer_age_s
         self.compact_threshold = compact_threshold
+        self.compact_interval_s = compact_interval_s
+        self.compaction_policy = compaction_policy
+        self.background_compaction = background_compaction
+        self._wall_clock = wall_clock
+        #: one compaction at a time; the last one's start (monotonic) and its thread
+        self._compaction_lock = threading.Lock()
+        self._last_compaction = float("-inf")
+        self._compactor: threading.Thread | None = None
+        #: what the last compaction run did (tests, logs)
+        self.last_compaction: Report | None = None
         self.write_retries = write_retries
         self.retry_delay_s = retry_delay_s
         self._clock = clock
@@ -330,6 +351,9 @@ class LakeSink:
         if self._flusher is not None:
             self._flusher.join()
             self._flusher = None
+        compactor = self._compactor
+        if compactor is not None:
+            compactor.join()
         with self._lock:
             self.flush()
             self._closed = True
@@ -343,51 +367,64 @@ class LakeSink:
     # -- compaction --------------------------------------------------------------------
 
     def compact(self, day: str | None = None, *, min_files: int = 2) -> int:
-        """Merge each partition (or only ``day``) having ``min_files`` or more files into
-        one file, dropping duplicate event_ids; return the number of files removed.
+        """Compact now and finish at once; return the number of files removed.
 
-        The merged file is renamed into place before the old files are deleted, so a
-        reader sees every event at all times (at worst twice, which the views' dedupe
-        absorbs) and a crash half-way loses nothing.
+        For the moments nothing else writes (the end of ``ownstats ingest``, a stopping
+        ``ownstats serve``): the same protocol with no minimum age and no grace before
+        replaced files go, so each partition (or only ``day``) with ``min_files`` or
+        more files ends as one file per tier (closed days: one sorted file). Duplicate
+        event_ids are dropped by the merge; a crash half-way loses nothing (see
+        ``lake_compactor.run``).
         """
-        with self._lock:
-            days = [day] if day is not None else self._days()
-            return sum(self._compact_day(d, min_files) for d in days)
+        policy = replace(
+            self.compaction_policy, min_age_s=0, delete_grace_s=0, min_raw_files=min_files
+        )
+        removed = 0
+        # the first run commits the merges, the second deletes what they replaced
+        for _ in range(2):
+            report = self._run_compaction(policy, day=day)
+            removed += report.deleted_inputs
+        return removed
 
-    def _days(self) -> list[str]:
-        prefix = f"{_PARTITION_KEY}="
-        root = events_dir(self.data_dir)
-        return sorted(p.name[len(prefix) :] for p in root.glob(prefix + "*") if p.is_dir())
+    def _maybe_compact(self) -> None:
+        """Start a background run if none is running and the last began long enough ago."""
+        now = self._clock()
+        if now - self._last_compaction < self.compact_interval_s:
+            return
+        if self._compactor is not None and self._compactor.is_alive():
+            return
+        self._last_compaction = now
+        if not self.background_compaction:
+            self._run_compaction(self.compaction_policy)
+            return
+        self._compactor = threading.Thread(
+            target=self._run_compaction,
+            args=(self.compaction_policy,),
+            name="lake-compaction",
+            daemon=True,
+        )
+        self._compactor.start()
 
-    def _compact_day(self, day: str, min_files: int) -> int:
-        files = partition_files(self.data_dir, day)
-        if len(files) < max(min_files, 2):
-            return 0
-        tables: list[pa.Table] = []
-        merged_files: list[Path] = []
-        for path in files:
+    def _run_compaction(self, policy: Policy, *, day: str | None = None) -> Report:
+        store: LocalStore = LocalStore(self.data_dir)
+        if day is not None:
+            store = _OneDay(self.data_dir, day)
+        with self._compaction_lock:
             try:
-                tables.append(pq.read_table(path, schema=EVENTS_SCHEMA))
-                merged_files.append(path)
-            except (OSError, pa.ArrowException) as err:
-                log.warning("lake: compaction skips unreadable %s: %s", path, err)
-        if len(merged_files) < 2:
-            return 0
-        table = pa.concat_tables(tables)
-        seen: set[str] = set()
-        keep = []
-        for event_id in table.column("event_id").to_pylist():
-            keep.append(event_id not in seen)
-            seen.add(event_id)
-        table = table.filter(pa.array(keep)).sort_by("event_time")
-        try:
-            _write_atomically(table, partition_dir(self.data_dir, day), "compacted")
-        except OSError as err:
-            log.warning("lake: compaction of %s failed, files left as they were: %s", day, err)
-            return 0
-        for path in merged_files:
-            path.unlink(missing_ok=True)
-        return len(merged_files)
+                report = compact(
+                    store,
+                    workdir=self.data_dir / ".compaction",
+                    policy=policy,
+                    clock=self._wall_clock,
+                    threads=1,
+                )
+            except Exception as err:  # a listing or manifest error: next run retries
+                log.warning("lake: compaction failed, files left as they were: %s", err)
+                report = Report(errors=[f"{type(err).__name__}: {err}"])
+            for error in report.errors:
+                log.warning("lake: compaction: %s", error)
+            self.last_compaction = report
+            return report
 
     # -- internals ---------------------------------------------------------------------
 
@@ -452,7 +489,7 @@ class LakeSink:
         if stored is not None:
             stored.update(row.values[_EVENT_ID] for row in rows)
         if len(partition_files(self.data_dir, day)) > self.compact_threshold:
-            self._compact_day(day, 2)
+            self._maybe_compact()
         return True
 
     def _autoflush(self, interval_s: float) -> None:
@@ -461,3 +498,15 @@ class LakeSink:
                 self.flush()
             except LakeWriteError as err:
                 log.error("lake: %s", err)
+
+
+class _OneDay(LocalStore):
+    """The data directory as the compactor sees it, narrowed to one partition (and the
+    manifests, which any run may settle)."""
+
+    def __init__(self, root: str | os.PathLike[str], day: str) -> None:
+        super().__init__(root)
+        self._keep = (f"{EVENTS_PREFIX}{_PARTITION_KEY}={day}/", manifest_prefix())
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        return [o for o in super().list(prefix) if o.key.startswith(self._keep)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lake_compactor.policy import (
     DAY_TIER,
     HOUR_TIER,
@@ -84,6 +86,23 @@ def test_open_day_needs_two_raw_files_and_skips_busy_ones() -> None:
     assert plan_partition(DAY, files[:1], now=now, policy=POLICY) is None
     busy = {files[0].key}  # the input of a compaction whose deletion is pending
     assert plan_partition(DAY, files, now=now, policy=POLICY, busy=busy) is None
+
+
+def test_open_day_merges_its_outputs_once_they_pile_up() -> None:
+    """A writer that triggers runs often (local mode) makes one hour-tier file per run:
+    at ``max_open_outputs`` they are merged into one, with the raw files beside them."""
+    now = END - 3600
+    policy = replace(POLICY, max_open_outputs=3)
+    outputs = [
+        output(HOUR_TIER, f"20261127T0{n}0000Z-aaaaaaaa", modified=now - 3000) for n in range(3)
+    ]
+    young = raw(9, now - 1)
+    assert plan_partition(DAY, outputs[:2], now=now, policy=policy) is None
+    plan = plan_partition(DAY, [*outputs, raw(1, now - 3000), young], now=now, policy=policy)
+    assert plan is not None and plan.tier == HOUR_TIER
+    assert young not in plan.inputs and set(outputs) < set(plan.inputs)
+    assert len(plan.inputs) == 4
+    assert POLICY.max_open_outputs > 24 + 8  # hourly runs on AWS never reach it
 
 
 def test_the_day_stays_open_until_close_after_s() -> None:

@@ -3,7 +3,9 @@ reported, never silently lost."""
 
 from __future__ import annotations
 
+import calendar
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lake_compactor.policy import LOCAL_POLICY
 from ownstats import lake
 from ownstats.lake import (
     EVENTS_SCHEMA,
@@ -172,25 +175,73 @@ def test_close_raises_rather_than_losing_rows(tmp_path: Path, make_event: EventF
         sink.put([make_event()])
 
 
+class _Clock:
+    """Wall time that moves 100 s per reading: every file is old enough for the policy
+    and every grace period is over by the next run."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        self.now += 100
+        return self.now
+
+
 def test_compaction_keeps_a_day_to_a_few_files(tmp_path: Path, make_event: EventFactory) -> None:
     events = [make_event(DAY1 if i % 4 else DAY2) for i in range(90)]
-    with LakeSink(tmp_path, max_buffer_rows=1, compact_threshold=5) as sink:
+    with LakeSink(
+        tmp_path,
+        max_buffer_rows=1,
+        compact_threshold=5,
+        compact_interval_s=0,
+        background_compaction=False,
+        wall_clock=_Clock(),
+    ) as sink:
+        most = 0
         for event in events:
             assert sink.put([event]) == []
-        assert len(partition_files(tmp_path, DAY1)) <= 5
+            most = max(most, len(partition_files(tmp_path, DAY1)))
+        assert most <= 5 + 2  # the threshold, plus a run's output beside its inputs
+        assert sink.last_compaction is not None and sink.last_compaction.errors == []
         assert sink.put(events[:10]) == []  # redelivered copies
         removed = sink.compact()
         assert removed > 0
     for day in (DAY1, DAY2):
-        assert len(partition_files(tmp_path, day)) == 1
+        (only,) = partition_files(tmp_path, day)
+        assert only.name.startswith("compacted-day-")  # the AWS compactor's closed-day file
     ids = (
         read_day(tmp_path, DAY1).column("event_id").to_pylist()
         + read_day(tmp_path, DAY2).column("event_id").to_pylist()
     )
     assert sorted(ids) == sorted(e["event_id"] for e in events)  # all kept, copies dropped
-    assert not [f for f in all_files(tmp_path) if f.suffix != ".parquet"]
-    times = read_day(tmp_path, DAY1).column("event_time").to_pylist()
-    assert times == sorted(times)
+    assert not [f for f in all_files(tmp_path) if f.suffix != ".parquet"]  # no manifests left
+    day = read_day(tmp_path, DAY1)
+    order = list(zip(*(day.column(c).to_pylist() for c in LOCAL_POLICY.sort_keys), strict=True))
+    assert order == sorted(order)  # sorted for pruning, as on S3
+
+
+def test_compaction_runs_beside_the_writer(tmp_path: Path, make_event: EventFactory) -> None:
+    """In the background (serve's default) a flush never waits for a merge, and today's
+    raw files become hour-tier files as on AWS."""
+    today = time.strftime("%Y-%m-%d", time.gmtime())  # open for 8 h past its midnight
+    midnight_ms = int(calendar.timegm(time.strptime(today, "%Y-%m-%d"))) * 1000
+    events = [make_event(event_date=today, event_time=midnight_ms + n * 1000) for n in range(40)]
+    with LakeSink(
+        tmp_path, max_buffer_rows=1, compact_threshold=16, compact_interval_s=0,
+        wall_clock=_Clock(),
+    ) as sink:  # fmt: skip
+        for event in events:
+            assert sink.put([event]) == []
+    assert sink.last_compaction is not None and sink.last_compaction.compacted
+    assert {c["tier"] for c in sink.last_compaction.compacted} == {"hour"}
+    names = [p.name for p in partition_files(tmp_path, today)]
+    assert any(n.startswith("compacted-hour-") for n in names)
+    ids = [
+        i
+        for path in partition_files(tmp_path, today)
+        for i in pq.read_table(path, columns=["event_id"]).column("event_id").to_pylist()
+    ]
+    assert set(ids) == {e["event_id"] for e in events}  # inputs may remain beside outputs
 
 
 def test_compact_one_day_and_nothing_to_do(tmp_path: Path, make_event: EventFactory) -> None:
