@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ownstats.engine import QueryError, QueryResult
+from ownstats.results import QueryError, QueryResult
 
 __all__ = ["AthenaBackend", "aws_client", "stack_outputs"]
 

@@ -16,9 +16,9 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import duckdb
 import sqlglot
@@ -28,6 +28,7 @@ from athena_views import View, create_view_statement, load_views, to_duckdb, vie
 from athena_views.trino_functions import UnsupportedFunction
 from lake_compactor.merge import duckdb_type as merge_duckdb_type
 from ownstats.lake import events_dir
+from ownstats.results import QueryError, QueryResult
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
 __all__ = [
@@ -41,25 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class QueryError(Exception):
-    """A query could not run: bad SQL, an unknown table or column, or a lake read error.
-
-    The message is the engine's own, prefixed with what to do next.
-    """
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """Column names and rows (tuples of Python values) of one query."""
-
-    columns: list[str]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """Rows keyed by column name, the shape JSON output and the dashboard want."""
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 def duckdb_type(glue_type: str) -> str:
