@@ -11,7 +11,7 @@ Two tiers, by age of the day:
   *raw* files (one per Firehose flush) older than ``min_age_s`` are merged into one
   ``compacted-hour-…`` file per run (hourly), so today's partition holds about two
   hours of raw files plus one file per hour instead of up to 1,440 objects. Once
-  ``max_open_outputs`` such files exist they are merged into one.
+  ``max_open_outputs`` such files exist, that many of the smallest are merged into one.
 - **closed day**: everything in the partition is merged into ``compacted-day-…``
   file(s) of one run, sorted as a whole; a day already in that state is left alone,
   and a late file (or a leftover of a crashed run) makes the day be rewritten again.
@@ -78,9 +78,10 @@ class Policy:
     stale_intent_s: float = 1800
     #: an open day's raw files are merged once at least this many are old enough
     min_raw_files: int = 2
-    #: an open day holding this many hour-tier outputs has them merged into one (with its
-    #: raw files), so a writer that triggers runs often (local mode) cannot pile up
-    #: outputs; hourly runs on AWS make at most 24 a day plus yesterday's 8 h, so never
+    #: an open day holding this many hour-tier outputs has this many of the smallest merged
+    #: into one (with its raw files), so a writer that triggers runs often (local mode)
+    #: cannot pile up outputs; hourly runs on AWS make at most 24 a day plus yesterday's
+    #: 8 h, so never
     max_open_outputs: int = 48
     #: output files are cut at about this size (DuckDB's FILE_SIZE_BYTES); a day of
     #: 100 M page views a month is ~200 MB, so one file per day up to there
@@ -194,9 +195,14 @@ def plan_partition(
             return Plan(day, DAY_TIER, ready, f"closed day: outputs of {len(day_runs)} runs")
         return None
     raw = tuple(o for o in ready if tier_of(o) is None)
-    hourly = [o for o in ready if tier_of(o) == HOUR_TIER]
+    hourly = sorted((o for o in ready if tier_of(o) == HOUR_TIER), key=lambda o: (o.size, o.key))
     if len(hourly) >= max(policy.max_open_outputs, 2):
-        return Plan(day, HOUR_TIER, ready, f"open day: {len(hourly)} outputs to merge")
+        # size-tiered: the smallest outputs merge into one of about their joint size, so
+        # a large output is rewritten only once as many others have grown as large
+        # (each event rewritten a logarithmic number of times, not once per merge)
+        smallest = hourly[: max(policy.max_open_outputs, 2)]
+        inputs = tuple(sorted([*smallest, *raw], key=lambda o: o.key))
+        return Plan(day, HOUR_TIER, inputs, f"open day: {len(smallest)} outputs to merge")
     if len(raw) >= max(policy.min_raw_files, 1):
         return Plan(day, HOUR_TIER, raw, f"open day: {len(raw)} raw file(s)")
     return None

@@ -103,6 +103,10 @@ def test_open_day_merges_its_outputs_once_they_pile_up() -> None:
     assert young not in plan.inputs and set(outputs) < set(plan.inputs)
     assert len(plan.inputs) == 4
     assert POLICY.max_open_outputs > 24 + 8  # hourly runs on AWS never reach it
+    # size-tiered: with one more, the largest output waits for others to grow
+    big = StoredObject(outputs[0].key.replace("aaaaaaaa-000", "bbbbbbbb-000"), 10**9, now - 3000)
+    plan = plan_partition(DAY, [big, *outputs], now=now, policy=policy)
+    assert plan is not None and big not in plan.inputs and set(plan.inputs) == set(outputs)
 
 
 def test_the_day_stays_open_until_close_after_s() -> None:
