@@ -697,15 +697,15 @@ class Engine:
         changed, False if not (only copies of kept events), None, with nothing changed,
         if the day needs a full recompute.
 
-        1. The candidates: for an append, the new files' events, deduped by
-           ``events_deduped__live`` itself (read through a temporary ``events`` view
-           that shadows the lake); each competes with the kept copy of its event_id by
-           the view's rule (``event_time, visitor_id``; on a tie the kept copy stays, as
-           either is a valid pick). For a rewrite, the day's winners by that same view
-           (read narrow: event_id, event_time, visitor_id, domain_name) diffed against
-           the kept rows; the full rows of new winners are then read for those
-           event_ids only. A rewrite keeps the columns of an (event_id, event_time,
-           visitor_id), as compaction does.
+        1. The candidates, read narrow (event_id, event_time, visitor_id, domain_name)
+           through a temporary ``events`` view that shadows the lake: for an append, the
+           new files' winners by the view's rule (``event_time, visitor_id``), each
+           competing with the kept copy of its event_id (on a tie the kept copy stays,
+           as either is a valid pick); for a rewrite, the day's winners diffed against
+           the kept rows. The full rows of new winners are then read, by
+           ``events_deduped__live`` itself, for those event_ids only; so a compaction's
+           output (copies of kept events) costs one narrow read. A rewrite keeps the
+           columns of an (event_id, event_time, visitor_id), as compaction does.
         2. Kept rows that lost or vanished are deleted, winners inserted.
         3. ``sessions`` is recomputed for the (domain_name, visitor_id) pairs of those
            rows only, from a temporary ``events_deduped`` holding their events of the
@@ -729,47 +729,47 @@ class Engine:
         failed = False
         try:
             # 1. the candidates
+            # each event_id's winner by the view's rule, ORDER BY event_time, visitor_id:
+            # with neither NULL, the least (event_time, visitor_id) pair, which a hash
+            # aggregate finds faster than the view's window; read narrow
+            pair = "{'t': event_time, 'v': visitor_id}"
+            winners = (
+                f"SELECT event_id, min({pair}).t AS event_time, min({pair}).v AS visitor_id, "
+                f"arg_min(domain_name, {pair}) AS domain_name "
+                f"FROM events WHERE {on_day} GROUP BY event_id"
+            )
+            has_nulls = (
+                f"SELECT count(*) FROM events WHERE {on_day} AND ({nulls} OR event_time IS NULL)"
+            )
             if isinstance(change, list):  # appended files
-                paths = "[" + ", ".join(_sql_string(str(directory / f)) for f in change) + "]"
-                self._shadow_events(cur, paths)
-                cur.execute(
-                    f"CREATE TEMP TABLE {incoming} AS SELECT * FROM {live_base} WHERE {on_day}"
-                )
-                cur.execute("DROP VIEW temp.main.events")
-                if _count(cur, f"SELECT count(*) FROM {incoming} WHERE {nulls}"):
+                source = "[" + ", ".join(_sql_string(str(directory / f)) for f in change) + "]"
+                self._shadow_events(cur, source)
+                if _count(cur, has_nulls):
+                    cur.execute("DROP VIEW temp.main.events")  # the lake's view again
                     return None
-                # the kept copies of the incoming event_ids compete with the incoming
-                # ones; only the sort key is read from the kept table (a narrow scan),
-                # and only what changes is kept: kept copies that lose, new ones that win
+                # the new files' winners compete with the kept copies of their event_ids
+                # (on a tie the kept copy stays, as either is a valid pick); only what
+                # changes is kept: kept copies that lose, new ones that win. A compaction's
+                # output (copies of kept events only) thus costs a narrow read, no more
+                cur.execute(f"CREATE TEMP TABLE {lake} AS {winners}")
+                cur.execute("DROP VIEW temp.main.events")
                 key = "event_id, event_time, visitor_id, domain_name"
                 cur.execute(
                     f"CREATE TEMP TABLE {merged} AS SELECT event_id, domain_name, visitor_id, "
                     f"{stored} FROM (SELECT *, row_number() OVER (PARTITION BY event_id "
                     f"ORDER BY event_time, visitor_id, {stored} DESC) AS {rank} FROM ("
                     f"SELECT {key}, true AS {stored} FROM {base} WHERE {on_day} "
-                    f"AND event_id IN (SELECT event_id FROM {incoming}) "
-                    f"UNION ALL SELECT {key}, false AS {stored} FROM {incoming})) "
+                    f"AND event_id IN (SELECT event_id FROM {lake}) "
+                    f"UNION ALL SELECT {key}, false AS {stored} FROM {lake})) "
                     f"WHERE ({stored} AND {rank} > 1) OR (NOT {stored} AND {rank} = 1)"
                 )
             else:  # a rewrite: diff the day's winners against the kept rows
-                glob = _sql_string(str(directory / "*.parquet"))
-                self._shadow_events(cur, glob)
-                if _count(
-                    cur,
-                    f"SELECT count(*) FROM events WHERE {on_day} AND ({nulls} OR "
-                    "event_time IS NULL)",
-                ):
+                source = _sql_string(str(directory / "*.parquet"))
+                self._shadow_events(cur, source)
+                if _count(cur, has_nulls):
+                    cur.execute("DROP VIEW temp.main.events")  # the lake's view again
                     return None
-                # each event_id's winner by the view's rule, ORDER BY event_time,
-                # visitor_id: with neither NULL, the least (event_time, visitor_id) pair,
-                # which a hash aggregate finds faster than the view's window
-                pair = "{'t': event_time, 'v': visitor_id}"
-                cur.execute(
-                    f"CREATE TEMP TABLE {lake} AS SELECT event_id, "
-                    f"min({pair}).t AS event_time, min({pair}).v AS visitor_id, "
-                    f"arg_min(domain_name, {pair}) AS domain_name "
-                    f"FROM events WHERE {on_day} GROUP BY event_id"
-                )
+                cur.execute(f"CREATE TEMP TABLE {lake} AS {winners}")
                 cur.execute("DROP VIEW temp.main.events")
                 cur.execute(
                     f"CREATE TEMP TABLE {merged} AS WITH diff AS (SELECT "
@@ -784,22 +784,21 @@ class Engine:
                     f"true AS {stored} FROM diff WHERE k_id IS NOT NULL UNION ALL "
                     "SELECT l_id, l_domain, l_visitor, false FROM diff WHERE l_id IS NOT NULL"
                 )
-                new_ids = [
-                    row[0]
-                    for row in cur.execute(
-                        f"SELECT event_id FROM {merged} WHERE NOT {stored} LIMIT {_MAX_IN_LIST + 1}"
-                    ).fetchall()
-                ]
-                ids = (
-                    ", ".join(_sql_string(i) for i in new_ids)
-                    if len(new_ids) <= _MAX_IN_LIST
-                    else f"SELECT event_id FROM {merged} WHERE NOT {stored}"
-                )
-                self._shadow_events(cur, glob, f"event_id IN ({ids})" if new_ids else "false")
-                cur.execute(
-                    f"CREATE TEMP TABLE {incoming} AS SELECT * FROM {live_base} WHERE {on_day}"
-                )
-                cur.execute("DROP VIEW temp.main.events")
+            # the full rows of the new winners only, by the view itself
+            new_ids = [
+                row[0]
+                for row in cur.execute(
+                    f"SELECT event_id FROM {merged} WHERE NOT {stored} LIMIT {_MAX_IN_LIST + 1}"
+                ).fetchall()
+            ]
+            ids = (
+                ", ".join(_sql_string(i) for i in new_ids)
+                if len(new_ids) <= _MAX_IN_LIST
+                else f"SELECT event_id FROM {merged} WHERE NOT {stored}"
+            )
+            self._shadow_events(cur, source, f"event_id IN ({ids})" if new_ids else "false")
+            cur.execute(f"CREATE TEMP TABLE {incoming} AS SELECT * FROM {live_base} WHERE {on_day}")
+            cur.execute("DROP VIEW temp.main.events")
             if not _count(cur, f"SELECT count(*) FROM {merged}"):
                 return False  # only copies of kept events
 
