@@ -4,7 +4,10 @@ Where it sits: on top of bench/views_bench.py (whose fast Parquet generator it
 imports) and the dashboard package. It answers "does every panel the page loads
 answer within 300 ms on a million events?" by timing each HTTP endpoint the page
 calls, through the full ASGI stack (Starlette's TestClient), for several states of
-the page: the default 30 days, 7 days, one day (hourly graph), and filtered views.
+the page: every period (realtime by minute, today and yesterday by hour, month to
+date, last month, year to date, 12 months, all time …), both comparisons, and
+filtered views (including a partial day compared with the same part of yesterday,
+which recomputes that part's visits from its events).
 
     .venv/bin/python bench/dashboard_bench.py [--events 1000000] [--days 30] [--runs 5]
         [--data DIR]   # keep (or reuse, if it already holds a lake) the generated lake
@@ -39,6 +42,7 @@ PANELS = (
     "channels",
     "campaigns",
     "countries",
+    "cities",
     "devices",
     "browsers",
     "operating-systems",
@@ -60,14 +64,30 @@ def page_calls(state: dict[str, str]) -> dict[str, tuple[str, dict[str, str]]]:
         "/api/breakdown/event-props",
         {**state, "prop_event": "Signup", "limit": "50"},
     )
+    calls["countries map"] = ("/api/breakdown/countries", {**state, "limit": "300"})
+    calls["pages details (sorted)"] = (
+        "/api/breakdown/pages",
+        {**state, "limit": "100", "order_by": "avg_time_on_page_s", "order": "desc"},
+    )
+    calls["pages details (search)"] = ("/api/breakdown/pages", {**state, "search": "blog"})
     calls["pages CSV"] = ("/api/breakdown/pages", {**state, "format": "csv"})
     return calls
 
 
 STATES: dict[str, dict[str, str]] = {
-    "30 days": {"site": SITE, "period": "30d"},
-    "7 days": {"site": SITE, "period": "7d"},
+    "realtime (by minute)": {"site": SITE, "period": "realtime"},
     "today (hourly)": {"site": SITE, "period": "today"},
+    "yesterday": {"site": SITE, "period": "yesterday"},
+    "7 days": {"site": SITE, "period": "7d"},
+    "30 days": {"site": SITE, "period": "30d"},
+    "30 days vs last year": {"site": SITE, "period": "30d", "comparison": "year_over_year"},
+    "month to date": {"site": SITE, "period": "month"},
+    "last month": {"site": SITE, "period": "last_month"},
+    "year to date (weekly)": {"site": SITE, "period": "year"},
+    "12 months (monthly)": {"site": SITE, "period": "12mo"},
+    "all time": {"site": SITE, "period": "all"},
+    "today, device=mobile": {"site": SITE, "period": "today", "device": "mobile"},
+    "month, event=Signup": {"site": SITE, "period": "month", "event": "Signup"},
     "30 days, source=Google": {"site": SITE, "period": "30d", "source": "Google"},
     "7 days, device=mobile": {"site": SITE, "period": "7d", "device": "mobile"},
     "7 days, page=/pricing": {"site": SITE, "period": "7d", "page": "/pricing"},

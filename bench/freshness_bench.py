@@ -12,7 +12,8 @@ engine keeps up?" (targets: ≤ 2 s and ≤ 300 ms at 1M events a day).
 2. ``Engine(refresh_in_background=True)``, as ``ownstats serve`` would run it, while
    the lake writer (``LakeSink`` itself) adds a flush of ``--flush-events`` new events
    every ``--interval-s`` (half from visits going on, half from new visitors) and
-   compacts the day past ``--compact-threshold`` files, as serve's does. For each
+   starts a compaction in the background past ``--compact-threshold`` files, as
+   serve's does. For each
    flush, hit → queryable is the time from the start of its write until
    ``daily_stats`` counts its page views, and "in the breakdowns" until ``top_pages``
    (recomputed in a later transaction, as are the other breakdowns) does. All the
@@ -47,6 +48,7 @@ from dashboard_bench import STATES, TARGET_MS, page_calls  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from views_bench import generate, last_second, write_flush  # noqa: E402
 
+from lake_compactor.run import Report  # noqa: E402
 from ownstats.dashboard import build_app  # noqa: E402
 from ownstats.engine import Engine  # noqa: E402
 from ownstats.lake import LakeSink, events_dir, partition_dir  # noqa: E402
@@ -129,8 +131,8 @@ class Writer(threading.Thread):
         self.flushes, self.flush_events, self.interval_s = flushes, flush_events, interval_s
         #: (time the flush started, page views written so far) per flush
         self.written: list[tuple[float, int]] = []
-        #: seconds each compaction kept the writer busy
-        self.compactions: list[float] = []
+        #: the compaction runs the writer started (in the background, as serve's does)
+        self.compactions: list[Report] = []
 
     def run(self) -> None:
         pageviews = 0
@@ -140,13 +142,12 @@ class Writer(threading.Thread):
             events = [_event(row) for row in flush.to_pylist()]
             assert self.sink.put(events) == []
             pageviews += sum(1 for e in events if e["event_type"] == "pageview")
-            files = len(list(self.directory.glob("*.parquet")))
             flushed = time.perf_counter()
-            # noted before the write: a flush past the file threshold also compacts
             self.written.append((flushed, pageviews))
             self.sink.flush()
-            if len(list(self.directory.glob("*.parquet"))) < files:
-                self.compactions.append(time.perf_counter() - flushed)
+            report = self.sink.last_compaction
+            if report is not None and (not self.compactions or report is not self.compactions[-1]):
+                self.compactions.append(report)
             time.sleep(max(0.0, self.interval_s - (time.perf_counter() - started)))
         self.sink.close()
 
@@ -230,8 +231,10 @@ def background(
 
     print(
         f"\n  {writer.flushes} flushes of {flush_events} events, one every {interval_s} s, "
-        f"{len(writer.compactions)} compactions of the day by the lake writer "
-        f"({', '.join(f'{c:.1f}' for c in writer.compactions) or '-'} s each)"
+        f"{len(writer.compactions)} compaction runs by the lake writer in the background "
+        f"({sum(len(r.compacted) for r in writer.compactions)} merges, "
+        f"{sum(r.deleted_inputs for r in writer.compactions)} files replaced); "
+        f"{len(list(writer.directory.glob('*.parquet')))} files in the day at the end"
     )
     print(f"  hit → queryable (daily_stats): {_quantiles(list(hits.values()))}")
     print(f"    target: p95 ≤ {HIT_TARGET_S:.0f} s")

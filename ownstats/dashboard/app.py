@@ -8,11 +8,14 @@ and for embedding. Handlers stay thin: parse the request (``params``), build SQL
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import dataclasses
 import io
 import re
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,11 +34,13 @@ from ownstats.dashboard.params import (
     NONE_VALUE,
     BadRequest,
     Params,
+    Span,
     parse,
     shown,
     utc_today,
 )
 from ownstats.dashboard.runner import Backend, Runner
+from ownstats.results import QueryResult
 
 __all__ = ["STATIC_DIR", "build_app", "dashboard_routes"]
 
@@ -49,6 +54,9 @@ SITES_LOOKBACK_DAYS = 400
 #: rows a CSV export may hold
 CSV_MAX_ROWS = 100_000
 _CARDS = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration_s")
+_COUNTS = ("visitors", "visits", "pageviews")
+#: a site's first day is trusted this long (period=all); it only changes with retention
+FIRST_DAY_MEMO_S = 60.0
 # the page loads nothing from elsewhere: no CDN, no fonts, no inline script
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -62,10 +70,19 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _change(current: Any, previous: Any) -> float | None:
-    """Relative change in percent, or None when there is nothing to compare with."""
-    if current is None or not previous:
+def _change(name: str, current: Any, previous: Any) -> float | None:
+    """The change against the previous period, or None when there is nothing to compare.
+
+    A rate changes by percentage points (bounce rate 40 % → 50 % is +10, as Plausible
+    shows it), other figures by percent; from 0 to something is +100 %. A previous rate
+    of 0 is data, not its absence: a goal filter's visits never bounce.
+    """
+    if current is None or previous is None:
         return None
+    if name.endswith("_rate"):
+        return round((current - previous) * 100, 1)
+    if previous == 0:
+        return 0.0 if current == 0 else 100.0
     return round((current - previous) / previous * 100, 1)
 
 
@@ -81,6 +98,44 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str):
         return defuse(value)
     return value
+
+
+def _buckets(params: Params, span: Span) -> list[tuple[str, Any, datetime, datetime]]:
+    """Every bucket of ``span`` at the period's interval: (key the SQL gives, label,
+    start, end), start and end naive UTC."""
+    interval = params.interval
+    if interval == "minute":
+        base = queries.minute_base(span)
+        return [
+            (str(i), (base + timedelta(minutes=i)).isoformat(timespec="minutes"),
+             base + timedelta(minutes=i), base + timedelta(minutes=i + 1))
+            for i in range(30)
+        ]  # fmt: skip
+    midnight = datetime.combine(span.start, datetime.min.time())
+    if interval == "hour":
+        return [
+            (str(h), h, midnight + timedelta(hours=h), midnight + timedelta(hours=h + 1))
+            for h in range(24)
+        ]
+    out = []
+    day = span.start
+    if interval == "week":
+        day -= timedelta(days=day.weekday())
+    elif interval == "month":
+        day = day.replace(day=1)
+    while day <= span.end:
+        if interval == "day":
+            after = day + timedelta(days=1)
+        elif interval == "week":
+            after = day + timedelta(days=7)
+        else:
+            after = (day + timedelta(days=32)).replace(day=1)
+        begins = datetime.combine(day, datetime.min.time())
+        out.append(
+            (day.isoformat(), day.isoformat(), begins, datetime.combine(after, begins.time()))
+        )
+        day = after
+    return out
 
 
 def _disposition(filename: str) -> str:
@@ -106,22 +161,60 @@ def _csv(columns: list[str], rows: list[dict[str, Any]], filename: str) -> Respo
 class _Api:
     """The handlers, sharing one runner and the memo of known sites."""
 
-    def __init__(self, runner: Runner, today: Callable[[], date]) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        today: Callable[[], date],
+        now: Callable[[], datetime | None],
+    ) -> None:
         self.runner = runner
         self.today = today
+        self.now = now
         self._sites: tuple[float, list[str]] = (0.0, [])
+        self._first_days: dict[str, date] = {}
+        self._older: dict[str, tuple[float, date]] = {}
         self._rechecked = float("-inf")
+        #: freshness query → (the run that answered it, when that run finished reading)
+        self._read_at: dict[str, tuple[Future[QueryResult], float]] = {}
+
+    def _today(self) -> date:
+        moment = self.now()
+        return moment.date() if moment is not None else self.today()
 
     async def sites(self, *, fresh: bool = False) -> list[str]:
         expires, names = self._sites
         if fresh or time.monotonic() >= expires:
-            since = self.today() - timedelta(days=SITES_LOOKBACK_DAYS)
+            since = self._today() - timedelta(days=SITES_LOOKBACK_DAYS)
             (result,) = await self.runner.run(queries.sites_sql(since), fresh=fresh)
             names = [row[0] for row in result.rows]
+            self._first_days = {
+                row[0]: date.fromisoformat(str(row[1])[:10]) for row in result.rows if row[1]
+            }
             self._sites = (time.monotonic() + SITES_MEMO_S, names)
         return names
 
-    async def params(self, request: Request, *, extra: tuple[str, ...] = ()) -> Params:
+    async def first_day(self, site: str) -> date | None:
+        """The site's first day with data; the site list knows it unless the data is
+        older than its look-back, and only then is every partition asked (memoised)."""
+        known = self._first_days.get(site)
+        boundary = self._today() - timedelta(days=SITES_LOOKBACK_DAYS)
+        if known is None or known > boundary:
+            return known
+        expires, older = self._older.get(site, (0.0, known))
+        if time.monotonic() >= expires:
+            (result,) = await self.runner.run(queries.first_day_sql(site))
+            value = result.rows[0][0] if result.rows else None
+            older = date.fromisoformat(str(value)[:10]) if value else known
+            self._older[site] = (time.monotonic() + FIRST_DAY_MEMO_S, older)
+        return older
+
+    async def params(
+        self,
+        request: Request,
+        *,
+        extra: tuple[str, ...] = (),
+        columns: tuple[str, ...] = (),
+    ) -> Params:
         known = await self.sites()
         site = request.query_params.get("site")
         if site and site not in known and time.monotonic() - self._rechecked >= SITES_RECHECK_S:
@@ -129,11 +222,17 @@ class _Api:
             # with made-up sites cannot turn into a query each (Athena bills per query)
             self._rechecked = time.monotonic()
             known = await self.sites(fresh=True)
+        first_day = None
+        if request.query_params.get("period") == "all" and site in known:
+            first_day = await self.first_day(site)
         return parse(
             request.query_params.multi_items(),
             sites=known.__contains__,
             today=self.today(),
+            now=self.now(),
             extra=extra,
+            first_day=first_day,
+            columns=columns,
         )
 
     def guarded(self, handler: Handler) -> Handler:
@@ -167,53 +266,113 @@ class _Api:
         visitors = result.rows[0][0] if result.rows else 0
         return JSONResponse({"site": params.site, "visitors": visitors})
 
+    async def get_freshness(self, request: Request) -> Response:
+        """How old the figures may be: when the backend last read the data (a cached
+        answer keeps its first reading's time) and the newest event it saw."""
+        params = await self.params(request)
+        since = self._today() - timedelta(days=1)
+        sql = queries.freshness_sql(params.site, since)
+        future = self.runner.submit(sql)
+        result = await asyncio.wrap_future(future)
+        now = time.time()
+        seen = self._read_at.get(sql)
+        if seen is None or seen[0] is not future:  # a new run, not the cached one
+            seen = self._read_at[sql] = (future, now)
+            if len(self._read_at) > 256:  # one entry per site and day
+                self._read_at = {sql: seen}
+        newest = result.rows[0][0] if result.rows else None
+        if isinstance(newest, datetime):
+            newest = newest.replace(tzinfo=UTC).isoformat()
+        elif isinstance(newest, str):  # Athena answers "2026-11-29 08:40:12.123"
+            newest = newest.replace(" ", "T") + ("" if newest.endswith("Z") else "Z")
+        return JSONResponse(
+            {
+                "site": params.site,
+                "newest_event_at": newest,
+                "checked_at": datetime.fromtimestamp(seen[1], UTC).isoformat(),
+                "age_s": round(now - seen[1], 1),
+            }
+        )
+
     async def get_summary(self, request: Request) -> Response:
         params = await self.params(request)
         (result,) = await self.runner.run(queries.summary_sql(params))
         by_period = {row["period"]: row for row in result.as_dicts()}
+        compared = params.previous is not None
+        # no visits at all in the previous period: nothing to compare with
+        had_data = compared and bool(by_period.get("previous", {}).get("visits"))
         metrics = {}
         for name in _CARDS:
             current = by_period.get("current", {}).get(name)
             previous = by_period.get("previous", {}).get(name)
-            if name in ("visitors", "visits", "pageviews"):
-                current, previous = current or 0, previous or 0
+            if name in _COUNTS:
+                current = current or 0
+                previous = (previous or 0) if compared else None
             metrics[name] = {
                 "value": current,
                 "previous": previous,
-                "change": _change(current, previous),
+                "change": _change(name, current, previous) if had_data else None,
+            }
+        if any(FILTERS[name].kind == "event" for name, _ in params.filters):
+            # a goal filter: the share of every visitor that converted
+            rates = []
+            for label in ("current", "previous"):
+                everyone = by_period.get(f"{label}_all", {}).get("visitors")
+                mine = by_period.get(label, {}).get("visitors") or 0
+                rates.append(mine / everyone if everyone else None)
+            previous_rate = rates[1] if had_data else None
+            metrics["conversion_rate"] = {
+                "value": rates[0],
+                "previous": previous_rate,
+                "change": _change("conversion_rate", rates[0], previous_rate),
             }
         return JSONResponse({"meta": params.meta(), "metrics": metrics})
 
+    async def _series(self, params: Params, span: Span) -> list[dict[str, Any]]:
+        """The graph's points over ``span``: every bucket, empty (null) after now."""
+        results = await self.runner.run(*queries.timeseries_sql(params, span))
+        found: dict[str, dict[str, Any]] = {}
+        for result in results:
+            for row in result.as_dicts():
+                # keys normalised: a backend may hand back numbers as int or text
+                found.setdefault(str(row["bucket"])[:10], {}).update(row)
+        now = params.now or datetime.combine(self._today() + timedelta(days=1), datetime.min.time())
+        points = []
+        for key, label, begins, ends in _buckets(params, span):
+            row = found.get(key, {})
+            later = begins > now
+            point: dict[str, Any] = {"bucket": label}
+            for name in _CARDS:
+                value = row.get(name)
+                if name in _COUNTS and value is None and not later:
+                    value = 0
+                point[name] = None if later else value
+            point["incomplete"] = begins <= now < ends
+            points.append(point)
+        return points
+
     async def get_timeseries(self, request: Request) -> Response:
         params = await self.params(request)
-        sql, interval = queries.timeseries_sql(params)
-        (result,) = await self.runner.run(sql)
-        # keys normalised: a backend may hand back the hour as int or text
-        key = int if interval == "hour" else str
-        found = {key(row["bucket"]): row for row in result.as_dicts()}
-        hour_now = datetime.now(UTC).hour
-        today = self.today()
-        if interval == "hour":
-            buckets: list[Any] = list(range(24))
-            future = [
-                params.start > today or (params.start == today and h > hour_now) for h in buckets
+        spans = [params.span]
+        previous = params.previous
+        if previous is not None:  # the graph shows the whole previous series
+            spans.append(previous if previous.since else Span(previous.start, previous.end))
+        series = await asyncio.gather(*(self._series(params, span) for span in spans))
+        points = series[0]
+        prev = None
+        # a previous period without a single visit is no data, not a line along zero
+        if len(series) > 1 and any(p["visits"] or p["visitors"] for p in series[1]):
+            prev = [
+                {k: v for k, v in p.items() if k != "incomplete"} for p in series[1][: len(points)]
             ]
-        else:
-            buckets = [(params.start + timedelta(days=i)).isoformat() for i in range(params.days)]
-            future = [b > today.isoformat() for b in buckets]
-        points = []
-        for bucket, later in zip(buckets, future, strict=True):
-            row = found.get(bucket, {})
-            # future buckets stay empty (null) so the line stops at "now"
-            empty = None if later else 0
-            points.append(
-                {
-                    "bucket": bucket,
-                    "visitors": row.get("visitors", empty),
-                    "pageviews": row.get("pageviews", empty),
-                }
-            )
-        return JSONResponse({"meta": params.meta(), "interval": interval, "points": points})
+        return JSONResponse(
+            {
+                "meta": params.meta(),
+                "interval": params.interval,
+                "points": points,
+                "previous": prev,
+            }
+        )
 
     async def get_breakdown(self, request: Request) -> Response:
         slug = request.path_params["panel"]
@@ -223,14 +382,19 @@ class _Api:
                 f"unknown breakdown {shown(slug)}; one of {', '.join(queries.BREAKDOWNS)}"
             )
         extra = ("prop_event",) if slug == "event-props" else ()
-        params = await self.params(request, extra=extra)
+        params = await self.params(request, extra=extra, columns=panel.columns)
         if slug == "event-props" and not params.prop_event:
             raise BadRequest("event-props needs 'prop_event' (a custom event name)")
         csv_out = params.format == "csv"
-        sql = queries.breakdown_sql(panel, params, CSV_MAX_ROWS if csv_out else params.limit)
-        (result,) = await self.runner.run(sql)
+        # one row more than asked tells the page whether there is a next page
+        limit = CSV_MAX_ROWS if csv_out else params.limit + 1
+        if csv_out:
+            params = dataclasses.replace(params, offset=0)
+        (result,) = await self.runner.run(queries.breakdown_sql(panel, params, limit))
         rows = result.as_dicts()
-        columns = [*panel.extra_dimensions, panel.dimension, *(m for m, _ in panel.metrics)]
+        more = not csv_out and len(rows) > params.limit
+        rows = rows[: params.limit] if more else rows
+        columns = list(panel.columns)
         if csv_out:
             name = f"{params.site}_{slug}_{params.start}_{params.end}.csv"
             return _csv(columns, rows, name)
@@ -243,6 +407,8 @@ class _Api:
                 "filter": panel.filter,
                 "columns": columns,
                 "rows": rows,
+                "offset": params.offset,
+                "more": more,
             }
         )
 
@@ -260,20 +426,27 @@ def dashboard_routes(
     cache_ttl_s: float = 0,
     parallel: bool = False,
     today: Callable[[], date] = utc_today,
+    now: Callable[[], datetime | None] | None = None,
 ) -> list[BaseRoute]:
     """The dashboard's routes: ``/``, ``/_dash/*`` (static) and ``/api/*``.
 
     ``backend`` is an ``Engine`` or ``AthenaBackend`` (anything with ``query(sql)``).
     For Athena pass ``parallel=True`` (a page's panels run side by side) and a
-    ``cache_ttl_s`` of the refresh interval; ``today`` is injectable for tests.
+    ``cache_ttl_s`` of the refresh interval. ``today`` and ``now`` (naive UTC) are
+    injectable for tests: a pinned ``today`` alone counts as a whole day; by default
+    (neither given) ``now`` is the clock.
     """
-    api = _Api(Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel), today)
+    if now is None:
+        clock = today is utc_today
+        now = (lambda: datetime.now(UTC).replace(tzinfo=None)) if clock else (lambda: None)
+    api = _Api(Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel), today, now)
     g = api.guarded
     return [
         Route("/", _index, methods=["GET", "HEAD"], name="dashboard"),
         Mount("/_dash", app=StaticFiles(directory=STATIC_DIR), name="dashboard-static"),
         Route("/api/sites", g(api.get_sites), name="api-sites"),
         Route("/api/current-visitors", g(api.get_current_visitors), name="api-current"),
+        Route("/api/freshness", g(api.get_freshness), name="api-freshness"),
         Route("/api/summary", g(api.get_summary), name="api-summary"),
         Route("/api/timeseries", g(api.get_timeseries), name="api-timeseries"),
         Route("/api/breakdown/{panel}", g(api.get_breakdown), name="api-breakdown"),

@@ -11,23 +11,45 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 __all__ = [
+    "COMPARISONS",
     "FILTERS",
     "NONE_VALUE",
     "PERIODS",
     "BadRequest",
     "Filter",
     "Params",
+    "Span",
     "parse",
     "shown",
     "sql_string",
     "utc_today",
 ]
 
-PERIODS = ("today", "yesterday", "7d", "30d", "custom")
+PERIODS = (
+    "realtime",
+    "today",
+    "yesterday",
+    "7d",
+    "30d",
+    "month",
+    "last_month",
+    "year",
+    "12mo",
+    "all",
+    "custom",
+)
 DEFAULT_PERIOD = "30d"
+#: what the cards and the graph compare with (Plausible's names)
+COMPARISONS = ("off", "previous_period", "year_over_year")
+DEFAULT_COMPARISON = "previous_period"
+#: the window of the realtime period
+REALTIME_MINUTES = 30
+#: breakdown columns a list may be sorted by are the panel's own; these are the ways
+ORDERS = ("desc", "asc")
+MAX_OFFSET = 100_000
 #: the longest custom range a request may ask for (ten years of days)
 MAX_RANGE_DAYS = 3660
 #: how a filter asks for "the value is missing" (a visit without country, campaign …)
@@ -80,7 +102,23 @@ FILTERS: dict[str, Filter] = {
 }
 
 #: parameters that are not filters; anything else in a request is an error
-_CONTROL = ("site", "period", "from", "to", "limit", "format", "prop_event")
+_CONTROL = (
+    "site",
+    "period",
+    "from",
+    "to",
+    "limit",
+    "format",
+    "prop_event",
+    "comparison",
+    "search",
+    "order_by",
+    "order",
+    "offset",
+    "interval",
+)
+#: the graph's buckets a long range may be drawn in; more buckets than this is a 400
+MAX_BUCKETS = 800
 
 
 def sql_string(value: str) -> str:
@@ -103,8 +141,38 @@ def utc_today() -> date:
 
 
 @dataclass(frozen=True)
+class Span:
+    """Days ``start``..``end`` of the lake, optionally cut to a time window.
+
+    ``since``/``until`` (naive UTC, like ``event_time``) keep only events at or after /
+    before that moment. They exist so a partial period is compared with the *same
+    elapsed part* of the previous one: today at 04:00 against yesterday until 04:00,
+    not against all of yesterday (which made every card a red drop each morning).
+    """
+
+    start: date
+    end: date
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def days(self) -> int:
+        """Length in days (a single day is 1)."""
+        return (self.end - self.start).days + 1
+
+    @property
+    def cut(self) -> bool:
+        """Whether only part of the days' events count (then views cannot be read whole)."""
+        return self.since is not None or self.until is not None
+
+
+@dataclass(frozen=True)
 class Params:
-    """A validated request: one site, a date range and the filters, in a stable order."""
+    """A validated request: one site, a date range and the filters, in a stable order.
+
+    ``now`` is naive UTC; ``span`` is the period itself and ``previous`` what it is
+    compared with (None when comparison is off or impossible, as for all time).
+    """
 
     site: str
     period: str
@@ -114,6 +182,15 @@ class Params:
     limit: int = 10
     format: str = "json"
     prop_event: str | None = None
+    comparison: str = DEFAULT_COMPARISON
+    now: datetime | None = None
+    since: datetime | None = None
+    previous: Span | None = None
+    search: str | None = None
+    order_by: str | None = None
+    order: str = "desc"
+    offset: int = 0
+    graph_interval: str | None = None
 
     @property
     def days(self) -> int:
@@ -121,23 +198,110 @@ class Params:
         return (self.end - self.start).days + 1
 
     @property
-    def previous(self) -> tuple[date, date]:
-        """The period of equal length that ends the day before ``start``."""
-        prev_end = self.start - timedelta(days=1)
-        return prev_end - timedelta(days=self.days - 1), prev_end
+    def span(self) -> Span:
+        """The period as a ``Span`` (realtime is cut to its last minutes, up to now)."""
+        if self.since is None:
+            return Span(self.start, self.end)
+        until = self.now + timedelta(minutes=1) if self.now else None
+        return Span(self.start, self.end, since=self.since, until=until)
+
+    @property
+    def interval(self) -> str:
+        """The graph's bucket: as asked, else following the period's length as
+        Plausible does."""
+        if self.graph_interval:
+            return self.graph_interval
+        if self.period == "realtime":
+            return "minute"
+        if self.days == 1:
+            return "hour"
+        if self.days <= 62:
+            return "day"
+        if self.days <= 190:
+            return "week"
+        return "month"
+
+    @property
+    def intervals(self) -> tuple[str, ...]:
+        """The buckets the graph may use for this range (the page's interval picker)."""
+        return intervals_for(self.period, self.days)
 
     def meta(self) -> dict[str, object]:
         """The resolved state, echoed in every response so the page shows real dates."""
-        prev_start, prev_end = self.previous
+        prev = self.previous
         return {
             "site": self.site,
             "period": self.period,
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
-            "previous_from": prev_start.isoformat(),
-            "previous_to": prev_end.isoformat(),
+            "comparison": self.comparison if prev else "off",
+            "previous_from": prev.start.isoformat() if prev else None,
+            "previous_to": prev.end.isoformat() if prev else None,
+            "previous_until": _iso(prev.until) if prev else None,
+            "since": _iso(self.since),
+            "now": _iso(self.now),
+            "interval": self.interval,
+            "intervals": list(self.intervals),
             "filters": dict(self.filters),
         }
+
+
+def intervals_for(period: str, days: int) -> tuple[str, ...]:
+    """Minutes for realtime, hours for one day; else days, weeks and months, each only
+    while the range has at least two and at most ``MAX_BUCKETS`` of them."""
+    if period == "realtime":
+        return ("minute",)
+    if days == 1:
+        return ("hour",)
+    sizes = {"day": 1, "week": 7, "month": 30}
+    return tuple(i for i, n in sizes.items() if days / n <= MAX_BUCKETS and days >= 2 * n)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _minus_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _month_start(day: date, back: int = 0) -> date:
+    months = day.year * 12 + day.month - 1 - back
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def previous_span(
+    period: str, start: date, end: date, comparison: str, now: datetime
+) -> Span | None:
+    """What ``start``..``end`` is compared with; cut at ``now``'s time of day when the
+    period ends today, so an unfinished day meets the same part of its counterpart."""
+    if comparison == "off" or period == "all":
+        return None
+    if period == "realtime":
+        until = now - timedelta(minutes=REALTIME_MINUTES - 1)
+        since = until - timedelta(minutes=REALTIME_MINUTES)
+        return Span(since.date(), until.date(), since, until)
+    days = (end - start).days
+    if comparison == "year_over_year" or period == "12mo":
+        first, last = _minus_years(start, 1), _minus_years(end, 1)
+    elif period in ("month", "last_month"):
+        first = _month_start(start, 1)
+        month_end = start - timedelta(days=1)
+        last = month_end if period == "last_month" else min(first + timedelta(days), month_end)
+    elif period == "year":
+        first = date(start.year - 1, 1, 1)
+        last = min(first + timedelta(days), date(start.year - 1, 12, 31))
+    else:
+        last = start - timedelta(days=1)
+        first = last - timedelta(days)
+    if first < MIN_DATE:
+        return None
+    # ending today (a pinned day's "now" is the next midnight: whole, not cut)
+    until = datetime.combine(last, now.time()) if end == now.date() else None
+    return Span(first, last, until=until)
 
 
 def _one(query: dict[str, list[str]], name: str) -> str | None:
@@ -180,7 +344,9 @@ def _text(value: str, name: str) -> str:
     return value
 
 
-def _range(period: str, start: str | None, end: str | None, today: date) -> tuple[date, date]:
+def _range(
+    period: str, start: str | None, end: str | None, today: date, first_day: date | None
+) -> tuple[date, date]:
     if period == "custom":
         if start is None or end is None:
             raise BadRequest("period=custom needs both 'from' and 'to' (YYYY-MM-DD)")
@@ -197,6 +363,18 @@ def _range(period: str, start: str | None, end: str | None, today: date) -> tupl
     if period == "yesterday":
         day = today - timedelta(days=1)
         return day, day
+    if period == "month":
+        return today.replace(day=1), today
+    if period == "last_month":
+        first = _month_start(today, 1)
+        return first, today.replace(day=1) - timedelta(days=1)
+    if period == "year":
+        return date(today.year, 1, 1), today
+    if period == "12mo":
+        return _month_start(today, 11), today
+    if period == "all":
+        first = min(first_day or today, today)
+        return max(first, today - timedelta(days=MAX_RANGE_DAYS - 1)), today
     days = int(period.removesuffix("d"))
     return today - timedelta(days=days - 1), today
 
@@ -207,11 +385,17 @@ def parse(
     sites: Callable[[str], bool],
     today: date | None = None,
     extra: tuple[str, ...] = (),
+    now: datetime | None = None,
+    first_day: date | None = None,
+    columns: tuple[str, ...] = (),
 ) -> Params:
     """Validate a request's query string into ``Params`` or raise ``BadRequest``.
 
     ``sites(name)`` says whether a site exists (asked only once the name is well
-    formed); ``extra`` lists further endpoint-specific parameters that are allowed.
+    formed); ``extra`` lists further endpoint-specific parameters that are allowed;
+    ``now`` (naive UTC) defaults to the end of ``today`` (a whole day); ``first_day``
+    is the site's first day with data (period=all); ``columns`` are the ones a list
+    may be sorted by (breakdowns only).
     """
     query: dict[str, list[str]] = {}
     for key, value in items:
@@ -234,7 +418,29 @@ def parse(
     period = _one(query, "period") or ("custom" if start or end else DEFAULT_PERIOD)
     if period not in PERIODS:
         raise BadRequest(f"'period' must be one of {', '.join(PERIODS)}, got {shown(period)}")
-    first, last = _range(period, start, end, today or utc_today())
+    if now is None:  # a pinned day (tests) counts as whole: "now" is its end
+        today = today or utc_today()
+        now = datetime.combine(today + timedelta(days=1), time(0))
+    else:
+        # to the minute: the SQL of "until now" then stays the same for a minute, so
+        # its translation and the Athena answer cache are reused by every refresh
+        now = now.replace(second=0, microsecond=0)
+        today = now.date()
+    since = None
+    if period == "realtime":
+        if start is not None or end is not None:
+            raise BadRequest("'from'/'to' only go with period=custom")
+        # the running minute and the 29 before it
+        since = now - timedelta(minutes=REALTIME_MINUTES - 1)
+        first, last = since.date(), today
+    else:
+        first, last = _range(period, start, end, today, first_day)
+    comparison = _one(query, "comparison") or DEFAULT_COMPARISON
+    if comparison not in COMPARISONS:
+        raise BadRequest(
+            f"'comparison' must be one of {', '.join(COMPARISONS)}, got {shown(comparison)}"
+        )
+    previous = previous_span(period, first, last, comparison, now)
 
     filters = []
     for name in FILTERS:  # allow-list order: the same filters always give the same SQL
@@ -252,6 +458,31 @@ def parse(
     prop_event = _one(query, "prop_event")
     if prop_event is not None and "prop_event" not in extra:
         raise BadRequest("'prop_event' only applies to /api/breakdown/event-props")
+    search = _one(query, "search")
+    order_by = _one(query, "order_by")
+    order = _one(query, "order") or "desc"
+    offset_text = _one(query, "offset")
+    if (search or order_by or offset_text) and not columns:
+        raise BadRequest("'search', 'order_by' and 'offset' only apply to /api/breakdown/…")
+    if order_by is not None and order_by not in columns:
+        raise BadRequest(f"'order_by' must be one of {', '.join(columns)}, got {shown(order_by)}")
+    if order not in ORDERS:
+        raise BadRequest(f"'order' must be asc or desc, got {shown(order)}")
+    graph_interval = _one(query, "interval")
+    if graph_interval is not None:
+        allowed = intervals_for(period, (last - first).days + 1)
+        if graph_interval not in allowed:
+            raise BadRequest(
+                f"'interval' for this range must be one of {', '.join(allowed)}, "
+                f"got {shown(graph_interval)}"
+            )
+    offset = 0
+    if offset_text is not None:
+        offset = int(offset_text) if _NUMBER.fullmatch(offset_text) else -1
+        if not 0 <= offset <= MAX_OFFSET:
+            raise BadRequest(
+                f"'offset' must be a whole number from 0 to {MAX_OFFSET}, got {shown(offset_text)}"
+            )
     return Params(
         site=site,
         period=period,
@@ -261,4 +492,13 @@ def parse(
         limit=limit,
         format=fmt,
         prop_event=_text(prop_event, "prop_event") if prop_event is not None else None,
+        comparison=comparison,
+        now=now,
+        since=since,
+        previous=previous,
+        search=_text(search, "search") if search else None,
+        order_by=order_by,
+        order=order,
+        offset=offset,
+        graph_interval=graph_interval,
     )

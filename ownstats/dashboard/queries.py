@@ -21,21 +21,25 @@ weighted by the row's own count (a day's bounce rate weighs by that day's visits
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import sqlglot
 from sqlglot import exp
 
 from athena_views import load_views
-from ownstats.dashboard.params import FILTERS, NONE_VALUE, Params, sql_string
+from ownstats.dashboard.params import FILTERS, NONE_VALUE, Params, Span, sql_string
 
 __all__ = [
     "BREAKDOWNS",
     "Breakdown",
     "breakdown_sql",
     "current_visitors_sql",
+    "first_day_sql",
+    "freshness_sql",
+    "minute_base",
     "sites_sql",
     "summary_sql",
     "timeseries_sql",
@@ -54,6 +58,14 @@ class Breakdown:
     filter: str | None
     metrics: tuple[tuple[str, str], ...]
     extra_dimensions: tuple[str, ...] = ()
+    #: goals: also the share of the period's visitors who sent the event
+    conversion: bool = False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column of a row, in order (what a list may be sorted by)."""
+        rate = ("conversion_rate",) if self.conversion else ()
+        return (*self.extra_dimensions, self.dimension, *(m for m, _ in self.metrics), *rate)
 
 
 def _by_visits(column: str, weight: str = "visits") -> str:
@@ -114,6 +126,15 @@ BREAKDOWNS: dict[str, Breakdown] = {
             "campaigns", "Campaigns", "campaigns", "utm_campaign", "campaign", _VISIT_METRICS
         ),
         Breakdown("countries", "Countries", "countries", "country_code", "country", _COUNT_METRICS),
+        Breakdown(
+            "cities",
+            "Edge cities",
+            "edge_cities",
+            "edge_city",
+            None,
+            (("visitors", "sum(visitors)"), ("pageviews", "sum(pageviews)")),
+            extra_dimensions=("edge_country",),
+        ),
         Breakdown("devices", "Devices", "devices", "device_type", "device", _COUNT_METRICS),
         Breakdown("browsers", "Browsers", "browsers", "browser_name", "browser", _COUNT_METRICS),
         Breakdown(
@@ -131,6 +152,7 @@ BREAKDOWNS: dict[str, Breakdown] = {
             "event_name",
             "event",
             (("visitors", "sum(visitors)"), ("events", "sum(events)")),
+            conversion=True,
         ),
         Breakdown(
             "event-props",
@@ -164,7 +186,13 @@ def _equals(column: str, value: str) -> str:
     return f"{column} = {sql_string(value)}"
 
 
-def _matching_sessions(params: Params, start: date, end: date) -> str:
+def _matching_sessions(
+    params: Params,
+    start: date,
+    end: date,
+    sessions_from: str = "sessions",
+    events_from: str = "events_deduped",
+) -> str:
     """The visits of the site and days that match every filter (a ``sessions`` subset).
 
     "Viewed page P" and "sent event E" are joins, not correlated EXISTS: engines plan a
@@ -193,8 +221,9 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
             else f"x.event_type = 'event' AND {_equals('x.event_name', value)}"
         )
         joins.append(
-            f"JOIN (SELECT DISTINCT v.event_date, v.visitor_id, v.visit_no FROM sessions AS v "
-            "JOIN events_deduped AS x ON x.event_date = v.event_date "
+            "JOIN (SELECT DISTINCT v.event_date, v.visitor_id, v.visit_no "
+            f"FROM {sessions_from} AS v "
+            f"JOIN {events_from} AS x ON x.event_date = v.event_date "
             "AND x.domain_name = v.domain_name AND x.visitor_id = v.visitor_id "
             "AND x.event_time BETWEEN v.session_start AND v.session_end "
             f"WHERE {' AND '.join(conditions('v'))} AND {_where(params.site, start, end, 'x')} "
@@ -203,11 +232,13 @@ def _matching_sessions(params: Params, start: date, end: date) -> str:
             f"AND k{i}.visit_no = s.visit_no"
         )
     where = " AND ".join(conditions("s"))
-    return f"SELECT s.* FROM sessions AS s {' '.join(joins)} WHERE {where}"
+    return f"SELECT s.* FROM {sessions_from} AS s {' '.join(joins)} WHERE {where}"
 
 
-def _matching_events(params: Params, start: date, end: date) -> str:
-    """The deduplicated events of the matching visits (an ``events_deduped`` subset).
+def _events_of(
+    visits: str, params: Params, start: date, end: date, events_from: str = "events_deduped"
+) -> str:
+    """The deduplicated events of ``visits`` (an ``events_deduped`` subset).
 
     A visit spans session_start..session_end of one visitor, and a visitor's visits
     never overlap, so the join gives each event at most once: exactly its visit's.
@@ -216,25 +247,46 @@ def _matching_events(params: Params, start: date, end: date) -> str:
     after it, the local engine reads its per-day table instead of Parquet.
     """
     return (
-        f"SELECT e.* FROM events_deduped AS e JOIN ({_matching_sessions(params, start, end)}) "
+        f"SELECT e.* FROM {events_from} AS e JOIN {visits} "
         "AS m ON m.event_date = e.event_date AND m.domain_name = e.domain_name "
         "AND m.visitor_id = e.visitor_id AND e.event_time BETWEEN m.session_start "
         f"AND m.session_end WHERE {_where(params.site, start, end, 'e')}"
     )
 
 
+def _with_visits(
+    view: str, visits: str, params: Params, start: date, end: date, events: str
+) -> str:
+    """``view``'s SQL over the matching visits and their events, the visits computed
+    once in a CTE: views such as ``exit_pages`` read both (sessions and, through
+    ``top_pages``, events), and inlining the visits twice made them run twice."""
+    roots = {
+        "sessions": "SELECT * FROM matching_visits",
+        "events_deduped": _events_of("matching_visits", params, start, end, events),
+    }
+    body = _expanded_sql(view, tuple(roots.items()))
+    return f"(WITH matching_visits AS ({visits}) {body}) AS {view}"
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(sql: str) -> exp.Expression:
+    """A parse kept for reuse (callers copy it): parsing the views' SQL on every
+    request cost more than running the query."""
+    return sqlglot.parse_one(sql, read="athena")
+
+
 def _expand(view: str, roots: dict[str, str]) -> exp.Expression:
     """``view``'s own SQL with its inputs replaced: roots by the given subqueries, other
     views by their (recursively expanded) SQL."""
     views = _view_sql()
-    tree = sqlglot.parse_one(views[view], read="athena")
+    tree = _parsed(views[view]).copy()
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         name = table.name.lower()
         if not name or name in ctes or table.args.get("db"):
             continue
         if name in roots:
-            inner = sqlglot.parse_one(roots[name], read="athena")
+            inner = _parsed(roots[name]).copy()
         elif name in views:
             inner = _expand(name, roots)
         else:
@@ -244,63 +296,239 @@ def _expand(view: str, roots: dict[str, str]) -> exp.Expression:
     return tree
 
 
+@functools.lru_cache(maxsize=512)
+def _expanded_sql(view: str, roots: tuple[tuple[str, str], ...]) -> str:
+    """The expansion as Athena SQL, kept: a page's refreshes ask for the same ones."""
+    return _expand(view, dict(roots)).sql(dialect="athena")
+
+
 def source(view: str, params: Params, start: date, end: date) -> str:
     """What a panel selects ``FROM``: the view itself, or its filtered expansion."""
     if not params.filters:
         return view
-    roots = {
-        "sessions": _matching_sessions(params, start, end),
-        "events_deduped": _matching_events(params, start, end),
-    }
-    return f"({_expand(view, roots).sql(dialect='athena')}) AS {view}"
-
-
-def summary_sql(params: Params) -> str:
-    """The six cards for the period and the previous one, one row each (``period``)."""
-    prev_start, _ = params.previous
-    return (
-        "SELECT CASE WHEN event_date >= "
-        f"{sql_string(params.start.isoformat())} THEN 'current' ELSE 'previous' END AS period, "
-        "sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, "
-        "CAST(sum(pageviews) AS double) / sum(visits) AS views_per_visit, "
-        "CAST(sum(bounces) AS double) / sum(visits) AS bounce_rate, "
-        "CAST(sum(total_visit_duration_s) AS double) / sum(visits) AS visit_duration_s "
-        f"FROM {source('daily_stats', params, prev_start, params.end)} "
-        f"WHERE {_where(params.site, prev_start, params.end)} GROUP BY 1"
+    if view == "sessions":
+        return f"({_matching_sessions(params, start, end)}) AS sessions"
+    return _with_visits(
+        view, _matching_sessions(params, start, end), params, start, end, "events_deduped"
     )
 
 
-def timeseries_sql(params: Params) -> tuple[str, str]:
-    """The graph's query and its bucket column: hours of one day, or days of a range."""
-    if params.days == 1:
-        return (
-            "SELECT event_hour AS bucket, sum(visitors) AS visitors, sum(pageviews) AS pageviews "
-            f"FROM {source('hourly_stats', params, params.start, params.end)} "
-            f"WHERE {_where(params.site, params.start, params.end)} "
-            "GROUP BY event_hour ORDER BY 1"
-        ), "hour"
+def _timestamp(moment: datetime) -> str:
+    return f"TIMESTAMP '{moment.isoformat(sep=' ', timespec='milliseconds')}'"
+
+
+def _cut_source(view: str, params: Params, span: Span) -> str:
+    """``view`` over only the events of ``span``'s time window, by the view's own SQL.
+
+    A partial day cannot be read from the views' per-day rows, so the visits of that
+    window are recomputed by ``sessions.sql`` from its events (a visit still going at
+    the cut is cut too, as today's are at "now"), then the view's SQL runs on them.
+    """
+    conditions = [_where(params.site, span.start, span.end)]
+    if span.since is not None:
+        conditions.append(f"event_time >= {_timestamp(span.since)}")
+    if span.until is not None:
+        conditions.append(f"event_time < {_timestamp(span.until)}")
+    events = f"SELECT * FROM events_deduped WHERE {' AND '.join(conditions)}"
+    roots = {"events_deduped": events}
+    if params.filters:
+        sessions = _expanded_sql("sessions", tuple(roots.items()))
+        inputs = (f"({sessions})", f"({events})")
+        visits = _matching_sessions(params, span.start, span.end, *inputs)
+        return _with_visits(view, visits, params, span.start, span.end, f"({events})")
+    return f"({_expanded_sql(view, tuple(roots.items()))}) AS {view}"
+
+
+def _split(span: Span) -> list[Span]:
+    """``span`` as whole days (readable from the views' per-day rows) and a cut part."""
+    if span.since is not None or span.until is None:
+        return [span]
+    parts = []
+    if span.end > span.start:
+        parts.append(Span(span.start, span.end - timedelta(days=1)))
+    parts.append(Span(span.end, span.end, until=span.until))
+    return parts
+
+
+def _from(view: str, params: Params, part: Span) -> str:
     return (
-        "SELECT event_date AS bucket, sum(visitors) AS visitors, sum(pageviews) AS pageviews "
-        f"FROM {source('daily_stats', params, params.start, params.end)} "
-        f"WHERE {_where(params.site, params.start, params.end)} "
-        "GROUP BY event_date ORDER BY 1"
-    ), "date"
+        _cut_source(view, params, part) if part.cut else source(view, params, part.start, part.end)
+    )
+
+
+def _parts(view: str, params: Params, span: Span) -> list[tuple[str, Span]]:
+    """What to select ``FROM`` for ``span``, with the days each part covers: the view
+    (or its filtered expansion) for whole days, its own SQL over the events of a cut."""
+    return [(_from(view, params, part), part) for part in _split(span)]
+
+
+def _labelled(view: str, params: Params, parts: list[tuple[str, Span]], columns: str) -> list[str]:
+    """SELECTs of ``columns`` with a ``period`` label per part.
+
+    Filtered whole days of the period and of the compared one are read through *one*
+    filtered expansion when they are (nearly) adjacent, as with "previous period": the
+    matching visits are then found once, not twice.
+    """
+    whole = [(label, part) for label, part in parts if not part.cut]
+    selects = [
+        f"SELECT {sql_string(label)} AS period, {columns} FROM {_from(view, params, part)} "
+        f"WHERE {_where(params.site, part.start, part.end)}"
+        for label, part in parts
+        if part.cut
+    ]
+    first = min((p.start for _, p in whole), default=None)
+    last = max((p.end for _, p in whole), default=None)
+    covered = sum(p.days for _, p in whole)
+    if (
+        params.filters
+        and len(whole) > 1
+        and first
+        and last
+        and (last - first).days + 1 <= covered + 2
+    ):
+        label = " ".join(
+            f"WHEN event_date BETWEEN {sql_string(p.start.isoformat())} "
+            f"AND {sql_string(p.end.isoformat())} THEN {sql_string(name)}"
+            for name, p in whole
+        )
+        selects.append(
+            f"SELECT * FROM (SELECT CASE {label} END AS period, {columns} "
+            f"FROM {source(view, params, first, last)} WHERE {_where(params.site, first, last)}) "
+            "AS w WHERE period IS NOT NULL"
+        )
+    else:
+        selects += [
+            f"SELECT {sql_string(name)} AS period, {columns} FROM {_from(view, params, part)} "
+            f"WHERE {_where(params.site, part.start, part.end)}"
+            for name, part in whole
+        ]
+    return selects
+
+
+_TOTALS = "visitors, visits, pageviews, bounces, total_visit_duration_s"
+#: the cards' figures from daily_stats rows: counts summed, ratios from summed counts
+_CARD_METRICS = (
+    "sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, "
+    "CAST(sum(pageviews) AS double) / sum(visits) AS views_per_visit, "
+    "CAST(sum(bounces) AS double) / sum(visits) AS bounce_rate, "
+    "CAST(sum(total_visit_duration_s) AS double) / sum(visits) AS visit_duration_s"
+)
+
+
+def summary_sql(params: Params) -> str:
+    """The cards, one row per ``period``: 'current', 'previous' (when compared) and,
+    with a goal filter, 'current_all'/'previous_all' (every visitor: the conversion
+    rate's denominator)."""
+    spans = [("current", params.span)]
+    if params.previous is not None:
+        spans.append(("previous", params.previous))
+    parts = [(label, part) for label, span in spans for part in _split(span)]
+    selects = _labelled("daily_stats", params, parts, _TOTALS)
+    if any(FILTERS[name].kind == "event" for name, _ in params.filters):
+        everyone = dataclasses.replace(params, filters=())
+        selects += _labelled("daily_stats", everyone, [(f"{n}_all", p) for n, p in parts], _TOTALS)
+    return (
+        f"SELECT period, {_CARD_METRICS} FROM ({' UNION ALL '.join(selects)}) AS t GROUP BY period"
+    )
+
+
+def minute_base(span: Span) -> datetime:
+    """The first minute of the realtime graph: 30 buckets, the last one holding now."""
+    assert span.since is not None
+    return span.since.replace(second=0, microsecond=0)
+
+
+def _bucketed(
+    view: str, params: Params, span: Span, bucket: str, metrics: str, where: str = ""
+) -> str:
+    selects = [
+        f"SELECT {bucket} AS bucket, * FROM {src} WHERE {_where(params.site, part.start, part.end)}"
+        for src, part in _parts(view, params, span)
+    ]
+    return (
+        f"SELECT bucket, {metrics} FROM ({' UNION ALL '.join(selects)}) AS t "
+        f"{where} GROUP BY bucket ORDER BY bucket"
+    )
+
+
+_ACTIVITY = "sum(visitors) AS visitors, sum(pageviews) AS pageviews"
+#: visit figures of sessions rows, grouped by the hour/minute the visit started in
+_VISITS = (
+    "count(*) AS visits, CAST(sum(pageviews) AS double) / count(*) AS views_per_visit, "
+    "CAST(sum(CASE WHEN is_bounce THEN 1 ELSE 0 END) AS double) / count(*) AS bounce_rate, "
+    "CAST(sum(duration_s) AS double) / count(*) AS visit_duration_s"
+)
+
+
+def timeseries_sql(params: Params, span: Span) -> list[str]:
+    """The graph's queries over ``span``, each giving ``bucket`` and some metrics.
+
+    Days, weeks and months add up ``daily_stats`` rows (visitors: summed daily uniques);
+    hours and minutes take visitors and pageviews from ``hourly_stats`` /
+    ``minute_stats`` (active in that hour or minute) and the visit figures from the
+    ``sessions`` rows that started in it.
+    """
+    interval = params.interval
+    if interval in ("day", "week", "month"):
+        bucket = "event_date"
+        if interval != "day":
+            bucket = (
+                f"CAST(CAST(date_trunc('{interval}', CAST(event_date AS date)) AS date) AS varchar)"
+            )
+        return [_bucketed("daily_stats", params, span, bucket, _CARD_METRICS)]
+    if interval == "hour":
+        return [
+            _bucketed("hourly_stats", params, span, "event_hour", _ACTIVITY),
+            _bucketed("sessions", params, span, "hour(session_start)", _VISITS),
+        ]
+    base = _timestamp(minute_base(span))
+    whole = Span(span.start, span.end)
+    activity = _bucketed(
+        "minute_stats",
+        params,
+        whole,
+        f"date_diff('minute', {base}, event_minute)",
+        _ACTIVITY,
+    )
+    minute = f"date_diff('minute', {base}, date_trunc('minute', session_start))"
+    return [
+        activity.replace(" GROUP BY bucket", " WHERE bucket >= 0 GROUP BY bucket"),
+        _bucketed("sessions", params, span, minute, _VISITS).replace(
+            " GROUP BY bucket", " WHERE bucket >= 0 GROUP BY bucket"
+        ),
+    ]
 
 
 def breakdown_sql(panel: Breakdown, params: Params, limit: int | None) -> str:
-    """One breakdown over the range, biggest first; ``limit=None`` for every row (CSV)."""
+    """One breakdown over the range, biggest first (or as ``order_by`` asks), narrowed
+    by ``search``; ``limit=None`` for every row (CSV)."""
     dims = (*panel.extra_dimensions, panel.dimension)
     metrics = ", ".join(f"{expr} AS {name}" for name, expr in panel.metrics)
+    if panel.conversion:
+        everyone = dataclasses.replace(params, filters=())
+        visitors = (
+            f"SELECT sum(visitors) FROM {source('daily_stats', everyone, params.start, params.end)}"
+            f" WHERE {_where(params.site, params.start, params.end)}"
+        )
+        metrics += f", CAST(sum(visitors) AS double) / ({visitors}) AS conversion_rate"
     where = _where(params.site, params.start, params.end)
     if panel.slug == "event-props":
         where += f" AND event_name = {sql_string(params.prop_event or '')}"
+    if params.search:
+        needle = sql_string(params.search.lower())
+        where += f" AND strpos(lower({panel.dimension}), {needle}) > 0"
     order = f"{panel.metrics[0][0]} DESC, {panel.metrics[1][0]} DESC, " + ", ".join(dims)
+    if params.order_by:  # allow-listed against panel.columns by params.parse
+        order = f"{params.order_by} {params.order.upper()} NULLS LAST, {order}"
     sql = (
         f"SELECT {', '.join(dims)}, {metrics} "
         f"FROM {source(panel.view, params, params.start, params.end)} "
         f"WHERE {where} GROUP BY {', '.join(dims)} ORDER BY {order}"
     )
-    return sql if limit is None else f"{sql} LIMIT {int(limit)}"
+    if limit is None:
+        return sql
+    offset = f" OFFSET {int(params.offset)}" if params.offset else ""
+    return f"{sql}{offset} LIMIT {int(limit)}"
 
 
 def current_visitors_sql(site: str) -> str:
@@ -308,12 +536,28 @@ def current_visitors_sql(site: str) -> str:
     return f"SELECT visitors FROM current_visitors WHERE domain_name = {sql_string(site)}"
 
 
-def sites_sql(since: date) -> str:
-    """Sites with events since ``since``, busiest first (the page opens on the first);
-    reads one column of the partitions, so it stays cheap on Athena too (it is a list
-    of names, not a metric)."""
+def freshness_sql(site: str, since: date) -> str:
+    """The newest event time the backend can see for ``site`` (since ``since``, so
+    Athena reads two partitions' ``event_time`` column at most)."""
     return (
-        "SELECT domain_name FROM events "
+        "SELECT max(event_time) AS newest FROM events "
+        f"WHERE event_date >= {sql_string(since.isoformat())} "
+        f"AND domain_name = {sql_string(site)}"
+    )
+
+
+def sites_sql(since: date) -> str:
+    """Sites with events since ``since``, busiest first (the page opens on the first),
+    with their first day since then (period=all); reads one column of the partitions,
+    so it stays cheap on Athena too (a list of names, not a metric)."""
+    return (
+        "SELECT domain_name, min(event_date) AS first_day FROM events "
         f"WHERE event_date >= {sql_string(since.isoformat())} AND domain_name IS NOT NULL "
         "GROUP BY domain_name ORDER BY count(*) DESC, domain_name"
     )
+
+
+def first_day_sql(site: str) -> str:
+    """A site's first day with events, over every partition: only asked when its data
+    is older than the site list's look-back (period=all)."""
+    return f"SELECT min(event_date) AS first_day FROM events WHERE domain_name = {sql_string(site)}"

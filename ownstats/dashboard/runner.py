@@ -15,7 +15,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
-from ownstats.engine import QueryResult
+from ownstats.results import QueryResult
 
 __all__ = ["Backend", "Runner"]
 

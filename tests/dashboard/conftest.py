@@ -27,7 +27,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chromium import launch
-from dashboard_support import DOMAINS, FIRST_DAY, LAST_DAY, VISITS, Lake, epoch
+from dashboard_support import DOMAINS, FIRST_DAY, LAST_DAY, NOW, VISITS, Lake, epoch
 from starlette.testclient import TestClient
 
 from ownstats.dashboard import build_app
@@ -66,7 +66,9 @@ def server(engine: Engine) -> Iterator[str]:
     """The dashboard on uvicorn (127.0.0.1, a free port), in a thread; yields its URL."""
     port = _free_port()
     config = uvicorn.Config(
-        build_app(engine, today=lambda: LAST_DAY, parallel=True),
+        # "now" mid-afternoon of the lake's last day: today is partial, so the page
+        # shows the running hour dotted and compares with yesterday until 14:30
+        build_app(engine, now=lambda: NOW, parallel=True),
         host="127.0.0.1",
         port=port,
         log_level="warning",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ DOMAINS = ("example.com", "blog.example.org")
 FIRST_DAY = date(2026, 3, 1)
 LAST_DAY = date(2026, 3, 14)
 VISITS = 1400
+#: the browser tests' clock (naive UTC): mid-afternoon of the lake's last day
+NOW = datetime.combine(LAST_DAY, clock(14, 30))
 #: (source, campaign) a visitor can send through a link: markup and a formula
 HOSTILE = ("<img src=x onerror=alert(1)>", '=HYPERLINK("http://x.example","y")')
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

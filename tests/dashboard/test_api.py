@@ -101,7 +101,7 @@ def test_summary_compares_with_previous_period_of_equal_length(
 
 def test_timeseries_by_day_equals_daily_stats(client: TestClient, engine: Engine) -> None:
     body = ok(client, "/api/timeseries")
-    assert body["interval"] == "date"
+    assert body["interval"] == "day"
     assert [p["bucket"] for p in body["points"]][:2] == ["2026-03-01", "2026-03-02"]
     assert len(body["points"]) == 14
     rows = engine.query(
@@ -136,14 +136,15 @@ def test_timeseries_of_one_day_is_hourly(client: TestClient, engine: Engine) -> 
 def test_every_breakdown_equals_its_view(client: TestClient, engine: Engine, slug: str) -> None:
     panel = BREAKDOWNS[slug]
     body = ok(client, f"/api/breakdown/{slug}", limit=1000)
-    assert body["columns"][0] == panel.dimension
+    dims = [*panel.extra_dimensions, panel.dimension]
+    assert body["columns"][: len(dims)] == dims
     first, second = panel.metrics[0][0], panel.metrics[1][0]
     rows = engine.query(
-        f"SELECT {panel.dimension}, sum({first}), sum({second}) FROM {panel.view} "
-        f"WHERE {RANGE} GROUP BY {panel.dimension}"
+        f"SELECT {', '.join(dims)}, sum({first}), sum({second}) FROM {panel.view} "
+        f"WHERE {RANGE} GROUP BY {', '.join(dims)}"
     ).rows
-    expected = {dim: (a, b) for dim, a, b in rows}
-    got = {r[panel.dimension]: (r[first], r[second]) for r in body["rows"]}
+    expected = {tuple(row[:-2]): tuple(row[-2:]) for row in rows}
+    got = {tuple(r[d] for d in dims): (r[first], r[second]) for r in body["rows"]}
     assert got == expected and got
     values = [r[first] for r in body["rows"]]
     assert values == sorted(values, reverse=True)

@@ -36,6 +36,8 @@ SOME_ENDPOINTS = (
 #: one filter of each kind: a visit's attribute, a page it viewed, an event it sent
 SOME_FILTERS = ("source", "page", "event")
 NAMES = ("site", "period", "from", "to", "limit", "format", "prop_event", *FILTERS, "junk")
+#: the comparison and the details list's parameters (fuzzed with fewer values)
+LIST_NAMES = ("comparison", "interval", "search", "order_by", "order", "offset")
 #: values that have tripped parsers: Unicode digits, far-out dates, huge numbers, …
 TRICKY = (
     "",
@@ -65,6 +67,12 @@ TRICKY = (
     "yesterday",
     "7d",
     "30d",
+    "realtime",
+    "all",
+    "12mo",
+    "year_over_year",
+    "page_path",
+    "asc",
     "csv",
     "json",
     "(none)",
@@ -110,7 +118,7 @@ DATES = (
 # lone surrogates cannot travel in a URL (they are not UTF-8)
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 _VALUE = st.one_of(st.sampled_from(TRICKY + DATES), _TEXT)
-_NAME = st.one_of(st.sampled_from(NAMES), _TEXT)
+_NAME = st.one_of(st.sampled_from(NAMES + LIST_NAMES), _TEXT)
 
 
 def _assert_not_5xx(client: TestClient, path: str, params: list[tuple[str, str]]) -> None:
@@ -160,6 +168,15 @@ def _requests(name: str, value: str) -> list[tuple[str, list[tuple[str, str]]]]:
 @pytest.mark.parametrize("name", [n for n in NAMES if n not in FILTERS or n in SOME_FILTERS])
 @pytest.mark.parametrize("value", TRICKY)
 def test_each_tricky_value_in_each_parameter_is_not_a_5xx(
+    client: TestClient, name: str, value: str
+) -> None:
+    for path, params in _requests(name, value):
+        _assert_not_5xx(client, path, params)
+
+
+@pytest.mark.parametrize("name", LIST_NAMES)
+@pytest.mark.parametrize("value", TRICKY[::2])
+def test_tricky_comparison_and_list_parameters_are_not_a_5xx(
     client: TestClient, name: str, value: str
 ) -> None:
     for path, params in _requests(name, value):

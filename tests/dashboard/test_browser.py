@@ -78,7 +78,7 @@ def test_load_shows_the_apis_numbers(server: str, page: tuple[Any, Any]) -> None
     assert body["meta"]["from"] == "2026-03-08"
     # the graph: one point per day, drawn as SVG, summarised for screen readers
     assert "per day, 7 points" in pg.get_attribute("#chart", "aria-label")
-    assert pg.locator("#chart svg path.line-visitors").count() == 1
+    assert pg.locator("#chart svg path.line-current").count() == 1
     # every panel shows rows, and the first source row equals the API's
     sources = api(pg, server, "/api/breakdown/sources", site=SITE, period="7d")["rows"]
     first = pg.locator('#panels .pick[data-filter="source"]').first
@@ -160,7 +160,7 @@ def test_csv_export_downloads_the_panel(server: str, page: tuple[Any, Any]) -> N
     pg, errors = page
     open_dashboard(pg, server)
     with pg.expect_download() as info:
-        pg.click("#panel-1 a.csv")
+        pg.click("#panel-1 button.csv")
     download = info.value
     assert download.suggested_filename == f"{SITE}_sources_2026-03-08_2026-03-14.csv"
     rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
@@ -196,6 +196,10 @@ def test_current_visitors_refresh_live(server: str, page: tuple[Any, Any], lake:
     assert len(summaries) >= 2
     wait_ready(pg)
     expect_cards_match(pg, server, site=SITE, period="7d")
+    # how old the figures may be: when the backend last read the data
+    assert (pg.text_content("#freshness") or "").startswith("· updated ")
+    freshness = api(pg, server, "/api/freshness", site=SITE)
+    assert freshness["newest_event_at"] and freshness["age_s"] >= 0
     no_errors(errors)
 
 

@@ -22,7 +22,7 @@ def params(*filters: tuple[str, str], **extra: str) -> Params:
 
 
 def every_query(p: Params) -> list[str]:
-    return [summary_sql(p), timeseries_sql(p)[0]] + [
+    return [summary_sql(p), timeseries_sql(p, p.span)[0]] + [
         breakdown_sql(b, p, 10) for b in BREAKDOWNS.values()
     ]
 
@@ -35,7 +35,9 @@ def test_sql_string_doubles_quotes() -> None:
 def test_unfiltered_panels_read_their_view() -> None:
     p = params()
     for panel in BREAKDOWNS.values():
-        assert view_references(breakdown_sql(panel, p, 10)) == {panel.view}
+        # goals divide by every visitor of the period: daily_stats, unfiltered
+        rate = {"daily_stats"} if panel.conversion else set()
+        assert view_references(breakdown_sql(panel, p, 10)) == {panel.view} | rate
     assert view_references(summary_sql(p)) == {"daily_stats"}
 
 
@@ -43,7 +45,8 @@ def test_filtered_panels_run_the_views_own_sql_on_narrowed_inputs() -> None:
     """Every view but the roots is expanded inline: the metric SQL is the view file's."""
     p = params(*ALL_FILTERS, prop_event="Signup")
     for sql in every_query(p):
-        assert view_references(sql) <= {"sessions", "events_deduped"}
+        # daily_stats unfiltered: the conversion rate's denominator (every visitor)
+        assert view_references(sql) <= {"sessions", "events_deduped", "daily_stats"}
         sqlglot.parse_one(sql, read="trino")  # valid Athena (Trino) SQL
     assert "bounces" in summary_sql(p)  # daily_stats.sql itself, expanded
     pages = breakdown_sql(BREAKDOWNS["pages"], p, 10)
@@ -54,7 +57,8 @@ def test_filtered_panels_run_the_views_own_sql_on_narrowed_inputs() -> None:
 def test_filter_values_stay_intact_and_escaped() -> None:
     p = params(("page", "/a's.b"), ("source", "news.ycombinator.com"))
     sql = summary_sql(p)
-    # the session filter applies to the visits and to the page join's visits
+    # the session filter applies to the visits and to the page join's visits, found
+    # once for the period and the adjacent previous one
     assert sql.count("'news.ycombinator.com'") == 2
     assert "'/a''s.b'" in sql
     assert "newv." not in sql

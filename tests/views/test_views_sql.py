@@ -39,6 +39,10 @@ REQUIRED_COLUMNS = {
         "avg_visit_duration_s", "views_per_visit",
     ],
     "hourly_stats": ["event_date", "event_hour", "domain_name", "visitors", "pageviews"],
+    "minute_stats": ["event_date", "event_minute", "domain_name", "visitors", "pageviews"],
+    "edge_cities": [
+        "event_date", "domain_name", "edge_country", "edge_city", "visitors", "pageviews",
+    ],
     "top_pages": ["event_date", "domain_name", "page_path", "visitors", "pageviews"],
     "entry_pages": ["event_date", "domain_name", "page_path", "visitors", "entries"],
     "exit_pages": ["event_date", "domain_name", "page_path", "visitors", "exits"],

@@ -1,18 +1,33 @@
 // ownstats dashboard: vanilla JS, no build step, nothing loaded from elsewhere.
 //
-// All state lives in the URL (site, period, from/to, filters), so a view can be shared
-// or bookmarked and back/forward work: every change pushes a new URL, then render()
-// reads the URL and asks the API. Every number comes from the API (which reads the
-// views); this file only formats and draws.
+// All state lives in the URL (site, period, from/to, comparison, filters, the graphed
+// metric), so a view can be shared or bookmarked and back/forward work: every change
+// pushes a new URL, then render() reads the URL and asks the API. Every number comes
+// from the API (which reads the views); this file only formats and draws.
+//
+// Every request to the API goes through apiFetch(): a hosted deployment sets
+// window.ownstatsAuth (headers() for a bearer token, expired() when the API says 401,
+// ready before the first request), so nothing here may call fetch() directly.
 "use strict";
 
 (() => {
   const $ = (sel) => document.querySelector(sel);
-  const PERIODS = ["today", "yesterday", "7d", "30d", "custom"];
+  // Plausible's keys (its date picker's keybind hints); X toggles the comparison
+  const PERIODS = [
+    ["realtime", "Realtime", "R"], ["today", "Today", "D"], ["yesterday", "Yesterday", "E"],
+    ["7d", "Last 7 days", "W"], ["30d", "Last 30 days", "T"], ["month", "Month to date", "M"],
+    ["last_month", "Last month", "P"], ["year", "Year to date", "Y"],
+    ["12mo", "Last 12 months", "L"], ["all", "All time", "A"], ["custom", "Custom range…", "C"],
+  ];
+  const PERIOD_NAMES = PERIODS.map(([p]) => p);
+  const COMPARISONS = ["off", "previous_period", "year_over_year"];
+  const DEFAULT_COMPARISON = "previous_period";
+  // ranges that grow while the page is open (cards and graph refresh quietly)
+  const LIVE_PERIODS = new Set(["realtime", "today", "7d", "30d", "month", "year", "12mo", "all"]);
   const PANELS = [
     { title: "Pages", tabs: [["pages", "Top pages"], ["entry-pages", "Entry pages"], ["exit-pages", "Exit pages"]] },
     { title: "Sources", tabs: [["sources", "Sources"], ["channels", "Channels"], ["campaigns", "Campaigns"]] },
-    { title: "Locations", tabs: [["countries", "Countries"]] },
+    { title: "Locations", tabs: [["countries", "Countries"], ["map", "Map"], ["cities", "Edge cities"]] },
     { title: "Devices", tabs: [["devices", "Devices"], ["browsers", "Browsers"], ["operating-systems", "OS"]] },
     { title: "Goals", tabs: [["custom-events", "Custom events"]] },
   ];
@@ -20,15 +35,19 @@
     visitors: "Visitors", visits: "Visits", pageviews: "Views", entries: "Entries",
     exits: "Exits", events: "Events", bounce_rate: "Bounce", exit_rate: "Exit rate",
     avg_visit_duration_s: "Duration", avg_time_on_page_s: "Time on page",
+    conversion_rate: "CR", prop_key: "Property",
   };
   const CARDS = [
     ["visitors", "Unique visitors"], ["visits", "Total visits"], ["pageviews", "Total pageviews"],
     ["views_per_visit", "Views per visit"], ["bounce_rate", "Bounce rate"],
-    ["visit_duration_s", "Visit duration"],
+    ["visit_duration_s", "Visit duration"], ["conversion_rate", "Conversion rate"],
   ];
+  const GRAPHABLE = new Set(CARDS.map(([m]) => m).filter((m) => m !== "conversion_rate"));
   const LOWER_IS_BETTER = new Set(["bounce_rate"]);
   // secondary columns hidden on phones so a row stays readable at 375 px
   const NARROW = new Set(["bounce_rate", "avg_visit_duration_s", "avg_time_on_page_s", "exit_rate"]);
+  // rows a details list loads at a time (page_size=N in the URL: a test hook)
+  const DETAILS_PAGE = Math.min(1000, Number(new URLSearchParams(location.search).get("page_size")) || 100);
 
   let filterLabels = {};
   let noneValue = "(none)";
@@ -36,8 +55,66 @@
   let generation = 0; // responses of an older render() are dropped
   let liveTimer = null;
   let totalsTimer = null;
+  // when the backend last read the data (hosted: Athena, through /api/freshness)
+  let freshness = { site: null, checkedAt: null, newest: null, off: false };
   let propsSeq = 0;
+  let lastSummary = null;
   const activeTab = new Map(); // panel title -> tab slug (per page view, not shared)
+
+  // ---------------------------------------------------------------- API access
+  class Expired extends Error {}
+
+  // The one way to the API: JSON, CSV, the live counter, everything.
+  async function apiFetch(url, accept = "application/json") {
+    const auth = window.ownstatsAuth;
+    const headers = { Accept: accept, ...(auth ? await auth.headers() : {}) };
+    const response = await fetch(url, { headers });
+    if (response.status === 401 && auth) {
+      auth.expired();
+      throw new Expired("signed out");
+    }
+    return response;
+  }
+
+  async function getJson(url) {
+    const response = await apiFetch(url);
+    const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+    return body;
+  }
+
+  function filenameOf(response, fallback) {
+    const header = response.headers.get("Content-Disposition") || "";
+    const utf8 = header.match(/filename\*=UTF-8''([^;]+)/i);
+    if (utf8) {
+      try { return decodeURIComponent(utf8[1]); } catch { /* the plain name below */ }
+    }
+    const plain = header.match(/filename="([^"]+)"/i);
+    return plain ? plain[1] : fallback;
+  }
+
+  // CSV through apiFetch (a plain link could not carry the hosted Authorization
+  // header), saved as a Blob under the server's file name.
+  async function downloadCsv(url, fallback, button) {
+    button?.setAttribute("aria-busy", "true");
+    try {
+      const response = await apiFetch(url, "text/csv");
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new Error(body.error || `HTTP ${response.status}`);
+      }
+      const blob = await response.blob();
+      const link = el("a", { href: URL.createObjectURL(blob), download: filenameOf(response, fallback), hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    } catch (err) {
+      showError(`Could not export CSV: ${err.message}`, err);
+    } finally {
+      button?.setAttribute("aria-busy", "false");
+    }
+  }
 
   // ---------------------------------------------------------------- URL state
   function readState() {
@@ -47,10 +124,16 @@
       if (q.get(name)) filters[name] = q.get(name);
     }
     let period = q.get("period") || (q.get("from") ? "custom" : "30d");
-    if (!PERIODS.includes(period)) period = "30d";
-    return { site: q.get("site") || "", period, from: q.get("from") || "", to: q.get("to") || "", filters };
+    if (!PERIOD_NAMES.includes(period)) period = "30d";
+    let comparison = q.get("comparison") || DEFAULT_COMPARISON;
+    if (!COMPARISONS.includes(comparison)) comparison = DEFAULT_COMPARISON;
+    let metric = q.get("metric") || "visitors";
+    if (!GRAPHABLE.has(metric)) metric = "visitors";
+    const interval = q.get("interval") || "";
+    return { site: q.get("site") || "", period, from: q.get("from") || "", to: q.get("to") || "", comparison, filters, metric, interval };
   }
 
+  // the API's parameters: the page's own (metric, refresh) stay out
   function stateQuery(state) {
     const q = new URLSearchParams();
     q.set("site", state.site);
@@ -59,15 +142,22 @@
       q.set("from", state.from);
       q.set("to", state.to);
     }
+    if (state.comparison !== DEFAULT_COMPARISON) q.set("comparison", state.comparison);
+    if (state.interval) q.set("interval", state.interval);
     for (const [name, value] of Object.entries(state.filters)) q.set(name, value);
     return q;
   }
 
-  function navigate(state, replace = false) {
+  function pageUrl(state) {
     const q = stateQuery(state);
+    if (state.metric && state.metric !== "visitors") q.set("metric", state.metric);
     const keep = new URLSearchParams(location.search).get("refresh"); // test hook, kept
     if (keep) q.set("refresh", keep);
-    const url = `${location.pathname}?${q}`;
+    return `${location.pathname}?${q}`;
+  }
+
+  function navigate(state, replace = false) {
+    const url = pageUrl(state);
     if (replace) history.replaceState(null, "", url);
     else history.pushState(null, "", url);
     render();
@@ -75,15 +165,8 @@
 
   function apiUrl(path, state, extra = {}) {
     const q = stateQuery(state);
-    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    for (const [k, v] of Object.entries(extra)) if (v != null && v !== "") q.set(k, v);
     return `${path}?${q}`;
-  }
-
-  async function getJson(url) {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
-    const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-    if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
-    return body;
   }
 
   // ---------------------------------------------------------------- formatting
@@ -103,18 +186,23 @@
 
   function format(name, value) {
     if (value == null) return "–";
-    if (name.endsWith("_rate")) return `${Math.round(value * 100)}%`;
+    if (name.endsWith("_rate")) {
+      const pct = value * 100;
+      return `${pct > 0 && pct < 10 ? pct.toFixed(1) : Math.round(pct)}%`;
+    }
     if (name.endsWith("_s")) return duration(value);
     if (name === "views_per_visit") return value.toFixed(2);
     return value >= 10000 ? compact.format(value) : whole.format(value);
   }
 
+  function countryName(code) {
+    if (!code || !regionNames) return code;
+    try { return regionNames.of(code) || code; } catch { return code; }
+  }
+
   function dimensionText(dimension, value) {
     if (value == null) return dimension === "country_code" ? "Unknown" : noneValue;
-    if (dimension === "country_code" && regionNames) {
-      try { return regionNames.of(value) || value; } catch { return value; }
-    }
-    return value;
+    return dimension === "country_code" ? countryName(value) : value;
   }
 
   function el(tag, attrs = {}, ...children) {
@@ -130,25 +218,33 @@
     return node;
   }
 
-  function showError(message) {
+  function showError(message, err) {
+    if (err instanceof Expired) return; // the sign-in page takes over
     const box = $("#error");
     box.textContent = message || "";
     box.hidden = !message;
   }
 
   // ---------------------------------------------------------------- header
+  function periodLabel(period) {
+    return (PERIODS.find(([p]) => p === period) || [null, period])[1];
+  }
+
   function renderHeader(state, meta) {
     const siteSelect = $("#site");
     siteSelect.replaceChildren(...sites.map((s) => el("option", { value: s, text: s })));
     siteSelect.value = state.site;
     siteSelect.disabled = sites.length === 0;
     $("#period").value = state.period;
+    $("#comparison").value = state.comparison;
+    $("#comparison").disabled = state.period === "all";
     $("#custom").hidden = state.period !== "custom";
     $("#title-site").textContent = state.site || "Dashboard";
     if (meta) {
       $("#from").value = meta.from;
       $("#to").value = meta.to;
-      const label = meta.from === meta.to ? meta.from : `${meta.from} – ${meta.to}`;
+      let label = meta.from === meta.to ? meta.from : `${meta.from} – ${meta.to}`;
+      if (state.period === "realtime") label = "last 30 minutes";
       $("#range-label").textContent = label;
       document.title = `${state.site} · ${label} · ownstats`;
     }
@@ -175,28 +271,62 @@
   }
 
   // ---------------------------------------------------------------- cards
-  function renderCards(summary) {
-    const items = CARDS.map(([name, label]) => {
+  function changeOf(name, m, meta) {
+    if (meta.comparison === "off") return { text: "", cls: "change" };
+    if (m.change == null) return { text: "no previous data", cls: "change" };
+    const up = m.change > 0;
+    const arrow = m.change === 0 ? "" : up ? "↑ " : "↓ ";
+    const unit = name.endsWith("_rate") ? " pp" : "%";
+    let cls = "change";
+    if (m.change !== 0) cls += (up !== LOWER_IS_BETTER.has(name)) ? " good" : " bad";
+    return { text: `${arrow}${Math.abs(m.change)}${unit}`, cls };
+  }
+
+  function comparedWith(meta) {
+    if (!meta.previous_from) return "";
+    const until = meta.previous_until ? ` until ${meta.previous_until.slice(11, 16)} UTC` : "";
+    return meta.previous_from === meta.previous_to
+      ? `${meta.previous_from}${until}` : `${meta.previous_from} to ${meta.previous_to}${until}`;
+  }
+
+  // The graph already holds every metric: a card click redraws, it does not refetch.
+  function selectMetric(name) {
+    history.pushState(null, "", pageUrl({ ...readState(), metric: name }));
+    if (lastSummary) renderCards(lastSummary, readState());
+    if (chartData) renderChart(chartData);
+  }
+
+  function renderCards(summary, state) {
+    lastSummary = summary;
+    const meta = summary.meta;
+    const items = CARDS.filter(([name]) => summary.metrics[name]).map(([name, label]) => {
       const m = summary.metrics[name];
-      let changeText = "no previous data";
-      let cls = "change";
-      if (m.change != null) {
-        const up = m.change > 0;
-        const arrow = m.change === 0 ? "" : up ? "↑ " : "↓ ";
-        changeText = `${arrow}${Math.abs(m.change)}%`;
-        if (m.change !== 0) cls += (up !== LOWER_IS_BETTER.has(name)) ? " good" : " bad";
-      }
-      const title = m.value == null ? "" : name.endsWith("_s") || name.endsWith("_rate") ? "" : whole.format(m.value);
-      return el("li", { class: "card", "data-metric": name },
+      const change = changeOf(name, m, meta);
+      const title = m.value == null || name.endsWith("_s") || name.endsWith("_rate") ? null : whole.format(m.value);
+      const graphable = GRAPHABLE.has(name);
+      const selected = graphable && state.metric === name;
+      const body = [
         el("h3", { text: label }),
-        el("p", { class: "value", "data-value": m.value ?? "", title: title || null, text: format(name, m.value) }),
-        el("p", { class: cls, "data-change": m.change ?? "" },
-          el("span", { text: changeText }),
-          el("span", { class: "sr", text: ` compared with ${summary.meta.previous_from} to ${summary.meta.previous_to} (${format(name, m.previous)})` })));
+        el("p", { class: "value", "data-value": m.value ?? "", title, text: format(name, m.value) }),
+        el("p", { class: change.cls, "data-change": m.change ?? "" },
+          el("span", { text: change.text }),
+          meta.previous_from
+            ? el("span", { class: "sr", text: ` compared with ${comparedWith(meta)} (${format(name, m.previous)})` })
+            : null),
+      ];
+      const inner = graphable
+        ? el("button", {
+          type: "button", class: "card-button", "aria-pressed": String(selected),
+          title: `Show ${label.toLowerCase()} on the graph`,
+          onclick: () => selectMetric(name),
+        }, ...body)
+        : el("div", { class: "card-button" }, ...body);
+      return el("li", { class: selected ? "card selected" : "card", "data-metric": name }, inner);
     });
     const list = $("#cards");
     list.replaceChildren(...items);
     list.setAttribute("aria-busy", "false");
+    $("#compare-note").textContent = meta.previous_from ? `Compared with ${comparedWith(meta)}.` : "";
   }
 
   // ---------------------------------------------------------------- chart (SVG)
@@ -209,40 +339,65 @@
     return node;
   }
 
-  function niceMax(value) {
-    if (value <= 4) return 4;
-    const magnitude = 10 ** Math.floor(Math.log10(value));
-    for (const step of [1, 2, 2.5, 5, 10]) {
-      if (step * magnitude >= value) return step * magnitude;
+  // The axis's top and step: the smallest "nice" step (1, 2 or 5 × 10^k; clock units
+  // for durations) that reaches the peak in at most six intervals, and the top the
+  // first multiple of it at or above the peak: 620 → 800 in steps of 200, not 1K.
+  function niceScale(peak, metric) {
+    const floor = metric.endsWith("_rate") ? 0.04 : metric === "views_per_visit" ? 0.4 : 4;
+    const value = Math.max(peak, floor);
+    const fits = (step) => Math.ceil(value / step - 1e-9) <= 6;
+    let step;
+    if (metric.endsWith("_s")) {
+      const units = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+      step = units.find(fits) || Math.ceil(value / 6 / 3600) * 3600;
+    } else {
+      let magnitude = 10 ** Math.floor(Math.log10(value / 6));
+      for (;;) {
+        step = [1, 2, 5].map((m) => m * magnitude).find(fits);
+        if (step) break;
+        magnitude *= 10;
+      }
+      if (!metric.endsWith("_rate") && metric !== "views_per_visit") step = Math.max(1, step);
     }
-    return 10 * magnitude;
+    const top = Math.ceil(value / step - 1e-9) * step;
+    return { top, step };
   }
 
   function bucketLabel(series, bucket, long = false) {
     if (series.interval === "hour") return `${String(bucket).padStart(2, "0")}:00`;
+    if (series.interval === "minute") return `${bucket.slice(11, 16)}`;
     const d = new Date(`${bucket}T00:00:00Z`);
-    return d.toLocaleDateString("en", { month: "short", day: "numeric", timeZone: "UTC", ...(long ? { weekday: "short" } : {}) });
+    if (series.interval === "month") return d.toLocaleDateString("en", { month: long ? "long" : "short", year: "numeric", timeZone: "UTC" });
+    const day = d.toLocaleDateString("en", { month: "short", day: "numeric", timeZone: "UTC", ...(long ? { weekday: "short" } : {}) });
+    return series.interval === "week" ? `${long ? "Week of " : ""}${day}` : day;
+  }
+
+  function metricLabel(metric) {
+    return (CARDS.find(([m]) => m === metric) || [null, metric])[1];
   }
 
   function drawChart() {
     const box = $("#chart");
     if (!chartData) return;
     const series = chartData;
+    const metric = readState().metric;
     const points = series.points;
+    const previous = series.previous || [];
     const width = Math.max(box.clientWidth, 200);
     const height = box.clientHeight || 240;
-    const pad = { top: 10, right: 10, bottom: 24, left: 40 };
+    const pad = { top: 10, right: 10, bottom: 24, left: 48 };
     const w = width - pad.left - pad.right;
     const h = height - pad.top - pad.bottom;
-    const max = niceMax(Math.max(1, ...points.map((p) => Math.max(p.visitors || 0, p.pageviews || 0))));
+    const values = [...points, ...previous].map((p) => p[metric]).filter((v) => v != null);
+    const { top, step } = niceScale(Math.max(0, ...values), metric);
     const x = (i) => pad.left + (points.length === 1 ? w / 2 : (i * w) / (points.length - 1));
-    const y = (v) => pad.top + h - (v / max) * h;
-    const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true", focusable: "false" });
-    for (let i = 0; i <= 4; i++) {
-      const v = (max * i) / 4;
+    const y = (v) => pad.top + h - (v / top) * h;
+    const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true", focusable: "false", "data-top": top, "data-step": step });
+    for (let v = 0; v <= top + step / 1e6; v += step) {
       root.append(svg("line", { class: "grid-line", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }));
-      const t = svg("text", { class: "axis", x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" });
-      t.textContent = compact.format(v);
+      const t = svg("text", { class: "axis axis-y", x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" });
+      t.textContent = metric.endsWith("_rate") || metric.endsWith("_s") || metric === "views_per_visit"
+        ? format(metric, v) : compact.format(v);
       root.append(t);
     }
     const every = Math.max(1, Math.ceil(points.length / Math.max(2, Math.floor(w / 70))));
@@ -252,38 +407,53 @@
       t.textContent = bucketLabel(series, p.bucket);
       root.append(t);
     });
-    const known = points.map((p, i) => [i, p]).filter(([, p]) => p.visitors != null);
-    const path = (key) => known.map(([i, p], n) => `${n ? "L" : "M"}${x(i).toFixed(1)},${y(p[key]).toFixed(1)}`).join("");
-    if (known.length) {
-      const first = known[0][0];
-      const last = known[known.length - 1][0];
-      root.append(svg("path", { class: "area", d: `${path("visitors")}L${x(last)},${y(0)}L${x(first)},${y(0)}Z` }));
-      root.append(svg("path", { class: "line-pageviews", d: path("pageviews") }));
-      root.append(svg("path", { class: "line-visitors", d: path("visitors") }));
+    const line = (pairs) => pairs.map(([i, v], n) => `${n ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join("");
+    const known = (list) => list.map((p, i) => [i, p[metric]]).filter(([, v]) => v != null);
+    const prev = known(previous);
+    if (prev.length) root.append(svg("path", { class: "line-previous", d: line(prev), "data-points": prev.length }));
+    const current = known(points);
+    // the interval still running is drawn dotted: its number will still grow
+    const open = current.length && points[current[current.length - 1][0]].incomplete ? 1 : 0;
+    const closed = current.slice(0, current.length - open);
+    if (closed.length) {
+      const first = closed[0][0];
+      const last = closed[closed.length - 1][0];
+      if (!metric.endsWith("_rate") && metric !== "views_per_visit" && !metric.endsWith("_s")) {
+        root.append(svg("path", { class: "area", d: `${line(closed)}L${x(last)},${y(0)}L${x(first)},${y(0)}Z` }));
+      }
+      root.append(svg("path", { class: "line-current", d: line(closed), "data-points": closed.length }));
+    }
+    if (open) {
+      const tail = current.slice(Math.max(0, current.length - 2));
+      root.append(svg("path", { class: "line-incomplete", d: line(tail), "data-bucket": points[tail[tail.length - 1][0]].bucket }));
     }
     const cursor = svg("line", { class: "cursor", y1: pad.top, y2: pad.top + h, visibility: "hidden" });
-    const dotV = svg("circle", { class: "dot-visitors", r: 4, visibility: "hidden" });
-    const dotP = svg("circle", { class: "dot-pageviews", r: 3.5, visibility: "hidden" });
-    root.append(cursor, dotP, dotV);
+    const dot = svg("circle", { class: "dot-current", r: 4, visibility: "hidden" });
+    const dotPrev = svg("circle", { class: "dot-previous", r: 3.5, visibility: "hidden" });
+    root.append(cursor, dotPrev, dot);
     box.replaceChildren(root);
 
     const tip = $("#tip");
     const show = (i) => {
       const p = points[i];
-      if (!p || p.visitors == null) { hide(); return; }
-      for (const node of [cursor, dotV, dotP]) node.setAttribute("visibility", "visible");
+      if (!p || p[metric] == null) { hide(); return; }
+      const q = previous[i];
+      for (const node of [cursor, dot]) node.setAttribute("visibility", "visible");
+      dotPrev.setAttribute("visibility", q && q[metric] != null ? "visible" : "hidden");
       cursor.setAttribute("x1", x(i)); cursor.setAttribute("x2", x(i));
-      dotV.setAttribute("cx", x(i)); dotV.setAttribute("cy", y(p.visitors));
-      dotP.setAttribute("cx", x(i)); dotP.setAttribute("cy", y(p.pageviews));
-      tip.textContent = `${bucketLabel(series, p.bucket, true)} · ${whole.format(p.visitors)} visitors · ${whole.format(p.pageviews)} pageviews`;
+      dot.setAttribute("cx", x(i)); dot.setAttribute("cy", y(p[metric]));
+      if (q && q[metric] != null) { dotPrev.setAttribute("cx", x(i)); dotPrev.setAttribute("cy", y(q[metric])); }
+      const partial = p.incomplete ? " (so far)" : "";
+      const before = q && q[metric] != null ? ` · ${bucketLabel(series, q.bucket, true)}: ${format(metric, q[metric])}` : "";
+      tip.textContent = `${bucketLabel(series, p.bucket, true)}${partial} · ${format(metric, p[metric])} ${metricLabel(metric).toLowerCase()}${before}`;
       tip.hidden = false;
-      const left = Math.min(Math.max(x(i), 110), width - 110);
+      const left = Math.min(Math.max(x(i), 130), width - 130);
       tip.style.setProperty("left", `${left}px`);
-      tip.style.setProperty("top", `${y(Math.max(p.visitors, p.pageviews)) + 28}px`);
+      tip.style.setProperty("top", `${y(p[metric]) + 28}px`);
       box.dataset.index = i;
     };
     const hide = () => {
-      for (const node of [cursor, dotV, dotP]) node.setAttribute("visibility", "hidden");
+      for (const node of [cursor, dot, dotPrev]) node.setAttribute("visibility", "hidden");
       tip.hidden = true;
     };
     box.onpointermove = (event) => {
@@ -294,9 +464,9 @@
     box.onpointerleave = hide;
     box.onblur = hide;
     box.onkeydown = (event) => {
-      const current = Number(box.dataset.index ?? points.length - 1);
-      if (event.key === "ArrowLeft") show(Math.max(0, current - 1));
-      else if (event.key === "ArrowRight") show(Math.min(points.length - 1, current + 1));
+      const at = Number(box.dataset.index ?? points.length - 1);
+      if (event.key === "ArrowLeft") show(Math.max(0, at - 1));
+      else if (event.key === "ArrowRight") show(Math.min(points.length - 1, at + 1));
       else return;
       event.preventDefault();
     };
@@ -305,31 +475,51 @@
   function renderChart(series) {
     chartData = series;
     const box = $("#chart");
+    const metric = readState().metric;
     const total = series.points.reduce((a, p) => a + (p.visitors || 0), 0);
     box.setAttribute("role", "img");
     box.setAttribute("tabindex", "0");
     box.setAttribute("aria-label",
-      `Visitors and pageviews per ${series.interval === "hour" ? "hour" : "day"}, ${series.points.length} points. ` +
+      `${metricLabel(metric)} per ${series.interval}, ${series.points.length} points` +
+      `${series.previous ? ", previous period dashed" : ""}. ` +
       "Use the left and right arrow keys to read each point.");
     box.dataset.total = total;
+    box.dataset.metric = metric;
+    box.dataset.interval = series.interval;
     delete box.dataset.index;
+    $("#key-current").textContent = metricLabel(metric);
+    const picker = $("#interval");
+    const choices = series.meta.intervals || [series.interval];
+    picker.replaceChildren(...choices.map((i) => el("option", { value: i, text: `by ${i}` })));
+    picker.value = series.interval;
+    picker.disabled = choices.length < 2;
+    $("#key-previous").hidden = !series.previous;
     drawChart();
   }
 
+  function chartMessage(text) {
+    chartData = null;
+    const box = $("#chart");
+    box.removeAttribute("role");
+    box.removeAttribute("tabindex");
+    box.removeAttribute("aria-label");
+    box.replaceChildren(el("p", { class: "chart-note", text }));
+  }
+
   // ---------------------------------------------------------------- breakdowns
-  function buildPanels(state) {
+  function buildPanels() {
     const container = $("#panels");
     if (container.childElementCount) return;
     PANELS.forEach((group, n) => {
       const id = `panel-${n}`;
       const many = group.tabs.length > 1;
       const tabs = el("div", { class: "tabs", role: many ? "tablist" : null, "aria-label": many ? group.title : null });
-      const body = el("div", { id: `${id}-body`, role: group.tabs.length > 1 ? "tabpanel" : null, "aria-live": "off" });
+      const body = el("div", { id: `${id}-body`, role: many ? "tabpanel" : null, "aria-live": "off" });
       const foot = el("div", { class: "panel-foot" });
       if (!activeTab.has(group.title)) activeTab.set(group.title, group.tabs[0][0]);
-      if (group.tabs.length > 1) {
+      if (many) {
         group.tabs.forEach(([slug, label]) => {
-          const tab = el("button", {
+          tabs.append(el("button", {
             type: "button", class: "tab", role: "tab", id: `tab-${slug}`, "data-slug": slug,
             "aria-controls": `${id}-body`, text: label,
             onclick: () => { activeTab.set(group.title, slug); loadPanel(group, readState()); },
@@ -341,14 +531,12 @@
               next.focus();
               next.click();
             },
-          });
-          tabs.append(tab);
+          }));
         });
       }
-      const panel = el("section", { class: "panel", id, "aria-labelledby": `${id}-h`, "data-panel": group.title },
+      container.append(el("section", { class: "panel", id, "aria-labelledby": `${id}-h`, "data-panel": group.title },
         el("div", { class: "panel-head" }, el("h2", { id: `${id}-h`, text: group.title }), tabs),
-        body, foot);
-      container.append(panel);
+        body, foot));
     });
   }
 
@@ -357,7 +545,41 @@
   }
 
   function metricsOf(data) {
-    return data.columns.filter((c) => c !== data.dimension && c !== "prop_key");
+    return data.columns.filter((c) => c !== data.dimension && c !== "prop_key" && c !== "edge_country");
+  }
+
+  function filterBy(state, data, value) {
+    navigate({ ...state, filters: { ...state.filters, [data.filter]: value ?? noneValue } });
+  }
+
+  function labelCell(data, row, state, top, metric, withToggle) {
+    const value = row[data.dimension];
+    const text = dimensionText(data.dimension, value);
+    const label = el("div", { class: "label" }, el("span", { class: "bar" }));
+    label.firstChild.style.setProperty("--w", `${(100 * (row[metric] || 0)) / top}%`);
+    if (withToggle) {
+      const toggle = el("button", {
+        type: "button", class: "toggle", "aria-expanded": "false",
+        "aria-label": `Show properties of ${text}`, text: "▸",
+      });
+      toggle.addEventListener("click", () => toggleProps(toggle, value, state, metricsOf(data).length));
+      label.append(toggle);
+    }
+    if (data.filter) {
+      const pick = el("button", {
+        type: "button", class: "pick", "data-filter": data.filter, "data-value": value ?? noneValue,
+        title: `Filter by ${text}`, "aria-label": `${text} — filter by ${filterLabels[data.filter] || data.filter}`,
+      }, text);
+      if (data.dimension === "country_code" && value) pick.append(el("span", { class: "code", text: value }));
+      pick.addEventListener("click", () => { closeDetails(); filterBy(state, data, value); });
+      label.append(pick);
+    } else {
+      const prefix = row.prop_key != null ? `${row.prop_key}: ` : "";
+      const plain = el("span", { class: "plain", text: `${prefix}${text}` });
+      if (row.edge_country) plain.append(el("span", { class: "code", text: row.edge_country }));
+      label.append(plain);
+    }
+    return el("th", { scope: "row" }, label);
   }
 
   function rowsTable(data, state, caption, firstLabel) {
@@ -365,32 +587,8 @@
     const top = Math.max(1, ...data.rows.map((r) => r[metrics[0]] || 0));
     const body = el("tbody");
     for (const row of data.rows) {
-      const value = row[data.dimension];
-      const text = dimensionText(data.dimension, value);
-      const label = el("div", { class: "label" }, el("span", { class: "bar" }));
-      label.firstChild.style.setProperty("--w", `${(100 * (row[metrics[0]] || 0)) / top}%`);
-      if (data.panel === "custom-events") {
-        const toggle = el("button", {
-          type: "button", class: "toggle", "aria-expanded": "false",
-          "aria-label": `Show properties of ${text}`, text: "▸",
-        });
-        toggle.addEventListener("click", () => toggleProps(toggle, value, state, metrics.length));
-        label.append(toggle);
-      }
-      if (data.filter) {
-        const pick = el("button", {
-          type: "button", class: "pick", "data-filter": data.filter, "data-value": value ?? noneValue,
-          title: `Filter by ${text}`, "aria-label": `${text} — filter by ${filterLabels[data.filter] || data.filter}`,
-        }, text);
-        if (data.dimension === "country_code" && value) pick.append(el("span", { class: "code", text: value }));
-        pick.addEventListener("click", () => {
-          navigate({ ...state, filters: { ...state.filters, [data.filter]: value ?? noneValue } });
-        });
-        label.append(pick);
-      } else {
-        label.append(el("span", { class: "plain", text }));
-      }
-      body.append(el("tr", {}, el("th", { scope: "row" }, label), ...metrics.map((m) => cell(m, row[m]))));
+      body.append(el("tr", {}, labelCell(data, row, state, top, metrics[0], data.panel === "custom-events"),
+        ...metrics.map((m) => cell(m, row[m]))));
     }
     return el("table", {},
       el("caption", { class: "sr", text: caption }),
@@ -429,13 +627,58 @@
           el("span", { class: "plain" }, el("span", { class: "sr", text: `${eventName} property ` }),
             `${r.prop_key}: ${r.prop_value ?? noneValue}`));
         label.firstChild.style.setProperty("--w", `${(100 * (r[metrics[0]] || 0)) / top}%`);
+        // properties have no conversion rate column: keep the cells aligned
         return el("tr", { class: "props", "data-of": key },
-          el("th", { scope: "row" }, label), ...metrics.map((m) => cell(m, r[m])));
+          el("th", { scope: "row" }, label), ...metrics.map((m) => cell(m, r[m])),
+          ...Array.from({ length: Math.max(0, span - metrics.length) }, () => el("td")));
       });
       loading.replaceWith(...rows);
     } catch (err) {
       loading.replaceWith(note(`Could not load properties: ${err.message}`));
     }
+  }
+
+  // ---------------------------------------------------------------- world map
+  // Countries coloured by visitors on an equirectangular map shipped with the page
+  // (world-map.js: Natural Earth 1:110m via world-atlas, ISC); a click filters.
+  function mapView(data, state) {
+    const world = window.ownstatsWorld;
+    if (!world) return el("p", { class: "none", text: "The map is not available." });
+    const byCode = new Map(data.rows.filter((r) => r.country_code).map((r) => [r.country_code, r.visitors]));
+    const top = Math.max(1, ...byCode.values());
+    const root = svg("svg", { viewBox: `0 0 ${world.width} ${world.height}`, class: "world", role: "img", "aria-label": `Visitors by country: ${byCode.size} countries` });
+    for (const [code, d] of Object.entries(world.shapes)) {
+      const visitors = byCode.get(code) || 0;
+      const path = svg("path", { d, "data-code": code, "data-visitors": visitors, class: visitors ? "country has-data" : "country" });
+      if (visitors) {
+        // a square root scale: one big country does not wash out the rest
+        path.style.setProperty("--alpha", (0.15 + 0.85 * Math.sqrt(visitors / top)).toFixed(3));
+        path.addEventListener("click", () => filterBy(state, data, code));
+      }
+      const title = svg("title");
+      title.textContent = `${countryName(code)}: ${whole.format(visitors)} visitors`;
+      path.append(title);
+      root.append(path);
+    }
+    return el("div", { class: "map" }, root);
+  }
+
+  function panelFoot(foot, slug, label, state) {
+    const buttons = [];
+    if (slug !== "map") {
+      buttons.push(el("button", {
+        type: "button", class: "link details-open", "data-slug": slug, text: "Details",
+        "aria-label": `Details: every row of ${label}, with search and sorting`,
+        onclick: () => openDetails(slug, label, readState()),
+      }));
+    }
+    const csvSlug = slug === "map" ? "countries" : slug;
+    buttons.push(el("button", {
+      type: "button", class: "link csv", "data-href": apiUrl(`/api/breakdown/${csvSlug}`, state, { format: "csv" }),
+      "aria-label": `Export ${label} as CSV`, text: "Export CSV",
+      onclick: (event) => downloadCsv(event.currentTarget.dataset.href, `${csvSlug}.csv`, event.currentTarget),
+    }));
+    foot.replaceChildren(...buttons);
   }
 
   async function loadPanel(group, state, gen = generation) {
@@ -451,23 +694,116 @@
     }
     if (group.tabs.length > 1) body.setAttribute("aria-labelledby", `tab-${slug}`);
     body.setAttribute("aria-busy", "true");
-    foot.replaceChildren(el("a", {
-      class: "csv", href: apiUrl(`/api/breakdown/${slug}`, state, { format: "csv" }), download: "",
-      "aria-label": `Export ${label} as CSV`, text: "Export CSV",
-    }));
+    foot.replaceChildren(); // links only for what loaded
     try {
-      const data = await getJson(apiUrl(`/api/breakdown/${slug}`, state));
+      const path = slug === "map" ? "/api/breakdown/countries" : `/api/breakdown/${slug}`;
+      const data = await getJson(apiUrl(path, state, slug === "map" ? { limit: 300 } : {}));
       if (gen !== generation || activeTab.get(group.title) !== slug) return;
-      body.replaceChildren(data.rows.length
-        ? rowsTable(data, state, `${label}, ${data.meta.from} to ${data.meta.to}`, label)
-        : el("p", { class: "none", text: "No data for this period." }));
+      if (slug === "map") body.replaceChildren(mapView(data, state));
+      else {
+        body.replaceChildren(data.rows.length
+          ? rowsTable(data, state, `${label}, ${data.meta.from} to ${data.meta.to}`, label)
+          : el("p", { class: "none", text: "No data for this period." }));
+      }
       body.dataset.slug = slug;
+      if (data.rows.length) panelFoot(foot, slug, label, state);
     } catch (err) {
-      if (gen !== generation) return;
-      body.replaceChildren(el("p", { class: "none", text: `Could not load: ${err.message}` }));
+      if (gen !== generation || err instanceof Expired) return;
+      body.replaceChildren(el("p", { class: "none failed", text: `Could not load: ${err.message}` }));
     } finally {
       body.setAttribute("aria-busy", "false");
     }
+  }
+
+  // ---------------------------------------------------------------- details dialog
+  // Every row of a breakdown: searched and sorted by the API (over the views, like the
+  // panel), a hundred at a time, and exported as shown.
+  const details = { slug: null, label: "", state: null, rows: [], columns: [], data: null, order_by: "", order: "desc", seq: 0 };
+
+  function detailsQuery(extra = {}) {
+    const search = $("#details-search").value.trim();
+    return apiUrl(`/api/breakdown/${details.slug}`, details.state, {
+      search, order_by: details.order_by, order: details.order_by ? details.order : "", ...extra,
+    });
+  }
+
+  function openDetails(slug, label, state) {
+    Object.assign(details, { slug, label, state, rows: [], order_by: "", order: "desc" });
+    $("#details-title").textContent = label;
+    $("#details-search").value = "";
+    const dialog = $("#details");
+    if (!dialog.open) dialog.showModal();
+    loadDetails(false);
+    $("#details-search").focus();
+  }
+
+  function closeDetails() {
+    const dialog = $("#details");
+    if (dialog.open) dialog.close();
+  }
+
+  async function loadDetails(more) {
+    const seq = ++details.seq;
+    const box = $("#details-body");
+    box.setAttribute("aria-busy", "true");
+    $("#details-more").hidden = true;
+    try {
+      const offset = more ? details.rows.length : 0;
+      const data = await getJson(detailsQuery({ limit: DETAILS_PAGE, offset: offset || "" }));
+      if (seq !== details.seq) return;
+      details.rows = more ? [...details.rows, ...data.rows] : data.rows;
+      details.data = data;
+      drawDetails(data);
+      $("#details-more").hidden = !data.more;
+      $("#details-count").textContent = `${details.rows.length} row${details.rows.length === 1 ? "" : "s"}${data.more ? " (more to load)" : ""}`;
+    } catch (err) {
+      if (seq !== details.seq || err instanceof Expired) return;
+      box.replaceChildren(el("p", { class: "none failed", text: `Could not load: ${err.message}` }));
+    } finally {
+      if (seq === details.seq) box.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function drawDetails(data) {
+    const box = $("#details-body");
+    if (!details.rows.length) {
+      box.replaceChildren(el("p", { class: "none", text: "No rows match." }));
+      return;
+    }
+    const metrics = metricsOf(data);
+    const top = Math.max(1, ...details.rows.map((r) => r[metrics[0]] || 0));
+    const sortHeader = (column, text) => {
+      const active = details.order_by === column;
+      const sort = active ? (details.order === "asc" ? "ascending" : "descending") : null;
+      return el("th", { scope: "col", "aria-sort": sort },
+        el("button", {
+          type: "button", class: "sort", "data-col": column, text: `${text}${active ? (details.order === "asc" ? " ▲" : " ▼") : ""}`,
+          onclick: () => {
+            const next = active && details.order === "desc" ? "asc" : "desc";
+            Object.assign(details, { order_by: column, order: active ? next : (column === data.dimension ? "asc" : "desc") });
+            loadDetails(false);
+          },
+        }));
+    };
+    const rows = details.rows.map((row) => el("tr", {},
+      labelCell(data, row, details.state, top, metrics[0], false), ...metrics.map((m) => cell(m, row[m]))));
+    box.replaceChildren(el("table", {},
+      el("caption", { class: "sr", text: `${details.label}, ${data.meta.from} to ${data.meta.to}` }),
+      el("thead", {}, el("tr", {}, sortHeader(data.dimension, details.label),
+        ...metrics.map((c) => sortHeader(c, COLUMN_LABELS[c] || c)))),
+      el("tbody", {}, ...rows)));
+  }
+
+  function setupDetails() {
+    let timer = null;
+    $("#details-search").addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => loadDetails(false), 250);
+    });
+    $("#details-more").addEventListener("click", () => loadDetails(true));
+    $("#details-close").addEventListener("click", closeDetails);
+    $("#details-csv").addEventListener("click", (event) =>
+      downloadCsv(detailsQuery({ format: "csv" }), `${details.slug}.csv`, event.currentTarget));
   }
 
   // ---------------------------------------------------------------- live visitors
@@ -486,22 +822,60 @@
     }
   }
 
+  // "updated N s ago": how old the figures on screen may be. Only the hosted API has
+  // /api/freshness (Athena sees events a minute or more late, and answers are cached);
+  // locally a hit is queryable within seconds, so a 404 hides the label for good.
+  async function refreshFreshness() {
+    const site = readState().site;
+    if (!site || freshness.off) return;
+    try {
+      const response = await apiFetch(`/api/freshness?site=${encodeURIComponent(site)}`);
+      if (response.status === 404) {
+        freshness.off = true;
+        $("#freshness").hidden = true;
+        return;
+      }
+      if (!response.ok) return;
+      const data = await response.json();
+      if (data.site !== readState().site) return;
+      freshness = { site, checkedAt: Date.parse(data.checked_at), newest: data.newest_event_at, off: false };
+      tickFreshness();
+    } catch {
+      /* the next tick tries again */
+    }
+  }
+
+  function tickFreshness() {
+    const node = $("#freshness");
+    if (freshness.off || !freshness.checkedAt || freshness.site !== readState().site) {
+      node.hidden = true;
+      return;
+    }
+    const seconds = Math.max(0, Math.round((Date.now() - freshness.checkedAt) / 1000));
+    node.textContent = `· updated ${whole.format(seconds)} s ago`;
+    node.title = freshness.newest ? `newest event seen: ${freshness.newest.replace("T", " ").slice(0, 19)} UTC` : "no event seen since yesterday";
+    node.hidden = false;
+  }
+
   function refreshSeconds() {
     return Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) || 10);
   }
 
   function startLive() {
     clearInterval(liveTimer);
-    liveTimer = setInterval(refreshLive, refreshSeconds() * 1000);
+    $(".live").hidden = false;
+    liveTimer = setInterval(() => { refreshLive(); refreshFreshness(); }, refreshSeconds() * 1000);
     refreshLive();
+    refreshFreshness();
   }
 
   // Ranges that end today grow while the page is open: cards and graph refresh quietly
-  // every 6 live ticks (a minute by default). Tables stay put so focus and opened
-  // goals are never yanked away; they refresh on the next navigation.
+  // every 6 live ticks (a minute by default; realtime every tick). Tables stay put so
+  // focus and opened goals are never yanked away; they refresh on the next navigation.
   function startTotals(state) {
     clearInterval(totalsTimer);
-    if (!["today", "7d", "30d"].includes(state.period)) return;
+    if (!LIVE_PERIODS.has(state.period)) return;
+    const every = state.period === "realtime" ? 1 : 6;
     totalsTimer = setInterval(async () => {
       const gen = generation;
       try {
@@ -509,12 +883,36 @@
           getJson(apiUrl("/api/summary", state)), getJson(apiUrl("/api/timeseries", state)),
         ]);
         if (gen !== generation) return;
-        renderCards(s);
+        renderCards(s, readState());
         renderChart(t);
       } catch {
         /* the next tick tries again */
       }
-    }, refreshSeconds() * 6000);
+    }, refreshSeconds() * 1000 * every);
+  }
+
+  // ---------------------------------------------------------------- empty and error
+  function showEmpty(state) {
+    renderHeader(state, null);
+    clearInterval(liveTimer);
+    clearInterval(totalsTimer);
+    $(".live").hidden = true;
+    $("#summary").hidden = true;
+    $("#panels").hidden = true;
+    const snippet = `<script defer src="${location.origin}/hello.js"></script>`;
+    $("#snippet").textContent = snippet;
+    $("#empty").hidden = false;
+    document.body.dataset.ready = "empty";
+  }
+
+  function showFailure(message) {
+    // explicit, not busy forever: the cards say why, the graph says there is none
+    const list = $("#cards");
+    list.replaceChildren(el("li", { class: "card failed" }, el("p", { class: "none", text: "No figures for this state." })));
+    list.setAttribute("aria-busy", "false");
+    chartMessage(`No graph: ${message}`);
+    $("#compare-note").textContent = "";
+    document.body.dataset.ready = "error";
   }
 
   // ---------------------------------------------------------------- render
@@ -524,16 +922,17 @@
     const state = readState();
     if (!state.site || !sites.includes(state.site)) {
       if (!sites.length) {
-        renderHeader(state, null);
-        $("#empty").hidden = false;
+        showEmpty(state);
         return;
       }
       navigate({ ...state, site: sites[0] }, true);
       return;
     }
     $("#empty").hidden = true;
+    $("#summary").hidden = false;
+    $("#panels").hidden = false;
     renderHeader(state, null);
-    buildPanels(state);
+    buildPanels();
     $("#cards").setAttribute("aria-busy", "true");
     showError("");
     startLive();
@@ -545,11 +944,13 @@
       const [s, t] = await Promise.all([summary, series]);
       if (gen !== generation) return;
       renderHeader(state, s.meta);
-      renderCards(s);
+      renderCards(s, state);
       renderChart(t);
       document.body.dataset.ready = "true";
     } catch (err) {
-      if (gen === generation) showError(err.message);
+      if (gen !== generation || err instanceof Expired) return;
+      showError(err.message, err);
+      showFailure(err.message);
     }
   }
 
@@ -561,19 +962,81 @@
       $("#from").focus();
       return;
     }
-    navigate({ ...state, period, from: "", to: "" });
+    navigate({ ...state, period, from: "", to: "", interval: "" });
+  }
+
+  // ← / → step to the period before / after as a custom range (Plausible's keys): a
+  // month or year by the calendar, other ranges by their length; never past today.
+  function shiftPeriod(direction) {
+    const state = readState();
+    const meta = lastSummary?.meta;
+    if (!meta || state.period === "realtime" || state.period === "all") return false;
+    const day = (text) => new Date(`${text}T00:00:00Z`);
+    const iso = (d) => d.toISOString().slice(0, 10);
+    const today = meta.now ? iso(new Date(Date.parse(`${meta.now}Z`) - 1)) : meta.to;
+    const from = day(meta.from);
+    const to = day(meta.to);
+    let first;
+    let last;
+    if (["month", "last_month"].includes(state.period) || state.period === "year") {
+      const months = state.period === "year" ? 12 : 1;
+      first = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + direction * months, 1));
+      last = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + months, 0));
+    } else {
+      const days = Math.round((to - from) / 864e5) + 1;
+      first = new Date(from.getTime() + direction * days * 864e5);
+      last = new Date(to.getTime() + direction * days * 864e5);
+    }
+    if (iso(first) > today) return false;
+    const end = iso(last) > today ? today : iso(last);
+    navigate({ ...state, period: "custom", from: iso(first), to: end, interval: "" });
+    return true;
+  }
+
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (event.target.closest("input, select, textarea, [contenteditable], dialog")) return;
+    if ($("#details").open || !sites.length) return;
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      if (event.target.closest("#chart, [role=tablist]")) return; // their own arrows
+      if (shiftPeriod(event.key === "ArrowLeft" ? -1 : 1)) event.preventDefault();
+      return;
+    }
+    const key = event.key.toUpperCase();
+    const state = readState();
+    if (key === "X") {
+      if (state.period === "all") return;
+      navigate({ ...state, comparison: state.comparison === "off" ? "previous_period" : "off" });
+    } else {
+      const hit = PERIODS.find(([, , k]) => k === key);
+      if (!hit) return;
+      if (hit[0] === "custom") {
+        $("#period").value = "custom";
+        onPeriod();
+      } else {
+        navigate({ ...state, period: hit[0], from: "", to: "", interval: "" });
+      }
+    }
+    event.preventDefault();
   }
 
   async function start() {
+    $("#period").replaceChildren(...PERIODS.map(([value, label, key]) =>
+      el("option", { value, text: `${label} (${key})` })));
     $("#site").addEventListener("change", (e) => navigate({ ...readState(), site: e.target.value, filters: {} }));
     $("#period").addEventListener("change", onPeriod);
+    $("#comparison").addEventListener("change", (e) => navigate({ ...readState(), comparison: e.target.value }));
+    $("#interval").addEventListener("change", (e) => navigate({ ...readState(), interval: e.target.value }));
     $("#custom").addEventListener("submit", (event) => {
       event.preventDefault();
       const from = $("#from").value;
       const to = $("#to").value;
       if (!from || !to) return;
-      navigate({ ...readState(), period: "custom", from: from <= to ? from : to, to: from <= to ? to : from });
+      navigate({ ...readState(), period: "custom", from: from <= to ? from : to, to: from <= to ? to : from, interval: "" });
     });
+    document.addEventListener("keydown", onKey);
+    setInterval(tickFreshness, 1000);
+    setupDetails();
     window.addEventListener("popstate", render);
     let resizeTimer = null;
     window.addEventListener("resize", () => {
@@ -581,12 +1044,13 @@
       resizeTimer = setTimeout(drawChart, 120);
     });
     try {
+      await window.ownstatsAuth?.ready;
       const data = await getJson("/api/sites");
       sites = data.sites;
       filterLabels = data.filters;
       noneValue = data.none_value;
     } catch (err) {
-      showError(`Could not load the site list: ${err.message}`);
+      showError(`Could not load the site list: ${err.message}`, err);
       return;
     }
     render();
