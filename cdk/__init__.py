@@ -11,6 +11,8 @@ Layout (one construct per unit, the stack only composes and grants):
 - ``analytics``   Athena workgroup, results bucket, the athena_views views
 - ``processor``   the stream_processor Lambda and its Kinesis event source
 - ``monitoring``  alarms and their topic; the dashboard on request
+- ``dashboard``   the signed-in hosted dashboard: Cognito, HTTP API + Lambda, CloudFront
+  (``dashboard_page`` derives its page from ownstats/dashboard/static/index.html)
 - ``bundling``    Docker-free build of the Lambda asset (pip for aarch64 + source)
 - ``iam``         the aspect that keeps wildcard IAM actions out of the template
 - ``stack`` / ``app``  composition and entry point (``python -m cdk.app``)

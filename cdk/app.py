@@ -17,9 +17,15 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from athena_views import ViewError
-from cdk.bundling import BundlingError, build_compactor_asset, build_lambda_asset
+from cdk.bundling import (
+    BundlingError,
+    build_compactor_asset,
+    build_dashboard_asset,
+    build_lambda_asset,
+)
 from cdk.collector import TrackerNotBuiltError
 from cdk.config import ConfigError, OwnstatsConfig
+from cdk.dashboard_page import HostedPageError
 from cdk.functions import PYTHON_VERSION
 from cdk.stack import OwnstatsStack
 
@@ -29,8 +35,10 @@ def build(app: cdk.App, config: OwnstatsConfig | None = None) -> OwnstatsStack:
     config = config or OwnstatsConfig.from_context(app.node)
     asset_dir = build_lambda_asset(PYTHON_VERSION)
     compactor_asset_dir = build_compactor_asset(PYTHON_VERSION)
+    dashboard_asset_dir = build_dashboard_asset(PYTHON_VERSION) if config.hosted_dashboard else None
     stack = OwnstatsStack(app, config.stack_name, config=config, asset_dir=asset_dir,
                           compactor_asset_dir=compactor_asset_dir,
+                          dashboard_asset_dir=dashboard_asset_dir,
                           stack_name=config.stack_name)  # fmt: skip
     cdk.Validations.of(app).add_plugins(
         AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
@@ -42,7 +50,9 @@ def main() -> None:
     app = cdk.App()
     try:
         build(app)
-    except (ConfigError, BundlingError, TrackerNotBuiltError, ViewError) as err:
+    except (
+        ConfigError, BundlingError, TrackerNotBuiltError, ViewError, HostedPageError
+    ) as err:  # fmt: skip
         print(f"ownstats: {err}", file=sys.stderr)
         sys.exit(2)
     app.synth()

@@ -141,6 +141,86 @@ def build_lambda_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Pa
     )  # fmt: skip
 
 
+#: what the hosted dashboard imports besides its package and the view SQL: Athena's
+#: backend and the result types it shares with the local engine (no DuckDB, no lake)
+DASHBOARD_SOURCES = ("ownstats/__init__.py", "ownstats/athena.py", "ownstats/results.py")
+DASHBOARD_PACKAGES = ("ownstats/dashboard", "athena_views")
+
+
+def dashboard_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The dashboard Lambda's dependencies: the ``hosted`` extra, minus the runtime's boto3."""
+    with pyproject.open("rb") as handle:
+        deps = tomllib.load(handle)["project"]["optional-dependencies"]["hosted"]
+    return [d for d in deps if _dist_name(d) not in RUNTIME_PROVIDED]
+
+
+def dashboard_sources() -> list[tuple[Path, Path]]:
+    """(path inside the asset, source file) of the hosted dashboard's code."""
+    files = [(Path(rel), REPO_ROOT / rel) for rel in DASHBOARD_SOURCES]
+    for package in DASHBOARD_PACKAGES:
+        files += [(p.relative_to(REPO_ROOT), p) for p in _source_files(REPO_ROOT / package)]
+    return files
+
+
+def build_dashboard_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Path:
+    """Return the hosted dashboard's asset directory (``ownstats.dashboard.hosted.handler``).
+
+    Two cache levels, because the dashboard's code changes far more often than its
+    dependencies: the wheels are installed once per requirement set (``dashboard-deps-…``),
+    and each source change only hard-links that tree into a new asset and copies the
+    source files, so a synth after editing the dashboard needs no pip and no network.
+    """
+    requirements = dashboard_requirements()
+    sources = dashboard_sources()
+    lambda_root = build_root / "lambda"
+    deps = _build(
+        lambda_root / f"dashboard-deps-py{python_version}-"
+        f"{_key(COMPACTOR_PLATFORMS, python_version, requirements, [])}",
+        requirements, python_version, COMPACTOR_PLATFORMS, [],
+    )  # fmt: skip
+    final = lambda_root / (
+        f"dashboard-py{python_version}-"
+        f"{_key(COMPACTOR_PLATFORMS, python_version, requirements, sources)}"
+    )
+    if final.is_dir():
+        return final
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=lambda_root))
+    try:
+        shutil.copytree(deps, staging, dirs_exist_ok=True, copy_function=_link_or_copy)
+        for rel, path in sources:
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, staging / rel)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if final.is_dir():
+            return final
+        raise
+    _prune_old_builds(final)
+    return final
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link (no second copy of ~200 MB of wheels), a copy across file systems."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _key(
+    platforms: tuple[str, ...], python_version: str, requirements: list[str],
+    sources: list[tuple[Path, Path]],
+) -> str:  # fmt: skip
+    digest = hashlib.sha256()
+    digest.update(f"{'+'.join(platforms)}|{python_version}|".encode())
+    digest.update("\n".join(sorted(requirements)).encode())
+    for rel, path in sorted(sources):
+        digest.update(str(rel).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def compactor_sources() -> list[tuple[Path, Path]]:
     """(path inside the asset, source file) of the compactor's own code."""
     package_dir = REPO_ROOT / COMPACTOR_PACKAGE

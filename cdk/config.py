@@ -18,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: a DNS name as a site owner types it (no scheme, no path)
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s,]+@([a-z0-9-]+\.)+[a-z]{2,63}$")
 _ACM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
 
 
@@ -67,6 +68,16 @@ def _optional_days(context: dict[str, Any], key: str) -> int | None:
     return _int(context, key, 0, 1, 36_500)
 
 
+def _emails(context: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A comma list of e-mail addresses (lower-cased: Cognito signs in case-insensitively)."""
+    raw = str(context.get(key) or "")
+    emails = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
+    for email in emails:
+        if not _EMAIL_RE.match(email):
+            raise ConfigError(f"-c {key}: {email!r} is not an e-mail address")
+    return emails
+
+
 #: every ``-c key=value`` the app reads (docs/DEPLOY.md documents each one)
 CONTEXT_KEYS = (
     "domain",
@@ -81,6 +92,9 @@ CONTEXT_KEYS = (
     "dev",
     "monitoring_dashboard",
     "reason_metrics",
+    "hosted_dashboard",
+    "admin_email",
+    "dashboard_users",
 )
 
 
@@ -117,6 +131,10 @@ class OwnstatsConfig:
     monitoring_dashboard: bool = False
     #: one EventsRejected metric per rejection reason ($0.30/month per reason seen)
     reason_metrics: bool = False
+    #: the signed-in dashboard (Cognito, HTTP API, Lambda, a second distribution)
+    hosted_dashboard: bool = True
+    #: e-mail addresses invited to the dashboard at deploy time (admin_email first)
+    dashboard_users: tuple[str, ...] = ()
     #: built tracker files deployed to the collector bucket
     tracker_js: Path = field(default=REPO_ROOT / "tracker" / "dist" / "hello.js")
     tracker_gif: Path = field(default=REPO_ROOT / "tracker" / "hello.gif")
@@ -177,6 +195,16 @@ class OwnstatsConfig:
                 "us-east-1 (CloudFront only accepts certificates from us-east-1)"
             )
 
+        hosted_dashboard = _bool(context, "hosted_dashboard", True)
+        users = _emails(context, "admin_email") + _emails(context, "dashboard_users")
+        if len(set(users)) != len(users):
+            raise ConfigError("-c admin_email/-c dashboard_users list an address twice")
+        if users and not hosted_dashboard:
+            raise ConfigError(
+                "-c admin_email/-c dashboard_users invite users to the hosted dashboard, "
+                "which -c hosted_dashboard=false turns off; drop one of them"
+            )
+
         return cls(
             domains=domains,
             shards=shards,
@@ -190,4 +218,6 @@ class OwnstatsConfig:
             dev=_truthy(context.get("dev") or ""),
             monitoring_dashboard=_bool(context, "monitoring_dashboard", False),
             reason_metrics=_bool(context, "reason_metrics", False),
+            hosted_dashboard=hosted_dashboard,
+            dashboard_users=users,
         )

@@ -11,11 +11,12 @@ from pathlib import Path
 from aws_cdk import AspectPriority, Aspects, CfnOutput, Stack
 from constructs import Construct
 
-from cdk.analytics import Analytics
+from cdk.analytics import RESULTS_PREFIX, Analytics
 from cdk.archive import LogArchive
 from cdk.collector import TRACKER_JS_PATH, Collector
 from cdk.compaction import Compaction
 from cdk.config import OwnstatsConfig
+from cdk.dashboard import HostedDashboard
 from cdk.iam import NoWildcardActions
 from cdk.lake import ACCESS_LOGS_TABLE, EVENTS_PREFIX, EVENTS_TABLE, Lake
 from cdk.monitoring import Monitoring
@@ -39,7 +40,7 @@ class OwnstatsStack(Stack):
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: OwnstatsConfig, asset_dir: Path,
-        compactor_asset_dir: Path, **kwargs: object,
+        compactor_asset_dir: Path, dashboard_asset_dir: Path | None = None, **kwargs: object,
     ) -> None:  # fmt: skip
         super().__init__(
             scope,
@@ -124,6 +125,27 @@ class OwnstatsStack(Stack):
             dashboard=config.monitoring_dashboard,
             reason_metrics=config.reason_metrics,
         )
+
+        if config.hosted_dashboard:
+            if dashboard_asset_dir is None:
+                raise ValueError("the hosted dashboard needs its asset (dashboard_asset_dir)")
+            HostedDashboard(
+                self,
+                "Dashboard",
+                namespace=namespace,
+                asset_dir=dashboard_asset_dir,
+                domains=config.domains,
+                users=config.dashboard_users,
+                workgroup_name=analytics.workgroup_name,
+                database_name=lake.database_name,
+                table_names=[EVENTS_TABLE, *analytics.view_names],
+                results_bucket=analytics.results_bucket,
+                results_prefix=RESULTS_PREFIX,
+                lake_bucket=lake.bucket,
+                events_prefix=EVENTS_PREFIX,
+                log_bucket=archive.bucket,
+                dev=config.dev,
+            )
 
         script_tag = (
             f'<script defer src="https://{collector.domain_name}{TRACKER_JS_PATH}"></script>'

@@ -2,8 +2,8 @@
 
 A synth costs seconds (jsii + cdk-nag), so all assertions read the same assembly.
 The context is deliberately non-default (two domains, two shards, 14-day archive,
-400-day lake, dashboard and per-reason metrics on) so the tests prove the context reaches the
-template. Variants that need a different
+400-day lake, dashboard and per-reason metrics on, two dashboard users) so the tests
+prove the context reaches the template. Variants that need a different
 stack (on-demand stream, custom domain, dev mode) build just the construct involved.
 """
 
@@ -46,6 +46,8 @@ CONTEXT: dict[str, str] = {
     "alarm_email": "ops@example.com",
     "monitoring_dashboard": "true",
     "reason_metrics": "true",
+    "admin_email": "Owner@Example.com",
+    "dashboard_users": "analyst@example.org",
 }
 
 

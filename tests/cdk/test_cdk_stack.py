@@ -52,7 +52,7 @@ def _statements_of_role_with(synth: Synth, action: str) -> list[dict[str, Any]]:
 
 def test_every_bucket_is_private_encrypted_and_retained(synth: Synth) -> None:
     buckets = synth.resources("AWS::S3::Bucket")
-    assert len(buckets) == 4  # collector, archive, lake, Athena results
+    assert len(buckets) == 5  # collector, archive, lake, Athena results, dashboard page
     for bucket in buckets.values():
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -394,14 +394,15 @@ def test_no_crawler_no_partition_lambda(synth: Synth) -> None:
     handlers = {
         f["Properties"].get("Handler") for f in synth.resources("AWS::Lambda::Function").values()
     }
-    # the processor, the lake compactor, the view deployer and CDK's BucketDeployment
-    # handler — nothing else
+    # the processor, the lake compactor, the view deployer, the hosted dashboard's API and
+    # CDK's BucketDeployment handlers (the tracker's, the dashboard page's) — nothing else
     assert handlers == {
         "stream_processor.handler.handler",
         "lake_compactor.handler.handler",
+        "ownstats.dashboard.hosted.handler",
         "index.handler",
     }
-    assert len(synth.resources("AWS::Lambda::Function")) == 4
+    assert len(synth.resources("AWS::Lambda::Function")) == 6
 
 
 def test_access_logs_table_over_the_archive(synth: Synth) -> None:

@@ -1,0 +1,285 @@
+"""What one load of the hosted dashboard costs: Athena queries, bytes scanned, Lambda time.
+
+Where it sits: next to ``views_bench.py`` (whose lake generator it reuses). It answers
+"what does a page load cost on AWS, and how slow is the Lambda?" without an AWS account:
+
+- queries: the hosted app (``ownstats.dashboard.hosted``) is driven with the requests
+  of one page load (every ``/api`` endpoint of ``dashboard_routes`` for the default
+  30-day view, every breakdown panel, the live counter and the freshness check: an upper
+  bound, as the custom-event properties panel only loads when opened) and the queries it
+  sends are recorded; a reload within the cache TTL is replayed to show it sends none.
+- bytes: each recorded query runs on DuckDB over a generated month of Parquet with the
+  views as plain (not materialised) views, which is how Athena reads the lake: partition
+  pruning on ``event_date``, only the referenced columns. DuckDB's profiler reports the
+  bytes it read from the files (``io.total_bytes_read``); Athena bills its own count of
+  the same column chunks, at least 10 MB per query, $5 per TB. Each generated day is
+  then rewritten by the lake compactor's own merge (sorted zstd, as on AWS after the
+  day closes); ``--raw`` keeps the generator's four Snappy files a day instead.
+- Lambda: a fresh interpreter times importing the handler module, the first API call
+  (building the app) and warm calls, over a backend that answers instantly, so the
+  figures are the function's own overhead, not Athena's (1-2 s per query, in parallel).
+  This machine is not a 1 GB arm64 Lambda (about 0.6 vCPU): expect those to be slower.
+
+    .venv/bin/python bench/hosted_dashboard_bench.py [--events 1000000] [--days 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SITE = "example.com"
+ATHENA_MIN_BYTES = 10 * 1024 * 1024
+ATHENA_USD_PER_TB = 5.0
+#: API Gateway HTTP API, first 300 M requests a month
+API_USD_PER_MILLION = 1.00
+#: Lambda arm64 per GB-second, and per request
+LAMBDA_USD_PER_GB_S = 0.0000133334
+LAMBDA_USD_PER_REQUEST = 0.0000002
+LAMBDA_GB = 1.0
+
+
+def page_requests() -> list[tuple[str, dict[str, str]]]:
+    """(path, query) of one page load: every ``/api`` route, each panel expanded."""
+    from starlette.routing import Route
+
+    from ownstats.dashboard import dashboard_routes
+    from ownstats.dashboard.queries import BREAKDOWNS
+
+    class NoBackend:
+        def query(self, sql: str) -> Any:
+            raise AssertionError("routes are only listed here")
+
+    requests: list[tuple[str, dict[str, str]]] = [("/api/sites", {})]
+    for route in dashboard_routes(NoBackend()):
+        if not isinstance(route, Route) or not route.path.startswith("/api/"):
+            continue
+        if route.path == "/api/sites":
+            continue
+        if "{panel}" not in route.path:
+            requests.append((route.path, {"site": SITE, "period": "30d"}))
+            continue
+        for panel in BREAKDOWNS:
+            query = {"site": SITE, "period": "30d"}
+            if panel == "event-props":
+                query["prop_event"] = "Signup"
+            requests.append((route.path.replace("{panel}", panel), query))
+    requests.append(("/api/freshness", {"site": SITE}))
+    return requests
+
+
+def event(path: str, query: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway HTTP API (v2) event, as the JWT authorizer passes it on."""
+    from urllib.parse import urlencode
+
+    return {
+        "version": "2.0", "routeKey": "GET /api/{proxy+}", "rawPath": path,
+        "rawQueryString": urlencode(query), "headers": {"host": "api.example"},
+        "requestContext": {
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "192.0.2.1", "userAgent": "bench"},
+            "authorizer": {"jwt": {"claims": {"sub": "bench-user"}, "scopes": None}},
+            "requestId": "bench", "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+class Recorder:
+    """A backend that runs each query on the engine and profiles what it read."""
+
+    def __init__(self, engine: Any) -> None:
+        from ownstats.engine import translate
+
+        self.engine = engine
+        self.translate = translate
+        self.queries: list[dict[str, Any]] = []
+        self._profile = Path(tempfile.mkdtemp()) / "profile.json"
+
+    def query(self, sql: str) -> Any:
+        result = self.engine.query(sql)
+        # the engine's own connection holds the views; a cursor of it can profile
+        cursor = self.engine._con.cursor()
+        cursor.execute("PRAGMA enable_profiling='json'")
+        cursor.execute(f"PRAGMA profiling_output='{self._profile}'")
+        started = time.perf_counter()
+        cursor.execute(self.translate(sql)).fetchall()
+        elapsed = time.perf_counter() - started
+        cursor.close()
+        profile = json.loads(self._profile.read_text())
+        self.queries.append(
+            {"sql": sql, "bytes": profile["io"]["total_bytes_read"], "duckdb_s": elapsed}
+        )
+        return result
+
+
+def compact(data_dir: Path) -> None:
+    """Every partition as the compactor leaves a closed day: its merge, the raw files gone."""
+    from lake_compactor.merge import merge
+    from lake_compactor.policy import Policy
+
+    for partition in sorted({p.parent for p in data_dir.rglob("*.parquet")}):
+        inputs = sorted(partition.glob("*.parquet"))
+        merged = partition.parent / f".merged-{partition.name}"
+        with tempfile.TemporaryDirectory() as spill:
+            merge(inputs, merged, policy=Policy(), temp_dir=Path(spill))
+        for path in inputs:
+            path.unlink()
+        for path in merged.iterdir():
+            path.rename(partition / path.name)
+        merged.rmdir()
+
+
+def measure_queries(events: int, days: int, raw: bool) -> dict[str, Any]:
+    from mangum import Mangum
+    from views_bench import generate
+
+    from ownstats.dashboard.hosted import build_hosted_app
+    from ownstats.engine import Engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        written = generate(Path(tmp), events, days)
+        if not raw:
+            compact(Path(tmp))
+        lake_bytes = sum(p.stat().st_size for p in Path(tmp).rglob("*.parquet"))
+        with Engine(tmp, materialize=False) as engine:
+            recorder = Recorder(engine)
+            # Here every query runs twice (once profiled), one after the other, so a page
+            # load takes longer than the 60 s TTL it has on AWS, where its queries run side
+            # by side in ~2 s: the TTL is stretched and the clock pinned to one minute, so
+            # the replay shows what a reload within the TTL sends.
+            minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+            app = build_hosted_app(
+                recorder, [SITE, "docs.example.com", "shop.example.org"],
+                cache_ttl_s=3600, now=lambda: minute,
+            )  # fmt: skip
+            handler = Mangum(app, lifespan="off")
+            statuses = []
+            for path, query in page_requests():
+                statuses.append(handler(event(path, query), None)["statusCode"])
+            first = list(recorder.queries)
+            for path, query in page_requests():  # the reload, within the cache TTL
+                handler(event(path, query), None)
+            reloaded = [q["sql"] for q in recorder.queries[len(first) :]]
+    billed = [max(q["bytes"], ATHENA_MIN_BYTES) for q in first]
+    billed = [math.ceil(b / 1024 / 1024) * 1024 * 1024 for b in billed]
+    return {
+        "events": written,
+        "lake_mb": lake_bytes / 1e6,
+        "requests": len(statuses),
+        "non_200": [s for s in statuses if s != 200],
+        "queries": first,
+        "reload_queries": reloaded,
+        "scanned_mb": sum(q["bytes"] for q in first) / 1e6,
+        "billed_mb": sum(billed) / 1e6,
+        "athena_usd": sum(billed) / 1e12 * ATHENA_USD_PER_TB,
+    }
+
+
+_COLD_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from ownstats.dashboard import hosted
+from mangum import Mangum
+t1 = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+from hosted_dashboard_bench import event, page_requests
+from ownstats.engine import QueryResult
+import sqlglot
+
+class Instant:
+    def query(self, sql):
+        cols = sqlglot.parse_one(sql, read="athena").named_selects
+        if sql.startswith("SELECT domain_name") and "GROUP BY domain_name" in sql:
+            return QueryResult(cols, [tuple("example.com" if c == "domain_name" else "2026-01-01"
+                                            for c in cols)])
+        return QueryResult(cols, [])
+
+requests = page_requests()
+t2 = time.perf_counter()
+handler = Mangum(hosted.build_hosted_app(Instant(), ["example.com"]), lifespan="off")
+assert handler(event("/api/summary", {"site": "example.com"}), None)["statusCode"] == 200
+t3 = time.perf_counter()
+misses = []
+for path, query in requests:
+    s = time.perf_counter()
+    handler(event(path, query), None)
+    misses.append(time.perf_counter() - s)
+hits = []
+for path, query in requests:
+    s = time.perf_counter()
+    handler(event(path, query), None)
+    hits.append(time.perf_counter() - s)
+print(json.dumps({"import_s": t1 - t0, "first_call_s": t3 - t2, "miss_s": misses, "hit_s": hits}))
+"""
+
+
+def measure_lambda(runs: int) -> dict[str, Any]:
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD_CHILD, str(Path(__file__).resolve().parent)],
+            capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {
+        "import_s": statistics.median(s["import_s"] for s in samples),
+        "first_call_s": statistics.median(s["first_call_s"] for s in samples),
+        "miss_s": statistics.median(x for s in samples for x in s["miss_s"]),
+        "hit_s": statistics.median(x for s in samples for x in s["hit_s"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=3, help="fresh interpreters to time")
+    parser.add_argument("--raw", action="store_true", help="skip the compaction of each day")
+    args = parser.parse_args(argv)
+
+    q = measure_queries(args.events, args.days, args.raw)
+    layout = "raw Snappy, 4 files a day" if args.raw else "compacted zstd"
+    print(f"lake: {q['events']:,} events over {args.days} days, {q['lake_mb']:.1f} MB Parquet "
+          f"({layout})")  # fmt: skip
+    print(f"one page load: {q['requests']} API requests, {len(q['queries'])} Athena queries"
+          f" (non-200 answers: {q['non_200'] or 'none'})")  # fmt: skip
+    for item in sorted(q["queries"], key=lambda i: -i["bytes"]):
+        print(f"  {item['bytes'] / 1e6:8.2f} MB  {item['duckdb_s'] * 1000:6.0f} ms  "
+              f"{' '.join(item['sql'].split())[:90]}")  # fmt: skip
+    print(f"read: {q['scanned_mb']:.1f} MB; billed with the 10 MB minimum: {q['billed_mb']:.0f} MB"
+          f" = ${q['athena_usd']:.5f} per uncached page load")  # fmt: skip
+    print(f"reload within the cache TTL: {len(q['reload_queries'])} Athena queries")
+    for sql in q["reload_queries"]:
+        print(f"  again: {' '.join(sql.split())[:100]}")
+    requests = q["requests"]
+
+    lam = measure_lambda(args.runs)
+    print(f"lambda (in-process, instant backend, median of {args.runs} fresh interpreters):")
+    print(f"  import of the handler module: {lam['import_s'] * 1000:.0f} ms")
+    print(f"  first API call (builds the app): {lam['first_call_s'] * 1000:.0f} ms")
+    print(f"  warm call, query not cached: {lam['miss_s'] * 1000:.1f} ms; "
+          f"cached: {lam['hit_s'] * 1000:.1f} ms")  # fmt: skip
+    api_usd = requests * API_USD_PER_MILLION / 1e6
+    # each request waits for its Athena query (~1.5 s) when not cached; cached, ~10 ms
+    lambda_usd = requests * (LAMBDA_USD_PER_REQUEST + 1.5 * LAMBDA_GB * LAMBDA_USD_PER_GB_S)
+    print(f"per uncached page load: API Gateway ${api_usd:.6f}, Lambda ~${lambda_usd:.6f} "
+          f"(1.5 s per request at 1 GB), Athena ${q['athena_usd']:.5f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
