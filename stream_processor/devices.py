@@ -34,7 +34,7 @@ import ahocorasick_rs
 import regex
 
 from .bots import matomo_file, matomo_regex
-from .patternset import VERIFY_TIMEOUT_S, Pattern, PatternSet, required_literals
+from .patternset import VERIFY_TIMEOUT_S, Pattern, PatternSet, bounded, required_literals
 
 DESKTOP, MOBILE, TABLET, TV = "desktop", "mobile", "tablet", "tv"
 CONSOLE, WEARABLE, CAR, OTHER = "console", "wearable", "car", "other"
@@ -205,15 +205,21 @@ class ModelList:
         for literals, compiled, kind in self.models:
             if literals and literals.isdisjoint(present):
                 continue
-            try:
-                # Matomo's prefix rule checked on each start, not compiled in: a pattern
-                # that starts with a literal is then found by a fast scan
-                for match in compiled.finditer(text, overlapped=True, timeout=VERIFY_TIMEOUT_S):
-                    if _starts_a_word(text, match.start()):
-                        return kind
-            except TimeoutError:
-                continue
+            # Matomo's prefix rule checked on each start, not compiled in: a pattern that
+            # starts with a literal is then found by a fast scan
+            if bounded(lambda c=compiled: _word_start_match(c, text)):
+                return kind
         return None
+
+
+def _word_start_match(compiled: regex.Pattern[str], text: str) -> bool:
+    """Whether ``compiled`` matches ``text`` at the start of a word (raises TimeoutError)."""
+    return any(
+        _starts_a_word(text, match.start())
+        for match in compiled.finditer(
+            text, overlapped=True, timeout=VERIFY_TIMEOUT_S, concurrent=False
+        )
+    )
 
 
 #: brands with more models than this (the 14 largest: Samsung, Vivo, Huawei, Xiaomi,

@@ -16,14 +16,20 @@ with a timeout. Callers bound the text (useragent.py caps it) before asking.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import regex
 import ua_parser_rs
 
 #: exact checks of look-around patterns give up after this long (seconds): no match
 VERIFY_TIMEOUT_S = 0.0002
+#: a check that timed out having used less than this share of the timeout in CPU was
+#: preempted (a busy machine), not slow: it is run again, at most ``VERIFY_ATTEMPTS`` times
+PREEMPTED_SHARE = 0.5
+VERIFY_ATTEMPTS = 3
 #: exact checks per text at most: a text built to pass many loose prefilters and fail
 #: every exact check costs no more than this many (no real user agent needs more than 2)
 MAX_CHECKS = 4
@@ -37,6 +43,8 @@ class Pattern:
     #: what to report from a match, with groups as ``\\g<1>`` (e.g. a version), or None
     template: str | None = None
 
+
+T = TypeVar("T")
 
 _GROUP = re.compile(r"\\g<(\d+)>|\$(\d+)")
 
@@ -208,14 +216,34 @@ class PatternSet:
         return found
 
     def _verify(self, index: int, text: str) -> regex.Match[str] | None:
-        try:
-            return self._exact[index].search(text, timeout=VERIFY_TIMEOUT_S)
-        except TimeoutError:
-            return None
+        pattern = self._exact[index]
+        return bounded(lambda: pattern.search(text, timeout=VERIFY_TIMEOUT_S, concurrent=False))
 
     def first(self, text: str) -> Pattern | None:
         index = self.first_index(text)
         return None if index is None else self.patterns[index]
+
+
+def bounded(check: Callable[[], T]) -> T | None:
+    """``check()`` (a regex call with ``timeout=VERIFY_TIMEOUT_S``), or None if it timed out.
+
+    The regex module's timeout is wall time, so a check that waited would time out and
+    change the answer (a Galaxy Watch counted as a phone) only on a busy machine. Two
+    waits are possible: for the GIL, which regex releases while matching unless told
+    ``concurrent=False`` (every check here says so: it holds the GIL for microseconds),
+    and for the CPU, when the OS runs another process. The thread's CPU time tells the
+    latter apart: a pathological pattern spends its timeout computing and gives up; a
+    paused one used little CPU and runs again. So the answer depends on the text alone,
+    and the work stays bounded.
+    """
+    for _ in range(VERIFY_ATTEMPTS):
+        started = time.thread_time()
+        try:
+            return check()
+        except TimeoutError:
+            if time.thread_time() - started >= VERIFY_TIMEOUT_S * PREEMPTED_SHARE:
+                return None
+    return None
 
 
 def required_literal(pattern: str) -> str | None:

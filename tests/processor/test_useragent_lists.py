@@ -6,6 +6,7 @@ The fixtures are samples of Crawler-Detect's and Matomo device-detector's own te
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from stream_processor.bots import DISABLED, LOCAL_DENY, LOCAL_MASKS, bot_lists
 from stream_processor.devices import DEVICE_TYPES
+from stream_processor.patternset import VERIFY_TIMEOUT_S, bounded
 from stream_processor.useragent import MAX_LENGTH, bot_reason, classify
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "useragents"
@@ -303,3 +305,61 @@ def _timed(ua: str) -> float:
     start = time.perf_counter()
     classify(ua)
     return time.perf_counter() - start
+
+
+# -- bounded regex checks: the answer depends on the text, not on the machine's load ------
+
+
+def test_a_check_paused_by_the_scheduler_runs_again() -> None:
+    calls: list[int] = []
+
+    def paused_once() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(VERIFY_TIMEOUT_S * 3)  # wall time passes, no CPU is used
+            raise TimeoutError("regex timed out")
+        return "match"
+
+    assert bounded(paused_once) == "match" and len(calls) == 2
+
+
+def test_a_slow_check_gives_up_without_retrying() -> None:
+    calls: list[int] = []
+
+    def pathological() -> str:
+        calls.append(1)
+        end = time.thread_time() + VERIFY_TIMEOUT_S  # its whole budget, computing
+        while time.thread_time() < end:
+            pass
+        raise TimeoutError("regex timed out")
+
+    assert bounded(pathological) is None and len(calls) == 1
+
+
+def test_device_types_hold_on_a_busy_machine() -> None:
+    """A Galaxy Watch's brand check is an exact (look-around) check: with other threads
+    competing for the interpreter it used to time out now and then (a "smartphone")."""
+    watch = (
+        "Mozilla/5.0 (Linux; Android 11; SM-R870 Build/RP1A.200720.012; wv) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Version/4.0 Chrome/107.0.5304.141 Mobile Safari/537.36"
+    )
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(10_000))
+
+    threads = [threading.Thread(target=busy) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        seen = set()
+        for _ in range(300):
+            classify.cache_clear()
+            info = classify(watch)
+            seen.add(info.device_type if info else None)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert seen == {"wearable"}
