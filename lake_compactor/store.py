@@ -117,7 +117,8 @@ class LocalStore:
     """A local data directory laid out like the bucket (``<root>/events/…``)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+        # absolute: keys are paths relative to it, and listings walk resolved paths
+        self.root = Path(root).resolve()
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()

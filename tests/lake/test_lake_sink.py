@@ -268,3 +268,26 @@ def test_concurrent_puts(tmp_path: Path, make_event: EventFactory) -> None:
     ids = read_day(tmp_path, DAY1).column("event_id").to_pylist()
     ids += read_day(tmp_path, DAY2).column("event_id").to_pylist()
     assert sorted(ids) == sorted(e["event_id"] for b in batches for e in b)
+
+
+def test_compaction_works_with_a_relative_data_directory(
+    tmp_path: Path, make_event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ownstats demo`` and ``serve`` default to a relative directory
+    (``ownstats-demo-data``): the compactor's store must list and key it all the same."""
+    monkeypatch.chdir(tmp_path)
+    events = [make_event(DAY1) for _ in range(6)]
+    with LakeSink(
+        Path("relative-data"),
+        max_buffer_rows=1,
+        compact_threshold=3,
+        compact_interval_s=0,
+        background_compaction=False,
+        wall_clock=_Clock(),
+    ) as sink:
+        for event in events:
+            assert sink.put([event]) == []
+        assert sink.last_compaction is not None and sink.last_compaction.errors == []
+        assert sink.compact() > 0
+    (only,) = partition_files(tmp_path / "relative-data", DAY1)
+    assert only.name.startswith("compacted-day-")
