@@ -26,6 +26,7 @@ from constructs import Construct
 from cdk.buckets import secure_bucket
 from cdk.bundling import BUILD_ROOT
 from cdk.functions import execution_role
+from cdk.headers import security_headers
 from cdk.nag import acknowledge
 from stream_processor.fields import REALTIME_LOG_FIELDS
 
@@ -95,23 +96,9 @@ class Collector(Construct):
                 access_control_allow_origins=["*"],
                 origin_override=True,
             ),
-            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
-                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
-                    access_control_max_age=Duration.days(730),
-                    include_subdomains=True,
-                    override=True,
-                ),
-                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
-                frame_options=cloudfront.ResponseHeadersFrameOptions(
-                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
-                ),
-                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
-                ),
-                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy="default-src 'none'; frame-ancestors 'none'",
-                    override=True,
-                ),
+            # the beacon's answers (a GIF, a script) load nothing themselves
+            security_headers_behavior=security_headers(
+                "default-src 'none'; frame-ancestors 'none'"
             ),
             custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(
                 custom_headers=[

@@ -47,6 +47,7 @@ from cdk.buckets import secure_bucket
 from cdk.bundling import BUILD_ROOT
 from cdk.dashboard_page import CONFIG_KEY, CSP, stage_hosted_static
 from cdk.functions import PYTHON_RUNTIME, execution_role
+from cdk.headers import security_headers
 from cdk.nag import acknowledge
 
 HANDLER = "ownstats.dashboard.hosted.handler"
@@ -315,24 +316,7 @@ class HostedDashboard(Construct):
             self,
             "SecurityHeaders",
             comment="ownstats: security headers of the dashboard page",
-            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
-                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
-                    access_control_max_age=Duration.days(730),
-                    include_subdomains=True,
-                    override=True,
-                ),
-                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
-                frame_options=cloudfront.ResponseHeadersFrameOptions(
-                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
-                ),
-                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
-                ),
-                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=CSP.format(login=login_origin),
-                    override=True,
-                ),
-            ),
+            security_headers_behavior=security_headers(CSP.format(login=login_origin)),
         )
         distribution = cloudfront.Distribution(
             self,
