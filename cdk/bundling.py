@@ -236,13 +236,7 @@ def build_compactor_asset(python_version: str, build_root: Path = BUILD_ROOT) ->
         raise BundlingError(f"{COMPACTOR_PACKAGE}/handler.py is missing")
     requirements = compactor_requirements()
     sources = compactor_sources()
-    digest = hashlib.sha256()
-    digest.update(f"{'+'.join(COMPACTOR_PLATFORMS)}|{python_version}|".encode())
-    digest.update("\n".join(sorted(requirements)).encode())
-    for rel, path in sorted(sources):
-        digest.update(str(rel).encode())
-        digest.update(path.read_bytes())
-    key = digest.hexdigest()[:16]
+    key = _key(COMPACTOR_PLATFORMS, python_version, requirements, sources)
     return _build(
         build_root / "lambda" / f"compactor-py{python_version}-{key}",
         requirements, python_version, COMPACTOR_PLATFORMS, sources,
