@@ -504,10 +504,13 @@ def breakdown_sql(panel: Breakdown, params: Params, limit: int | None) -> str:
     by ``search``; ``limit=None`` for every row (CSV)."""
     dims = (*panel.extra_dimensions, panel.dimension)
     metrics = ", ".join(f"{expr} AS {name}" for name, expr in panel.metrics)
+    # realtime is a cut of today (its last 30 minutes): the view's own SQL over those
+    # events, as the cards and the graph count them; whole days read the views' rows
+    span = params.span
     if panel.conversion:
         everyone = dataclasses.replace(params, filters=())
         visitors = (
-            f"SELECT sum(visitors) FROM {source('daily_stats', everyone, params.start, params.end)}"
+            f"SELECT sum(visitors) FROM {_from('daily_stats', everyone, span)}"
             f" WHERE {_where(params.site, params.start, params.end)}"
         )
         metrics += f", CAST(sum(visitors) AS double) / ({visitors}) AS conversion_rate"
@@ -522,7 +525,7 @@ def breakdown_sql(panel: Breakdown, params: Params, limit: int | None) -> str:
         order = f"{params.order_by} {params.order.upper()} NULLS LAST, {order}"
     sql = (
         f"SELECT {', '.join(dims)}, {metrics} "
-        f"FROM {source(panel.view, params, params.start, params.end)} "
+        f"FROM {_from(panel.view, params, span)} "
         f"WHERE {where} GROUP BY {', '.join(dims)} ORDER BY {order}"
     )
     if limit is None:

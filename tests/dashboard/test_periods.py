@@ -99,6 +99,30 @@ def test_realtime_counts_the_last_30_minutes_by_minute(live: TestClient, engine:
     assert summary["meta"]["previous_until"] == "2026-03-14T14:01:00"
 
 
+def test_realtime_breakdowns_count_the_same_30_minutes(live: TestClient, engine: Engine) -> None:
+    """Every panel of the realtime view counts the window the cards count, not the day."""
+    window = (
+        f"event_date = '{TODAY}' AND domain_name = '{SITE}' "
+        "AND event_time >= TIMESTAMP '2026-03-14 14:01:00' "
+        "AND event_time < TIMESTAMP '2026-03-14 14:31:00'"
+    )
+    visitors = get(live, "/api/summary", period="realtime")["metrics"]["visitors"]["value"]
+    devices = get(live, "/api/breakdown/devices", period="realtime", limit="100")["rows"]
+    assert sum(r["visitors"] for r in devices) == visitors > 0
+    pages = get(live, "/api/breakdown/pages", period="realtime")["rows"]
+    top = pages[0]
+    assert top["visitors"] == scalar(
+        engine,
+        "SELECT count(DISTINCT visitor_id) FROM events_deduped WHERE "
+        f"{window} AND event_type = 'pageview' AND page_path = '{top['page_path']}'",
+    )
+    assert top["pageviews"] == scalar(
+        engine,
+        "SELECT count(*) FROM events_deduped WHERE "
+        f"{window} AND event_type = 'pageview' AND page_path = '{top['page_path']}'",
+    )
+
+
 def test_today_is_compared_with_the_same_elapsed_part_of_yesterday(
     live: TestClient, engine: Engine
 ) -> None:
