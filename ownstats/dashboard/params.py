@@ -237,6 +237,7 @@ class Params:
             "comparison": self.comparison if prev else "off",
             "previous_from": prev.start.isoformat() if prev else None,
             "previous_to": prev.end.isoformat() if prev else None,
+            "previous_since": _iso(prev.since) if prev else None,
             "previous_until": _iso(prev.until) if prev else None,
             "since": _iso(self.since),
             "now": _iso(self.now),

@@ -86,6 +86,8 @@ def test_keyboard_shortcuts_switch_periods(server: str, page: tuple[Any, Any]) -
         assert shown == str(summary["metrics"]["visitors"]["value"])
         # all time has nothing before it to compare with
         assert pg.is_disabled("#comparison") == (period == "all")
+        if period == "realtime":  # the 30 minutes before, not "since midnight"
+            assert "13:31–14:01 UTC" in (pg.text_content("#compare-note") or "")
     assert pg.text_content("#range-label") == "2026-02-13 – 2026-03-14"
     # typing in a field is not a shortcut
     pg.click("#period")

@@ -97,6 +97,7 @@ def test_realtime_counts_the_last_30_minutes_by_minute(live: TestClient, engine:
     assert summary["metrics"]["visitors"]["value"] == visitors > 0
     assert summary["meta"]["previous_from"] == TODAY
     assert summary["meta"]["previous_until"] == "2026-03-14T14:01:00"
+    assert summary["meta"]["previous_since"] == "2026-03-14T13:31:00"
 
 
 def test_realtime_breakdowns_count_the_same_30_minutes(live: TestClient, engine: Engine) -> None:
