@@ -741,18 +741,22 @@ class Engine:
             has_nulls = (
                 f"SELECT count(*) FROM events WHERE {on_day} AND ({nulls} OR event_time IS NULL)"
             )
-            if isinstance(change, list):  # appended files
+            appended = isinstance(change, list)
+            if appended:  # the new files only
                 source = "[" + ", ".join(_sql_string(str(directory / f)) for f in change) + "]"
-                self._shadow_events(cur, source)
-                if _count(cur, has_nulls):
-                    cur.execute("DROP VIEW temp.main.events")  # the lake's view again
-                    return None
+            else:  # a rewrite: every file of the day
+                source = _sql_string(str(directory / "*.parquet"))
+            self._shadow_events(cur, source)
+            if _count(cur, has_nulls):
+                cur.execute("DROP VIEW temp.main.events")  # the lake's view again
+                return None
+            cur.execute(f"CREATE TEMP TABLE {lake} AS {winners}")
+            cur.execute("DROP VIEW temp.main.events")
+            if appended:
                 # the new files' winners compete with the kept copies of their event_ids
                 # (on a tie the kept copy stays, as either is a valid pick); only what
                 # changes is kept: kept copies that lose, new ones that win. A compaction's
                 # output (copies of kept events only) thus costs a narrow read, no more
-                cur.execute(f"CREATE TEMP TABLE {lake} AS {winners}")
-                cur.execute("DROP VIEW temp.main.events")
                 key = "event_id, event_time, visitor_id, domain_name"
                 cur.execute(
                     f"CREATE TEMP TABLE {merged} AS SELECT event_id, domain_name, visitor_id, "
@@ -763,14 +767,7 @@ class Engine:
                     f"UNION ALL SELECT {key}, false AS {stored} FROM {lake})) "
                     f"WHERE ({stored} AND {rank} > 1) OR (NOT {stored} AND {rank} = 1)"
                 )
-            else:  # a rewrite: diff the day's winners against the kept rows
-                source = _sql_string(str(directory / "*.parquet"))
-                self._shadow_events(cur, source)
-                if _count(cur, has_nulls):
-                    cur.execute("DROP VIEW temp.main.events")  # the lake's view again
-                    return None
-                cur.execute(f"CREATE TEMP TABLE {lake} AS {winners}")
-                cur.execute("DROP VIEW temp.main.events")
+            else:  # diff the day's winners against the kept rows
                 cur.execute(
                     f"CREATE TEMP TABLE {merged} AS WITH diff AS (SELECT "
                     "k.event_id AS k_id, k.domain_name AS k_domain, k.visitor_id AS k_visitor, "
