@@ -156,6 +156,14 @@ def compact(
     return report
 
 
+def _delete(store: Store, keys: list[str], existing: dict[str, StoredObject], step: str) -> None:
+    """Delete ``keys``, mark the step for crash tests, and forget them in this run's listing."""
+    store.delete(keys)
+    checkpoint(step)
+    for key in keys:
+        existing.pop(key, None)
+
+
 def _settle(
     store: Store,
     key: str,
@@ -185,14 +193,9 @@ def _settle(
             log.error("compaction: %s: outputs missing %s; keeping its inputs", key, missing)
             report.errors.append(f"manifest {key}: outputs missing, inputs kept")
         else:
-            store.delete(inputs)
-            checkpoint("inputs_deleted")
+            _delete(store, inputs, existing, "inputs_deleted")
             report.deleted_inputs += len(inputs)
-            for input_key in inputs:
-                existing.pop(input_key, None)
-        store.delete([key])
-        checkpoint("manifest_deleted")
-        existing.pop(key, None)
+        _delete(store, [key], existing, "manifest_deleted")
         report.settled_manifests += 1
         return
     # an intent (or an unreadable state): its run is in progress or died
@@ -203,13 +206,8 @@ def _settle(
         busy.update(written)
         return
     if written:
-        store.delete(written)
-        checkpoint("outputs_rolled_back")
-        for output_key in written:
-            existing.pop(output_key, None)
-    store.delete([key])
-    checkpoint("manifest_deleted")
-    existing.pop(key, None)
+        _delete(store, written, existing, "outputs_rolled_back")
+    _delete(store, [key], existing, "manifest_deleted")
     report.rolled_back += 1
 
 
