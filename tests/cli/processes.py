@@ -23,9 +23,19 @@ CHROME = (
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port whose next port is free too: `serve` puts its dashboard on port + 1
+    when it does not share the collector's (a proxy, a public host)."""
+    while True:
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            if port >= 65535:
+                continue
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
 
 
 def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 60) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,8 @@ DAY2 = "2026-03-02"
 def read_day(data_dir: Path, day: str) -> pa.Table:
     files = partition_files(data_dir, day)
     return (
-        pa.concat_tables([pq.read_table(f) for f in files])
+        # a compacted file (DuckDB's) marks required columns NOT NULL, a flush's does not
+        pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
         if files
         else EVENTS_SCHEMA.empty_table()
     )
@@ -267,7 +269,11 @@ def test_concurrent_puts(tmp_path: Path, make_event: EventFactory) -> None:
     assert failures == [[]] * 8
     ids = read_day(tmp_path, DAY1).column("event_id").to_pylist()
     ids += read_day(tmp_path, DAY2).column("event_id").to_pylist()
-    assert sorted(ids) == sorted(e["event_id"] for b in batches for e in b)
+    # every event stored; a second copy only while a compaction's inputs await deletion
+    # (the views count it once), which happens when the files count as old enough: with
+    # the clock-ahead run's moved clock, files the kernel dates today are 400 days old
+    assert set(ids) == {e["event_id"] for b in batches for e in b}
+    assert max(Counter(ids).values()) <= 2
 
 
 def test_compaction_works_with_a_relative_data_directory(

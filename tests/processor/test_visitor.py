@@ -45,8 +45,12 @@ def test_visitor_id_is_64_bit_hex_and_keyed() -> None:
     assert visitor_id(SALT, "a.com", "1.2.3.4", "x") != visitor_id(SALT, "a.co", "m1.2.3.4", "x")
 
 
+NOON_28 = datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()  # the day the tests' salts are for
+
+
 def test_file_store_creates_once_and_agrees_across_instances(tmp_path: Path) -> None:
-    a, b = FileSaltStore(tmp_path), FileSaltStore(tmp_path)
+    a = FileSaltStore(tmp_path, clock=lambda: NOON_28)
+    b = FileSaltStore(tmp_path, clock=lambda: NOON_28)
     salt = a.salt_for("2026-11-28")
     assert len(salt) == SALT_BYTES
     assert b.salt_for("2026-11-28") == salt
@@ -54,7 +58,7 @@ def test_file_store_creates_once_and_agrees_across_instances(tmp_path: Path) -> 
 
 
 def test_file_store_race_has_one_winner(tmp_path: Path) -> None:
-    stores = [FileSaltStore(tmp_path) for _ in range(16)]
+    stores = [FileSaltStore(tmp_path, clock=lambda: NOON_28) for _ in range(16)]
     results: list[bytes] = []
     barrier = threading.Barrier(len(stores))
 

@@ -164,6 +164,7 @@ def _event(event_id: str, visitor: str, ms: int, event_type: str = "pageview") -
     }  # fmt: skip
 
 
+@pytest.mark.real_clock  # the view compares with DuckDB's current_timestamp
 def test_current_visitors_and_refresh(tmp_path: Path) -> None:
     engine = Engine(tmp_path)  # starts on an empty lake
     assert engine.query("SELECT * FROM current_visitors").rows == []
