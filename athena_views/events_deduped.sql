@@ -45,6 +45,7 @@ SELECT
     visitor_id,
     engagement_ms,
     scroll_depth,
+    hostname,
     event_date
 FROM (
     SELECT

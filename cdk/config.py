@@ -14,10 +14,16 @@ from typing import Any
 
 from constructs import Node
 
+from stream_processor.masks import parse_patterns
+from stream_processor.sites import ascii_host
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: a DNS name as a site owner types it (no scheme, no path)
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+#: (the top-level label may be punycode too: xn--p1ai is .рф)
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
+)
 _EMAIL_RE = re.compile(r"^[^@\s,]+@([a-z0-9-]+\.)+[a-z]{2,63}$")
 _ACM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
 
@@ -95,6 +101,7 @@ CONTEXT_KEYS = (
     "hosted_dashboard",
     "admin_email",
     "dashboard_users",
+    "mask_paths",
 )
 
 
@@ -135,6 +142,8 @@ class OwnstatsConfig:
     hosted_dashboard: bool = True
     #: e-mail addresses invited to the dashboard at deploy time (admin_email first)
     dashboard_users: tuple[str, ...] = ()
+    #: page-path patterns whose ``*`` segments are stored as ``*`` (stream_processor.masks)
+    mask_paths: tuple[str, ...] = ()
     #: built tracker files deployed to the collector bucket
     tracker_js: Path = field(default=REPO_ROOT / "tracker" / "dist" / "hello.js")
     tracker_gif: Path = field(default=REPO_ROOT / "tracker" / "hello.gif")
@@ -149,8 +158,19 @@ class OwnstatsConfig:
 
     @classmethod
     def from_context(cls, node: Node) -> OwnstatsConfig:
-        """Read every supported ``-c`` key from ``node`` (the app)."""
-        return cls.from_mapping({k: node.try_get_context(k) for k in CONTEXT_KEYS})
+        """Read every supported ``-c`` key from ``node`` (the app) for a deploy.
+
+        Unlike ``from_mapping`` (tests, tools), a deploy must name who signs in to the
+        hosted dashboard: without one the stack would hold a dashboard nobody can open.
+        """
+        config = cls.from_mapping({k: node.try_get_context(k) for k in CONTEXT_KEYS})
+        if config.hosted_dashboard and not config.dashboard_users:
+            raise ConfigError(
+                "the hosted dashboard needs someone to sign in: add -c "
+                "admin_email=you@example.com (Cognito mails a temporary password), or "
+                "-c hosted_dashboard=false to deploy without it"
+            )
+        return config
 
     @classmethod
     def from_mapping(cls, context: dict[str, Any]) -> OwnstatsConfig:
@@ -161,8 +181,11 @@ class OwnstatsConfig:
                 "no site domain given: deploy with `cdk deploy -c domain=example.com` "
                 "(comma list for several sites: -c domain=a.com,b.org)"
             )
+        # browsers send internationalised names in punycode: bücher.de → xn--bcher-kva.de
         domains = tuple(
-            d.strip().lower().rstrip(".") for d in str(raw_domains).split(",") if d.strip()
+            ascii_host(d) or d.strip().lower().rstrip(".")
+            for d in str(raw_domains).split(",")
+            if d.strip()
         )
         for domain in domains:
             if not _DOMAIN_RE.match(domain):
@@ -205,8 +228,16 @@ class OwnstatsConfig:
                 "which -c hosted_dashboard=false turns off; drop one of them"
             )
 
+        try:
+            mask_paths = parse_patterns(str(context.get("mask_paths") or ""))
+        except ValueError as err:
+            raise ConfigError(
+                f"-c mask_paths: {err} (e.g. -c mask_paths=/reset/*,/u/*/**)"
+            ) from err
+
         return cls(
             domains=domains,
+            mask_paths=mask_paths,
             shards=shards,
             retention_days=_int(context, "retention_days", 30, 1, 3650),
             lake_retention_days=_optional_days(context, "lake_retention_days"),

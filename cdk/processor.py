@@ -31,10 +31,12 @@ from constructs import Construct
 
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
+from lake_compactor import METRICS_NAMESPACE as SHARED_NAMESPACE
+from stream_processor.masks import MASK_PATHS_ENV
 from stream_processor.reasons import REASON_METRICS_ENV
 
 HANDLER = "stream_processor.handler.handler"
-METRICS_NAMESPACE = "ownstats"
+METRICS_NAMESPACE = SHARED_NAMESPACE  # the compactor emits into the same one
 
 
 class Processor(Construct):
@@ -52,6 +54,7 @@ class Processor(Construct):
         salt_prefix: str,
         service_name: str,
         reason_metrics: bool,
+        mask_paths: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.service_name = service_name
@@ -79,6 +82,7 @@ class Processor(Construct):
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 REASON_METRICS_ENV: "1" if reason_metrics else "0",
+                **({MASK_PATHS_ENV: ",".join(mask_paths)} if mask_paths else {}),
             },
         )
 

@@ -23,7 +23,22 @@ DEFAULT_DATA = "./ownstats-data"
 
 
 def domains_arg(value: str) -> list[str]:
-    return [d.strip().lower() for d in value.split(",") if d.strip()]
+    """The allow-list as the processor matches it: normalised, in punycode."""
+    from stream_processor.sites import allow_list
+
+    try:
+        return list(allow_list(value.split(",")))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{err}; give bare names like example.com") from None
+
+
+def masks_arg(value: str) -> list[str]:
+    from stream_processor.masks import parse_patterns
+
+    try:
+        return list(parse_patterns(value))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 class Progress:
@@ -125,7 +140,14 @@ def process_with_retries(
     return result
 
 
-def ingest(data: Path, domains: Sequence[str], lines: Iterable[str], *, quiet: bool = False) -> Any:
+def ingest(
+    data: Path,
+    domains: Sequence[str],
+    lines: Iterable[str],
+    *,
+    quiet: bool = False,
+    mask_paths: Sequence[str] = (),
+) -> Any:
     """Feed log lines through the processor into the lake; the merged BatchResult."""
     from ownstats.lake import LakeSink
     from ownstats.server import salts_dir
@@ -133,7 +155,9 @@ def ingest(data: Path, domains: Sequence[str], lines: Iterable[str], *, quiet: b
     from stream_processor.visitor import FileSaltStore
 
     sink = LakeSink(data, max_buffer_rows=50_000, max_buffer_age_s=30.0)
-    processor = Processor(domains=domains, sink=sink, salts=FileSaltStore(salts_dir(data)))
+    processor = Processor(
+        domains=domains, sink=sink, salts=FileSaltStore(salts_dir(data)), mask_paths=mask_paths
+    )
     totals = BatchResult()
     progress = Progress("ingest")
     try:
@@ -151,7 +175,9 @@ def ingest(data: Path, domains: Sequence[str], lines: Iterable[str], *, quiet: b
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     data = Path(args.data)
-    totals = ingest(data, args.domain, read_lines(args.file), quiet=args.quiet)
+    totals = ingest(
+        data, args.domain, read_lines(args.file), quiet=args.quiet, mask_paths=args.mask_paths
+    )
     rejected = totals.rejections.as_dict()
     print(
         f"records: {totals.records_in:,}  accepted: {totals.accepted:,}  "
@@ -194,23 +220,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-#: characters a terminal acts on or that reorder what it shows: C0 controls (ESC …),
-#: DEL, C1 controls (CSI \x9b, OSC \x9d …), line/paragraph separators, the bidi
-#: embeddings, overrides and isolates (U+202E …) and lone surrogates
-_UNSAFE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def _visible_escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _SHORT:
-        return _SHORT[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def printable(text: str) -> str:
     """``text`` safe to print on a terminal: control characters and bidi overrides
     shown as escapes (``\\x1b``, ``\\u202e``), everything else as it is.
@@ -218,7 +227,9 @@ def printable(text: str) -> str:
     Page paths, event names and UTM values are whatever a visitor sent; printed raw,
     an ESC sequence could retitle, recolour or clear the site owner's terminal.
     """
-    return _UNSAFE.sub(_visible_escape, text)
+    from ownstats.dashboard.csvsafe import visible
+
+    return visible(text)
 
 
 def _json_value(value: Any) -> Any:
@@ -273,7 +284,9 @@ def print_result(result: Any, fmt: str, out: IO[str] | None = None) -> None:
         rows = [{k: _json_value(v) for k, v in row.items()} for row in result.as_dicts()]
         text = json.dumps(rows, ensure_ascii=False, default=str)
         # json escapes C0 itself; DEL, C1 and bidi controls too (the same data, as \uXXXX)
-        out.write(_UNSAFE.sub(_json_escape, text))
+        from ownstats.dashboard.csvsafe import UNSAFE
+
+        out.write(UNSAFE.sub(_json_escape, text))
         out.write("\n")
     elif fmt == "csv":
         out.write(_csv_line(result.columns))
@@ -385,7 +398,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ownstats.server import LocalStack, serve, shares_port
 
     data = Path(args.data)
-    stack = LocalStack(data, args.domain, trust_proxy=args.trust_proxy)
+    stack = LocalStack(
+        data, args.domain, trust_proxy=args.trust_proxy, mask_paths=args.mask_paths
+    )
 
     def ready() -> None:
         print(
@@ -492,8 +507,16 @@ def parser() -> argparse.ArgumentParser:
             "--domain",
             type=domains_arg,
             default=[],
-            help="allowed site domains, comma-separated (subdomains included); "
+            help="allowed site domains, comma-separated (subdomains count under them); "
             "default: accept every site",
+        )
+        p.add_argument(
+            "--mask-paths",
+            type=masks_arg,
+            default=[],
+            metavar="PATTERNS",
+            help="page paths stored with their * segments masked, comma-separated "
+            "(e.g. /reset/*,/u/*/**: tokens or e-mail addresses in paths)",
         )
 
     def server_args(p: argparse.ArgumentParser) -> None:

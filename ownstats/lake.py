@@ -15,13 +15,15 @@ holding UTC, because that is what Athena's ``timestamp`` is; DuckDB then reads i
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from lake_compactor.policy import LOCAL_POLICY, Policy, StoredObject
 from lake_compactor.run import EVENTS_PREFIX, Report, compact, manifest_prefix
 from lake_compactor.store import LocalStore, fsync_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
+from stream_processor.text import storable
 
 __all__ = [
     "EVENTS_SCHEMA",
@@ -171,6 +174,18 @@ def _to_row(event: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
     return day, tuple(values)
 
 
+#: what converting a row to Arrow raises when a value does not fit its column
+_UNSTORABLE = (pa.ArrowException, UnicodeError, ValueError, TypeError, OverflowError)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value, keep_whitespace=True)
+    if isinstance(value, list):  # props as (key, value) pairs
+        return [(storable(k), storable(v, keep_whitespace=True)) for k, v in value]
+    return value
+
+
 def _table(rows: Iterable[tuple[Any, ...]]) -> pa.Table:
     columns = list(zip(*rows, strict=True))
     return pa.Table.from_arrays(
@@ -274,6 +289,8 @@ class LakeSink:
         self._stored: dict[str, set[str]] | None = None
         #: events not written because they were already stored (``skip_stored``)
         self.skipped = 0
+        #: events dropped because no repair made them fit the Parquet schema
+        self.unstorable = 0
         #: why the last write failed (None once a write succeeds)
         self.last_error: OSError | None = None
         events_dir(self.data_dir).mkdir(parents=True, exist_ok=True)
@@ -395,21 +412,26 @@ class LakeSink:
             return
         self._last_compaction = now
         if not self.background_compaction:
-            self._run_compaction(self.compaction_policy)
+            self._run_compaction(self.compaction_policy, wait=False)
             return
         self._compactor = threading.Thread(
             target=self._run_compaction,
             args=(self.compaction_policy,),
+            kwargs={"wait": False},
             name="lake-compaction",
             daemon=True,
         )
         self._compactor.start()
 
-    def _run_compaction(self, policy: Policy, *, day: str | None = None) -> Report:
+    def _run_compaction(
+        self, policy: Policy, *, day: str | None = None, wait: bool = True
+    ) -> Report:
         store: LocalStore = LocalStore(self.data_dir)
         if day is not None:
             store = _OneDay(self.data_dir, day)
-        with self._compaction_lock:
+        with self._compaction_lock, _compaction_process_lock(self.data_dir, wait=wait) as held:
+            if not held:  # another process (serve, ingest) is compacting this lake now
+                return Report()
             try:
                 report = compact(
                     store,
@@ -465,7 +487,13 @@ class LakeSink:
             if not fresh:
                 return True
             rows = fresh
-        table = _table(row.values for row in rows)
+        try:
+            table = _table(row.values for row in rows)
+        except _UNSTORABLE:
+            rows = self._set_aside_unstorable(day, rows)
+            if not rows:
+                return True
+            table = _table(row.values for row in rows)
         directory = partition_dir(self.data_dir, day)
         for attempt in range(1, self.write_retries + 1):
             try:
@@ -492,12 +520,62 @@ class LakeSink:
             self._maybe_compact()
         return True
 
+    def _set_aside_unstorable(self, day: str, rows: list[_Row]) -> list[_Row]:
+        """The rows that convert to Parquet, each tried alone after the whole failed.
+
+        A row whose strings still cannot be UTF-8 is repaired (``storable``); one that
+        cannot be converted even then is dropped, counted in ``unstorable`` and named
+        in one log line, so it can never hold the buffer (and every later event) back.
+        """
+        kept: list[_Row] = []
+        dropped = 0
+        for row in rows:
+            for values in (row.values, tuple(_storable(v) for v in row.values)):
+                try:
+                    _table([values])
+                except _UNSTORABLE:
+                    continue
+                kept.append(_Row(row.day, values, row.batch, row.index))
+                break
+            else:
+                dropped += 1
+        if dropped:
+            self.unstorable += dropped
+            log.error("lake: %d events for %s cannot be stored as Parquet; dropped", dropped, day)
+        return kept
+
     def _autoflush(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
             try:
                 self.flush()
             except LakeWriteError as err:
                 log.error("lake: %s", err)
+            except Exception as err:  # this thread must outlive any bug: it is collection
+                log.error("lake: flush failed (%s); retrying", type(err).__name__)
+
+
+@contextlib.contextmanager
+def _compaction_process_lock(data_dir: Path, *, wait: bool) -> Iterator[bool]:
+    """One compaction of a data directory at a time, across processes (``serve`` and an
+    ``ingest`` into the same lake): an advisory ``flock``, released by the OS if the
+    holder dies. Two at once each merged the other's inputs, and the raw ``events``
+    table counted events several times until the next run (the views were right).
+    Yields whether the lock is held; without ``wait`` a busy lock yields False."""
+    directory = data_dir / ".compaction"
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 class _OneDay(LocalStore):

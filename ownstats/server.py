@@ -74,12 +74,16 @@ class LocalStack:
     on_result: Callable[[BatchResult], None] | None = None
     stream: Stream = field(default_factory=Stream)
     durable: bool = True
+    mask_paths: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.sink = LakeSink(self.data_dir, max_buffer_age_s=FLUSH_S, autoflush_s=FLUSH_S)
         self.processor = Processor(
-            domains=self.domains, sink=self.sink, salts=FileSaltStore(salts_dir(self.data_dir))
+            domains=self.domains,
+            sink=self.sink,
+            salts=FileSaltStore(salts_dir(self.data_dir)),
+            mask_paths=self.mask_paths,
         )
         self.spool = Spool(spool_dir(self.data_dir), self.stream) if self.durable else None
         self.pump = Pump(
@@ -191,7 +195,7 @@ def dashboard(stack: LocalStack) -> list[BaseRoute]:
     """The dashboard's routes over the local engine."""
     from ownstats.dashboard import dashboard_routes
 
-    return list(dashboard_routes(stack.engine))
+    return list(dashboard_routes(stack.engine, configured=stack.domains))
 
 
 def collector_app(stack: LocalStack) -> Starlette:
@@ -211,7 +215,11 @@ def host_name(header: str) -> str:
     """The name part of a ``Host`` header (no port, no IPv6 brackets), lower-case."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1:].partition("]")[0]
+        address, _, rest = header[1:].partition("]")
+        # only ``[addr]`` or ``[addr]:port``: ``[::1].evil.example`` is a name, not ::1
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            return header
+        return address
     name, colon, port = header.rpartition(":")
     return (name if colon and port.isdigit() else header).rstrip(".")
 

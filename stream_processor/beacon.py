@@ -23,6 +23,10 @@ MAX_EVENT_NAME = 120
 MAX_PROPS = 30
 MAX_PROP_KEY = 128
 MAX_PROP_VALUE = 1024
+#: opening brackets allowed in ``p``: 30 keys with nested values need far fewer, and
+#: bounding them bounds the JSON's nesting before it is parsed (a ~1,300-deep value
+#: costs milliseconds and reaches the parser's recursion limit)
+MAX_PROP_BRACKETS = 256
 MAX_DIMENSION = 100_000  # screen and viewport pixels
 MAX_ENGAGEMENT_MS = 24 * 3_600_000
 
@@ -126,10 +130,29 @@ def split_page_url(url: str) -> tuple[str, str, str]:
     if parts.scheme not in ("http", "https") or not hostname:
         raise BeaconError(Reason.MALFORMED, "page URL is not http(s)")
     path = clean_path(parts.path or "/")
-    if parts.fragment:
-        # hash routing (`#/reset?token=…`): the route is the page, its query is not
-        path = f"{path}#{clean_path(parts.fragment.partition('?')[0])}"
+    route = fragment_route(parts.fragment)
+    if route:
+        path = f"{path}#{route}"
     return parts.scheme, hostname.rstrip("."), path[:MAX_URL]
+
+
+#: where a fragment's parameters begin: ``#access_token=…&token_type=bearer`` (OAuth's
+#: implicit flow and OpenID Connect put tokens there), ``#/callback&code=…&state=…``
+_FRAGMENT_PARAMS = re.compile(r"(?:^|[&;])[^&;/=]*=")
+
+
+def fragment_route(fragment: str) -> str:
+    """The route a hash-routed page is known by, without any parameters.
+
+    Its query (``#/reset?token=…``) goes, and so does everything from the first
+    ``name=value`` on: a fragment made of parameters (``#access_token=eyJ…``) is no
+    page at all, and its values are credentials.
+    """
+    route = fragment.partition("?")[0]
+    found = _FRAGMENT_PARAMS.search(route)
+    if found:
+        route = route[: found.start()]
+    return clean_path(route) if route else ""
 
 
 #: ``;name=value`` path parameters: session ids (``;jsessionid=…``) and tokens live there
@@ -153,11 +176,13 @@ def decode_props(raw: str) -> dict[str, str] | None:
     visitor bytes), so the bounds live here: keys past the 30th are dropped,
     rather than losing the whole event.
     """
+    if raw.count("{") + raw.count("[") > MAX_PROP_BRACKETS:
+        raise BeaconError(Reason.TOO_LARGE, "props p nest or hold too many objects")
     try:
         # strict=False: a control character a mis-encoded log put inside a string (see
         # logline.request_query) must not lose the event
         value = json.loads(raw, strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BeaconError(Reason.MALFORMED, "props p is not JSON") from None
     if not isinstance(value, dict):
         raise BeaconError(Reason.MALFORMED, "props p is not a JSON object")

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from .kinesis import batch_response, lines_of
+from .masks import MASK_PATHS_ENV, parse_patterns
 from .pipeline import BatchResult, Processor
 from .reasons import REASON_METRICS_ENV, Reason
 
@@ -40,7 +41,8 @@ def processor() -> Processor:
         raise RuntimeError("OWNSTATS_DOMAINS is empty: set the allowed site domains")
     sink = FirehoseSink(boto3.client("firehose"), os.environ["OWNSTATS_FIREHOSE_STREAM"])
     salts = SsmSaltStore(boto3.client("ssm"), os.environ["OWNSTATS_SALT_PREFIX"])
-    return Processor(domains=domains, sink=sink, salts=salts)
+    masks = parse_patterns(os.environ.get(MASK_PATHS_ENV, ""))
+    return Processor(domains=domains, sink=sink, salts=salts, mask_paths=masks)
 
 
 def process_event(event: Any, proc: Processor) -> tuple[dict[str, Any], BatchResult]:

@@ -37,8 +37,11 @@ from .logline import (
     request_query,
     split_line,
 )
+from .masks import PathMasks
 from .reasons import Reason, Rejections
 from .sinks import Event, Sink
+from .sites import Sites, ascii_host, normalize_domain
+from .text import storable_event
 from .useragent import MAX_LENGTH as MAX_AGENT_LENGTH
 from .useragent import AgentInfo, classify
 from .visitor import CachedSalts, SaltStore, SaltUnavailable, visitor_id
@@ -52,12 +55,6 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "P
 Drop = tuple[Reason, str]
 
 
-def normalize_domain(host: str) -> str:
-    """Lower-case, no trailing dot, no leading ``www.``: the name a site is counted under."""
-    host = host.lower().rstrip(".")
-    return host[4:] if host.startswith("www.") else host
-
-
 @dataclass(slots=True)
 class Hit:
     """One log record on its way through the steps."""
@@ -66,8 +63,9 @@ class Hit:
     values: list[str] = field(default_factory=list)
     time_ms: int = 0
     beacon: Beacon | None = None
-    domain: str = ""
+    domain: str = ""  # the site the page is counted under (domain_name)
     site: str = ""  # the allow-list entry the page belongs to
+    hostname: str = ""  # the page's host, punycode
     user_agent: str = ""
     agent: AgentInfo | None = None
     event: Event = field(default_factory=dict)
@@ -76,8 +74,12 @@ class Hit:
 class Steps:
     """The named steps, bound to one deployment's allow-list and salts."""
 
-    def __init__(self, domains: Iterable[str], salts: SaltStore) -> None:
-        self.domains = tuple(sorted({normalize_domain(d) for d in domains if d.strip()}))
+    def __init__(
+        self, domains: Iterable[str], salts: SaltStore, mask_paths: Iterable[str] = ()
+    ) -> None:
+        self.sites = Sites(domains)
+        self.domains = self.sites.domains
+        self.masks = PathMasks(mask_paths)
         self.salts = CachedSalts(salts)
         #: the latest event time accepted (epoch ms); the processor moves it per batch
         self.horizon_ms = 0
@@ -122,17 +124,17 @@ class Steps:
 
     def drop_foreign_domain(self, hit: Hit) -> Drop | None:
         assert hit.beacon is not None
-        domain = normalize_domain(hit.beacon.hostname)
-        hit.domain = domain
-        if not self.domains:  # local mode without --domain: every site is welcome
-            hit.site = domain
-            return None
-        for site in self.domains:
-            # exact or a subdomain on a label boundary: never example.com.evil.test
-            if domain == site or domain.endswith("." + site):
-                hit.site = site
-                return None
-        return Reason.FOREIGN_DOMAIN, f"hostname {domain[:100]} is not on the allow-list"
+        host = ascii_host(hit.beacon.hostname)
+        if host is None:
+            # never echoed: it could hold markup or anything else a request sends
+            return Reason.MALFORMED, "page host is not a valid host name"
+        domain = hit.hostname = normalize_domain(host)
+        site = self.sites.match(domain)
+        if site is None:
+            return Reason.FOREIGN_DOMAIN, f"hostname {domain[:100]} is not on the allow-list"
+        # a subdomain nobody listed counts under its site: it adds no site of its own
+        hit.domain = hit.site = site
+        return None
 
     @staticmethod
     def drop_bot(hit: Hit) -> Drop | None:
@@ -160,7 +162,7 @@ class Steps:
             "event_name": b.event_name,
             "props": b.props,
             "domain_name": hit.domain,
-            "page_path": b.path,
+            "page_path": self.masks.apply(b.path) if self.masks else b.path,
             "page_id": bounded(p.get("id"), 64),
             "referrer_url": referrer_url,
             "referrer_domain": referrer_domain,
@@ -190,8 +192,15 @@ class Steps:
             "visitor_id": None,
             "engagement_ms": bounded_int(p.get("e"), beacon_mod.MAX_ENGAGEMENT_MS),
             "scroll_depth": bounded_int(p.get("sd"), 100),
+            "hostname": hit.hostname[:MAX_SHORT],
             "event_date": event_date,
         }
+        return None
+
+    @staticmethod
+    def put_storable_text(hit: Hit) -> Drop | None:
+        # one lone surrogate or NUL from a props escape must not fail the whole batch
+        storable_event(hit.event)
         return None
 
     def put_visitor_id(self, hit: Hit) -> Drop | None:
@@ -210,6 +219,7 @@ class Steps:
             ("decode_beacon", self.decode_beacon),
             ("drop_foreign_domain", self.drop_foreign_domain),
             ("put_event", self.put_event),
+            ("put_storable_text", self.put_storable_text),
             ("put_visitor_id", self.put_visitor_id),
         )
 
@@ -315,8 +325,9 @@ class Processor:
         sink: Sink,
         salts: SaltStore,
         clock: Callable[[], float] = time.time,
+        mask_paths: Iterable[str] = (),
     ) -> None:
-        self.steps = Steps(domains, salts)
+        self.steps = Steps(domains, salts, mask_paths)
         self.named_steps = self.steps.named()
         self.sink = sink
         self.clock = clock
@@ -342,6 +353,7 @@ class Processor:
         owners: list[Hashable] = []
         seen: set[str] = set()
         failed: dict[Hashable, None] = {}  # ordered set of item ids to report back
+        errors: Counter[str] = Counter()  # processing errors by exception type
         for item_id, line in items:
             result.records_in += 1
             if failed:
@@ -358,7 +370,10 @@ class Processor:
                 failed.setdefault(item_id, None)
                 continue
             except Exception as error:  # a bug must never take the batch down with it
-                log.exception("step failed on a record: %s", type(error).__name__)
+                # hostile input can reach a bug on every record: one short line per batch
+                # below, the traceback only at DEBUG (Lambda logs are billed per byte)
+                log.debug("step failed on a record", exc_info=True)
+                errors[type(error).__name__] += 1
                 result.rejections.add(Reason.MALFORMED, f"processing error {type(error).__name__}")
                 continue
             if isinstance(outcome, tuple):
@@ -370,6 +385,9 @@ class Processor:
             seen.add(outcome["event_id"])
             events.append(outcome)
             owners.append(item_id)
+        if errors:
+            log.error("processing error on %d records (counted as malformed): %s",
+                      sum(errors.values()), dict(errors))
         if events:
             self._deliver(events, owners, result, failed)
         result.failed_ids = list(failed)

@@ -17,7 +17,7 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     ("event_type", "string", "pageview | event | engagement"),
     ("event_name", "string", "custom event name; null for page views"),
     ("props", "map<string,string>", "custom event properties"),
-    ("domain_name", "string", "page hostname, lower-case"),
+    ("domain_name", "string", "the site: an allow-list entry (subdomains count under it)"),
     ("page_path", "string", "path (+ #fragment in hash mode), never the query"),
     ("page_id", "string", "random id of the page view (beacon `id`)"),
     ("referrer_url", "string", "origin + path of the referrer; null when same site"),
@@ -48,6 +48,7 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     ("visitor_id", "string", "64-bit keyed hash with a daily salt, hex"),
     ("engagement_ms", "int", "engaged (visible) time in ms"),
     ("scroll_depth", "int", "max scroll depth in percent"),
+    ("hostname", "string", "page host, lower-case, punycode (domain_name: its site)"),
 )
 
 #: (column, Glue type, comment); the lake is laid out as events/event_date=YYYY-MM-DD/

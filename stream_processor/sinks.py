@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from .text import storable_event
+
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
@@ -36,8 +38,17 @@ class Sink(Protocol):
 
 
 def encode(event: Event) -> bytes:
-    """One JSON line, as Firehose's JSON → Parquet conversion expects it."""
-    return (json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    """One JSON line, as Firehose's JSON → Parquet conversion expects it (UTF-8).
+
+    The pipeline already made every string storable; a string that still cannot be
+    UTF-8 is replaced here rather than failing the batch it travels in.
+    """
+    line = json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n"
+    try:
+        return line.encode()
+    except UnicodeEncodeError:
+        cleaned = storable_event(dict(event))
+        return (json.dumps(cleaned, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
 class MemorySink:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,16 @@ def reencode_request(line: str, encoding: str) -> str:
     values[stem] = f"{path}?{sent}" if logged else path
     values[query] = sent if values[query] != "-" else "-"
     return "\t".join(values)
+
+
+def emf_value(metric: Any) -> float:
+    """An EMF metric value (powertools writes a list when a metric repeats)."""
+    return metric[0] if isinstance(metric, list) else metric
+
+
+def stored_rows(s3: Any) -> list[dict[str, Any]]:
+    rows = []
+    for obj in s3.list_objects_v2(Bucket="lake").get("Contents", []):
+        body = s3.get_object(Bucket="lake", Key=obj["Key"])["Body"].read().decode()
+        rows += [json.loads(line) for line in body.splitlines() if line]
+    return rows

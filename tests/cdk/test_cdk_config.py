@@ -115,3 +115,35 @@ def test_every_context_key_is_documented() -> None:
     rows = {m for line in options.splitlines() if line.startswith("| `")
             for m in re.findall(r"`([a-z_]+)`", line.split("|")[1])}  # fmt: skip
     assert set(CONTEXT_KEYS) <= rows
+
+
+def test_an_internationalised_domain_becomes_punycode() -> None:
+    # browsers send xn--bcher-kva.de: an allow-list of bücher.de would drop every beacon
+    config = OwnstatsConfig.from_mapping({"domain": "Bücher.de,пример.рф"})
+    assert config.domains == ("xn--bcher-kva.de", "xn--e1afmkfd.xn--p1ai")
+    assert config.stack_name == "ownstats-xn-bcher-kva-de"
+
+
+def test_mask_paths_are_validated() -> None:
+    config = OwnstatsConfig.from_mapping({"domain": "example.com", "mask_paths": "/reset/*"})
+    assert config.mask_paths == ("/reset/*",)
+    assert OwnstatsConfig.from_mapping({"domain": "example.com"}).mask_paths == ()
+    with pytest.raises(ConfigError, match="-c mask_paths"):
+        OwnstatsConfig.from_mapping({"domain": "example.com", "mask_paths": "reset/*"})
+
+
+def test_a_deploy_without_a_dashboard_user_explains_and_exits_2() -> None:
+    """Before, synth without -c admin_email made a dashboard nobody could sign in to."""
+    context = '{"domain": "example.com"}'
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk.app"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CDK_CONTEXT_JSON": context},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "-c admin_email=you@example.com" in result.stderr
+    assert "-c hosted_dashboard=false" in result.stderr and "Traceback" not in result.stderr

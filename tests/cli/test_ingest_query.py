@@ -186,6 +186,35 @@ def test_ingest_real_format_records_stores_each_event_once_decoded_once(
     sql = "SELECT event_date, domain_name, visitors, pageviews FROM daily_stats ORDER BY 2"
     assert main(["query", "--data", data, "--format", "json", sql]) == 0
     assert [tuple(r.values()) for r in json.loads(capsys.readouterr().out)] == [
-        ("2026-11-28", "blog.example.com", 1, 1),
-        ("2026-11-28", "example.com", 1, 1),
+        ("2026-11-28", "example.com", 2, 2),  # blog.example.com counts under its site
     ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM glob('/etc/*')",
+        "SELECT * FROM read_parquet('{lake}/../outside.parquet')",
+    ],
+)
+def test_query_reaches_the_lake_and_nothing_else(lake: Path, sql: str) -> None:
+    """`ownstats query` runs the owner's SQL, but only on the lake: no other file of the
+    machine, no extension download (DuckDB's external access off, one allowed folder)."""
+    (lake.parent / "outside.parquet").write_bytes(b"PAR1")
+    done = run_cli("query", "--data", str(lake), sql.format(lake=lake))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "root:" not in done.stdout and "/etc/" not in done.stdout
+
+
+def test_sql_cannot_switch_the_confinement_off(lake: Path) -> None:
+    import duckdb
+
+    from ownstats.engine import Engine, QueryError
+
+    with Engine(lake, materialize=False) as engine:
+        for statement in ("SET enable_external_access = true", "INSTALL httpfs"):
+            with pytest.raises(QueryError):
+                engine.query(statement)
+        with pytest.raises(duckdb.InvalidInputException, match="locked"):
+            engine._con.execute("SET allowed_directories = ['/']")  # even from inside

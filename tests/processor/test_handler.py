@@ -5,21 +5,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 from factories import (
     IP,
     beacon_query,
+    emf_value,
     fixture_lines,
     kinesis_event,
     kinesis_record,
     make_line,
+    stored_rows,
 )
-from moto import mock_aws
 
 from stream_processor import handler as handler_mod
 from stream_processor.kinesis import MAGIC
@@ -143,46 +142,6 @@ def test_warm_processor_is_reused_and_keeps_no_batch_state(
 # -- end to end under moto -------------------------------------------------------------
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="lake")
-        firehose = boto3.client("firehose")
-        firehose.create_delivery_stream(
-            DeliveryStreamName="ownstats-events",
-            DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
-                "BucketARN": "arn:aws:s3:::lake",
-                "Prefix": "events/",
-                "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 64},
-            },
-        )
-        monkeypatch.setenv("OWNSTATS_DOMAINS", "example.com,example.org")
-        monkeypatch.setenv("OWNSTATS_FIREHOSE_STREAM", "ownstats-events")
-        monkeypatch.setenv("OWNSTATS_SALT_PREFIX", "/ownstats/test/salts/")
-        handler_mod.processor.cache_clear()
-        yield {"s3": s3, "ssm": boto3.client("ssm")}
-        handler_mod.processor.cache_clear()
-
-
-def value(metric: Any) -> float:
-    """An EMF metric value (powertools writes a list when a metric repeats)."""
-    return metric[0] if isinstance(metric, list) else metric
-
-
-def stored_rows(s3: Any) -> list[dict[str, Any]]:
-    rows = []
-    for obj in s3.list_objects_v2(Bucket="lake").get("Contents", []):
-        body = s3.get_object(Bucket="lake", Key=obj["Key"])["Body"].read().decode()
-        rows += [json.loads(line) for line in body.splitlines() if line]
-    return rows
-
-
 def test_end_to_end_kinesis_to_s3(aws: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     lines = [
         make_line(
@@ -255,10 +214,10 @@ def test_end_to_end_kinesis_to_s3(aws: dict[str, Any], capsys: pytest.CaptureFix
         if line.startswith("{") and "_aws" in line
     ]
 
-    rejected = {m["reason"]: value(m["EventsRejected"]) for m in emf if "EventsRejected" in m}
+    rejected = {m["reason"]: emf_value(m["EventsRejected"]) for m in emf if "EventsRejected" in m}
     assert rejected == {"foreign_domain": 1, "bot": 1}
     totals = next(m for m in emf if "RecordsIn" in m)
-    assert [value(totals[k]) for k in ("RecordsIn", "EventsAccepted", "PageViews")] == [4, 2, 1]
+    assert [emf_value(totals[k]) for k in ("RecordsIn", "EventsAccepted", "PageViews")] == [4, 2, 1]
 
 
 def test_end_to_end_firehose_outage_reports_back(
@@ -307,8 +266,9 @@ def test_real_format_fixture_through_the_handler_under_moto(aws: dict[str, Any])
         ("pageview", "example.com", "/café/50%-off"),
         ("event", "example.com", "/café/50%-off"),
         ("engagement", "example.com", "/café/50%-off"),
-        ("pageview", "blog.example.com", "/#/reset"),
+        ("pageview", "example.com", "/#/reset"),  # a subdomain counts under its site
     ]
+    assert [r["hostname"] for r in rows] == ["example.com"] * 3 + ["blog.example.com"]
     assert rows[1]["props"]["raw"] == "%09 & = + 100%"
     assert rows[0]["utm_campaign"] == "black friday €"
     assert len({r["event_id"] for r in rows}) == 4
@@ -343,7 +303,7 @@ def test_reason_metrics_are_an_option(
     emf = [json.loads(x) for x in out.splitlines() if x.startswith("{") and "_aws" in x]
     assert not [m for m in emf if "EventsRejected" in m]
     totals = next(m for m in emf if "RecordsIn" in m)
-    assert [value(totals[k]) for k in ("RecordsIn", "EventsAccepted")] == [3, 1]
+    assert [emf_value(totals[k]) for k in ("RecordsIn", "EventsAccepted")] == [3, 1]
     assert logged == [{"bot": 1, "foreign_domain": 1}]  # the batch's log line keeps them
 
 

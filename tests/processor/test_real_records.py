@@ -222,7 +222,8 @@ def test_fixture_values_are_decoded_exactly_once() -> None:
     assert (engagement["engagement_ms"], engagement["scroll_depth"]) == (48211, 87)
     assert engagement["visitor_id"] == pageview["visitor_id"] == event["visitor_id"]
     # IPv6 viewer with "-" for country, ASN and Referer
-    assert iphone["domain_name"] == "blog.example.com"
+    # a subdomain nobody listed counts under its site; the host is kept apart
+    assert (iphone["domain_name"], iphone["hostname"]) == ("example.com", "blog.example.com")
     assert (iphone["os_name"], iphone["device_type"]) == ("iOS", "mobile")
     assert iphone["country_code"] == "US"  # from America/Los_Angeles
     assert iphone["edge_city"] == "San Francisco"
