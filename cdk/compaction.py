@@ -38,7 +38,8 @@ from constructs import Construct
 
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
-from lake_compactor import BUCKET_ENV, PREFIX_ENV
+from lake_compactor import BUCKET_ENV, PREFIX_ENV, SERVICE_ENV
+from lake_compactor.validate import QUARANTINE_PREFIX
 
 HANDLER = "lake_compactor.handler.handler"
 SCHEDULE = Duration.hours(1)
@@ -56,6 +57,7 @@ class Compaction(Construct):
         bucket: s3.IBucket,
         events_prefix: str,
         failure_queue: sqs.IQueue,
+        service_name: str = "ownstats",
     ) -> None:
         super().__init__(scope, construct_id)
         self.role, self.log_group = execution_role(
@@ -74,7 +76,13 @@ class Compaction(Construct):
             timeout=Duration.minutes(15),
             role=self.role,
             log_group=self.log_group,
-            environment={BUCKET_ENV: bucket.bucket_name, PREFIX_ENV: events_prefix},
+            environment={
+                BUCKET_ENV: bucket.bucket_name,
+                PREFIX_ENV: events_prefix,
+                # its ObjectsQuarantined metric carries the processor's service dimension,
+                # so the stack's monitoring finds it next to the processor's metrics
+                SERVICE_ENV: service_name,
+            },
             retry_attempts=2,
             on_failure=destinations.SqsDestination(failure_queue),
         )
@@ -95,6 +103,13 @@ class Compaction(Construct):
                 resources=[bucket.arn_for_objects(f"{events_prefix}*")],
             )
         )  # fmt: skip
+        # an object that is no events file is moved out of the table (CopyObject + delete)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{QUARANTINE_PREFIX}{events_prefix}*")],
+            )
+        )
         stack = Stack.of(self)
         bucket_id = stack.get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
         acknowledge(
@@ -103,6 +118,9 @@ class Compaction(Construct):
                 f"IAM5[Resource::<{bucket_id}.Arn>/{events_prefix}*]": "The compactor reads "
                 "Firehose's objects, whose keys are generated per delivery, and writes and "
                 "deletes its own under events/ only (no other prefix of the lake bucket).",
+                f"IAM5[Resource::<{bucket_id}.Arn>/{QUARANTINE_PREFIX}{events_prefix}*]": "A "
+                "damaged or foreign object found under events/ is moved here, keeping its "
+                "generated key; the compactor can only write there, not read or list.",
             },
         )
 

@@ -28,6 +28,7 @@ from constructs import Construct
 
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
+ONE_HOUR = Duration.hours(1)
 
 
 class Monitoring(Construct):
@@ -129,6 +130,16 @@ class Monitoring(Construct):
                 "a lake compaction run failed 3 times (the message holds its error; it runs "
                 "again every hour and loses nothing meanwhile).",
                 metric=queue_depth, threshold=0, evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "LakeQuarantineAlarm",
+                alarm_description="The lake compactor found objects under events/ that are "
+                "no readable events files (damaged, empty, or another schema) and moved them "
+                "to the lake's quarantine/ prefix; its log names each one and why.",
+                metric=self._own("ObjectsQuarantined", ONE_HOUR), threshold=0,
+                evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             ),

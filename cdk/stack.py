@@ -98,6 +98,7 @@ class OwnstatsStack(Stack):
             salt_prefix=salts.prefix,
             service_name=namespace,
             reason_metrics=config.reason_metrics,
+            mask_paths=config.mask_paths,
         )
         lake.grant_put_records(processor.function)
         salts.grant_use(processor.function)
@@ -109,6 +110,7 @@ class OwnstatsStack(Stack):
             bucket=lake.bucket,
             events_prefix=EVENTS_PREFIX,
             failure_queue=processor.failure_queue,
+            service_name=processor.service_name,
         )
 
         Monitoring(

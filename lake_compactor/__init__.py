@@ -12,6 +12,7 @@ once the rewrite is verified and a grace period has passed.
 - ``store``: objects in S3 (``S3Store``) or in a local data directory (``LocalStore``).
 - ``run``: the crash-safe protocol (intent manifest → outputs → commit → delayed
   deletion) over a store.
+- ``validate``: whether an object is an events file at all; bad ones go to quarantine/.
 - ``handler``: the Lambda entry point ``lake_compactor.handler.handler``.
 
 The protocol and why each step is safe: docs/DEPLOY.md, "Compaction".
@@ -22,3 +23,7 @@ from __future__ import annotations
 #: the environment the stack gives the Lambda (``cdk/compaction.py`` sets, ``handler`` reads)
 BUCKET_ENV = "OWNSTATS_LAKE_BUCKET"
 PREFIX_ENV = "OWNSTATS_EVENTS_PREFIX"
+#: the ``service`` dimension of the compactor's metric (the processor's, so one alarm set)
+SERVICE_ENV = "OWNSTATS_SERVICE"
+#: the CloudWatch namespace of ownstats' own metrics (Embedded Metric Format)
+METRICS_NAMESPACE = "ownstats"

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lake_compactor import BUCKET_ENV, PREFIX_ENV
+from lake_compactor import BUCKET_ENV, METRICS_NAMESPACE, PREFIX_ENV, SERVICE_ENV
 from lake_compactor.run import EVENTS_PREFIX, compact
 from lake_compactor.store import S3Store
 
@@ -66,6 +66,25 @@ def _workdir() -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
+def quarantine_metric(count: int, now: float) -> dict[str, Any]:
+    """``ObjectsQuarantined`` in Embedded Metric Format: one printed line becomes the
+    metric the stack's LakeQuarantineAlarm watches (no CloudWatch client, no cost per call)."""
+    return {
+        "_aws": {
+            "Timestamp": int(now * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["service"]],
+                    "Metrics": [{"Name": "ObjectsQuarantined", "Unit": "Count"}],
+                }
+            ],
+        },
+        "service": os.environ.get(SERVICE_ENV, "ownstats"),
+        "ObjectsQuarantined": count,
+    }
+
+
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     bucket = os.environ[BUCKET_ENV]
     prefix = os.environ.get(PREFIX_ENV, EVENTS_PREFIX)
@@ -86,6 +105,8 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
     summary = report.as_dict()
     log.info(json.dumps({"compaction": summary}, sort_keys=True))
+    if report.quarantined:
+        print(json.dumps(quarantine_metric(len(report.quarantined), clock())), flush=True)
     if report.errors:
         raise CompactionError("; ".join(report.errors[:10]))
     return summary

@@ -45,7 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lake_compactor.merge import merge
+import duckdb
+
+from lake_compactor.merge import MergeError, merge
 from lake_compactor.policy import (
     MANIFEST_DIR,
     Plan,
@@ -57,6 +59,7 @@ from lake_compactor.policy import (
     run_id,
 )
 from lake_compactor.store import Store
+from lake_compactor.validate import file_problem
 
 __all__ = ["EVENTS_PREFIX", "Report", "checkpoint", "compact", "manifest_prefix"]
 
@@ -87,6 +90,8 @@ class Report:
     rolled_back: int = 0
     deferred: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: objects moved to quarantine/ because they are no readable events files, with why
+    quarantined: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +102,7 @@ class Report:
             "rolled_back": self.rolled_back,
             "deferred": self.deferred,
             "errors": self.errors,
+            "quarantined": self.quarantined,
         }
 
 
@@ -146,7 +152,7 @@ def compact(
         try:
             report.compacted.append(
                 _execute(
-                    store, plan, workdir=workdir, policy=policy, clock=clock,
+                    store, plan, report, workdir=workdir, policy=policy, clock=clock,
                     events_prefix=events_prefix, memory_limit=memory_limit, threads=threads,
                 )
             )  # fmt: skip
@@ -154,6 +160,29 @@ def compact(
             log.exception("compaction: partition %s", day)
             report.errors.append(f"{day}: {type(err).__name__}: {err}")
     return report
+
+
+def _set_aside(
+    store: Store, inputs: dict[str, Path], *, read_all: bool, report: Report
+) -> set[str]:
+    """Move the inputs that are no readable events files to quarantine/; their keys.
+
+    A quarantined object is also an error of the run: on AWS the invocation then
+    fails, so the failure alarm fires, after everything else was done.
+    """
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        problems = {key: file_problem(con, path, read_all=read_all) for key, path in inputs.items()}
+    finally:
+        con.close()
+    bad = {key for key, problem in problems.items() if problem}
+    for key in sorted(bad):
+        target = store.quarantine(key)
+        report.quarantined[key] = str(problems[key])
+        report.errors.append(f"{key}: {problems[key]}; moved to {target}")
+        log.error("compaction: %s is no events file (%s); moved to %s", key, problems[key], target)
+        checkpoint("quarantined")
+    return bad
 
 
 def _delete(store: Store, keys: list[str], existing: dict[str, StoredObject], step: str) -> None:
@@ -214,6 +243,7 @@ def _settle(
 def _execute(
     store: Store,
     plan: Plan,
+    report: Report,
     *,
     workdir: Path,
     policy: Policy,
@@ -247,10 +277,28 @@ def _execute(
         # a backlog day can be 1,440 small objects: fetch them side by side
         with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
             fetched = list(pool.map(lambda o: store.fetch(o.key, local / "in"), plan.inputs))
-        result = merge(
-            fetched, local / "out", policy=policy, temp_dir=local / "spill",
-            memory_limit=memory_limit, threads=threads,
-        )  # fmt: skip
+        inputs = dict(zip((o.key for o in plan.inputs), fetched, strict=True))
+        for read_all in (False, True):
+            # the footer of every input first; after a failed merge, every page of each
+            bad = _set_aside(store, inputs, read_all=read_all, report=report)
+            if bad:
+                inputs = {k: p for k, p in inputs.items() if k not in bad}
+                manifest["inputs"] = [
+                    {"key": o.key, "size": o.size} for o in plan.inputs if o.key in inputs
+                ]
+                store.put_json(manifest_key, manifest)
+            if not inputs:
+                raise MergeError(f"every input of {plan.day} was set aside")
+            try:
+                result = merge(
+                    list(inputs.values()), local / "out", policy=policy,
+                    temp_dir=local / "spill", memory_limit=memory_limit, threads=threads,
+                )  # fmt: skip
+                break
+            except MergeError:
+                shutil.rmtree(local / "out", ignore_errors=True)
+                if read_all:
+                    raise
         outputs = []
         for number, output in enumerate(result.outputs):
             key = f"{prefix}{number:03d}.parquet"
@@ -276,8 +324,8 @@ def _execute(
     return {
         "day": plan.day,
         "tier": plan.tier,
-        "inputs": len(plan.inputs),
-        "input_bytes": sum(o.size for o in plan.inputs),
+        "inputs": len(inputs),
+        "input_bytes": sum(o.size for o in plan.inputs if o.key in inputs),
         "input_rows": result.input_rows,
         "outputs": len(outputs),
         "output_bytes": sum(o["size"] for o in outputs),

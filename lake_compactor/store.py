@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lake_compactor.policy import StoredObject
+from lake_compactor.validate import quarantine_key
 
 __all__ = ["LocalStore", "S3Store", "Store", "StoreError"]
 
@@ -45,6 +46,10 @@ class Store(Protocol):
 
     def delete(self, keys: Sequence[str]) -> None:
         """Delete exactly these keys; a key that is already gone is not an error."""
+        ...
+
+    def quarantine(self, key: str) -> str:
+        """Move ``key`` out of the lake to ``quarantine/<key>``; the new key."""
         ...
 
 
@@ -112,6 +117,15 @@ class S3Store:
                 shown = ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in errors[:5])
                 raise StoreError(f"S3 refused to delete {len(errors)} object(s): {shown}")
 
+    def quarantine(self, key: str) -> str:
+        target = quarantine_key(key)
+        # a lake object is at most a few hundred MB: one CopyObject (≤ 5 GB) moves it
+        self.client.copy_object(
+            Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": key}
+        )
+        self.delete([key])
+        return target
+
 
 class LocalStore:
     """A local data directory laid out like the bucket (``<root>/events/…``)."""
@@ -174,6 +188,15 @@ class LocalStore:
             return json.loads(self._path(key).read_bytes())
         except FileNotFoundError:
             return None
+
+    def quarantine(self, key: str) -> str:
+        target = quarantine_key(key)
+        source, destination = self._path(key), self._path(target)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, destination)
+        fsync_dir(destination.parent)
+        fsync_dir(source.parent)
+        return target
 
     def delete(self, keys: Sequence[str]) -> None:
         parents = set()

@@ -27,6 +27,8 @@ from sqlglot import exp
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
 from athena_views.trino_functions import UnsupportedFunction
 from lake_compactor.merge import duckdb_type as merge_duckdb_type
+from lake_compactor.store import LocalStore
+from lake_compactor.validate import file_problem
 from ownstats.lake import events_dir
 from ownstats.results import QueryError, QueryResult
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: a Parquet path as DuckDB's errors quote it
+_PARQUET_PATH = re.compile(r"(/[^'\"\n]+?\.parquet)")
 
 
 def duckdb_type(glue_type: str) -> str:
@@ -240,6 +244,26 @@ class Recompute:
     rewritten: tuple[str, ...] = ()
 
 
+#: SQL never makes DuckDB download or load an extension (INSTALL httpfs, a URL in FROM)
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def _confine(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """Let SQL on ``con`` reach the lake's directory and nothing else of the machine.
+
+    ``ownstats query`` and the dashboard run SQL the owner (or a URL parameter, through
+    the dashboard's own builders) supplies: ``read_csv('/etc/passwd')``, ``ATTACH``,
+    ``COPY … TO`` or ``INSTALL`` must fail. DuckDB's external access is switched off
+    with the lake as its one allowed directory (spilling goes there too), and the
+    configuration is locked, so no statement can switch it back.
+    """
+    spill = data_dir / ".duckdb-tmp"
+    con.execute(f"SET temp_directory = {_sql_string(str(spill))}")
+    con.execute(f"SET allowed_directories = [{_sql_string(str(data_dir) + os.sep)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
 class Engine:
     """DuckDB over ``<data_dir>/events``, with every view of ``athena_views``.
 
@@ -281,7 +305,8 @@ class Engine:
         max_staleness_s: float = 0.5,
         refresh_in_background: bool = False,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        # absolute: DuckDB's allowed directory, quarantine keys and error paths use it
+        self.data_dir = Path(data_dir).resolve()
         self._views = load_views() if views is None else views
         # the deduplicated events are kept per day too: every aggregate and every
         # filtered dashboard panel reads them, and re-reading Parquet + deduping a month
@@ -296,11 +321,19 @@ class Engine:
         #: the events_deduped columns each view reads ("*" when it reads them all)
         self._columns_read = {v.name: _columns_read(v) for v in self._views}
         self._lock = threading.RLock()
-        self._con = duckdb.connect(":memory:")
+        #: files checked and found to be events files: (partition, name, size, mtime)
+        self._good_files: set[tuple[str, str, int, int]] = set()
+        self._check_lock = threading.Lock()
+        self._check_con = duckdb.connect(":memory:", config={"threads": 1, **_NO_EXTENSIONS})
+        _confine(self._check_con, self.data_dir)
+        #: files this engine moved to quarantine (absolute paths)
+        self.quarantined: list[str] = []
+        self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         # event_time is UTC without zone; comparing it with current_timestamp (a
         # TIMESTAMPTZ) must not shift it by the laptop's zone
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
+        _confine(self._con, self.data_dir)
         self._has_files: bool | None = None
         #: each day's files at the last listing
         self._signatures: dict[str, Signature] = {}
@@ -528,6 +561,8 @@ class Engine:
             except Exception as err:  # a compaction mid-read, a full disk: next round
                 if self._stop.is_set():
                     break  # interrupted by close()
+                if self._set_aside_named(err):
+                    continue  # a damaged file is out of the way: at once
                 # a file compacted away between the listing and the read is routine:
                 # list again at once (once: an unreadable file would fail every time)
                 routine = isinstance(err, duckdb.IOException)
@@ -558,9 +593,15 @@ class Engine:
         return False
 
     def _scan(self) -> dict[str, Signature]:
-        """Each partition's files with size and mtime: what changes when data arrives."""
+        """Each partition's files with size and mtime: what changes when data arrives.
+
+        A file seen for the first time is checked (its footer and schema, about a
+        millisecond); one that is no events file is moved to ``quarantine/`` instead of
+        failing every query (``lake_compactor.validate``).
+        """
         prefix = f"{_PARTITION}="
         signatures = {}
+        good: set[tuple[str, str, int, int]] = set()
         for directory in events_dir(self.data_dir).glob(prefix + "*"):
             files = []
             for path in directory.glob("*.parquet"):
@@ -568,10 +609,45 @@ class Engine:
                     stat = path.stat()
                 except FileNotFoundError:  # compacted away while listing
                     continue
+                seen = (directory.name, path.name, stat.st_size, stat.st_mtime_ns)
+                if seen not in self._good_files and self._set_aside_if_bad(path):
+                    continue
+                good.add(seen)
                 files.append((path.name, stat.st_size, stat.st_mtime_ns))
             if files:
                 signatures[directory.name[len(prefix) :]] = tuple(sorted(files))
+        self._good_files = good
         return signatures
+
+    def _set_aside_if_bad(self, path: Path, *, read_all: bool = False) -> bool:
+        """Move ``path`` to quarantine if it is no readable events file; whether it was."""
+        with self._check_lock:
+            if not path.is_file():
+                return False
+            problem = file_problem(self._check_con, path, read_all=read_all)
+            if problem is None:
+                return False
+            key = path.relative_to(self.data_dir).as_posix()
+            try:
+                target = LocalStore(self.data_dir).quarantine(key)
+            except OSError as err:
+                log.error("lake: %s is no events file (%s) and cannot be moved: %s",
+                          path, problem, err)
+                return True
+            log.warning("lake: %s is no events file (%s); moved to %s",
+                        path, problem, self.data_dir / target)
+            self.quarantined.append(str(self.data_dir / target))
+            return True
+
+    def _set_aside_named(self, error: Exception) -> bool:
+        """After a read failed: quarantine the lake files the error names that are bad
+        (a damaged data page behind an intact footer); whether any was."""
+        moved = False
+        for name in set(_PARQUET_PATH.findall(str(error))):
+            path = Path(name)
+            if path.is_relative_to(events_dir(self.data_dir)):
+                moved |= self._set_aside_if_bad(path, read_all=True)
+        return moved
 
     def _create(self, has_files: bool) -> None:
         # one transaction: a background refresh never shows a reader half the views
@@ -891,7 +967,8 @@ class Engine:
         """Run one Athena-dialect statement on the lake and views; columns named as
         Athena names them."""
         translated, names = prepare(sql)
-        for attempt in (1, 2):
+        attempts = [1, 2]
+        for attempt in attempts:
             try:
                 if not self._ready.is_set():
                     # the default mode, and a background engine before its first
@@ -909,7 +986,12 @@ class Engine:
                     return QueryResult(columns=columns, rows=relation.fetchall())
                 finally:
                     cursor.close()
-            except duckdb.IOException as err:
+            except duckdb.Error as err:
+                if len(attempts) < 6 and self._set_aside_named(err):
+                    attempts.append(attempts[-1])  # the damaged file is gone: again
+                    continue
+                if not isinstance(err, duckdb.IOException):
+                    raise QueryError(explain(err, ["events", *self.view_names])) from err
                 # a compaction may delete a file between the listing and the read; the
                 # second attempt sees the merged file instead
                 if attempt == 2:
@@ -917,8 +999,6 @@ class Engine:
                         f"could not read the lake under {self.data_dir}: {err} — is another "
                         "process rewriting it? Retry the query."
                     ) from err
-            except duckdb.Error as err:
-                raise QueryError(explain(err, ["events", *self.view_names])) from err
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -933,6 +1013,8 @@ class Engine:
             self._thread.join()
         with self._lock:
             self._con.close()
+        with self._check_lock:
+            self._check_con.close()
 
     def __enter__(self) -> Engine:
         return self

@@ -20,7 +20,7 @@ from moto import mock_aws
 from cdk.bundling import COMPACTOR_PLATFORMS, compactor_requirements
 from cdk.compaction import HANDLER
 from cdk.config import ConfigError, OwnstatsConfig
-from lake_compactor import BUCKET_ENV, PREFIX_ENV
+from lake_compactor import BUCKET_ENV, PREFIX_ENV, SERVICE_ENV
 
 pytestmark = pytest.mark.cdk
 
@@ -54,6 +54,7 @@ def test_compactor_function_is_sized_for_a_day_of_events(synth: Synth) -> None:
     assert props["Environment"]["Variables"] == {
         BUCKET_ENV: {"Ref": _lake_bucket_id(synth)},
         PREFIX_ENV: "events/",
+        SERVICE_ENV: "ownstats-example-com",  # the processor's: one LakeQuarantineAlarm
     }
     assert "ReservedConcurrentExecutions" not in props  # a new account's 10 cannot spare one
 
@@ -89,11 +90,15 @@ def test_compactor_may_touch_only_the_events_prefix(synth: Synth) -> None:
         for p in synth.resources("AWS::IAM::Policy").values()
         if {"Ref": role_id} in p["Properties"]["Roles"]
     ]
-    by_action = {}
+    by_action: dict[str, Any] = {}
+    quarantine = []
     for statement in policy:
         actions = (
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
+        if "quarantine/" in json.dumps(statement["Resource"]):
+            quarantine.append(statement)  # where a damaged object is moved to
+            continue
         for action in actions:
             by_action[action] = statement
     assert set(by_action) == {
@@ -109,6 +114,31 @@ def test_compactor_may_touch_only_the_events_prefix(synth: Synth) -> None:
     objects = by_action["s3:DeleteObject"]
     assert objects["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/events/*"]]}
     assert by_action["s3:GetObject"] is objects and by_action["s3:PutObject"] is objects
+    assert quarantine == [
+        {
+            "Action": ["s3:PutObject"],
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/quarantine/events/*"]]
+            },
+        }
+    ]
+
+
+def test_a_quarantined_object_raises_an_alarm(synth: Synth) -> None:
+    (alarm,) = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if "ObjectsQuarantined" in json.dumps(a["Properties"])
+    ]
+    (query,) = alarm["Metrics"]
+    assert query["MetricStat"]["Metric"] == {
+        "Dimensions": [{"Name": "service", "Value": "ownstats-example-com"}],
+        "MetricName": "ObjectsQuarantined",
+        "Namespace": "ownstats",  # what lake_compactor.handler.quarantine_metric emits
+    }
+    assert alarm["Threshold"] == 0 and query["MetricStat"]["Stat"] == "Sum"
+    assert "quarantine/" in alarm["AlarmDescription"] and alarm["AlarmActions"]
 
 
 def test_lake_retention_expires_events_only(synth: Synth) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -417,3 +418,53 @@ def test_a_run_short_of_time_defers_partitions_to_the_next(
     monkeypatch.setattr(handler_module, "clock", lambda: lake.base + 3600)
     report = lake.handler({}, Hurried())
     assert report["compacted"] == [] and sorted(report["deferred"]) == sorted([*CLOSED, today()])
+
+
+# -- damaged and foreign objects -------------------------------------------------------------
+
+
+def damaged_objects(rng: random.Random) -> dict[str, bytes]:
+    """What can land in a partition besides Firehose's files, by name."""
+    good = parquet_bytes(event_rows(CLOSED[0], 15, rng, 5_000), int96=False)
+    middle = len(good) // 3
+    # the footer intact, a data page overwritten: only a full read finds it
+    bad_page = good[:middle] + bytes(rng.getrandbits(8) for _ in range(200)) + good[middle + 200 :]
+    as_text = pa.table(
+        {"event_id": ["x1"], "event_time": ["2026-03-01 10:00"], "event_type": ["pageview"],
+         "domain_name": ["example.com"]}
+    )  # fmt: skip
+    without_id = pa.table(
+        {"event_time": pa.array([datetime(2026, 3, 1, 10)], pa.timestamp("ms")),
+         "event_type": ["pageview"], "domain_name": ["example.com"]}
+    )  # fmt: skip
+    out = {}
+    for name, table in (("time-as-text", as_text), ("no-event-id", without_id)):
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        out[name] = sink.getvalue().to_pybytes()
+    return {
+        "zero-bytes": b"",
+        "random": bytes(rng.getrandbits(8) for _ in range(4096)),
+        "half-copied": good[: len(good) // 2],
+        "damaged-page": bad_page,
+        **out,
+    }
+
+
+def test_damaged_objects_are_quarantined_and_the_rest_compacted(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = lake.snapshot("before")
+    bad = damaged_objects(random.Random(11))
+    for name, body in bad.items():
+        lake.s3.put_object(Bucket=BUCKET, Key=f"{EVENTS}event_date={CLOSED[0]}/{name}", Body=body)
+    with pytest.raises(CompactionError) as raised:  # the failure alarm's signal
+        lake.run(3600, monkeypatch)
+    assert "moved to quarantine/" in str(raised.value)
+    metrics = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert [m["ObjectsQuarantined"] for m in metrics] == [len(bad)]  # LakeQuarantineAlarm
+    assert lake.listing("quarantine/") == sorted(
+        f"quarantine/{EVENTS}event_date={CLOSED[0]}/{name}" for name in bad
+    )
+    lake.run(3600 + GRACE, monkeypatch)  # deletes what the first run replaced
+    assert_converged(lake, baseline)
