@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import secrets
+import stat
 import threading
 import time
 import zlib
@@ -208,6 +209,11 @@ class Spool:
         replayed = 0
         for path in sorted(self.directory.glob("*.spool")):
             self._next_name = max(self._next_name, _segment_number(path) + 1)
+            if not stat.S_ISREG(path.lstat().st_mode):
+                # a named pipe would block the start for good, a link point anywhere:
+                # only the spool's own regular files are read
+                log.warning("spool: %s is not a regular file; skipped", path)
+                continue
             lines, damaged = read_spool_file(path)
             if damaged:
                 log.warning("spool: %s: %d damaged records skipped", path, damaged)
@@ -284,12 +290,23 @@ class Spool:
         current = self._segments[-1] if self._segments else None
         if current is not None and current.fd is not None:
             young = time.monotonic() - current.opened < self.segment_s
+            if os.fstat(current.fd).st_nlink == 0:
+                # someone deleted the file (or the whole folder): what is written to it
+                # now would be acknowledged but on no disk; start again in a new file
+                log.warning("spool: %s was deleted while in use; starting a new file",
+                            current.path)
+                young = False
             if young and current.size < self.segment_bytes:
                 return current
             self._close(current)
         path = self.directory / f"{self._next_name:012d}.spool"
         self._next_name += 1
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:  # the folder itself was removed: make it again
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o600)
         try:
             fsync_dir(self.directory)  # the new file's name is as durable as its lines
         except OSError:

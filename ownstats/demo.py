@@ -140,7 +140,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  live demo traffic: ~{args.rate:g} visits/s", flush=True)
         live.start()
         if args.duration:
-            threading.Timer(args.duration, os.kill, (os.getpid(), signal.SIGINT)).start()
+            # a daemon: a stop by Ctrl-C or SIGTERM before the time is up must not wait
+            # for it (a plain Timer kept the process alive until --duration had passed)
+            timer = threading.Timer(args.duration, os.kill, (os.getpid(), signal.SIGINT))
+            timer.daemon = True
+            timer.start()
 
     serve(stack, args.host, args.port, ready=ready, share=shared)
     live.stop()

@@ -12,9 +12,11 @@ import asyncio
 import csv
 import dataclasses
 import io
+import logging
 import re
+import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +43,8 @@ from ownstats.dashboard.params import (
 )
 from ownstats.dashboard.runner import Backend, Runner
 from ownstats.results import QueryResult
+
+log = logging.getLogger(__name__)
 
 __all__ = ["STATIC_DIR", "build_app", "dashboard_routes"]
 
@@ -166,7 +170,9 @@ class _Api:
         runner: Runner,
         today: Callable[[], date],
         now: Callable[[], datetime | None],
+        configured: Sequence[str] = (),
     ) -> None:
+        self.configured = frozenset(configured)
         self.runner = runner
         self.today = today
         self.now = now
@@ -187,6 +193,9 @@ class _Api:
             since = self._today() - timedelta(days=SITES_LOOKBACK_DAYS)
             (result,) = await self.runner.run(queries.sites_sql(since), fresh=fresh)
             names = [row[0] for row in result.rows]
+            # the owner's sites first (busiest first among them): names from before the
+            # allow-list folded subdomains, or from no allow-list, never open the page
+            names.sort(key=lambda name: name not in self.configured)
             self._first_days = {
                 row[0]: date.fromisoformat(str(row[1])[:10]) for row in result.rows if row[1]
             }
@@ -236,7 +245,12 @@ class _Api:
         )
 
     def guarded(self, handler: Handler) -> Handler:
-        """Bad input → 400 with the reason; a failing backend → 502 with its message."""
+        """Bad input → 400 with the reason; a failing backend → 502 with a request id.
+
+        The backend's own message stays in the log, under that id: Athena's errors name
+        role ARNs, the account and buckets, DuckDB's the lake's absolute paths, and
+        neither belongs in an answer to a browser.
+        """
 
         async def endpoint(request: Request) -> Response:
             try:
@@ -244,7 +258,16 @@ class _Api:
             except BadRequest as err:
                 return _error(400, str(err))
             except Exception as err:  # Engine's QueryError, Athena's errors, …
-                return _error(502, f"the query backend failed: {err}")
+                request_id = secrets.token_hex(6)
+                log.error(
+                    "dashboard: %s failed (request %s): %s: %s",
+                    request.url.path, request_id, type(err).__name__, err,
+                )  # fmt: skip
+                return _error(
+                    502,
+                    f"the query backend failed (request {request_id}: its log has the "
+                    "details); other panels are not affected, retry in a moment",
+                )
 
         return endpoint
 
@@ -427,6 +450,7 @@ def dashboard_routes(
     parallel: bool = False,
     today: Callable[[], date] = utc_today,
     now: Callable[[], datetime | None] | None = None,
+    configured: Sequence[str] = (),
 ) -> list[BaseRoute]:
     """The dashboard's routes: ``/``, ``/_dash/*`` (static) and ``/api/*``.
 
@@ -434,12 +458,16 @@ def dashboard_routes(
     For Athena pass ``parallel=True`` (a page's panels run side by side) and a
     ``cache_ttl_s`` of the refresh interval. ``today`` and ``now`` (naive UTC) are
     injectable for tests: a pinned ``today`` alone counts as a whole day; by default
-    (neither given) ``now`` is the clock.
+    (neither given) ``now`` is the clock. ``configured``: the deployment's site domains
+    (``--domain``, ``-c domain``); the site list puts them first, so the page opens on
+    one of them whatever else the lake holds.
     """
     if now is None:
         clock = today is utc_today
         now = (lambda: datetime.now(UTC).replace(tzinfo=None)) if clock else (lambda: None)
-    api = _Api(Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel), today, now)
+    api = _Api(
+        Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel), today, now, configured
+    )
     g = api.guarded
     return [
         Route("/", _index, methods=["GET", "HEAD"], name="dashboard"),

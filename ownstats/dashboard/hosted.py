@@ -168,7 +168,8 @@ def build_hosted_app(
     routes = [
         r
         for r in dashboard_routes(
-            backend, cache_ttl_s=cache_ttl_s, parallel=True, today=today, now=now
+            backend, cache_ttl_s=cache_ttl_s, parallel=True, today=today, now=now,
+            configured=domains,
         )
         if getattr(r, "path", "").startswith("/api/")
     ]

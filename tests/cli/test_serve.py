@@ -221,3 +221,22 @@ def test_serve_logs_the_fixture_requests_as_cloudfront_did(server: Any, tmp_path
     sql = f"SELECT {compared} FROM events ORDER BY page_id, event_type"
     assert query(data, sql) == query(ingested, sql)
     assert len(query(data, sql)) == 4
+
+
+def test_demo_stopped_early_does_not_wait_for_its_duration(tmp_path: Path) -> None:
+    """Before, `demo --duration N` stopped by SIGTERM or Ctrl-C hung until N had passed."""
+    port = free_port()
+    process = start(
+        "demo", "--port", str(port), "--data", str(tmp_path / "demo"), "--days", "1",
+        "--visits-per-day", "20", "--duration", "3600",
+    )  # fmt: skip
+    try:
+        wait_for_port(port, process, timeout=120)
+        stopped = time.monotonic()
+        code, out, err = stop(process)  # communicate(timeout=60): a hang fails the test
+        assert code == 0, err
+        assert time.monotonic() - stopped < 60 and "demo stopped" in out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -204,6 +204,10 @@ def test_repeated_log_lines_are_rate_limited() -> None:
         ("evil.test:8081", False),
         ("127.0.0.1.evil.test", False),
         ("localhost.evil.test:8081", False),
+        ("[::1]", True),
+        ("[::1].evil.example", False),  # the part after "]" is a name, not a port
+        ("[::1]:8081.evil.example", False),
+        ("[::1]x:80", False),
         ("", False),
     ],
 )

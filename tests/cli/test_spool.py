@@ -145,3 +145,43 @@ def test_a_replay_of_stored_lines_is_not_stored_twice(tmp_path: Path) -> None:
         rows = engine.query("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events")
     assert rows.rows == [(40, 40)]
     assert not list((data / "spool").glob("*.spool"))
+
+
+def test_a_named_pipe_in_the_spool_is_skipped_not_waited_for(tmp_path: Path) -> None:
+    """Before, a FIFO called *.spool blocked the start for good (and SIGTERM with it)."""
+    import os
+    import shutil
+
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    os.mkfifo(directory / "000000000001.spool")
+    good = directory / "000000000002.spool"
+    writer = Spool(tmp_path / "other", Stream())
+    writer.open()
+    writer.append(make_line()).result(timeout=10)
+    writer.close()
+    shutil.copy(next((tmp_path / "other").glob("*.spool")), good)
+    spool = Spool(directory, Stream())
+    opened: list[int] = []
+    thread = threading.Thread(target=lambda: opened.append(spool.open()), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert opened == [1]  # the regular file's line, and no hang
+    spool.close()
+
+
+def test_a_deleted_spool_folder_is_made_again_and_keeps_acknowledging(tmp_path: Path) -> None:
+    """Before, `rm -rf DATA/spool` while serve ran answered 503 until a restart."""
+    import shutil
+
+    directory = tmp_path / "spool"
+    stream = Stream()
+    spool = Spool(directory, stream)
+    spool.open()
+    spool.append(make_line()).result(timeout=10)
+    shutil.rmtree(directory)
+    line = make_line()
+    spool.append(line).result(timeout=10)  # no OSError
+    (path,) = directory.glob("*.spool")
+    assert read_spool_file(path) == ([line], 0)  # on disk again, not in a deleted inode
+    spool.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,16 @@ def test_sites_lists_domains_and_filter_labels(client: TestClient) -> None:
     assert body["sites"] == list(DOMAINS)  # busiest first: the main site has 3/4 of visits
     assert body["filters"]["source"] == "Source"
     assert "visitor_id" not in body["filters"]
+
+
+def test_the_owners_sites_come_first_whatever_else_the_lake_holds(engine: Engine) -> None:
+    """A stranger's busier name (from before subdomains counted under their site, or a
+    lake without an allow-list) never opens the dashboard when the owner named sites."""
+    from ownstats.dashboard import build_app
+
+    app = build_app(engine, today=lambda: LAST_DAY, configured=["blog.example.org"])
+    with TestClient(app) as owner:
+        assert owner.get("/api/sites").json()["sites"] == ["blog.example.org", "example.com"]
 
 
 def test_index_and_static_assets_are_served_locally(client: TestClient) -> None:
@@ -381,19 +392,35 @@ def test_repeated_parameter_and_unknown_panel(client: TestClient) -> None:
     assert response.status_code == 400 and "unknown breakdown" in response.json()["error"]
 
 
-def test_backend_failure_is_a_502(engine: Engine) -> None:
+def test_backend_failure_is_a_502_without_internals(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     from ownstats.dashboard import build_app
+
+    secret = (
+        "Athena says no: User: arn:aws:sts::123456789012:assumed-role/ownstats-Dash/x is "
+        "not authorized on s3://ownstats-lake-123/ (/home/owner/ownstats-data/events)"
+    )
 
     class Broken:
         def query(self, sql: str) -> Any:
             if "FROM events" in sql:
                 return engine.query(sql)
-            raise RuntimeError("Athena says no")
+            raise RuntimeError(secret)
 
-    with TestClient(build_app(Broken(), today=lambda: LAST_DAY)) as broken:
+    with (
+        TestClient(build_app(Broken(), today=lambda: LAST_DAY)) as broken,
+        caplog.at_level("ERROR"),
+    ):
         response = broken.get("/api/summary", params=q())
     assert response.status_code == 502
-    assert "Athena says no" in response.json()["error"]
+    error = response.json()["error"]
+    for internal in ("Athena says no", "123456789012", "arn:", "s3://", "/home/owner"):
+        assert internal not in error
+    request_id = re.search(r"request ([0-9a-f]{12})", error)
+    assert request_id is not None
+    # the detail is logged under the id the answer gives
+    assert f"request {request_id.group(1)}" in caplog.text and secret in caplog.text
 
 
 # -- current visitors --------------------------------------------------------------------

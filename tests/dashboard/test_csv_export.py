@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -56,7 +57,17 @@ def idn_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
         for i, value in enumerate((*FORMULAS, *HARMLESS))
     ]
     sink = LakeSink(data)
-    Processor(domains=(SITE,), sink=sink, salts=MemorySaltStore()).process(enumerate(records))
+
+    class Unicode:
+        """A lake with the site's name in Unicode (written before hosts were stored in
+        punycode, or by hand): its CSV file names must still work."""
+
+        def put(self, events: list[dict[str, Any]]) -> list[int]:
+            return sink.put([{**e, "domain_name": SITE} for e in events])
+
+    Processor(domains=(SITE,), sink=Unicode(), salts=MemorySaltStore()).process(
+        enumerate(records)
+    )
     sink.close()
     with Engine(data) as engine, TestClient(build_app(engine, today=lambda: DAY)) as client:
         yield client
@@ -115,7 +126,23 @@ def test_csv_defuses_formulas_behind_whitespace_and_fullwidth_signs(
 )
 def test_is_formula_looks_past_whitespace_and_controls(text: str) -> None:
     assert is_formula(text)
-    assert defuse(text) == "'" + text
+    cell = defuse(text)
+    # quoted, or its controls made visible so that it starts with a backslash instead
+    assert cell == "'" + text or (cell.startswith("\\x") and not is_formula(cell))
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("/a\x1b[2Jb", "/a\\x1b[2Jb"),  # ESC: a terminal's escape sequence
+        ("/gpj\u202e.exe", "/gpj\\u202e.exe"),  # right-to-left override: shown as /exe.jpg
+        ("/x\u2066y\u2069", "/x\\u2066y\\u2069"),  # bidi isolates
+        ("/a\x9bb", "/a\\x9bb"),  # C1 CSI
+        ("tab\tand\nlines", "tab\tand\nlines"),  # data the CSV writer quotes
+    ],
+)
+def test_controls_and_bidi_characters_are_shown_not_acted_on(text: str, cell: str) -> None:
+    assert defuse(text) == cell
 
 
 @pytest.mark.parametrize(

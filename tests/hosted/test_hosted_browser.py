@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 import sqlglot
@@ -330,3 +330,26 @@ def test_a_forged_callback_is_not_accepted(page: Any, idp: Idp) -> None:
     page.goto(f"{idp.site}/?code=stolen&state=not-ours")
     page.wait_for_url(f"{idp.origin}/oauth2/authorize?*")
     assert idp.issued == [] and idp.problems == []
+
+
+def test_a_forged_error_callback_shows_none_of_its_text(page: Any, idp: Idp) -> None:
+    # anyone can send a link with error_description: it must never reach the page
+    text = "Your account is locked. Call support at 555-0100"
+    page.goto(
+        f"{idp.site}/?state=forged&error=access_denied&error_description={quote(text)}"
+    )
+    page.wait_for_url(f"{idp.origin}/oauth2/authorize?*")  # state checked first
+    assert "555-0100" not in page.content() and idp.issued == []
+
+
+def test_a_real_error_answer_shows_a_fixed_message(page: Any, idp: Idp) -> None:
+    page.goto(idp.site + "/")
+    page.wait_for_url(f"{idp.origin}/oauth2/authorize?*")
+    state = parse_qs(urlsplit(page.url).query)["state"][0]
+    page.goto(
+        f"{idp.site}/?state={state}&error=access_denied&error_description="
+        + quote("Call 555-0100 now")
+    )
+    page.wait_for_selector("#error:not([hidden])")
+    shown = page.locator("#error").inner_text()
+    assert "access was denied" in shown and "555-0100" not in shown

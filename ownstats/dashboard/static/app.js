@@ -825,9 +825,9 @@
     }
   }
 
-  // "updated N s ago": how old the figures on screen may be. Only the hosted API has
-  // /api/freshness (Athena sees events a minute or more late, and answers are cached);
-  // locally a hit is queryable within seconds, so a 404 hides the label for good.
+  // "updated N s ago": how old the figures on screen may be (/api/freshness, local and
+  // hosted: Athena sees events a minute or more late, and answers are cached); an API
+  // without it (404: an older server) hides the label for good.
   async function refreshFreshness() {
     const site = readState().site;
     if (!site || freshness.off) return;

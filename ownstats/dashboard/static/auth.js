@@ -88,6 +88,17 @@
     expiresAt = Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2);
   }
 
+  // RFC 6749 section 4.1.2.1: the codes an authorization server answers with
+  const SIGN_IN_ERRORS = {
+    access_denied: "access was denied",
+    invalid_request: "the sign-in request was refused",
+    unauthorized_client: "this dashboard may not sign in here",
+    unsupported_response_type: "the sign-in request was refused",
+    invalid_scope: "the sign-in request was refused",
+    server_error: "the sign-in service failed",
+    temporarily_unavailable: "the sign-in service is busy; try again in a moment",
+  };
+
   function showProblem(message) {
     // a message and a way out, never a sign-in loop
     const box = document.getElementById("error");
@@ -129,13 +140,15 @@
     sessionStorage.removeItem(PENDING);
     // the code (single use anyway) leaves the address bar and the history at once
     history.replaceState(null, "", pending && pending.back ? pending.back : "/");
-    if (params.get("error")) {
-      throw new Error(params.get("error_description") || params.get("error"));
-    }
     if (!pending || pending.state !== params.get("state")) {
-      // not the answer to our own request (an old tab, a forged link): start over
+      // not the answer to our own request (an old tab, a forged link): start over,
+      // before anything of it is shown
       leaving = false;
       return signIn();
+    }
+    if (params.get("error")) {
+      // a fixed text per OAuth error code: error_description is whatever the link said
+      throw new Error(SIGN_IN_ERRORS[params.get("error")] || SIGN_IN_ERRORS.server_error);
     }
     await exchange(code, pending);
     addSignOutButton();
