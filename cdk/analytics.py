@@ -40,6 +40,20 @@ VIEW_DEPLOYER_TIMEOUT = Duration.minutes(5)
 VIEW_DEPLOYER_SERVICE_TIMEOUT = VIEW_DEPLOYER_TIMEOUT.plus(Duration.minutes(1))
 
 
+
+def default_database_access(stack: Stack) -> iam.PolicyStatement:
+    """What Athena needs of every caller whose Glue access is narrowed to its own
+    database: the catalog and the ``default`` database ("Fine-grained access to
+    databases and tables in the AWS Glue Data Catalog": access to both is mandatory).
+    Read-only, and the default database holds nothing of ours."""
+    return iam.PolicyStatement(
+        actions=["glue:GetDatabase", "glue:GetDatabases"],
+        resources=[
+            stack.format_arn(service="glue", resource="catalog"),
+            stack.format_arn(service="glue", resource="database", resource_name="default"),
+        ],
+    )
+
 class Analytics(Construct):
     """Exposes ``workgroup_name``, ``results_bucket``, ``view_names``."""
 
@@ -109,6 +123,7 @@ class Analytics(Construct):
                 ],
             )
         )  # fmt: skip
+        role.add_to_policy(default_database_access(stack))
         role.add_to_policy(
             iam.PolicyStatement(
                 # what Athena calls on the caller's behalf for CREATE/DROP VIEW

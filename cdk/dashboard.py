@@ -43,6 +43,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from cdk.analytics import default_database_access
 from cdk.buckets import secure_bucket
 from cdk.bundling import BUILD_ROOT
 from cdk.dashboard_page import CONFIG_KEY, CSP, stage_hosted_static
@@ -70,6 +71,23 @@ def user_logical_id(email: str) -> str:
     """A stable construct id per invited address (adding one user never replaces another)."""
     return "User" + hashlib.sha256(email.encode()).hexdigest()[:10]
 
+
+
+#: Cognito refuses a user pool domain prefix containing these ("Configuring a user pool
+#: domain"): laws.com, paws.org, draws.io or amazonfan.shop rolled the whole stack back
+_RESERVED_IN_PREFIX = re.compile(r"aws|amazon|cognito")
+
+
+def cognito_prefix_base(namespace: str) -> str:
+    """The readable part of the sign-in domain's prefix: the stack's name in Cognito's
+    alphabet (lower-case letters, digits, hyphens; 40 characters here), with every
+    reserved word broken by a hyphen (``ownstats-laws-com`` → ``ownstats-law-s-com``).
+    The stack id's UUID group appended to it is hex, which holds none of those words."""
+    base = re.sub(r"[^a-z0-9-]", "-", namespace.lower())
+    while match := _RESERVED_IN_PREFIX.search(base):
+        cut = match.start() + 2  # a-ws, am-azon, co-gnito
+        base = base[:cut] + "-" + base[cut:]
+    return base[:40].strip("-")
 
 class HostedDashboard(Construct):
     """Exposes ``url``, ``user_pool``, ``client``, ``api``, ``function``, ``distribution``."""
@@ -111,7 +129,7 @@ class HostedDashboard(Construct):
         )
         api_domain = f"{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
 
-        prefix_base = re.sub(r"[^a-z0-9-]", "-", namespace.lower())[:40].strip("-")
+        prefix_base = cognito_prefix_base(namespace)
         # globally unique per region: the stack id's first UUID group makes it so
         stack_uuid = Fn.select(2, Fn.split("/", stack.stack_id))
         domain_prefix = f"{prefix_base}-{Fn.select(0, Fn.split('-', stack_uuid))}"
@@ -411,6 +429,7 @@ class HostedDashboard(Construct):
                                             resource_name=workgroup_name)],
             )
         )  # fmt: skip
+        self.role.add_to_policy(default_database_access(stack))
         self.role.add_to_policy(
             iam.PolicyStatement(
                 # what Athena reads of the catalog on the caller's behalf for a SELECT

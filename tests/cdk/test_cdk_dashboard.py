@@ -217,13 +217,16 @@ def test_function_role_is_read_only_and_least_privilege(synth: Synth) -> None:
     assert set(granted) == {
         "logs:CreateLogStream", "logs:PutLogEvents",
         "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
-        "athena:StopQueryExecution", "glue:GetDatabase", "glue:GetTable",
+        "athena:StopQueryExecution", "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable",
         "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject",
         "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
     }  # fmt: skip
     assert granted["athena:StartQueryExecution"] == {
         "arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/ownstats-example-com"
     }
+    # Athena's guide: access to the catalog and the default database is mandatory
+    default = "arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:database/default"
+    assert default in granted["glue:GetDatabase"] and default in granted["glue:GetDatabases"]
     tables = {r.rsplit("/", 1)[1] for r in granted["glue:GetTable"] if ":table/" in r}
     assert tables == {"events", *(v.name for v in load_views())}  # not access_logs
     # writes only under the results prefix; the lake is read-only
@@ -373,3 +376,19 @@ def test_a_dashboard_source_change_rebuilds_without_pip(
     assert wheel.read_text() == "wheel = 1\n"
     assert wheel.stat().st_ino == (first / "somedep" / "__init__.py").stat().st_ino  # linked
     assert bundling.build_dashboard_asset("3.14", tmp_path / "build") == second
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["laws.com", "paws.org", "draws.io", "amazonfan.shop", "cognito.dev", "awsaws.com",
+     "xn--aws-bcher.de", "a" * 60 + ".com"],
+)  # fmt: skip
+def test_the_sign_in_prefix_never_holds_a_word_cognito_refuses(domain: str) -> None:
+    from cdk.config import stack_name_for
+    from cdk.dashboard import cognito_prefix_base
+
+    base = cognito_prefix_base(stack_name_for(domain))
+    assert not re.search("aws|amazon|cognito", base)
+    # the UUID group appended after a hyphen is hex: it cannot complete a reserved word
+    assert re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", base) and len(base) <= 40
+    assert not re.search("aws|amazon|cognito", base + "-0123456789abcdef")

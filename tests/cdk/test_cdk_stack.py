@@ -569,7 +569,7 @@ def test_options_reach_the_fixed_cost(synth: Synth) -> None:
     assert cost["kinesis shards"] == pytest.approx(2 * 10.95)
     assert cost["kms keys"] == 0
     assert cost["dashboards"] == pytest.approx(3.00)
-    assert cost["alarms"] == pytest.approx(0.60)
+    assert cost["alarms"] == pytest.approx(0.70)
     assert cost["custom metrics"] == pytest.approx((4 + 7) * 0.30)
 
 
@@ -628,3 +628,26 @@ def test_outputs_for_the_cli(synth: Synth) -> None:
     assert '<script defer src=\\"https://' in tag and '/hello.js\\"></script>' in tag
     assert outputs["AthenaWorkGroup"]["Value"] == "ownstats-example-com"
     assert outputs["GlueDatabase"]["Value"] == "ownstats_example_com"
+
+
+def test_athena_callers_may_read_the_default_database(synth: Synth) -> None:
+    """Athena's guide ("Fine-grained access to databases and tables"): a caller whose Glue
+    access is narrowed needs the catalog and the default database too, read-only."""
+    default = {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":glue:", {"Ref": "AWS::Region"},
+                          ":", {"Ref": "AWS::AccountId"}, ":database/default"]]
+    }  # fmt: skip
+    roles_with_glue = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        actions = [
+            a for s in statements for a in (s["Action"] if isinstance(s["Action"], list)
+                                             else [s["Action"]])
+        ]  # fmt: skip
+        if "glue:GetTable" not in actions or "glue:GetTableVersions" in actions:
+            continue  # Firehose's role reads the table's schema only, not through Athena
+        roles_with_glue.append(policy["Properties"]["Roles"])
+        granted = [s for s in statements if default in (
+            s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]  # fmt: skip
+        assert granted and set(granted[0]["Action"]) == {"glue:GetDatabase", "glue:GetDatabases"}
+    assert len(roles_with_glue) == 2  # the view deployer and the hosted dashboard
