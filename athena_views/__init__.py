@@ -146,9 +146,10 @@ def to_duckdb(sql: str) -> str:
     """
     import sqlglot
 
-    from athena_views.trino_functions import rewrite
+    from athena_views.trino_functions import rewrite, trino_semantics
 
     tree = sqlglot.parse_one(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
+    tree = trino_semantics(tree)
     tree = tree.transform(_unnest_map_for_duckdb).transform(_min_by_keeps_nulls)
     return tree.transform(rewrite).sql(dialect="duckdb")
 

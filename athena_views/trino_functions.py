@@ -162,3 +162,66 @@ def rewrite(node: Any) -> Any:
         if build is not None:
             return build(list(node.expressions))
     return node
+
+
+#: interval units for which Trino keeps a DATE a DATE (``date + interval '1' day``)
+_DATE_UNITS = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"})
+
+
+def _unit(node: Any) -> str:
+    unit = node.args.get("unit")
+    return str(unit.name if hasattr(unit, "name") else unit or "").upper()
+
+
+def trino_semantics(tree: Any) -> Any:
+    """Where DuckDB answers a Trino expression with another type or value, make it
+    answer as Trino does; silently different results are worse than an error.
+
+    - ``date ± interval`` of days, weeks, months or years, and ``date_add`` of those
+      units on a date, are a DATE in Trino and a TIMESTAMP in DuckDB:
+      ``CAST(current_date - INTERVAL '7' DAY AS varchar)`` gave ``2026-11-27 00:00:00``
+      locally, ``2026-11-27`` on Athena, and ``event_date >= …`` dropped the boundary day.
+    - ``regexp_extract`` without a match is NULL in Trino, ``''`` in DuckDB.
+
+    Types come from sqlglot's annotation (literals, casts, ``current_date``, date
+    functions); an expression it cannot type is left as it is.
+    """
+    from sqlglot import exp
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    try:
+        annotate_types(tree)
+    except Exception:  # an expression sqlglot cannot type: translate as before
+        return tree
+    is_date = lambda n: n.type is not None and n.type.this == exp.DataType.Type.DATE  # noqa: E731
+    changes: list[tuple[Any, str]] = []
+    for node in tree.find_all(exp.Add, exp.Sub, exp.DateAdd, exp.DateSub, exp.RegexpExtract):
+        if isinstance(node, exp.RegexpExtract):
+            changes.append((node, "regexp"))
+        elif isinstance(node, exp.Add | exp.Sub):
+            left, right = node.this, node.expression
+            interval = right if isinstance(right, exp.Interval) else left
+            other = left if interval is right else right
+            if isinstance(interval, exp.Interval) and _unit(interval) in _DATE_UNITS and (
+                is_date(other)
+            ):
+                changes.append((node, "date"))
+        elif _unit(node) in _DATE_UNITS and is_date(node.this):
+            changes.append((node, "date"))
+    # innermost first: an outer node's copy then holds its rewritten children
+    for node, kind in reversed(changes):
+        if kind == "date":
+            node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("DATE")))
+        else:
+            text, pattern = node.this, node.expression
+            node.replace(
+                exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.RegexpLike(this=text.copy(), expression=pattern.copy()),
+                            true=node.copy(),
+                        )
+                    ]
+                )
+            )
+    return tree

@@ -85,6 +85,47 @@ def test_trino_function_gives_trinos_result(engine: Engine, expression: str, exp
     assert value(engine, expression) == expected
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # Trino's date arithmetic keeps a DATE a DATE (DuckDB: TIMESTAMP); the docs'
+        # example first, then what a date filter on event_date does with it
+        ("DATE '2012-08-08' + INTERVAL '2' DAY", dt.date(2012, 8, 10)),
+        ("DATE '2026-11-28' - INTERVAL '7' DAY", dt.date(2026, 11, 21)),
+        ("INTERVAL '1' MONTH + DATE '2026-01-31'", dt.date(2026, 2, 28)),
+        ("DATE '2026-11-28' - INTERVAL '1' YEAR", dt.date(2025, 11, 28)),
+        ("CAST(DATE '2026-11-28' - INTERVAL '7' DAY AS varchar)", "2026-11-21"),
+        ("CAST(current_date - INTERVAL '7' DAY AS varchar) = "
+         "CAST(date_add('day', -7, current_date) AS varchar)", True),
+        ("length(CAST(current_date - INTERVAL '7' DAY AS varchar))", 10),
+        ("date_add('day', 1, DATE '2026-11-28')", dt.date(2026, 11, 29)),
+        ("date_add('month', 1, DATE '2026-01-31')", dt.date(2026, 2, 28)),
+        ("date_add('week', -1, DATE '2026-11-28')", dt.date(2026, 11, 21)),
+        ("date_trunc('month', DATE '2026-11-28')", dt.date(2026, 11, 1)),
+        ("date_trunc('week', DATE '2026-11-28')", dt.date(2026, 11, 23)),
+        ("CAST(date_trunc('month', DATE '2026-11-28') AS varchar)", "2026-11-01"),
+        # a timestamp stays a timestamp
+        ("TIMESTAMP '2026-11-28 10:00:00' + INTERVAL '1' DAY", dt.datetime(2026, 11, 29, 10)),
+        ("date_add('hour', 1, TIMESTAMP '2026-11-28 10:00:00')", dt.datetime(2026, 11, 28, 11)),
+        # regexp_extract: the docs' examples, and NULL (not '') without a match
+        ("regexp_extract('1a 2b 14m', '\\d+')", "1"),
+        ("regexp_extract('1a 2b 14m', '(\\d+)([a-z]+)', 2)", "a"),
+        ("regexp_extract('abc', 'x')", None),
+        ("regexp_extract('abc', 'x(y)', 1)", None),
+        ("regexp_extract('abc', 'b()', 1)", ""),  # a match whose group is empty
+        ("coalesce(regexp_extract('/blog', '^/docs/(.*)', 1), 'none')", "none"),
+    ],
+)  # fmt: skip
+def test_values_have_trinos_types_not_duckdbs(
+    engine: Engine, expression: str, expected: Any
+) -> None:
+    """A silent difference is worse than an error: the type must be Trino's too (a
+    datetime where Trino gives a date casts to '2026-11-21 00:00:00', and a filter
+    `event_date >= …` on that string drops the boundary day)."""
+    result = value(engine, expression)
+    assert result == expected and type(result) is type(expected), (result, expected)
+
+
 def test_every_added_function_is_documented() -> None:
     documented = Path(__file__).parents[2].joinpath("docs", "VIEWS.md").read_text()
     for name in ADDED:
