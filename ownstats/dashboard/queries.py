@@ -415,6 +415,14 @@ _CARD_METRICS = (
 )
 
 
+def _without_goal(params: Params) -> Params:
+    """The conversion rate's denominator: the same filters but the goal (Plausible's
+    "same filters but the goal"). With ``source=Google`` it is Google's visitors, not
+    every visitor: CR by source is what a goal is read by first."""
+    kept = tuple((name, value) for name, value in params.filters if FILTERS[name].kind != "event")
+    return dataclasses.replace(params, filters=kept)
+
+
 def summary_sql(params: Params) -> str:
     """The cards, one row per ``period``: 'current', 'previous' (when compared) and,
     with a goal filter, 'current_all'/'previous_all' (every visitor: the conversion
@@ -425,7 +433,7 @@ def summary_sql(params: Params) -> str:
     parts = [(label, part) for label, span in spans for part in _split(span)]
     selects = _labelled("daily_stats", params, parts, _TOTALS)
     if any(FILTERS[name].kind == "event" for name, _ in params.filters):
-        everyone = dataclasses.replace(params, filters=())
+        everyone = _without_goal(params)
         selects += _labelled("daily_stats", everyone, [(f"{n}_all", p) for n, p in parts], _TOTALS)
     return (
         f"SELECT period, {_CARD_METRICS} FROM ({' UNION ALL '.join(selects)}) AS t GROUP BY period"
@@ -508,7 +516,7 @@ def breakdown_sql(panel: Breakdown, params: Params, limit: int | None) -> str:
     # events, as the cards and the graph count them; whole days read the views' rows
     span = params.span
     if panel.conversion:
-        everyone = dataclasses.replace(params, filters=())
+        everyone = _without_goal(params)
         visitors = (
             f"SELECT sum(visitors) FROM {_from('daily_stats', everyone, span)}"
             f" WHERE {_where(params.site, params.start, params.end)}"

@@ -355,3 +355,61 @@ def test_the_graph_interval_can_be_chosen(live: TestClient, engine: Engine) -> N
         )
         assert response.status_code == 400
         assert "'interval' for this range must be one of" in response.json()["error"]
+
+
+def _truth_rate(engine: Engine, goal: str, where: str, start: str, end: str) -> float:
+    """The conversion rate computed here, not by the dashboard's SQL: per day, the
+    visitors with a visit matching the filters (the denominator) and those among them
+    with such a visit holding the goal event (the numerator), summed over the days."""
+    visits = (
+        f"SELECT * FROM sessions WHERE domain_name = '{SITE}' AND {where} "
+        f"AND event_date BETWEEN '{start}' AND '{end}'"
+    )
+    everyone = scalar(
+        engine, f"SELECT count(*) FROM (SELECT DISTINCT event_date, visitor_id FROM ({visits}))"
+    )
+    converted = scalar(
+        engine,
+        f"SELECT count(*) FROM (SELECT DISTINCT s.event_date, s.visitor_id FROM ({visits}) s "
+        "JOIN events_deduped e ON e.domain_name = s.domain_name AND e.visitor_id = s.visitor_id "
+        "AND e.event_date = s.event_date AND e.event_time BETWEEN s.session_start AND "
+        f"s.session_end WHERE e.event_type = 'event' AND e.event_name = '{goal}')",
+    )
+    return float(converted) / float(everyone)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"source": "Google"},
+        {"device": "mobile"},
+        {"source": "Google", "device": "mobile"},
+        {"channel": "Organic Search"},
+        {"browser": "Chrome"},
+        {"country": "US"},
+        {"os": "Windows", "device": "desktop"},
+    ],
+    ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "none",
+)
+def test_goal_conversion_rates_keep_every_filter_but_the_goal(
+    client: TestClient, engine: Engine, filters: dict[str, str]
+) -> None:
+    """Before, the denominator dropped every filter: with source=Google, 251 Google
+    converters were divided by all 8,700 visitors (2.9%, not ~10%)."""
+    start, end = "2026-03-01", "2026-03-14"
+    goal = engine.query(
+        f"SELECT event_name FROM custom_events WHERE domain_name = '{SITE}' "
+        "GROUP BY 1 ORDER BY sum(visitors) DESC LIMIT 1"
+    ).rows[0][0]
+    columns = {"source": "source", "device": "device_type", "channel": "channel",
+               "browser": "browser_name", "country": "country_code", "os": "os_name"}  # fmt: skip
+    where = " AND ".join(f"{columns[k]} = '{v}'" for k, v in filters.items()) or "true"
+    truth = _truth_rate(engine, goal, where, start, end)
+    assert 0 < truth < 1
+    base = {"site": SITE, "period": "custom", "from": start, "to": end, **filters}
+    card = client.get("/api/summary", params={**base, "event": goal}).json()["metrics"]
+    assert card["conversion_rate"]["value"] == pytest.approx(truth)
+    goals = client.get("/api/breakdown/custom-events", params={**base, "limit": "100"}).json()
+    row = next(r for r in goals["rows"] if r["event_name"] == goal)
+    assert row["conversion_rate"] == pytest.approx(truth)
