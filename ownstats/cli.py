@@ -14,6 +14,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from numbers import Number
 from pathlib import Path
@@ -100,11 +101,29 @@ def read_lines(source: str) -> Iterator[str]:
         yield from handle
 
 
-def batched(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
+@dataclass
+class InputShape:
+    """What ``batched`` saw besides records: ``#`` comment lines (a real-time log record
+    starts with its epoch timestamp, never ``#``; files and fixtures carry notes, and
+    standard logs a ``#Version``/``#Fields`` header) and the first record's field count."""
+
+    comments: int = 0
+    first_fields: int | None = None
+
+
+def batched(
+    lines: Iterable[str], size: int, shape: InputShape | None = None
+) -> Iterator[list[tuple[int, str]]]:
+    shape = shape if shape is not None else InputShape()
     batch: list[tuple[int, str]] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        if line.startswith("#"):
+            shape.comments += 1
+            continue
+        if shape.first_fields is None:
+            shape.first_fields = line.rstrip("\r\n").count("\t") + 1
         batch.append((number, line))
         if len(batch) == size:
             yield batch
@@ -147,6 +166,7 @@ def ingest(
     *,
     quiet: bool = False,
     mask_paths: Sequence[str] = (),
+    shape: InputShape | None = None,
 ) -> Any:
     """Feed log lines through the processor into the lake; the merged BatchResult."""
     from ownstats.lake import LakeSink
@@ -161,7 +181,7 @@ def ingest(
     totals = BatchResult()
     progress = Progress("ingest")
     try:
-        for batch in batched(lines, 500):  # Kinesis-sized batches, as Lambda sees them
+        for batch in batched(lines, 500, shape):  # Kinesis-sized batches, as Lambda's
             totals.merge(process_with_retries(processor, batch))
             if not quiet:
                 progress.update(totals.records_in, f", {totals.accepted:,} accepted")
@@ -174,9 +194,17 @@ def ingest(
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from stream_processor.fields import REALTIME_LOG_FIELDS
+
     data = Path(args.data)
+    shape = InputShape()
     totals = ingest(
-        data, args.domain, read_lines(args.file), quiet=args.quiet, mask_paths=args.mask_paths
+        data,
+        args.domain,
+        read_lines(args.file),
+        quiet=args.quiet,
+        mask_paths=args.mask_paths,
+        shape=shape,
     )
     rejected = totals.rejections.as_dict()
     print(
@@ -186,8 +214,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for reason, count in rejected.items():
         example = totals.rejections.examples.get(reason, "")
         print(f"  {reason:<20} {count:>9,}   e.g. {example}")
+    if shape.comments:
+        print(f"  ({shape.comments:,} comment lines starting with # skipped)")
     if not totals.records_in:
         print("warning: no records found in the input", file=sys.stderr)
+    elif rejected.get("malformed", 0) == totals.records_in:
+        expected = len(REALTIME_LOG_FIELDS)
+        found = shape.first_fields
+        print(
+            f"error: none of the {totals.records_in:,} records could be read. ownstats reads "
+            f"CloudFront real-time log records with {expected} tab-separated fields in this "
+            f"order: {', '.join(REALTIME_LOG_FIELDS)} (docs/PROTOCOL.md); the first record "
+            f"has {found}. A log written with another field list (an older deployment's, "
+            "such as tests/fixtures/cloudfront/ownstats-2022.tsv) cannot be read as it is",
+            file=sys.stderr,
+        )
+        return 1
     if totals.failed:
         print(
             f"error: {totals.failed:,} records could not be processed or written to {data} "

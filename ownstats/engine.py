@@ -61,13 +61,29 @@ _MISSING_FUNCTION = re.compile(
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
 
 
+#: Athena's ``SHOW TABLES`` (tables and views, one ``tab_name`` column), answered from
+#: DuckDB's catalog without the engine's internals (``<view>__live``, ``__ownstats_…``)
+_SHOW_TABLES = re.compile(r"\s*show\s+tables\s*;?\s*", re.IGNORECASE)
+_SHOW_TABLES_SQL = (
+    "SELECT DISTINCT table_name AS tab_name FROM information_schema.tables "
+    "WHERE table_schema = 'main' AND table_name NOT LIKE '%\\_\\_%' ESCAPE '\\' ORDER BY 1"
+)
+
+
 def parse_query(sql: str) -> exp.Expression:
     """The one reading statement in ``sql``, parsed as Athena SQL; QueryError otherwise."""
+    # sqlglot logs a warning for statements it only passes through (SHOW …): the
+    # refusal below says what is wrong, so the warning would only clutter the terminal
+    quiet = logging.getLogger("sqlglot")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         statements = sqlglot.parse(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as err:
         # sqlglot underlines the culprit with terminal escapes: not in a message or a pipe
         raise QueryError(f"not valid Athena SQL: {_ANSI.sub('', str(err))}") from err
+    finally:
+        quiet.setLevel(level)
     statements = [s for s in statements if s is not None]
     if not statements:
         raise QueryError('no SQL given: pass one statement, e.g. "SELECT * FROM daily_stats"')
@@ -75,7 +91,8 @@ def parse_query(sql: str) -> exp.Expression:
         raise QueryError("run one statement at a time")
     if not isinstance(statements[0], exp.Query | exp.Describe):
         raise QueryError(
-            "only queries (SELECT, WITH …, DESCRIBE) can run here: the lake is written by "
+            "only queries (SELECT, WITH …, DESCRIBE, SHOW TABLES) can run here: the lake is "
+            "written by "
             "the processor, and views come from athena_views/*.sql"
         )
     return statements[0]
@@ -85,6 +102,8 @@ def parse_query(sql: str) -> exp.Expression:
 def prepare(sql: str) -> tuple[str, tuple[str, ...] | None]:
     """(DuckDB SQL, Athena's column names or None) for one user query; cached, as the
     dashboard repeats the same few queries."""
+    if _SHOW_TABLES.fullmatch(sql):
+        return _SHOW_TABLES_SQL, ("tab_name",)
     names = athena_column_names(parse_query(sql))
     try:
         translated = to_duckdb(sql)

@@ -218,3 +218,28 @@ def test_sql_cannot_switch_the_confinement_off(lake: Path) -> None:
                 engine.query(statement)
         with pytest.raises(duckdb.InvalidInputException, match="locked"):
             engine._con.execute("SET allowed_directories = ['/']")  # even from inside
+
+
+def test_ingest_of_the_fixtures_skips_comments_and_explains_an_older_field_list(
+    tmp_path: Path,
+) -> None:
+    """The repository's own fixtures carry # notes (counted as malformed before), and the
+    2022 records were logged with another field list (15/15 malformed, exit 0, silent)."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "cloudfront"
+    done = run_cli("ingest", "--data", str(tmp_path / "a"), str(fixtures / "realtime-records.tsv"))
+    assert done.returncode == 0, done.stderr
+    assert "malformed" not in done.stdout and "comment lines starting with # skipped" in done.stdout
+    old = run_cli("ingest", "--data", str(tmp_path / "b"), str(fixtures / "ownstats-2022.tsv"))
+    assert old.returncode == 1
+    assert "none of the 3 records could be read" in old.stderr
+    assert "14 tab-separated fields" in old.stderr and "the first record has 12" in old.stderr
+
+
+def test_show_tables_lists_the_tables_and_views_without_warnings(lake: Path) -> None:
+    done = run_cli("query", "--data", str(lake), "--format", "csv", "SHOW TABLES")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    names = done.stdout.split()
+    assert names[0] == "tab_name" and {"events", "page_views", "daily_stats"} <= set(names)
+    assert not [n for n in names if "__" in n]  # none of the engine's internals
+    refused = run_cli("query", "--data", str(lake), "SHOW DATABASES")
+    assert refused.returncode != 0 and "unsupported syntax" not in refused.stderr
