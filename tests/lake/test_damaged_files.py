@@ -117,3 +117,23 @@ def test_query_and_serve_work_on_a_damaged_lake(damaged_lake: Path) -> None:
     assert code == 0, err
     assert "Traceback" not in err
     assert len(quarantined(damaged_lake)) == 14
+
+
+def test_ingest_into_a_damaged_lake_stores_its_records_and_sets_the_files_aside(
+    damaged_lake: Path, tmp_path: Path
+) -> None:
+    from factories import beacon_query, make_line
+
+    records = tmp_path / "records.log"
+    records.write_text(
+        "\n".join(
+            make_line(beacon_query(u=f"https://example.com/in{i}"), timestamp="1772366400.000")
+            for i in range(25)
+        )
+        + "\n"
+    )  # 2026-03-01 12:00 UTC: into the damaged day
+    done = run_cli("ingest", "--data", str(damaged_lake), "--domain", "example.com", str(records))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "accepted: 25" in done.stdout
+    assert query(damaged_lake, "SELECT count(*) AS n FROM events") == [{"n": 105}]
+    assert len(quarantined(damaged_lake)) == 12
