@@ -458,3 +458,78 @@ def test_arrow_keys_step_to_the_period_before_and_after(server: str, page: tuple
     press(pg, "ArrowLeft")  # month to date → the whole of last month
     assert (query_of(pg)["from"], query_of(pg)["to"]) == ("2026-02-01", "2026-02-28")
     assert errors.messages == []
+
+
+class Throttling:
+    """An ASGI wrapper that behaves like a new AWS account's Lambda quota: it counts the
+    API requests in flight at once and throttles the first request of every path."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.inflight = 0
+        self.most = 0
+        self.seen: set[str] = set()
+        self.throttled = 0
+        self.answered = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import asyncio
+
+        from starlette.responses import JSONResponse
+
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        self.inflight += 1
+        self.most = max(self.most, self.inflight)
+        try:
+            await asyncio.sleep(0.05)  # every request takes a while, as a Lambda does
+            if path not in self.seen:
+                self.seen.add(path)
+                self.throttled += 1
+                response = JSONResponse({"message": "Too Many Requests"}, status_code=429)
+                await response(scope, receive, send)
+                return
+            self.answered += 1
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1
+
+
+def test_the_page_caps_its_requests_and_retries_throttled_ones(
+    engine: Any, browser: Any
+) -> None:
+    """Before, a page fired ~20 API calls at once and a throttled one (429/5xx) left its
+    panel failed: on a new account's 10 concurrent Lambdas, the very first visit."""
+    import threading
+    import time
+
+    import uvicorn
+    from dashboard_support import NOW
+
+    from ownstats.dashboard import build_app
+    from tests.cli.processes import free_port
+
+    wrapper = Throttling(build_app(engine, now=lambda: NOW, parallel=True))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(wrapper, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    try:
+        pg = context.new_page()
+        open_page(pg, f"http://127.0.0.1:{port}", "period=30d")
+        assert wrapper.throttled >= 8 and wrapper.answered >= wrapper.throttled
+        assert wrapper.most <= 4  # never more than four at once
+        assert pg.locator(".failed").count() == 0 and pg.locator("#error").is_hidden()
+        assert pg.locator('.card[data-metric="visitors"] .value').inner_text().strip() != ""
+    finally:
+        context.close()
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -65,15 +65,52 @@
   class Expired extends Error {}
 
   // The one way to the API: JSON, CSV, the live counter, everything.
+  // A page asks for about 20 things at once. Hosted, each is a Lambda invocation, and a
+  // new AWS account runs 10 at a time, shared with the stream processor: all at once,
+  // the first visit would see panels throttled. So at most MAX_INFLIGHT requests run
+  // at a time, and a throttled or failed answer (429, 5xx) is asked again, up to
+  // RETRIES times, after a growing, jittered pause (or the server's Retry-After).
+  const MAX_INFLIGHT = 4;
+  const RETRIES = 3;
+  const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+  let inflight = 0;
+  const queued = [];
+
+  async function acquire() {
+    if (inflight >= MAX_INFLIGHT) await new Promise((resolve) => queued.push(resolve));
+    inflight += 1;
+  }
+
+  function release() {
+    inflight -= 1;
+    const next = queued.shift();
+    if (next) next();
+  }
+
+  function pause(attempt, response) {
+    const after = Number(response.headers.get("Retry-After"));
+    const ms = after > 0 ? Math.min(after, 10) * 1000 : 400 * 2 ** attempt * (0.5 + Math.random() / 2);
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
   async function apiFetch(url, accept = "application/json") {
     const auth = window.ownstatsAuth;
-    const headers = { Accept: accept, ...(auth ? await auth.headers() : {}) };
-    const response = await fetch(url, { headers });
-    if (response.status === 401 && auth) {
-      auth.expired();
-      throw new Expired("signed out");
+    for (let attempt = 0; ; attempt += 1) {
+      const headers = { Accept: accept, ...(auth ? await auth.headers() : {}) };
+      await acquire();
+      let response;
+      try {
+        response = await fetch(url, { headers });
+      } finally {
+        release();
+      }
+      if (response.status === 401 && auth) {
+        auth.expired();
+        throw new Expired("signed out");
+      }
+      if (!RETRY_STATUS.has(response.status) || attempt >= RETRIES) return response;
+      await pause(attempt, response);
     }
-    return response;
   }
 
   async function getJson(url) {
