@@ -12,7 +12,7 @@ questions with the real code, never with a guess:
 2. **Objects per day**: a day of each scale is delivered minute by minute (file
    modification times = delivery times) and compacted by ``lake_compactor.run.compact``
    on a local copy of the bucket layout with the production schedule (hourly runs, the
-   day closed 8 h after midnight), so the counts are what the Lambda leaves.
+   day closed 14 h after midnight), so the counts are what the Lambda leaves.
 3. **Scan per dashboard load**: the dashboard's own queries
    (``ownstats.dashboard.queries``, the views of ``athena_views`` translated by
    ``athena_views.to_duckdb``) run in DuckDB on the lake before and after compaction;
@@ -401,7 +401,7 @@ def simulate_scale(
     materialise_day(con, source, day_file)
     delivered = deliver(con, day_file, root / "before-closed", closed)
     generate_s = time.perf_counter() - started
-    # the schedule: every hour, through the day's close (8 h after midnight) and the
+    # the schedule: every hour, through the day's close (14 h after midnight) and the
     # deletion one grace period later (the runs in between have nothing to do)
     runs = [midnight + 3600 * h for h in range(1, 26)]
     runs += [midnight + DAY_S + POLICY.close_after_s, midnight + DAY_S + POLICY.close_after_s

@@ -2,20 +2,23 @@
 
 Sizing, and why:
 
-- arm64, 512 MB: the work is CPU-bound parsing (user agents via the native ua-parser
-  regex engine, URL decoding, hashing); Lambda scales CPU with memory, and 512 MB
-  keeps a 500-record batch well under a second while the GB-s bill stays tiny
-  (see docs/DEPLOY.md). Graviton is ~20 % cheaper per GB-s than x86.
+- arm64, 1,024 MB: the work is CPU-bound parsing (user agents through the bot and
+  device list matchers, URL decoding, hashing), and the matchers take ~240–580 MB; Lambda
+  scales CPU with memory (see docs/DEPLOY.md). Graviton is ~20 % cheaper per GB-s than
+  x86.
 - timeout 60 s: a batch is parsed in well under a second; the rest is room for
   Firehose PutRecordBatch retries with backoff before failures are reported back.
 - batch size 500 = the PutRecordBatch limit, so one batch is one Firehose call.
 - batching window 10 s: at low traffic up to 10 s of beacons share one invocation
   instead of one invocation per beacon; still far below Firehose's 60 s buffer, so
   it does not change when data becomes queryable.
-- ReportBatchItemFailures + bisect + 10 retries + 6 h maximum record age: a transient
-  failure retries only the failed records; a poison record is isolated by bisection
-  and, after the retries, sent (as metadata) to the encrypted on-failure SQS queue
-  instead of blocking its shard for the stream's 24 h retention.
+- ReportBatchItemFailures + bisect + retries until a record is 12 h old: a failure
+  retries only the failed records. Only the environment can fail a batch now (a
+  record's own trouble is a counted drop, never a failure: stream_processor.pipeline),
+  so retries wait out an outage: a Firehose or SSM outage of an hour, even of 11, loses
+  nothing (10 retries used to last about a minute). Past 12 h the records' position goes
+  to the encrypted on-failure SQS queue, leaving 12 h of the stream's 24 h retention to
+  re-read them (docs/DEPLOY.md, *The failure queue*).
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ from constructs import Construct
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
 from lake_compactor import METRICS_NAMESPACE as SHARED_NAMESPACE
+from lake_compactor.policy import PROCESSOR_MAX_RECORD_AGE_S
 from stream_processor.masks import MASK_PATHS_ENV
 from stream_processor.reasons import REASON_METRICS_ENV
 
 HANDLER = "stream_processor.handler.handler"
+#: half the stream's retention (cdk/stream.py, 24 h): the other half is for a replay;
+#: the compactor closes a day only after it (lake_compactor.policy)
+MAX_RECORD_AGE_H = PROCESSOR_MAX_RECORD_AGE_S // 3600
 METRICS_NAMESPACE = SHARED_NAMESPACE  # the compactor emits into the same one
 
 
@@ -109,8 +116,9 @@ class Processor(Construct):
                 batch_size=500,
                 max_batching_window=Duration.seconds(10),
                 bisect_batch_on_error=True,
-                retry_attempts=10,
-                max_record_age=Duration.hours(6),
+                # no retry_attempts: CloudFormation's default, -1, retries until the
+                # record age below (a count would end sooner: 10,000 × ~3 s ≈ 8 h)
+                max_record_age=Duration.hours(MAX_RECORD_AGE_H),
                 report_batch_item_failures=True,
                 parallelization_factor=1,
                 on_failure=sources.SqsDlq(self.failure_queue),

@@ -59,6 +59,12 @@ _OUTPUT_NAME = re.compile(
 _PARTITION = re.compile(rf"^{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})$")
 
 
+#: how late the stream processor may still deliver an event: it retries a Kinesis record
+#: until the record is this old (the event source's maximum record age, which
+#: cdk/processor.py reads from here), half the stream's 24 h retention
+PROCESSOR_MAX_RECORD_AGE_S = 12 * 3600
+
+
 @dataclass(frozen=True)
 class Policy:
     """Timing and layout of the compaction (defaults = what the AWS stack deploys)."""
@@ -67,8 +73,9 @@ class Policy:
     #: a batch of late files still landing) are left for the next run
     min_age_s: float = 600
     #: a day is closed this long after its end: the processor retries a Kinesis record
-    #: for up to 6 h (max record age) and Firehose buffers up to 90 s more
-    close_after_s: float = 8 * 3600
+    #: until it is 12 h old and Firehose buffers up to 90 s more (a later file reopens
+    #: the day: it is merged again, nothing is lost)
+    close_after_s: float = PROCESSOR_MAX_RECORD_AGE_S + 2 * 3600
     #: replaced files are deleted only this long after their replacement was committed,
     #: so an Athena query that listed the partition before the swap (30 min is Athena's
     #: default query timeout) still finds every file it planned to read

@@ -338,8 +338,7 @@ def test_kinesis_event_source_reports_partial_failures(synth: Synth) -> None:
         {
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BisectBatchOnFunctionError": True,
-            "MaximumRetryAttempts": 10,
-            "MaximumRecordAgeInSeconds": 6 * 3600,
+            "MaximumRecordAgeInSeconds": 12 * 3600,
             "BatchSize": 500,
             "MaximumBatchingWindowInSeconds": 10,
             "StartingPosition": "TRIM_HORIZON",
@@ -651,3 +650,17 @@ def test_athena_callers_may_read_the_default_database(synth: Synth) -> None:
             s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]  # fmt: skip
         assert granted and set(granted[0]["Action"]) == {"glue:GetDatabase", "glue:GetDatabases"}
     assert len(roles_with_glue) == 2  # the view deployer and the hosted dashboard
+
+
+def test_retries_outlast_an_hour_long_outage_and_leave_time_to_replay(synth: Synth) -> None:
+    """10 retries of a ~5 s invocation used to give up after about a minute of Firehose
+    throttling; the failure queue then held positions the stream dropped 24 h later."""
+    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    (stream,) = synth.resources("AWS::Kinesis::Stream").values()
+    props = mapping["Properties"]
+    retention_s = stream["Properties"]["RetentionPeriodHours"] * 3600
+    assert props["MaximumRecordAgeInSeconds"] >= 3600 * 6
+    # no count ends the retries first: CloudFormation's default -1 retries until that age
+    assert props.get("MaximumRetryAttempts", -1) == -1
+    # a record that gives up still has half the retention left to be re-read
+    assert retention_s - props["MaximumRecordAgeInSeconds"] >= 6 * 3600

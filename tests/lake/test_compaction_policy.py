@@ -7,6 +7,7 @@ from dataclasses import replace
 from lake_compactor.policy import (
     DAY_TIER,
     HOUR_TIER,
+    PROCESSOR_MAX_RECORD_AGE_S,
     Policy,
     StoredObject,
     day_end,
@@ -152,8 +153,8 @@ def test_a_late_file_or_a_second_run_reopens_a_closed_day() -> None:
 
 def test_policy_defaults_leave_room_for_athena_lambda_and_retries() -> None:
     # the grace covers Athena's 30-minute default query timeout; an intent is stale only
-    # after the Lambda's 15-minute timeout; a day closes after the processor's 6 h retries
+    # after the Lambda's 15-minute timeout; a day closes after the processor's retries
     assert POLICY.delete_grace_s >= 1800
     assert POLICY.stale_intent_s > 900
-    assert POLICY.close_after_s > 6 * 3600
+    assert POLICY.close_after_s > PROCESSOR_MAX_RECORD_AGE_S
     assert POLICY.min_age_s >= 90  # Firehose's 60 s buffer, up to 1.5x with partitioning
