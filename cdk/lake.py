@@ -20,6 +20,7 @@ from constructs import Construct
 
 from cdk.buckets import secure_bucket
 from cdk.nag import acknowledge
+from lake_compactor import ERRORS_PREFIX, ERRORS_RETENTION_DAYS
 from stream_processor.schema import EVENT_COLUMNS, EVENT_TIME_FORMAT, PARTITION_KEYS
 
 EVENTS_TABLE = "events"
@@ -74,8 +75,11 @@ class Lake(Construct):
                 id="abort-incomplete-uploads",
                 abort_incomplete_multipart_upload_after=Duration.days(1),
             ),
-            s3.LifecycleRule(  # records Firehose could not convert: kept for debugging
-                id="expire-delivery-errors", prefix="errors/", expiration=Duration.days(30),
+            s3.LifecycleRule(
+                # records Firehose could not convert or partition: kept a year, so that
+                # `ownstats replay-errors` can re-send them once the cause is fixed
+                id="expire-delivery-errors", prefix=ERRORS_PREFIX,
+                expiration=Duration.days(ERRORS_RETENTION_DAYS),
             ),
         ]  # fmt: skip
         if retention_days is not None:
@@ -255,7 +259,9 @@ class Lake(Construct):
                 bucket_arn=self.bucket.bucket_arn,
                 role_arn=role.role_arn,
                 prefix=f"{EVENTS_PREFIX}event_date=!{{partitionKeyFromQuery:event_date}}/",
-                error_output_prefix="errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/",
+                error_output_prefix=(
+                    f"{ERRORS_PREFIX}!{{firehose:error-output-type}}/!{{timestamp:yyyy-MM-dd}}/"
+                ),
                 # 60 s; with dynamic partitioning Firehose may take up to 1.5x that, so
                 # events are queryable ~90-100 s after the page view (with the processor's
                 # 10 s batching window). 64 MiB is the minimum buffer size Firehose

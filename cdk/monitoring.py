@@ -78,6 +78,14 @@ class Monitoring(Construct):
             label="S3 delivery success ratio",
         )  # fmt: skip
         delivery_failures = self._own("DeliveryFailures", FIVE_MINUTES)
+        # records Firehose could not turn into Parquet (a schema mismatch): they go to the
+        # lake's errors/ while DeliveryToS3.Success stays at 1, so only this metric
+        # ("Data format conversion CloudWatch metrics") tells
+        failed_conversion = cw.Metric(
+            namespace="AWS/Firehose", metric_name="FailedConversion.Records",
+            dimensions_map=firehose_dims, statistic="Sum", period=FIVE_MINUTES,
+            label="records Firehose could not convert to Parquet",
+        )  # fmt: skip
         queue_depth = failure_queue.metric_approximate_number_of_messages_visible(
             period=FIVE_MINUTES, statistic="Maximum"
         )
@@ -114,6 +122,15 @@ class Monitoring(Construct):
                 "errors/ prefix and the Firehose log group).",
                 metric=delivery_success, threshold=1, evaluation_periods=3,
                 comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "LakeConversionAlarm",
+                alarm_description="Firehose could not convert events to Parquet (the events "
+                "schema and the data disagree): they are in the lake bucket's errors/ (kept "
+                "365 days). Fix the cause, then `ownstats replay-errors --stack <name> --apply`.",
+                metric=failed_conversion, threshold=0, evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             ),
             cw.Alarm(

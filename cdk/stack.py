@@ -32,6 +32,8 @@ OUTPUT_NAMES = (
     "AthenaWorkGroup",
     "GlueDatabase",
     "ResultsBucket",
+    "LakeBucket",
+    "DeliveryStreamName",
 )
 
 
@@ -159,6 +161,10 @@ class OwnstatsStack(Stack):
             "AthenaWorkGroup": (analytics.workgroup_name, "Athena workgroup to query in"),
             "GlueDatabase": (lake.database_name, "Glue database with events and the views"),
             "ResultsBucket": (analytics.results_bucket.bucket_name, "Athena results bucket"),
+            "LakeBucket": (lake.bucket.bucket_name,
+                           "Parquet lake (events/) and Firehose's failed records (errors/)"),
+            "DeliveryStreamName": (lake.delivery_stream_name,
+                                   "Firehose stream; `ownstats replay-errors` re-sends to it"),
         }  # fmt: skip
         for name in OUTPUT_NAMES:
             value, description = outputs[name]

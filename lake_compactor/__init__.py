@@ -25,5 +25,9 @@ BUCKET_ENV = "OWNSTATS_LAKE_BUCKET"
 PREFIX_ENV = "OWNSTATS_EVENTS_PREFIX"
 #: the ``service`` dimension of the compactor's metric (the processor's, so one alarm set)
 SERVICE_ENV = "OWNSTATS_SERVICE"
+#: where Firehose writes the records it could not convert or partition, in the lake
+#: bucket (read by `ownstats replay-errors`, expired after ERRORS_RETENTION_DAYS)
+ERRORS_PREFIX = "errors/"
+ERRORS_RETENTION_DAYS = 365
 #: the CloudWatch namespace of ownstats' own metrics (Embedded Metric Format)
 METRICS_NAMESPACE = "ownstats"

@@ -652,7 +652,80 @@ def parser() -> argparse.ArgumentParser:
     server_args(dash_p)
     athena_args(dash_p)
     dash_p.set_defaults(func=cmd_dashboard)
+
+    replay_p = sub.add_parser(
+        "replay-errors",
+        help="re-send the records Firehose could not convert (the lake bucket's errors/)",
+    )
+    replay_p.add_argument(
+        "--stack",
+        default=os.environ.get("OWNSTATS_STACK"),
+        help="deployed stack name, to read the LakeBucket and DeliveryStreamName outputs",
+    )
+    replay_p.add_argument("--bucket", help="lake bucket (overrides the stack output)")
+    replay_p.add_argument(
+        "--delivery-stream", help="Firehose stream (overrides the stack output)"
+    )
+    replay_p.add_argument(
+        "--apply",
+        action="store_true",
+        help="send them and move each re-sent object to errors-replayed/ (default: dry run)",
+    )
+    replay_p.set_defaults(func=cmd_replay_errors)
     return root
+
+
+def cmd_replay_errors(args: argparse.Namespace) -> int:
+    from ownstats.athena import aws_client, stack_outputs
+    from ownstats.replay import replay
+    from stream_processor.sinks import FirehoseSink
+
+    bucket, stream = args.bucket, args.delivery_stream
+    if not (bucket and stream):
+        if not args.stack:
+            print(
+                "error: name the deployed stack (--stack ownstats-example-com) or pass "
+                "--bucket and --delivery-stream",
+                file=sys.stderr,
+            )
+            return 2
+        outputs = stack_outputs(args.stack)
+        bucket = bucket or outputs.get("LakeBucket")
+        stream = stream or outputs.get("DeliveryStreamName")
+        if not (bucket and stream):
+            print(
+                f"error: stack {args.stack} has no LakeBucket/DeliveryStreamName outputs: "
+                "deploy this version first (cdk deploy), or pass --bucket and --delivery-stream",
+                file=sys.stderr,
+            )
+            return 1
+    sink = FirehoseSink(aws_client("firehose"), stream) if args.apply else None
+    report = replay(aws_client("s3"), bucket, sink)
+    print(
+        f"error objects: {report.objects:,}  records: {report.records:,}  "
+        f"events: {report.events:,}  unreadable records: {report.unreadable:,}"
+    )
+    for name, count in sorted(report.by_type.items()):
+        print(f"  {name:<28} {count:>9,} records")
+    for code, count in report.by_code.most_common(5):
+        print(f"  ErrorCode {code:<18} {count:>9,}")
+    if not args.apply:
+        if report.events:
+            print(
+                f"dry run: {report.events:,} events would be sent to {stream}. Fix the cause "
+                "first (the ErrorMessage in the objects; a schema change is the usual one), "
+                "then run again with --apply"
+            )
+        return 0
+    print(f"sent: {report.sent:,}  failed: {report.failed:,}  objects moved: {report.moved:,}")
+    if report.failed:
+        print(
+            "error: some events were refused again; their objects stay under errors/ "
+            "(see the Firehose log group and the objects' ErrorMessage)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

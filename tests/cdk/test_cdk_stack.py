@@ -568,7 +568,7 @@ def test_options_reach_the_fixed_cost(synth: Synth) -> None:
     assert cost["kinesis shards"] == pytest.approx(2 * 10.95)
     assert cost["kms keys"] == 0
     assert cost["dashboards"] == pytest.approx(3.00)
-    assert cost["alarms"] == pytest.approx(0.70)
+    assert cost["alarms"] == pytest.approx(0.80)
     assert cost["custom metrics"] == pytest.approx((4 + 7) * 0.30)
 
 
@@ -664,3 +664,36 @@ def test_retries_outlast_an_hour_long_outage_and_leave_time_to_replay(synth: Syn
     assert props.get("MaximumRetryAttempts", -1) == -1
     # a record that gives up still has half the retention left to be re-read
     assert retention_s - props["MaximumRecordAgeInSeconds"] >= 6 * 3600
+
+
+def test_records_firehose_cannot_convert_raise_an_alarm_and_are_kept_a_year(
+    synth: Synth,
+) -> None:
+    """DeliveryToS3.Success stays at 1 while Firehose writes unconvertible records to
+    errors/: a schema mismatch would have emptied the lake without a word."""
+    (alarm,) = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if "FailedConversion.Records" in json.dumps(a["Properties"])
+    ]
+    if "Metrics" in alarm:  # CDK writes a metric with a label as a one-metric query
+        (query,) = alarm["Metrics"]
+        metric, statistic = query["MetricStat"]["Metric"], query["MetricStat"]["Stat"]
+    else:
+        metric, statistic = alarm, alarm["Statistic"]
+    assert metric["Namespace"] == "AWS/Firehose" and statistic == "Sum"
+    assert metric["MetricName"] == "FailedConversion.Records"
+    assert metric["Dimensions"][0]["Name"] == "DeliveryStreamName"
+    assert alarm["Threshold"] == 0 and alarm["AlarmActions"]
+    assert "replay-errors" in alarm["AlarmDescription"]
+    rules = [
+        rule
+        for bucket in synth.resources("AWS::S3::Bucket").values()
+        for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+        if rule.get("Prefix") == "errors/"
+    ]
+    assert [r["ExpirationInDays"] for r in rules] == [365]
+    (stream,) = synth.resources("AWS::KinesisFirehose::DeliveryStream").values()
+    destination = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert destination["ErrorOutputPrefix"].startswith("errors/")
+    assert {"LakeBucket", "DeliveryStreamName"} <= set(synth.json["Outputs"])
