@@ -637,9 +637,17 @@ def parser() -> argparse.ArgumentParser:
     # Two months: the dashboard's default 30-day view is full and has a previous period.
     demo_p.add_argument("--days", type=int, default=60, help="days of history to generate")
     demo_p.add_argument(
-        "--visits-per-day", type=int, default=400, help="generated visits per day of history"
+        "--visits-per-day",
+        type=int,
+        default=1000,
+        help="generated visits per day of history, and the live traffic's pace (default 1000)",
     )
-    demo_p.add_argument("--rate", type=float, default=2.0, help="live visits started per second")
+    demo_p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="live visits started per second (default: the history's pace and daily rhythm)",
+    )
     demo_p.add_argument(
         "--duration",
         type=float,

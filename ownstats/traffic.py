@@ -9,6 +9,7 @@ of several pages with engagement and custom events, and a little junk.
 from __future__ import annotations
 
 import json
+import math
 import random
 import uuid
 from collections.abc import Iterator
@@ -333,6 +334,60 @@ def noise(rng: random.Random, domain: str, time_s: float) -> Hit:
     return Hit(time_s, "198.51.100.10", BROWSERS[0][0], {"v": "1", "t": "zz"}, country, edge)
 
 
+#: the rhythm of generated traffic, one definition for the history and the demo's live
+#: visits: a share of the visits gathers around a (UTC) afternoon peak, and weekends
+#: see fewer visits than weekdays
+AFTERNOON_SHARE = 0.3
+AFTERNOON_PEAK_S = 15 * 3600
+AFTERNOON_SPREAD_S = 3 * 3600
+WEEKEND_FACTOR = 0.7
+_DAY_S = 86400
+
+
+def _weekday_factor(t: float) -> float:
+    # 1970-01-01 was a Thursday: day 2 and 3 of each week counted from it are Sat/Sun
+    return WEEKEND_FACTOR if int(t // _DAY_S + 3) % 7 >= 5 else 1.0
+
+
+def visit_start(rng: random.Random, start_s: float, span: float) -> float:
+    """A visit's start: uniform over the span, a share pulled to the afternoon peak,
+    weekend days thinned (rejection keeps the count of visits)."""
+    while True:
+        t = start_s + rng.random() * span
+        if rng.random() < AFTERNOON_SHARE:
+            day = start_s + (t - start_s) // _DAY_S * _DAY_S
+            t = day + rng.gauss(AFTERNOON_PEAK_S, AFTERNOON_SPREAD_S) % _DAY_S
+        if rng.random() < _weekday_factor(t):
+            return t
+
+
+def rate_at(visits_per_day: float, t: float) -> float:
+    """Visits per second at ``t`` in traffic of ``visits_per_day`` on an average weekday
+    of the history (``hits``): the same afternoon curve and weekend dip, so live visits
+    continue the history's rate and shape."""
+    second = t % _DAY_S
+    density = (1 - AFTERNOON_SHARE) / _DAY_S
+    for shift in (-_DAY_S, 0.0, _DAY_S):  # the curve wraps around midnight
+        z = (second - AFTERNOON_PEAK_S + shift) / AFTERNOON_SPREAD_S
+        density += (
+            AFTERNOON_SHARE * math.exp(-z * z / 2) / (AFTERNOON_SPREAD_S * math.sqrt(2 * math.pi))
+        )
+    # hits() spreads `visits` over all days; weekdays carry more than weekends
+    mean_factor = (5 + 2 * WEEKEND_FACTOR) / 7
+    return visits_per_day * density * _weekday_factor(t) / mean_factor
+
+
+def next_visit_time(rng: random.Random, visits_per_day: float, t: float) -> float:
+    """The start of the next visit after ``t`` in traffic of ``visits_per_day``
+    (a Poisson process thinned to ``rate_at``)."""
+    # the highest rate of a weekday (day 0 of the epoch was a Thursday), with a margin
+    peak = 1.01 * max(rate_at(visits_per_day, h * 600.0) for h in range(144))
+    while True:
+        t += rng.expovariate(peak)
+        if rng.random() * peak <= rate_at(visits_per_day, t):
+            return t
+
+
 def hits(
     domains: tuple[str, ...] | list[str],
     start_s: float,
@@ -349,10 +404,7 @@ def hits(
     weights = [site.weight for site in sites]
     regulars: list[Visitor] = []  # a quarter of visits come from people seen before
     for _ in range(visits):
-        # more traffic in the (UTC) afternoon: a gentle daily curve
-        t = start_s + rng.random() * span
-        if rng.random() < 0.3:
-            t = start_s + (t - start_s) // 86400 * 86400 + rng.gauss(15 * 3600, 3 * 3600) % 86400
+        t = visit_start(rng, start_s, span)
         t = min(max(t, start_s), end_s - 1)
         (index,) = rng.choices(range(len(domains)), weights)
         domain = domains[index]
