@@ -60,17 +60,37 @@ def _airports() -> dict[str, dict[str, object]]:
     return airportsdata.load("IATA")
 
 
+#: IATA metropolitan-area codes, which name a city, not an airport, and so are not in
+#: airportsdata; some CloudFront locations use them (``YTO50-C1`` is Toronto). Each
+#: maps to the area's main airport (for country and coordinates) and the city's name.
+#: The codes are IATA's multi-airport city codes, as commonly listed.
+METRO_AREAS: dict[str, tuple[str, str]] = {
+    "BJS": ("PEK", "Beijing"), "BUE": ("EZE", "Buenos Aires"), "BHZ": ("CNF", "Belo Horizonte"),
+    "CHI": ("ORD", "Chicago"), "DTT": ("DTW", "Detroit"), "JKT": ("CGK", "Jakarta"),
+    "LON": ("LHR", "London"), "MIL": ("MXP", "Milan"), "MOW": ("SVO", "Moscow"),
+    "NYC": ("JFK", "New York"), "OSA": ("KIX", "Osaka"), "PAR": ("CDG", "Paris"),
+    "RIO": ("GIG", "Rio de Janeiro"), "ROM": ("FCO", "Rome"), "SAO": ("GRU", "São Paulo"),
+    "SEL": ("ICN", "Seoul"), "STO": ("ARN", "Stockholm"), "TYO": ("HND", "Tokyo"),
+    "WAS": ("IAD", "Washington"), "YEA": ("YEG", "Edmonton"), "YMQ": ("YUL", "Montreal"),
+    "YTO": ("YYZ", "Toronto"),
+}  # fmt: skip
+
+
 @lru_cache(maxsize=2048)
 def edge(location: str) -> Edge | None:
     """City, country and coordinates of a CloudFront edge location code."""
     if not location:
         return None
-    airport = _airports().get(location[:3].upper())
+    code = location[:3].upper()
+    airport, city = _airports().get(code), None
+    if airport is None and code in METRO_AREAS:
+        main, city = METRO_AREAS[code]
+        airport = _airports().get(main)
     if airport is None:
         return Edge(location, None, None, None, None)
     return Edge(
         location,
-        str(airport["city"]) or None,
+        city or str(airport["city"]) or None,
         str(airport["country"]) or None,
         float(airport["lat"]),  # type: ignore[arg-type]
         float(airport["lon"]),  # type: ignore[arg-type]

@@ -330,3 +330,17 @@ def test_known_referrer_matches_on_label_boundaries() -> None:
     assert sources.known_referrer("google.com.evil.test") is None
     assert sources.known_referrer("l.facebook.com") == ("Facebook", "social")
     assert sources.known_referrer("facebook.com.evil.test") is None
+
+
+def test_edge_locations_named_by_a_metropolitan_code_have_a_city() -> None:
+    """CloudFront names some locations by IATA's city code, not an airport's: YTO50-C1 is
+    Toronto (it had no city: airportsdata lists airports only)."""
+    from stream_processor.geo import METRO_AREAS, edge
+
+    toronto = edge("YTO50-C1")
+    assert toronto is not None and (toronto.city, toronto.country) == ("Toronto", "CA")
+    assert toronto.latitude == pytest.approx(43.68, abs=0.1)
+    for code, (_airport, city) in METRO_AREAS.items():
+        found = edge(f"{code}1-C1")
+        assert found is not None and found.city == city and found.country, code
+    assert edge("FRA56-P4").city == "Frankfurt am Main"  # type: ignore[union-attr]
