@@ -50,8 +50,9 @@ REALTIME_MINUTES = 30
 #: breakdown columns a list may be sorted by are the panel's own; these are the ways
 ORDERS = ("desc", "asc")
 MAX_OFFSET = 100_000
-#: the longest custom range a request may ask for (ten years of days)
-MAX_RANGE_DAYS = 3660
+#: the longest range a request may ask for: twenty years of days (ten rejected
+#: 2016-01-01 → today for a site that old)
+MAX_RANGE_DAYS = 7310
 #: how a filter asks for "the value is missing" (a visit without country, campaign …)
 NONE_VALUE = "(none)"
 MAX_VALUE_LENGTH = 2000
@@ -354,6 +355,10 @@ def _range(
         first, last = _date(start, "from"), _date(end, "to")
         if first > last:
             raise BadRequest(f"'from' ({first}) is after 'to' ({last}); swap them")
+        if first > today:
+            raise BadRequest(f"'from' ({first}) is in the future (today is {today}): no data yet")
+        # a range reaching past today is counted up to today, as a period would be
+        last = min(last, today)
         if (last - first).days + 1 > MAX_RANGE_DAYS:
             raise BadRequest(f"a range may span at most {MAX_RANGE_DAYS} days")
         return first, last

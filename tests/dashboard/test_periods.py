@@ -413,3 +413,18 @@ def test_goal_conversion_rates_keep_every_filter_but_the_goal(
     goals = client.get("/api/breakdown/custom-events", params={**base, "limit": "100"}).json()
     row = next(r for r in goals["rows"] if r["event_name"] == goal)
     assert row["conversion_rate"] == pytest.approx(truth)
+
+
+def test_custom_ranges_reach_back_twenty_years_and_never_into_the_future(
+    client: TestClient,
+) -> None:
+    """Before: 2016-01-01 → today was refused ('at most 3660 days') and ranges in the
+    future were accepted."""
+    today = LAST_DAY.isoformat()
+    base = {"site": SITE, "period": "custom"}
+    old = client.get("/api/summary", params={**base, "from": "2016-01-01", "to": today})
+    assert old.status_code == 200, old.text
+    ahead = client.get("/api/summary", params={**base, "from": "2026-03-10", "to": "2026-04-30"})
+    assert ahead.status_code == 200 and ahead.json()["meta"]["to"] == today  # up to today
+    future = client.get("/api/summary", params={**base, "from": "2026-04-01", "to": "2026-04-30"})
+    assert future.status_code == 400 and "in the future" in future.json()["error"]
