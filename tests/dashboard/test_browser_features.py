@@ -533,3 +533,18 @@ def test_the_page_caps_its_requests_and_retries_throttled_ones(
         context.close()
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_an_unknown_site_in_the_link_is_named_not_silently_replaced(
+    server: str, page: tuple[Any, Any]
+) -> None:
+    pg, _errors = page
+    pg.goto(f"{server}/?site=nope.example&period=7d")
+    wait_ready(pg)
+    notice = pg.locator("#notice")
+    assert notice.is_visible()
+    assert 'No data for the site "nope.example"' in notice.inner_text()
+    assert query_of(pg)["site"] == SITE
+    pg.select_option("#site", DOMAINS[1])
+    wait_ready(pg)
+    assert notice.is_hidden()

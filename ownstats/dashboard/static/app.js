@@ -965,6 +965,12 @@
         showEmpty(state);
         return;
       }
+      // say so: a mistyped or foreign site in a shared link must not pass for another
+      const notice = $("#notice");
+      if (state.site) {
+        notice.textContent = `No data for the site "${state.site}": showing ${sites[0]}.`;
+        notice.hidden = false;
+      }
       navigate({ ...state, site: sites[0] }, true);
       return;
     }
@@ -1063,7 +1069,10 @@
   async function start() {
     $("#period").replaceChildren(...PERIODS.map(([value, label, key]) =>
       el("option", { value, text: `${label} (${key})` })));
-    $("#site").addEventListener("change", (e) => navigate({ ...readState(), site: e.target.value, filters: {} }));
+    $("#site").addEventListener("change", (e) => {
+      $("#notice").hidden = true;
+      navigate({ ...readState(), site: e.target.value, filters: {} });
+    });
     $("#period").addEventListener("change", onPeriod);
     $("#comparison").addEventListener("change", (e) => navigate({ ...readState(), comparison: e.target.value }));
     $("#interval").addEventListener("change", (e) => navigate({ ...readState(), interval: e.target.value }));
