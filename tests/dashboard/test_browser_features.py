@@ -548,3 +548,16 @@ def test_an_unknown_site_in_the_link_is_named_not_silently_replaced(
     pg.select_option("#site", DOMAINS[1])
     wait_ready(pg)
     assert notice.is_hidden()
+
+
+def test_the_incomplete_key_shows_only_while_an_interval_is_still_counting(
+    server: str, page: tuple[Any, Any]
+) -> None:
+    """Before, "Incomplete (still counting)" was shown for closed ranges too."""
+    pg, _errors = page
+    open_page(pg, server, "period=custom&from=2026-03-01&to=2026-03-07")
+    assert pg.locator("#key-incomplete").is_hidden()
+    assert pg.locator("#chart .line-incomplete").count() == 0
+    open_page(pg, server, "period=7d")  # ends today, mid-afternoon: the last day runs
+    assert pg.locator("#key-incomplete").is_visible()
+    assert pg.locator("#chart .line-incomplete").count() == 1

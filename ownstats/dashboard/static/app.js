@@ -534,6 +534,8 @@
     picker.value = series.interval;
     picker.disabled = choices.length < 2;
     $("#key-previous").hidden = !series.previous;
+    // the dotted key only where a dotted interval is drawn: a closed range has none
+    $("#key-incomplete").hidden = !(series.points || []).some((p) => p.incomplete);
     drawChart();
   }
 
