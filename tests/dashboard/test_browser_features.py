@@ -561,3 +561,35 @@ def test_the_incomplete_key_shows_only_while_an_interval_is_still_counting(
     open_page(pg, server, "period=7d")  # ends today, mid-afternoon: the last day runs
     assert pg.locator("#key-incomplete").is_visible()
     assert pg.locator("#chart .line-incomplete").count() == 1
+
+
+def test_on_a_phone_the_live_counter_never_overlaps_the_wordmark(
+    server: str, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 760}, bypass_csp=True)
+    try:
+        pg = context.new_page()
+        open_page(pg, server, "period=7d")
+        # the widest it gets: a busy site's count and the freshness note
+        pg.evaluate(
+            "() => { document.querySelector('.live').hidden = false;"
+            " document.querySelector('#current').textContent = '12,345';"
+            " const f = document.querySelector('#freshness'); f.hidden = false;"
+            " f.textContent = '· updated 59 s ago'; }"
+        )
+        brand = pg.locator(".brand").bounding_box()
+        live = pg.locator(".live").bounding_box()
+        assert brand and live
+        overlap_x = min(brand["x"] + brand["width"], live["x"] + live["width"]) - max(
+            brand["x"], live["x"]
+        )
+        overlap_y = min(brand["y"] + brand["height"], live["y"] + live["height"]) - max(
+            brand["y"], live["y"]
+        )
+        assert overlap_x <= 0 or overlap_y <= 0, (brand, live)
+        assert live["x"] + live["width"] <= 390  # nothing cut at the screen's edge
+        assert live["width"] > 150  # a line of its own beside the wordmark, not a sliver
+        site = pg.locator("#site").bounding_box()
+        assert site and site["y"] >= max(brand["y"] + brand["height"], live["y"])
+    finally:
+        context.close()
