@@ -569,17 +569,20 @@ def parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
 
+    def stack_arg(p: argparse.ArgumentParser, outputs: str) -> None:
+        p.add_argument(
+            "--stack",
+            default=os.environ.get("OWNSTATS_STACK"),
+            help=f"deployed stack name, to read the {outputs} outputs ($OWNSTATS_STACK)",
+        )
+
     def athena_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--athena",
             action="store_true",
             help="run on AWS Athena (your AWS credentials) instead of the local lake",
         )
-        p.add_argument(
-            "--stack",
-            default=os.environ.get("OWNSTATS_STACK"),
-            help="deployed stack name, to read the workgroup and database outputs",
-        )
+        stack_arg(p, "workgroup and database")
         p.add_argument("--workgroup", help="Athena workgroup (overrides the stack output)")
         p.add_argument("--database", help="Glue database (overrides the stack output)")
 
@@ -665,11 +668,7 @@ def parser() -> argparse.ArgumentParser:
         "replay-errors",
         help="re-send the records Firehose could not convert (the lake bucket's errors/)",
     )
-    replay_p.add_argument(
-        "--stack",
-        default=os.environ.get("OWNSTATS_STACK"),
-        help="deployed stack name, to read the LakeBucket and DeliveryStreamName outputs",
-    )
+    stack_arg(replay_p, "LakeBucket and DeliveryStreamName")
     replay_p.add_argument("--bucket", help="lake bucket (overrides the stack output)")
     replay_p.add_argument(
         "--delivery-stream", help="Firehose stream (overrides the stack output)"

@@ -30,3 +30,11 @@ def pw() -> Iterator[Any]:
 
     with sync_playwright() as driver:
         yield driver
+
+
+@pytest.fixture
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A region and dummy credentials, so boto3 clients build under moto's mock_aws."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
