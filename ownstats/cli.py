@@ -642,8 +642,8 @@ def parser() -> argparse.ArgumentParser:
     demo_p.add_argument(
         "--visits-per-day",
         type=int,
-        default=1000,
-        help="generated visits per day of history, and the live traffic's pace (default 1000)",
+        default=600,
+        help="generated visits per day of history, and the live traffic's pace (default 600)",
     )
     demo_p.add_argument(
         "--rate",

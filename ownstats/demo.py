@@ -76,7 +76,7 @@ class LiveTraffic(threading.Thread):
         port: int,
         rate: float | None,
         seed: int | None = None,
-        visits_per_day: float = 1000,
+        visits_per_day: float = 600,
     ) -> None:
         super().__init__(name="demo-traffic", daemon=True)
         self.host, self.port, self.rate = host, port, rate
