@@ -35,7 +35,7 @@ from lake_compactor.policy import LOCAL_POLICY, Policy, StoredObject
 from lake_compactor.run import EVENTS_PREFIX, Report, compact, manifest_prefix
 from lake_compactor.store import LocalStore, fsync_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
-from stream_processor.text import storable
+from stream_processor.text import storable, storable_props
 
 __all__ = [
     "EVENTS_SCHEMA",
@@ -179,10 +179,11 @@ _UNSTORABLE = (pa.ArrowException, UnicodeError, ValueError, TypeError, OverflowE
 
 
 def _storable(value: Any) -> Any:
+    """A column value repaired as ``stream_processor.text`` repairs an event's."""
     if isinstance(value, str):
         return storable(value, keep_whitespace=True)
-    if isinstance(value, list):  # props as (key, value) pairs
-        return [(storable(k), storable(v, keep_whitespace=True)) for k, v in value]
+    if isinstance(value, list):  # props as (key, value) pairs: the same rule as the events'
+        return list((storable_props(dict(value)) or {}).items()) or None
     return value
 
 
