@@ -38,11 +38,13 @@ from constructs import Construct
 
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
-from lake_compactor import BUCKET_ENV, PREFIX_ENV, SERVICE_ENV
+from lake_compactor import BUCKET_ENV, ERRORS_LOOKBACK_S, ERRORS_PREFIX, PREFIX_ENV, SERVICE_ENV
 from lake_compactor.validate import QUARANTINE_PREFIX
 
 HANDLER = "lake_compactor.handler.handler"
 SCHEDULE = Duration.hours(1)
+# each run counts the errors/ objects of the last two schedules (lake_compactor)
+assert ERRORS_LOOKBACK_S == 2 * SCHEDULE.to_seconds()
 
 
 class Compaction(Construct):
@@ -87,12 +89,13 @@ class Compaction(Construct):
             on_failure=destinations.SqsDestination(failure_queue),
         )
 
-        # list only the events/ prefix; read, write and delete only objects under it
+        # list only the events/ prefix (and errors/, to count what Firehose put there);
+        # read, write and delete only objects under events/
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{events_prefix}*"]}},
+                conditions={"StringLike": {"s3:prefix": [f"{events_prefix}*", f"{ERRORS_PREFIX}*"]}},
             )
         )
         self.role.add_to_policy(

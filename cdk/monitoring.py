@@ -134,6 +134,21 @@ class Monitoring(Construct):
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             ),
             cw.Alarm(
+                self, "LakeDeliveryErrorsAlarm",
+                alarm_description="Firehose wrote records it could not convert or partition "
+                "to the lake bucket's errors/ in the last 2 hours (counted by the hourly "
+                "compactor; kept 365 days). Their folder names the cause; fix it, then "
+                "`ownstats replay-errors --stack <name> --apply`.",
+                metric=cw.Metric(
+                    namespace=self._namespace, metric_name="DeliveryErrorObjects",
+                    dimensions_map={"service": self._service}, statistic="Maximum",
+                    period=ONE_HOUR, label="objects under errors/ (last 2 h)",
+                ),
+                threshold=0, evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),  # fmt: skip
+            cw.Alarm(
                 self, "LakeFreshnessAlarm",
                 alarm_description="Events wait over 15 minutes in Firehose before reaching S3.",
                 metric=freshness, threshold=900, evaluation_periods=3,

@@ -29,5 +29,9 @@ SERVICE_ENV = "OWNSTATS_SERVICE"
 #: bucket (read by `ownstats replay-errors`, expired after ERRORS_RETENTION_DAYS)
 ERRORS_PREFIX = "errors/"
 ERRORS_RETENTION_DAYS = 365
+#: each run counts the errors/ objects written in this many seconds before it
+#: (``DeliveryErrorObjects``): twice the hourly schedule, so a late or skipped run misses
+#: none; an object is then counted by two runs, which only keeps the alarm on longer
+ERRORS_LOOKBACK_S = 2 * 3600
 #: the CloudWatch namespace of ownstats' own metrics (Embedded Metric Format)
 METRICS_NAMESPACE = "ownstats"

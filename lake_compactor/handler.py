@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lake_compactor import BUCKET_ENV, METRICS_NAMESPACE, PREFIX_ENV, SERVICE_ENV
+from lake_compactor import (
+    BUCKET_ENV,
+    ERRORS_LOOKBACK_S,
+    ERRORS_PREFIX,
+    METRICS_NAMESPACE,
+    PREFIX_ENV,
+    SERVICE_ENV,
+)
 from lake_compactor.run import EVENTS_PREFIX, compact
 from lake_compactor.store import S3Store
 
@@ -66,9 +73,9 @@ def _workdir() -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
-def quarantine_metric(count: int, now: float) -> dict[str, Any]:
-    """``ObjectsQuarantined`` in Embedded Metric Format: one printed line becomes the
-    metric the stack's LakeQuarantineAlarm watches (no CloudWatch client, no cost per call)."""
+def metric_line(name: str, count: int, now: float) -> dict[str, Any]:
+    """One of the compactor's counts in Embedded Metric Format: one printed line becomes
+    the metric an alarm of the stack watches (no CloudWatch client, no cost per call)."""
     return {
         "_aws": {
             "Timestamp": int(now * 1000),
@@ -76,13 +83,33 @@ def quarantine_metric(count: int, now: float) -> dict[str, Any]:
                 {
                     "Namespace": METRICS_NAMESPACE,
                     "Dimensions": [["service"]],
-                    "Metrics": [{"Name": "ObjectsQuarantined", "Unit": "Count"}],
+                    "Metrics": [{"Name": name, "Unit": "Count"}],
                 }
             ],
         },
         "service": os.environ.get(SERVICE_ENV, "ownstats"),
-        "ObjectsQuarantined": count,
+        name: count,
     }
+
+
+def quarantine_metric(count: int, now: float) -> dict[str, Any]:
+    """``ObjectsQuarantined``, which LakeQuarantineAlarm watches."""
+    return metric_line("ObjectsQuarantined", count, now)
+
+
+def recent_delivery_errors(store: S3Store, now: float) -> list[str]:
+    """The objects Firehose wrote under ``errors/`` in the last ``ERRORS_LOOKBACK_S``.
+
+    Every record Firehose could not convert, partition (no ``event_date``, or over the
+    active-partition limit: ``activePartitionExceeded``) or write ends there, one folder
+    per error output type. Firehose documents a metric for conversion failures
+    (``FailedConversion.Records``) but none that counts records it could not partition,
+    so the objects themselves are counted: whatever the cause, nothing lands in errors/
+    without raising LakeDeliveryErrorsAlarm.
+    """
+    return sorted(
+        o.key for o in store.list(ERRORS_PREFIX) if o.modified > now - ERRORS_LOOKBACK_S
+    )
 
 
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
@@ -92,9 +119,10 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
     workdir = _workdir()
+    store = S3Store(bucket, _s3())
     try:
         report = compact(
-            S3Store(bucket, _s3()),
+            store,
             workdir=workdir,
             clock=clock,
             time_left=time_left,
@@ -107,6 +135,15 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     log.info(json.dumps({"compaction": summary}, sort_keys=True))
     if report.quarantined:
         print(json.dumps(quarantine_metric(len(report.quarantined), clock())), flush=True)
+    errors = recent_delivery_errors(store, clock())
+    if errors:
+        log.warning(
+            "%d object(s) under %s from the last %d h, e.g. %s: records Firehose could not "
+            "convert or partition (replay: ownstats replay-errors)",
+            len(errors), ERRORS_PREFIX, ERRORS_LOOKBACK_S // 3600, errors[-1],
+        )  # fmt: skip
+        # only when above zero: a custom metric is billed only in the hours it gets data
+        print(json.dumps(metric_line("DeliveryErrorObjects", len(errors), clock())), flush=True)
     if report.errors:
         raise CompactionError("; ".join(report.errors[:10]))
     return summary

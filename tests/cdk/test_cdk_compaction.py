@@ -110,7 +110,8 @@ def test_compactor_may_touch_only_the_events_prefix(synth: Synth) -> None:
     bucket = _lake_bucket_id(synth)
     listing = by_action["s3:ListBucket"]
     assert listing["Resource"] == {"Fn::GetAtt": [bucket, "Arn"]}
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["events/*"]}}
+    # events/ to compact, errors/ to count what Firehose could not deliver
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["events/*", "errors/*"]}}
     objects = by_action["s3:DeleteObject"]
     assert objects["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/events/*"]]}
     assert by_action["s3:GetObject"] is objects and by_action["s3:PutObject"] is objects
@@ -249,3 +250,20 @@ def test_the_handler_the_template_names_compacts_the_lake_under_moto(
         listing = s3.list_objects_v2(Bucket="ownstats-lake", Prefix="events/")["Contents"]
         (only,) = [o["Key"] for o in listing]
         assert "/compacted-day-" in only
+
+
+def test_records_firehose_could_not_deliver_raise_an_alarm(synth: Synth) -> None:
+    (alarm,) = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if "DeliveryErrorObjects" in json.dumps(a["Properties"])
+    ]
+    (query,) = alarm["Metrics"]
+    assert query["MetricStat"]["Metric"] == {
+        "Dimensions": [{"Name": "service", "Value": "ownstats-example-com"}],
+        "MetricName": "DeliveryErrorObjects",
+        "Namespace": "ownstats",  # what lake_compactor.handler emits every run
+    }
+    assert query["MetricStat"]["Period"] == 3600  # the compactor's schedule
+    assert alarm["Threshold"] == 0 and query["MetricStat"]["Stat"] == "Maximum"
+    assert "replay-errors" in alarm["AlarmDescription"]

@@ -568,7 +568,7 @@ def test_options_reach_the_fixed_cost(synth: Synth) -> None:
     assert cost["kinesis shards"] == pytest.approx(2 * 10.95)
     assert cost["kms keys"] == 0
     assert cost["dashboards"] == pytest.approx(3.00)
-    assert cost["alarms"] == pytest.approx(0.80)
+    assert cost["alarms"] == pytest.approx(0.90)
     assert cost["custom metrics"] == pytest.approx((4 + 7) * 0.30)
 
 

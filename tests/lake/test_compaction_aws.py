@@ -35,7 +35,7 @@ from moto import mock_aws
 import lake_compactor.handler as handler_module
 import lake_compactor.run as run_module
 from cdk.compaction import HANDLER
-from lake_compactor import BUCKET_ENV, PREFIX_ENV
+from lake_compactor import BUCKET_ENV, ERRORS_LOOKBACK_S, PREFIX_ENV
 from lake_compactor.handler import CompactionError
 from lake_compactor.policy import Policy
 from ownstats.engine import Engine
@@ -462,9 +462,32 @@ def test_damaged_objects_are_quarantined_and_the_rest_compacted(
         lake.run(3600, monkeypatch)
     assert "moved to quarantine/" in str(raised.value)
     metrics = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
-    assert [m["ObjectsQuarantined"] for m in metrics] == [len(bad)]  # LakeQuarantineAlarm
+    quarantined = [m["ObjectsQuarantined"] for m in metrics if "ObjectsQuarantined" in m]
+    assert quarantined == [len(bad)]  # LakeQuarantineAlarm
     assert lake.listing("quarantine/") == sorted(
         f"quarantine/{EVENTS}event_date={CLOSED[0]}/{name}" for name in bad
     )
     lake.run(3600 + GRACE, monkeypatch)  # deletes what the first run replaced
     assert_converged(lake, baseline)
+
+
+def emitted(capsys: pytest.CaptureFixture[str], name: str) -> list[int]:
+    out = capsys.readouterr().out.splitlines()
+    return [m[name] for m in (json.loads(x) for x in out if '"_aws"' in x) if name in m]
+
+
+def test_records_firehose_could_not_deliver_raise_an_alarm(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Firehose's metrics count conversion failures but not records it could not
+    partition; both end under errors/, which each run counts (LakeDeliveryErrorsAlarm)."""
+    lake.run(3600, monkeypatch)
+    assert emitted(capsys, "DeliveryErrorObjects") == []  # billed only when above zero
+    day = datetime.fromtimestamp(lake.base, UTC).strftime("%Y-%m-%d")
+    for kind in ("format-conversion-failed", "partitioning-failed"):
+        key = f"errors/{kind}/{day}/ownstats-lake-1-{kind}"
+        lake.s3.put_object(Bucket=BUCKET, Key=key, Body=b'{"rawData": "e30="}\n')
+    lake.run(3600, monkeypatch)
+    assert emitted(capsys, "DeliveryErrorObjects") == [2]
+    lake.run(3600 + ERRORS_LOOKBACK_S + 60, monkeypatch)  # two hourly runs later: counted
+    assert emitted(capsys, "DeliveryErrorObjects") == []
