@@ -17,6 +17,9 @@ WITH marked AS (
         source,
         channel,
         utm_campaign,
+        utm_medium,
+        utm_term,
+        utm_content,
         country_code,
         device_type,
         browser_name,
@@ -60,6 +63,10 @@ visits AS (
         min_by(channel, event_time) FILTER (WHERE event_type <> 'engagement') AS channel,
         min_by(utm_campaign, event_time) FILTER (WHERE event_type <> 'engagement')
             AS utm_campaign,
+        min_by(utm_medium, event_time) FILTER (WHERE event_type <> 'engagement') AS utm_medium,
+        min_by(utm_term, event_time) FILTER (WHERE event_type <> 'engagement') AS utm_term,
+        min_by(utm_content, event_time) FILTER (WHERE event_type <> 'engagement')
+            AS utm_content,
         min_by(country_code, event_time) FILTER (WHERE event_type <> 'engagement')
             AS country_code,
         min_by(device_type, event_time) FILTER (WHERE event_type <> 'engagement')
@@ -93,6 +100,9 @@ SELECT
     country_code,
     device_type,
     browser_name,
-    os_name
+    os_name,
+    utm_medium,
+    utm_term,
+    utm_content
 FROM visits
 WHERE events > 0

@@ -319,8 +319,14 @@ class _Api:
 
     async def get_summary(self, request: Request) -> Response:
         params = await self.params(request)
-        (result,) = await self.runner.run(queries.summary_sql(params))
+        conversions = queries.conversions_sql(params)
+        result, *more = await self.runner.run(
+            queries.summary_sql(params), *([conversions] if conversions else [])
+        )
         by_period = {row["period"]: row for row in result.as_dicts()}
+        for extra in more:
+            for row in extra.as_dicts():
+                by_period.setdefault(row["period"], {}).update(row)
         compared = params.previous is not None
         # no visits at all in the previous period: nothing to compare with
         had_data = compared and bool(by_period.get("previous", {}).get("visits"))
@@ -348,6 +354,14 @@ class _Api:
                 "value": rates[0],
                 "previous": previous_rate,
                 "change": _change("conversion_rate", rates[0], previous_rate),
+            }
+            total = int(by_period.get("current", {}).get("total_conversions") or 0)
+            before = by_period.get("previous", {}).get("total_conversions")
+            before = int(before or 0) if compared else None
+            metrics["total_conversions"] = {
+                "value": total,
+                "previous": before,
+                "change": _change("total_conversions", total, before) if had_data else None,
             }
         return JSONResponse({"meta": params.meta(), "metrics": metrics})
 

@@ -36,6 +36,7 @@ __all__ = [
     "BREAKDOWNS",
     "Breakdown",
     "breakdown_sql",
+    "conversions_sql",
     "current_visitors_sql",
     "first_day_sql",
     "freshness_sql",
@@ -93,6 +94,12 @@ BREAKDOWNS: dict[str, Breakdown] = {
                 ("visitors", "sum(visitors)"),
                 ("pageviews", "sum(pageviews)"),
                 ("avg_time_on_page_s", _by_visits("avg_time_on_page_s", "pageviews")),
+                # each day's average of visitors' deepest scroll, weighed by its visitors
+                # who reported one (days with none have a NULL depth and weight 0)
+                (
+                    "scroll_depth",
+                    "sum(scroll_depth * scroll_visitors) / nullif(sum(scroll_visitors), 0)",
+                ),
             ),
         ),
         Breakdown(
@@ -124,6 +131,11 @@ BREAKDOWNS: dict[str, Breakdown] = {
         Breakdown("channels", "Channels", "channels", "channel", "channel", _VISIT_METRICS),
         Breakdown(
             "campaigns", "Campaigns", "campaigns", "utm_campaign", "campaign", _VISIT_METRICS
+        ),
+        Breakdown("mediums", "UTM medium", "utm_mediums", "utm_medium", "medium", _VISIT_METRICS),
+        Breakdown("terms", "UTM term", "utm_terms", "utm_term", "term", _VISIT_METRICS),
+        Breakdown(
+            "contents", "UTM content", "utm_contents", "utm_content", "content", _VISIT_METRICS
         ),
         Breakdown("countries", "Countries", "countries", "country_code", "country", _COUNT_METRICS),
         Breakdown(
@@ -437,6 +449,26 @@ def summary_sql(params: Params) -> str:
         selects += _labelled("daily_stats", everyone, [(f"{n}_all", p) for n, p in parts], _TOTALS)
     return (
         f"SELECT period, {_CARD_METRICS} FROM ({' UNION ALL '.join(selects)}) AS t GROUP BY period"
+    )
+
+
+def conversions_sql(params: Params) -> str | None:
+    """Total conversions under a goal filter, one row per ``period``: how many of the
+    goal's events the matching visits sent (Plausible's "Total conversions", next to
+    the unique visitors who converted). ``None`` without a goal filter."""
+    goals = [value for name, value in params.filters if FILTERS[name].kind == "event"]
+    if not goals:
+        return None
+    names = ", ".join(sql_string(goal) for goal in goals)
+    spans = [("current", params.span)]
+    if params.previous is not None:
+        spans.append(("previous", params.previous))
+    parts = [(label, part) for label, span in spans for part in _split(span)]
+    counted = f"CASE WHEN event_name IN ({names}) THEN events ELSE 0 END AS events"
+    selects = _labelled("custom_events", params, parts, counted)
+    return (
+        f"SELECT period, sum(events) AS total_conversions FROM ({' UNION ALL '.join(selects)}) "
+        "AS t GROUP BY period"
     )
 
 

@@ -413,6 +413,18 @@ def test_goal_conversion_rates_keep_every_filter_but_the_goal(
     goals = client.get("/api/breakdown/custom-events", params={**base, "limit": "100"}).json()
     row = next(r for r in goals["rows"] if r["event_name"] == goal)
     assert row["conversion_rate"] == pytest.approx(truth)
+    # total conversions: the goal's events in the matching visits, counted here
+    total = scalar(
+        engine,
+        f"SELECT count(*) FROM events_deduped e JOIN (SELECT * FROM sessions WHERE {where}) "
+        "s ON e.domain_name = s.domain_name AND e.visitor_id = s.visitor_id AND "
+        "e.event_date = s.event_date AND e.event_time BETWEEN s.session_start AND "
+        f"s.session_end WHERE s.domain_name = '{SITE}' AND s.event_date BETWEEN '{start}' "
+        f"AND '{end}' AND e.event_type = 'event' AND e.event_name = '{goal}'",
+    )
+    assert card["total_conversions"]["value"] == total > 0
+    assert card["total_conversions"]["value"] >= card["visitors"]["value"]
+    assert "total_conversions" not in client.get("/api/summary", params=base).json()["metrics"]
 
 
 def test_custom_ranges_reach_back_twenty_years_and_never_into_the_future(

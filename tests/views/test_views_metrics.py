@@ -164,10 +164,16 @@ def test_top_pages(dataset: Dataset, engine: Engine) -> None:
         if not pvs:
             continue
         engaged = sum(e["engagement_ms"] or 0 for e in evs if e["event_type"] == "engagement")
+        deepest: dict[str, int] = {}  # each visitor's deepest scroll on the page
+        for e in evs:
+            if e["event_type"] == "engagement" and e["scroll_depth"] is not None:
+                deepest[e["visitor_id"]] = max(deepest.get(e["visitor_id"], 0), e["scroll_depth"])
         expected[key] = {
             "visitors": len({e["visitor_id"] for e in pvs}),
             "pageviews": len(pvs),
             "avg_time_on_page_s": engaged / 1000 / len(pvs),
+            "scroll_depth": sum(deepest.values()) / len(deepest) if deepest else None,
+            "scroll_visitors": len(deepest),
         }
     assert_same(actual, expected)
 

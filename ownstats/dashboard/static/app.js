@@ -27,6 +27,7 @@
   const PANELS = [
     { title: "Pages", tabs: [["pages", "Top pages"], ["entry-pages", "Entry pages"], ["exit-pages", "Exit pages"]] },
     { title: "Sources", tabs: [["sources", "Sources"], ["channels", "Channels"], ["campaigns", "Campaigns"]] },
+    { title: "Campaign tags", tabs: [["mediums", "Medium"], ["terms", "Term"], ["contents", "Content"]] },
     { title: "Locations", tabs: [["countries", "Countries"], ["map", "Map"], ["cities", "Edge cities"]] },
     { title: "Devices", tabs: [["devices", "Devices"], ["browsers", "Browsers"], ["operating-systems", "OS"]] },
     { title: "Goals", tabs: [["custom-events", "Custom events"]] },
@@ -35,17 +36,18 @@
     visitors: "Visitors", visits: "Visits", pageviews: "Views", entries: "Entries",
     exits: "Exits", events: "Events", bounce_rate: "Bounce", exit_rate: "Exit rate",
     avg_visit_duration_s: "Duration", avg_time_on_page_s: "Time on page",
-    conversion_rate: "CR", prop_key: "Property",
+    scroll_depth: "Scroll depth", conversion_rate: "CR", prop_key: "Property",
   };
   const CARDS = [
     ["visitors", "Unique visitors"], ["visits", "Total visits"], ["pageviews", "Total pageviews"],
     ["views_per_visit", "Views per visit"], ["bounce_rate", "Bounce rate"],
-    ["visit_duration_s", "Visit duration"], ["conversion_rate", "Conversion rate"],
+    ["visit_duration_s", "Visit duration"], ["total_conversions", "Total conversions"],
+    ["conversion_rate", "Conversion rate"],
   ];
-  const GRAPHABLE = new Set(CARDS.map(([m]) => m).filter((m) => m !== "conversion_rate"));
+  const GRAPHABLE = new Set(CARDS.map(([m]) => m).filter((m) => m !== "conversion_rate" && m !== "total_conversions"));
   const LOWER_IS_BETTER = new Set(["bounce_rate"]);
   // secondary columns hidden on phones so a row stays readable at 375 px
-  const NARROW = new Set(["bounce_rate", "avg_visit_duration_s", "avg_time_on_page_s", "exit_rate"]);
+  const NARROW = new Set(["bounce_rate", "avg_visit_duration_s", "avg_time_on_page_s", "scroll_depth", "exit_rate"]);
   // rows a details list loads at a time (page_size=N in the URL: a test hook)
   const DETAILS_PAGE = Math.min(1000, Number(new URLSearchParams(location.search).get("page_size")) || 100);
 
@@ -228,6 +230,7 @@
       return `${pct > 0 && pct < 10 ? pct.toFixed(1) : Math.round(pct)}%`;
     }
     if (name.endsWith("_s")) return duration(value);
+    if (name === "scroll_depth") return `${Math.round(value)}%`; // already in percent
     if (name === "views_per_visit") return value.toFixed(2);
     return value >= 10000 ? compact.format(value) : whole.format(value);
   }
