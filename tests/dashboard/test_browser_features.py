@@ -280,9 +280,17 @@ def test_goals_show_conversion_rate_and_filter(server: str, page: tuple[Any, Any
     summary = api(pg, server, "/api/summary", period="7d", event=first["event_name"])
     rate = pg.get_attribute('.card[data-metric="conversion_rate"] .value', "data-value")
     assert float(rate) == pytest.approx(summary["metrics"]["conversion_rate"]["value"])
+    total = pg.get_attribute('.card[data-metric="total_conversions"] .value', "data-value")
+    assert int(float(total)) == summary["metrics"]["total_conversions"]["value"] > 0
     # with a goal filter, bounce rate compares with the previous 0 % (not "no data")
     bounce = pg.text_content('.card[data-metric="bounce_rate"] .change')
     assert "no previous data" not in bounce
+    # the UTM tags have their own panel; a row click filters by the tag
+    pg.click('#panel-5 [role=tab]:has-text("Medium")')
+    pg.wait_for_selector('#panel-5-body[data-slug="mediums"] tbody tr')
+    pg.locator('#panel-5-body .pick[data-filter="medium"]').first.click()
+    wait_ready(pg)
+    assert "medium" in query_of(pg)
     assert errors.messages == []
 
 
@@ -352,17 +360,21 @@ def test_invalid_range_is_an_explicit_error(server: str, page: tuple[Any, Any]) 
     assert "after" in pg.text_content("#error")
     assert pg.get_attribute("#cards", "aria-busy") == "false"
     assert "No figures" in pg.text_content("#cards")
-    assert pg.text_content("#chart .chart-note").startswith("No graph:")
+    assert pg.text_content("#chart .chart-note") == "No graph for this state."
     pg.wait_for_function(
         "[...document.querySelectorAll('#panels [aria-busy]')]"
         ".every(e => e.getAttribute('aria-busy') === 'false')"
     )
+    # the reason is said once, in the error box; the fields keep the refused range
+    message = pg.text_content("#error")
+    assert pg.inner_text("body").count(message) == 1
+    assert (pg.input_value("#from"), pg.input_value("#to")) == ("2026-03-10", "2026-03-01")
     assert pg.locator("#panels .csv, #panels .details-open").count() == 0
-    assert pg.locator("#panels .failed").count() == 5
+    assert pg.locator("#panels .failed").count() == 6  # one per panel
     # a valid range afterwards clears it all
     pg.select_option("#period", "7d")
     wait_ready(pg)
-    assert pg.is_hidden("#error") and pg.locator("#panels .csv").count() == 5
+    assert pg.is_hidden("#error") and pg.locator("#panels .csv").count() == 6
 
 
 def test_every_request_goes_through_the_hosted_auth_hook(

@@ -27,10 +27,10 @@
   const PANELS = [
     { title: "Pages", tabs: [["pages", "Top pages"], ["entry-pages", "Entry pages"], ["exit-pages", "Exit pages"]] },
     { title: "Sources", tabs: [["sources", "Sources"], ["channels", "Channels"], ["campaigns", "Campaigns"]] },
-    { title: "Campaign tags", tabs: [["mediums", "Medium"], ["terms", "Term"], ["contents", "Content"]] },
     { title: "Locations", tabs: [["countries", "Countries"], ["map", "Map"], ["cities", "Edge cities"]] },
     { title: "Devices", tabs: [["devices", "Devices"], ["browsers", "Browsers"], ["operating-systems", "OS"]] },
     { title: "Goals", tabs: [["custom-events", "Custom events"]] },
+    { title: "Campaign tags", tabs: [["mediums", "Medium"], ["terms", "Term"], ["contents", "Content"]] },
   ];
   const COLUMN_LABELS = {
     visitors: "Visitors", visits: "Visits", pageviews: "Views", entries: "Entries",
@@ -65,6 +65,9 @@
 
   // ---------------------------------------------------------------- API access
   class Expired extends Error {}
+  // the API refused the state itself (400: a range out of bounds, a bad filter): every
+  // part of the page would say the same, so the error box says it once
+  class BadState extends Error {}
 
   // The one way to the API: JSON, CSV, the live counter, everything.
   // A page asks for about 20 things at once. Hosted, each is a Lambda invocation, and a
@@ -118,6 +121,7 @@
   async function getJson(url) {
     const response = await apiFetch(url);
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    if (response.status === 400) throw new BadState(body.error || "HTTP 400");
     if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
     return body;
   }
@@ -280,6 +284,12 @@
     $("#comparison").disabled = state.period === "all";
     $("#custom").hidden = state.period !== "custom";
     $("#title-site").textContent = state.site || "Dashboard";
+    if (!meta && state.period === "custom") {
+      // before the answer (or instead of it, when the range is refused) the fields
+      // keep what was asked, so a refused range can be corrected, not typed again
+      $("#from").value = state.from;
+      $("#to").value = state.to;
+    }
     if (meta) {
       $("#from").value = meta.from;
       $("#to").value = meta.to;
@@ -754,7 +764,8 @@
       if (data.rows.length) panelFoot(foot, slug, label, state);
     } catch (err) {
       if (gen !== generation || err instanceof Expired) return;
-      body.replaceChildren(el("p", { class: "none failed", text: `Could not load: ${err.message}` }));
+      const text = err instanceof BadState ? "No data for this state." : `Could not load: ${err.message}`;
+      body.replaceChildren(el("p", { class: "none failed", text }));
     } finally {
       body.setAttribute("aria-busy", "false");
     }
@@ -950,12 +961,13 @@
     document.body.dataset.ready = "empty";
   }
 
-  function showFailure(message) {
-    // explicit, not busy forever: the cards say why, the graph says there is none
+  function showFailure(err) {
+    // explicit, not busy forever: the error box says why (once), the cards and the
+    // graph that there is nothing to show
     const list = $("#cards");
     list.replaceChildren(el("li", { class: "card failed" }, el("p", { class: "none", text: "No figures for this state." })));
     list.setAttribute("aria-busy", "false");
-    chartMessage(`No graph: ${message}`);
+    chartMessage(err instanceof BadState ? "No graph for this state." : `No graph: ${err.message}`);
     $("#compare-note").textContent = "";
     document.body.dataset.ready = "error";
   }
@@ -1001,7 +1013,7 @@
     } catch (err) {
       if (gen !== generation || err instanceof Expired) return;
       showError(err.message, err);
-      showFailure(err.message);
+      showFailure(err);
     }
   }
 
