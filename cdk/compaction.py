@@ -44,7 +44,7 @@ from lake_compactor.validate import QUARANTINE_PREFIX
 HANDLER = "lake_compactor.handler.handler"
 SCHEDULE = Duration.hours(1)
 # each run counts the errors/ objects of the last two schedules (lake_compactor)
-assert ERRORS_LOOKBACK_S == 2 * SCHEDULE.to_seconds()
+assert 2 * SCHEDULE.to_seconds() == ERRORS_LOOKBACK_S
 
 
 class Compaction(Construct):
@@ -95,7 +95,9 @@ class Compaction(Construct):
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{events_prefix}*", f"{ERRORS_PREFIX}*"]}},
+                conditions={
+                    "StringLike": {"s3:prefix": [f"{events_prefix}*", f"{ERRORS_PREFIX}*"]}
+                },
             )
         )
         self.role.add_to_policy(

@@ -86,6 +86,12 @@ class Monitoring(Construct):
             dimensions_map=firehose_dims, statistic="Sum", period=FIVE_MINUTES,
             label="records Firehose could not convert to Parquet",
         )  # fmt: skip
+        # counted by the hourly compactor (lake_compactor.handler.recent_delivery_errors)
+        delivery_errors = cw.Metric(
+            namespace=self._namespace, metric_name="DeliveryErrorObjects",
+            dimensions_map={"service": self._service}, statistic="Maximum",
+            period=ONE_HOUR, label="objects under errors/ (last 2 h)",
+        )  # fmt: skip
         queue_depth = failure_queue.metric_approximate_number_of_messages_visible(
             period=FIVE_MINUTES, statistic="Maximum"
         )
@@ -139,15 +145,11 @@ class Monitoring(Construct):
                 "to the lake bucket's errors/ in the last 2 hours (counted by the hourly "
                 "compactor; kept 365 days). Their folder names the cause; fix it, then "
                 "`ownstats replay-errors --stack <name> --apply`.",
-                metric=cw.Metric(
-                    namespace=self._namespace, metric_name="DeliveryErrorObjects",
-                    dimensions_map={"service": self._service}, statistic="Maximum",
-                    period=ONE_HOUR, label="objects under errors/ (last 2 h)",
-                ),
+                metric=delivery_errors,
                 threshold=0, evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            ),  # fmt: skip
+            ),
             cw.Alarm(
                 self, "LakeFreshnessAlarm",
                 alarm_description="Events wait over 15 minutes in Firehose before reaching S3.",

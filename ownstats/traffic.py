@@ -72,6 +72,7 @@ BOTS: tuple[str, ...] = (
     "curl/8.5.0",
     "python-requests/2.32.3",
 )
+_FACEBOOK_AD = {"us": "facebook", "um": "paid_social", "uc": "launch"}
 # (referrer, utm params, weight)
 ARRIVALS: tuple[tuple[str, dict[str, str], float], ...] = (
     ("", {}, 30),
@@ -87,8 +88,8 @@ ARRIVALS: tuple[tuple[str, dict[str, str], float], ...] = (
     ("https://blog.example.org/links", {}, 3),
     ("", {"us": "newsletter", "um": "email", "uc": "november-digest"}, 5),
     ("https://www.google.com/", {"us": "google", "um": "cpc", "uc": "brand", "ut": "analytics"}, 4),
-    ("https://www.facebook.com/", {"us": "facebook", "um": "paid_social", "uc": "launch", "un": "video-ad"}, 1),
-    ("https://www.facebook.com/", {"us": "facebook", "um": "paid_social", "uc": "launch", "un": "carousel"}, 1),
+    ("https://www.facebook.com/", {**_FACEBOOK_AD, "un": "video-ad"}, 1),
+    ("https://www.facebook.com/", {**_FACEBOOK_AD, "un": "carousel"}, 1),
     ("https://www.linkedin.com/", {}, 2),
 )
 # (country, edge location, time zone, language, weight)
