@@ -394,14 +394,22 @@ class _Api:
         previous = params.previous
         if previous is not None:  # the graph shows the whole previous series
             spans.append(previous if previous.since else Span(previous.start, previous.end))
+            if previous.until is not None and not previous.since:
+                # ... except where the current bucket is still counting: there the
+                # dashed line stops at the same elapsed time as the cards' comparison
+                # (today until 14:30 against that day until 14:30, not all of it)
+                spans.append(previous)
         series = await asyncio.gather(*(self._series(params, span) for span in spans))
         points = series[0]
         prev = None
         # a previous period without a single visit is no data, not a line along zero
         if len(series) > 1 and any(p["visits"] or p["visitors"] for p in series[1]):
+            cut = series[2] if len(series) > 2 else series[1]
             prev = [
-                {k: v for k, v in p.items() if k != "incomplete"} for p in series[1][: len(points)]
-            ]
+                {k: v for k, v in (cut if point["incomplete"] else series[1])[i].items()
+                 if k != "incomplete"}
+                for i, point in enumerate(points[: len(series[1])])
+            ]  # fmt: skip
         return JSONResponse(
             {
                 "meta": params.meta(),

@@ -124,6 +124,12 @@ def test_click_a_row_filters_and_the_chip_removes_it(server: str, page: tuple[An
     wait_ready(pg)
     assert pg.locator("#chips .chip").count() == 0
     assert cards(pg)["visits"] == before
+
+    # a page filter selects whole visits, and its chip says so (not "Page is")
+    pg.locator('#panel-0-body .pick[data-filter="page"]').first.click()
+    wait_ready(pg)
+    page_chip = pg.locator("#chips .chip").inner_text()
+    assert page_chip.startswith("Visits that viewed /") and "Page is" not in page_chip
     no_errors(errors)
 
 

@@ -428,6 +428,27 @@ def test_edge_cities_are_a_location_breakdown(server: str, page: tuple[Any, Any]
     assert errors.messages == []
 
 
+def test_hits_collected_locally_show_as_no_edge(server: str, page: tuple[Any, Any]) -> None:
+    """`ownstats serve`'s collector writes an empty x-edge-location (no CloudFront)."""
+    pg, errors = page
+
+    def fulfill(route: Any) -> None:
+        body = route.fetch().json()
+        body["rows"].insert(
+            0, {"edge_country": None, "edge_city": None, "visitors": 9999, "pageviews": 9999}
+        )
+        route.fulfill(json=body)
+
+    pg.route("**/api/breakdown/cities*", fulfill)
+    open_page(pg, server, "period=7d")
+    pg.click("#tab-cities")
+    pg.wait_for_selector('#panel-2-body[data-slug="cities"] tbody tr')
+    assert pg.locator("#panel-2-body tbody tr").first.inner_text().startswith(
+        "No edge (collected locally)"
+    )
+    assert errors.messages == []
+
+
 @pytest.mark.parametrize(
     ("peak", "top", "step"), [(620, 800, 200), (97, 100, 20), (4100, 5000, 1000), (3, 4, 1)]
 )

@@ -158,7 +158,25 @@ def test_today_is_compared_with_the_same_elapsed_part_of_yesterday(
     assert [p["incomplete"] for p in series["points"]].index(True) == 14
     assert all(p["visitors"] is None for p in series["points"][15:])
     assert len(series["previous"]) == 24
-    assert sum(p["pageviews"] for p in series["previous"]) == whole_day
+    # the previous line: whole hours, but the running hour (14:00-15:00) only until
+    # 14:30, as the cards compare
+    hour_14 = scalar(
+        engine,
+        f"SELECT count(*) FROM events_deduped WHERE {where} AND event_type = 'pageview' "
+        f"AND event_time >= TIMESTAMP '{YESTERDAY} 14:00:00'",
+    )
+    whole_14 = scalar(
+        engine,
+        f"SELECT pageviews FROM hourly_stats WHERE event_date = '{YESTERDAY}' "
+        f"AND domain_name = '{SITE}' AND event_hour = 14",
+    )
+    assert series["previous"][14]["pageviews"] == hour_14 < whole_14
+    assert sum(p["pageviews"] for p in series["previous"]) == whole_day - whole_14 + hour_14
+    assert sum(p["pageviews"] for p in series["previous"][:15]) == pageviews  # the cards'
+    # by day (7d): the last point of the dashed line is the cards' cut day, too
+    week = get(live, "/api/timeseries", period="7d")
+    cut_day = get(live, "/api/summary", period="7d")["metrics"]["pageviews"]["previous"]
+    assert sum(p["pageviews"] for p in week["previous"]) == cut_day
 
 
 def test_month_to_date_meets_the_same_days_of_last_month(live: TestClient) -> None:

@@ -245,7 +245,12 @@
   }
 
   function dimensionText(dimension, value) {
-    if (value == null) return dimension === "country_code" ? "Unknown" : noneValue;
+    if (value == null) {
+      if (dimension === "country_code") return "Unknown";
+      // hits that reached no CloudFront edge: `ownstats serve`'s own collector
+      if (dimension === "edge_city") return "No edge (collected locally)";
+      return noneValue;
+    }
     return dimension === "country_code" ? countryName(value) : value;
   }
 
@@ -306,8 +311,13 @@
         navigate({ ...state, filters });
         $("#main").focus();
       };
-      return el("li", { class: "chip" },
-        el("span", {}, `${label} is `, el("strong", { text: value })),
+      // a page filter selects whole visits (their other pages count too), unlike
+      // Plausible's, which counts only that page's views: the chip says which it is
+      const text = name === "page"
+        ? el("span", { title: "Whole visits that viewed this page: their other page views, time and bounces count too" },
+          "Visits that viewed ", el("strong", { text: value }))
+        : el("span", {}, `${label} is `, el("strong", { text: value }));
+      return el("li", { class: "chip" }, text,
         el("button", { type: "button", "aria-label": `Remove filter ${label}: ${value}`, title: "Remove filter", onclick: remove, text: "×" }));
     });
     if (chips.length > 1) {
