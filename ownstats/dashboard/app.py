@@ -189,7 +189,9 @@ class _Api:
 
     async def sites(self, *, fresh: bool = False) -> list[str]:
         expires, names = self._sites
-        if fresh or time.monotonic() >= expires:
+        # an empty list is never kept: the first hit of a new lake must open the
+        # dashboard within the ~1 s it takes to be queryable, not after SITES_MEMO_S
+        if fresh or not names or time.monotonic() >= expires:
             since = self._today() - timedelta(days=SITES_LOOKBACK_DAYS)
             (result,) = await self.runner.run(queries.sites_sql(since), fresh=fresh)
             names = [row[0] for row in result.rows]

@@ -7,6 +7,7 @@ views say" rather than a second copy of the metric definitions.
 
 from __future__ import annotations
 
+import dataclasses
 import csv
 import io
 import re
@@ -459,3 +460,26 @@ def test_an_empty_lake_lists_no_sites(tmp_path: Path) -> None:
         response = fresh.get("/api/summary", params={"site": SITE})
         assert response.status_code == 400 and "unknown site" in response.json()["error"]
         assert fresh.get("/").status_code == 200
+
+
+def test_an_empty_site_list_is_asked_again_at_once(engine: Engine) -> None:
+    """The first hit of a new lake is queryable in ~1 s; the site list must not keep
+    the empty answer for SITES_MEMO_S (it made the first hit take 5 s to show)."""
+    from ownstats.dashboard import build_app
+
+    asked: list[str] = []
+    lake_has_data = False
+
+    class Growing:
+        def query(self, sql: str) -> Any:
+            asked.append(sql)
+            result = engine.query(sql)
+            return result if lake_has_data else dataclasses.replace(result, rows=[])
+
+    with TestClient(build_app(Growing(), today=lambda: LAST_DAY)) as app:
+        assert app.get("/api/sites").json()["sites"] == []
+        lake_has_data = True
+        assert app.get("/api/sites").json()["sites"]  # asked again, not the memo
+        assert len(asked) == 2
+        app.get("/api/sites")
+        assert len(asked) == 2  # a list with sites is kept for SITES_MEMO_S

@@ -350,6 +350,10 @@ def test_empty_lake_shows_the_snippet(server: str, page: tuple[Any, Any]) -> Non
     press_key = pg.keyboard.press
     press_key("d")  # no shortcut without a site
     assert "period" not in query_of(pg)
+    # the first hit arrives: the waiting page opens the dashboard by itself
+    pg.unroute("**/api/sites")
+    pg.wait_for_selector("body[data-ready=true]", timeout=10_000)
+    assert pg.is_hidden("#empty") and pg.is_visible("#summary")
     assert errors.messages == []
 
 

@@ -969,6 +969,24 @@
     $("#snippet").textContent = snippet;
     $("#empty").hidden = false;
     document.body.dataset.ready = "empty";
+    waitForFirstHit();
+  }
+
+  // Plausible's "waiting for the first page view": the empty page asks for the site
+  // list every few seconds and opens the dashboard as soon as a site has data.
+  let waiting = null;
+  function waitForFirstHit() {
+    if (waiting) return;
+    waiting = setInterval(async () => {
+      try {
+        const data = await getJson("/api/sites");
+        if (!data.sites.length) return;
+        clearInterval(waiting);
+        waiting = null;
+        sites = data.sites;
+        render();
+      } catch { /* the next tick asks again */ }
+    }, 2000);
   }
 
   function showFailure(err) {
