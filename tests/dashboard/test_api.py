@@ -7,8 +7,8 @@ views say" rather than a second copy of the metric definitions.
 
 from __future__ import annotations
 
-import dataclasses
 import csv
+import dataclasses
 import io
 import re
 import time
