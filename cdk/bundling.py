@@ -143,7 +143,11 @@ def build_lambda_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Pa
 
 #: what the hosted dashboard imports besides its package and the view SQL: Athena's
 #: backend and the result types it shares with the local engine (no DuckDB, no lake)
-DASHBOARD_SOURCES = ("ownstats/__init__.py", "ownstats/athena.py", "ownstats/results.py")
+DASHBOARD_SOURCES = (
+    "ownstats/__init__.py", "ownstats/athena.py", "ownstats/results.py", "ownstats/zones.py",
+    # the events' column list, for a site's own time zone (ownstats.dashboard.queries)
+    "stream_processor/__init__.py", "stream_processor/schema.py",
+)  # fmt: skip
 DASHBOARD_PACKAGES = ("ownstats/dashboard", "athena_views")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from constructs import Node
 
+from ownstats.zones import time_zones
 from stream_processor.masks import parse_patterns
 from stream_processor.sites import ascii_host
 
@@ -102,6 +103,7 @@ CONTEXT_KEYS = (
     "admin_email",
     "dashboard_users",
     "mask_paths",
+    "time_zone",
 )
 
 
@@ -144,6 +146,8 @@ class OwnstatsConfig:
     dashboard_users: tuple[str, ...] = ()
     #: page-path patterns whose ``*`` segments are stored as ``*`` (stream_processor.masks)
     mask_paths: tuple[str, ...] = ()
+    #: the dashboard's time zone(s): ``Europe/Berlin`` or ``site=Zone`` pairs ("" = UTC)
+    time_zone: str = ""
     #: built tracker files deployed to the collector bucket
     tracker_js: Path = field(default=REPO_ROOT / "tracker" / "dist" / "hello.js")
     tracker_gif: Path = field(default=REPO_ROOT / "tracker" / "hello.gif")
@@ -235,9 +239,19 @@ class OwnstatsConfig:
                 f"-c mask_paths: {err} (e.g. -c mask_paths=/reset/*,/u/*/**)"
             ) from err
 
+        time_zone = str(context.get("time_zone") or "").strip()
+        try:
+            time_zones(time_zone)
+        except ValueError as err:
+            raise ConfigError(
+                f"-c time_zone: {err}; e.g. -c time_zone=Europe/Berlin, or per site "
+                "-c time_zone=example.com=Europe/Berlin,shop.example=America/New_York"
+            ) from err
+
         return cls(
             domains=domains,
             mask_paths=mask_paths,
+            time_zone=time_zone,
             shards=shards,
             retention_days=_int(context, "retention_days", 30, 1, 3650),
             lake_retention_days=_optional_days(context, "lake_retention_days"),

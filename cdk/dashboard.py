@@ -58,6 +58,7 @@ DATABASE_ENV = "OWNSTATS_DATABASE"
 DOMAINS_ENV = "OWNSTATS_DOMAINS"
 CACHE_TTL_ENV = "OWNSTATS_CACHE_TTL_S"
 REUSE_MINUTES_ENV = "OWNSTATS_REUSE_MINUTES"
+TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
 CACHE_TTL_S = 60
 REUSE_MINUTES = 1
 API_PATH = "/api/*"
@@ -101,6 +102,7 @@ class HostedDashboard(Construct):
         asset_dir: Path,
         domains: tuple[str, ...],
         users: tuple[str, ...],
+        time_zone: str = "",
         workgroup_name: str,
         database_name: str,
         table_names: list[str],
@@ -243,6 +245,7 @@ class HostedDashboard(Construct):
                 DOMAINS_ENV: ",".join(domains),
                 CACHE_TTL_ENV: str(CACHE_TTL_S),
                 REUSE_MINUTES_ENV: str(REUSE_MINUTES),
+                **({TIME_ZONE_ENV: time_zone} if time_zone else {}),
             },
         )
         self._grant_queries(

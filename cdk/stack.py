@@ -140,6 +140,7 @@ class OwnstatsStack(Stack):
                 asset_dir=dashboard_asset_dir,
                 domains=config.domains,
                 users=config.dashboard_users,
+                time_zone=config.time_zone,
                 workgroup_name=analytics.workgroup_name,
                 database_name=lake.database_name,
                 table_names=[EVENTS_TABLE, *analytics.view_names],

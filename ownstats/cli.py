@@ -33,6 +33,16 @@ def domains_arg(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"{err}; give bare names like example.com") from None
 
 
+def time_zone_arg(value: str) -> str:
+    from ownstats.zones import time_zones
+
+    try:
+        time_zones(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
 def masks_arg(value: str) -> list[str]:
     from stream_processor.masks import parse_patterns
 
@@ -441,7 +451,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     data = Path(args.data)
     stack = LocalStack(
-        data, args.domain, trust_proxy=args.trust_proxy, mask_paths=args.mask_paths
+        data,
+        args.domain,
+        trust_proxy=args.trust_proxy,
+        mask_paths=args.mask_paths,
+        time_zone=args.time_zone,
     )
 
     def ready() -> None:
@@ -519,7 +533,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         flush=True,
     )
     uvicorn.run(
-        build_app(backend, cache_ttl_s=60.0, parallel=True),
+        build_app(backend, cache_ttl_s=60.0, parallel=True, time_zone=args.time_zone),
         host=args.host,
         port=args.port,
         log_level="warning",
@@ -569,6 +583,17 @@ def parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
 
+    def time_zone_opt(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--time-zone",
+            type=time_zone_arg,
+            default=os.environ.get("OWNSTATS_TIME_ZONE", ""),
+            metavar="ZONE",
+            help="the dashboard's days and hours in this IANA time zone, for every site "
+            "(Europe/Berlin) or per site (shop.example=America/New_York), comma-separated "
+            "(default UTC, or $OWNSTATS_TIME_ZONE)",
+        )
+
     def stack_arg(p: argparse.ArgumentParser, outputs: str) -> None:
         p.add_argument(
             "--stack",
@@ -608,6 +633,7 @@ def parser() -> argparse.ArgumentParser:
         help="take the client IP from X-Forwarded-For and the country from "
         "CloudFront-Viewer-Country / CF-IPCountry",
     )
+    time_zone_opt(serve_p)
     serve_p.set_defaults(func=cmd_serve)
 
     ingest_p = sub.add_parser("ingest", help="feed CloudFront real-time log records into the lake")
@@ -657,11 +683,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
+    time_zone_opt(demo_p)
     demo_p.set_defaults(func=cmd_demo)
 
     dash_p = sub.add_parser("dashboard", help="the dashboard over a deployed stack (--athena)")
     server_args(dash_p)
     athena_args(dash_p)
+    time_zone_opt(dash_p)
     dash_p.set_defaults(func=cmd_dashboard)
 
     replay_p = sub.add_parser(

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     data = fresh_data_dir(Path(args.data or "./ownstats-demo-data"))
     backfill(data, args.days, args.visits_per_day)
     # the traffic thread plays a CDN: it sets X-Forwarded-For and the viewer country
-    stack = LocalStack(data, list(DEMO_DOMAINS), trust_proxy=True)
+    stack = LocalStack(data, list(DEMO_DOMAINS), trust_proxy=True, time_zone=args.time_zone)
     live = LiveTraffic(
         "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host,
         args.port,

@@ -75,6 +75,8 @@ class LocalStack:
     stream: Stream = field(default_factory=Stream)
     durable: bool = True
     mask_paths: Sequence[str] = ()
+    #: the sites' time zones for the dashboard (``--time-zone``; empty: UTC)
+    time_zone: str = ""
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -195,7 +197,9 @@ def dashboard(stack: LocalStack) -> list[BaseRoute]:
     """The dashboard's routes over the local engine."""
     from ownstats.dashboard import dashboard_routes
 
-    return list(dashboard_routes(stack.engine, configured=stack.domains))
+    return list(
+        dashboard_routes(stack.engine, configured=stack.domains, time_zone=stack.time_zone)
+    )
 
 
 def collector_app(stack: LocalStack) -> Starlette:

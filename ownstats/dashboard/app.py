@@ -16,7 +16,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -43,6 +43,7 @@ from ownstats.dashboard.params import (
 )
 from ownstats.dashboard.runner import Backend, Runner
 from ownstats.results import QueryResult
+from ownstats.zones import time_zones
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,12 @@ class _Api:
         today: Callable[[], date],
         now: Callable[[], datetime | None],
         configured: Sequence[str] = (),
+        zones: Mapping[str, str | None] | None = None,
+        default_zone: str | None = None,
     ) -> None:
         self.configured = frozenset(configured)
+        self.zones = dict(zones or {})
+        self.default_zone = default_zone
         self.runner = runner
         self.today = today
         self.now = now
@@ -244,6 +249,7 @@ class _Api:
             extra=extra,
             first_day=first_day,
             columns=columns,
+            zone=self.zones.get(site or "", self.default_zone),
         )
 
     def guarded(self, handler: Handler) -> Handler:
@@ -475,6 +481,7 @@ def dashboard_routes(
     today: Callable[[], date] = utc_today,
     now: Callable[[], datetime | None] | None = None,
     configured: Sequence[str] = (),
+    time_zone: str = "",
 ) -> list[BaseRoute]:
     """The dashboard's routes: ``/``, ``/_dash/*`` (static) and ``/api/*``.
 
@@ -484,14 +491,17 @@ def dashboard_routes(
     injectable for tests: a pinned ``today`` alone counts as a whole day; by default
     (neither given) ``now`` is the clock. ``configured``: the deployment's site domains
     (``--domain``, ``-c domain``); the site list puts them first, so the page opens on
-    one of them whatever else the lake holds.
+    one of them whatever else the lake holds. ``time_zone``: the sites' time zones
+    (``params.time_zones``: ``Europe/Berlin`` or ``site=Zone`` pairs; empty: UTC).
     """
     if now is None:
         clock = today is utc_today
         now = (lambda: datetime.now(UTC).replace(tzinfo=None)) if clock else (lambda: None)
+    default_zone, zones = time_zones(time_zone)
     api = _Api(
-        Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel), today, now, configured
-    )
+        Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel),
+        today, now, configured, zones, default_zone,
+    )  # fmt: skip
     g = api.guarded
     return [
         Route("/", _index, methods=["GET", "HEAD"], name="dashboard"),

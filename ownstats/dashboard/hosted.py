@@ -56,6 +56,7 @@ DATABASE_ENV = "OWNSTATS_DATABASE"
 DOMAINS_ENV = "OWNSTATS_DOMAINS"
 CACHE_TTL_ENV = "OWNSTATS_CACHE_TTL_S"
 REUSE_MINUTES_ENV = "OWNSTATS_REUSE_MINUTES"
+TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
 
 #: a reload within this many seconds costs no query on a warm instance
 DEFAULT_CACHE_TTL_S = 60.0
@@ -156,6 +157,7 @@ def build_hosted_app(
     require_claims: bool = True,
     today: Callable[[], date] = utc_today,
     now: Callable[[], datetime] = minute_now,
+    time_zone: str = "",
 ) -> ASGIApp:
     """The hosted dashboard API: the ``/api/*`` routes of ``dashboard_routes``.
 
@@ -169,7 +171,7 @@ def build_hosted_app(
         r
         for r in dashboard_routes(
             backend, cache_ttl_s=cache_ttl_s, parallel=True, today=today, now=now,
-            configured=domains,
+            configured=domains, time_zone=time_zone,
         )
         if getattr(r, "path", "").startswith("/api/")
     ]
@@ -195,6 +197,7 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         os.environ[DOMAINS_ENV].split(","),
         cache_ttl_s=float(os.environ.get(CACHE_TTL_ENV, DEFAULT_CACHE_TTL_S)),
         now=lambda: minute_now(),  # looked up per call: tests pin the clock
+        time_zone=os.environ.get(TIME_ZONE_ENV, ""),
     )
     return Mangum(app, lifespan="off")
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 __all__ = [
     "COMPARISONS",
@@ -195,6 +196,9 @@ class Params:
     order: str = "desc"
     offset: int = 0
     graph_interval: str | None = None
+    #: the site's IANA time zone, None for UTC. Then dates, ``now``, ``since`` and the
+    #: spans are the site's local wall time (queries convert at the lake's edge)
+    zone: str | None = None
 
     @property
     def days(self) -> int:
@@ -248,6 +252,7 @@ class Params:
             "interval": self.interval,
             "intervals": list(self.intervals),
             "filters": dict(self.filters),
+            "time_zone": self.zone or "UTC",
         }
 
 
@@ -397,6 +402,7 @@ def parse(
     now: datetime | None = None,
     first_day: date | None = None,
     columns: tuple[str, ...] = (),
+    zone: str | None = None,
 ) -> Params:
     """Validate a request's query string into ``Params`` or raise ``BadRequest``.
 
@@ -404,7 +410,8 @@ def parse(
     formed); ``extra`` lists further endpoint-specific parameters that are allowed;
     ``now`` (naive UTC) defaults to the end of ``today`` (a whole day); ``first_day``
     is the site's first day with data (period=all); ``columns`` are the ones a list
-    may be sorted by (breakdowns only).
+    may be sorted by (breakdowns only). ``zone``: the site's time zone (see
+    ``time_zone``); ``today`` and ``now`` are then read on its clock.
     """
     query: dict[str, list[str]] = {}
     for key, value in items:
@@ -431,6 +438,8 @@ def parse(
         today = today or utc_today()
         now = datetime.combine(today + timedelta(days=1), time(0))
     else:
+        if zone is not None:  # the site's wall clock
+            now = now.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
         # to the minute: the SQL of "until now" then stays the same for a minute, so
         # its translation and the Athena answer cache are reused by every refresh
         now = now.replace(second=0, microsecond=0)
@@ -510,4 +519,5 @@ def parse(
         order=order,
         offset=offset,
         graph_interval=graph_interval,
+        zone=zone,
     )

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlglot
 from sqlglot import exp
 
 from athena_views import load_views
 from ownstats.dashboard.params import FILTERS, NONE_VALUE, Params, Span, sql_string
+from stream_processor.schema import COLUMN_NAMES
 
 __all__ = [
     "BREAKDOWNS",
@@ -336,12 +339,15 @@ def _cut_source(view: str, params: Params, span: Span) -> str:
     window are recomputed by ``sessions.sql`` from its events (a visit still going at
     the cut is cut too, as today's are at "now"), then the view's SQL runs on them.
     """
-    conditions = [_where(params.site, span.start, span.end)]
-    if span.since is not None:
-        conditions.append(f"event_time >= {_timestamp(span.since)}")
-    if span.until is not None:
-        conditions.append(f"event_time < {_timestamp(span.until)}")
-    events = f"SELECT * FROM events_deduped WHERE {' AND '.join(conditions)}"
+    if params.zone is not None:
+        events = _local_events(params.site, params.zone, span)
+    else:
+        conditions = [_where(params.site, span.start, span.end)]
+        if span.since is not None:
+            conditions.append(f"event_time >= {_timestamp(span.since)}")
+        if span.until is not None:
+            conditions.append(f"event_time < {_timestamp(span.until)}")
+        events = f"SELECT * FROM events_deduped WHERE {' AND '.join(conditions)}"
     roots = {"events_deduped": events}
     if params.filters:
         sessions = _expanded_sql("sessions", tuple(roots.items()))
@@ -351,9 +357,68 @@ def _cut_source(view: str, params: Params, span: Span) -> str:
     return f"({_expanded_sql(view, tuple(roots.items()))}) AS {view}"
 
 
-def _split(span: Span) -> list[Span]:
-    """``span`` as whole days (readable from the views' per-day rows) and a cut part."""
-    if span.since is not None or span.until is None:
+def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(name: str, first: datetime, last: datetime) -> tuple[tuple[datetime, int], ...]:
+    """The zone's UTC offset in minutes from ``first`` (naive UTC) on, and each change
+    of it before ``last``: (moment it starts, minutes). Days are probed, a change is
+    then found to the second (zones change on whole minutes)."""
+    zone = ZoneInfo(name)
+
+    def minutes(moment: datetime) -> int:
+        offset = moment.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+        return int(offset.total_seconds() // 60) if offset else 0
+
+    found = [(first, minutes(first))]
+    day = first
+    while day < last:
+        following = min(day + timedelta(days=1), last)
+        if minutes(following) != found[-1][1]:
+            low, high = day, following  # minutes(low) is the old offset
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if minutes(middle) == found[-1][1] else (low, middle)
+            found.append((high.replace(microsecond=0), minutes(high)))
+        day = following
+    return tuple(found)
+
+
+def _local_events(site: str, name: str, span: Span) -> str:
+    """The site's deduplicated events of ``span`` (local dates and wall times) with
+    ``event_time`` and ``event_date`` in its time zone: every view's SQL run on these
+    counts days, hours and visits on the site's clock.
+
+    The offset is a CASE over the zone's changes in the window, computed here from
+    the time zone database, so Athena and DuckDB (whose time zone functions disagree)
+    run the same arithmetic. The visitor id still changes at UTC midnight (the daily
+    salt): a visitor active on both sides of it within one local day counts twice,
+    as across days.
+    """
+    zone = ZoneInfo(name)
+    low = _to_utc(span.since or datetime.combine(span.start, time()), zone)
+    high = _to_utc(span.until or datetime.combine(span.end + timedelta(days=1), time()), zone)
+    changes = _offsets(name, low, high)
+    shift = str(changes[-1][1])
+    for (_, minutes), (change, _) in reversed(list(itertools.pairwise(changes))):
+        shift = f"CASE WHEN event_time < {_timestamp(change)} THEN {minutes} ELSE {shift} END"
+    local = f"date_add('minute', {shift}, event_time)"
+    kept = ", ".join(c for c in COLUMN_NAMES if c != "event_time")
+    last_day = (high - timedelta(milliseconds=1)).date()
+    return (
+        f"SELECT {kept}, {local} AS event_time, "
+        f"CAST(CAST({local} AS date) AS varchar) AS event_date FROM events_deduped "
+        f"WHERE {_where(site, low.date(), last_day)} "
+        f"AND event_time >= {_timestamp(low)} AND event_time < {_timestamp(high)}"
+    )
+
+
+def _split(span: Span, params: Params) -> list[Span]:
+    """``span`` as whole days (readable from the views' per-day rows) and a cut part.
+    In a site's own time zone nothing is a whole UTC day: one part, from events."""
+    if params.zone is not None or span.since is not None or span.until is None:
         return [span]
     parts = []
     if span.end > span.start:
@@ -363,15 +428,15 @@ def _split(span: Span) -> list[Span]:
 
 
 def _from(view: str, params: Params, part: Span) -> str:
-    return (
-        _cut_source(view, params, part) if part.cut else source(view, params, part.start, part.end)
-    )
+    if part.cut or params.zone is not None:
+        return _cut_source(view, params, part)
+    return source(view, params, part.start, part.end)
 
 
 def _parts(view: str, params: Params, span: Span) -> list[tuple[str, Span]]:
     """What to select ``FROM`` for ``span``, with the days each part covers: the view
     (or its filtered expansion) for whole days, its own SQL over the events of a cut."""
-    return [(_from(view, params, part), part) for part in _split(span)]
+    return [(_from(view, params, part), part) for part in _split(span, params)]
 
 
 def _labelled(view: str, params: Params, parts: list[tuple[str, Span]], columns: str) -> list[str]:
@@ -381,12 +446,12 @@ def _labelled(view: str, params: Params, parts: list[tuple[str, Span]], columns:
     filtered expansion when they are (nearly) adjacent, as with "previous period": the
     matching visits are then found once, not twice.
     """
-    whole = [(label, part) for label, part in parts if not part.cut]
+    whole = [(label, part) for label, part in parts if not part.cut and params.zone is None]
     selects = [
         f"SELECT {sql_string(label)} AS period, {columns} FROM {_from(view, params, part)} "
         f"WHERE {_where(params.site, part.start, part.end)}"
         for label, part in parts
-        if part.cut
+        if part.cut or params.zone is not None
     ]
     first = min((p.start for _, p in whole), default=None)
     last = max((p.end for _, p in whole), default=None)
@@ -442,7 +507,7 @@ def summary_sql(params: Params) -> str:
     spans = [("current", params.span)]
     if params.previous is not None:
         spans.append(("previous", params.previous))
-    parts = [(label, part) for label, span in spans for part in _split(span)]
+    parts = [(label, part) for label, span in spans for part in _split(span, params)]
     selects = _labelled("daily_stats", params, parts, _TOTALS)
     if any(FILTERS[name].kind == "event" for name, _ in params.filters):
         everyone = _without_goal(params)
@@ -463,7 +528,7 @@ def conversions_sql(params: Params) -> str | None:
     spans = [("current", params.span)]
     if params.previous is not None:
         spans.append(("previous", params.previous))
-    parts = [(label, part) for label, span in spans for part in _split(span)]
+    parts = [(label, part) for label, span in spans for part in _split(span, params)]
     counted = f"CASE WHEN event_name IN ({names}) THEN events ELSE 0 END AS events"
     selects = _labelled("custom_events", params, parts, counted)
     return (

@@ -147,3 +147,13 @@ def test_a_deploy_without_a_dashboard_user_explains_and_exits_2() -> None:
     assert result.returncode == 2, result.stderr
     assert "-c admin_email=you@example.com" in result.stderr
     assert "-c hosted_dashboard=false" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_time_zone_is_checked_at_synth() -> None:
+    zoned = OwnstatsConfig.from_mapping(
+        {"domain": "example.com", "time_zone": "example.com=Europe/Berlin"}
+    )
+    assert zoned.time_zone == "example.com=Europe/Berlin"
+    assert OwnstatsConfig.from_mapping({"domain": "example.com"}).time_zone == ""
+    with pytest.raises(ConfigError, match="-c time_zone: unknown time zone 'Europe/Berln'"):
+        OwnstatsConfig.from_mapping({"domain": "example.com", "time_zone": "Europe/Berln"})

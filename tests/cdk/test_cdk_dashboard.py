@@ -7,6 +7,7 @@ Reads the session's shared synth (conftest.py), except the one variant that must
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -392,3 +393,27 @@ def test_the_sign_in_prefix_never_holds_a_word_cognito_refuses(domain: str) -> N
     # the UUID group appended after a hyphen is hex: it cannot complete a reserved word
     assert re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", base) and len(base) <= 40
     assert not re.search("aws|amazon|cognito", base + "-0123456789abcdef")
+
+
+def test_the_bundled_dashboard_code_imports_without_the_repository(tmp_path: Path) -> None:
+    """Every module the hosted handler imports is in its asset: the asset's sources
+    alone (no editable install, no repository on the path) plus the installed wheels."""
+    import site
+
+    from cdk.bundling import dashboard_sources
+
+    for inside, source in dashboard_sources():
+        (tmp_path / inside).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / inside).write_bytes(source.read_bytes())
+    probe = (
+        "import ownstats.dashboard.hosted as h, ownstats.dashboard.queries as q;"
+        f"assert h.__file__.startswith({str(tmp_path)!r}), h.__file__;"
+        "from ownstats.zones import time_zones; print(time_zones('Asia/Kolkata'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe],  # -S: no site, so no editable-install .pth
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={"PYTHONPATH": os.pathsep.join([str(tmp_path), *site.getsitepackages()])},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Asia/Kolkata" in done.stdout

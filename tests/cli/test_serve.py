@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlencode
@@ -240,3 +243,38 @@ def test_demo_stopped_early_does_not_wait_for_its_duration(tmp_path: Path) -> No
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_serve_time_zone_reaches_the_dashboard(tmp_path: Path) -> None:
+    """`--time-zone`: the dashboard's days are the site's (its meta says which zone);
+    a name the time zone database does not know stops the command at once."""
+    bad = run_cli("serve", "--data", str(tmp_path / "x"), "--time-zone", "Mars/Olympus")
+    assert bad.returncode == 2 and "unknown time zone 'Mars/Olympus'" in bad.stderr
+    port = free_port()
+    process = start(
+        "serve", "--data", str(tmp_path / "lake"), "--port", str(port),
+        "--time-zone", "example.com=Asia/Kolkata",
+    )  # fmt: skip
+    try:
+        wait_for_port(port, process)
+        hit = "/hello.gif?v=1&t=pv&u=https%3A%2F%2Fexample.com%2F"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{hit}", headers={"User-Agent": CHROME}
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+        deadline = time.monotonic() + 20
+        while True:
+            url = f"http://127.0.0.1:{port}/api/summary?site=example.com&period=today"
+            try:
+                body = json.loads(urllib.request.urlopen(url, timeout=10).read())
+                break
+            except urllib.error.HTTPError:  # the site is not listed yet
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert body["meta"]["time_zone"] == "Asia/Kolkata"
+        kolkata = datetime.now(UTC) + timedelta(hours=5, minutes=30)
+        assert body["meta"]["now"][:10] in {
+            (kolkata - timedelta(minutes=1)).date().isoformat(), kolkata.date().isoformat()
+        }
+    finally:
+        stop(process)

@@ -278,3 +278,25 @@ def test_athena_failure_is_a_502_on_that_panel_only(
     assert re.search(r"request [0-9a-f]{12}", body["error"])
     assert invoke("/api/breakdown/sources", {"site": SITE})[0] == 200
     assert invoke("/api/summary", {"site": SITE})[0] == 200
+
+
+def test_the_stacks_time_zone_reaches_the_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cdk/dashboard.py sets OWNSTATS_TIME_ZONE from -c time_zone; the handler reads it."""
+    import cdk.dashboard as construct
+    from ownstats.dashboard import hosted
+
+    assert construct.TIME_ZONE_ENV == hosted.TIME_ZONE_ENV
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(hosted, "build_hosted_app", lambda *a, **k: seen.update(k) or object())
+    for name, value in (
+        (hosted.WORKGROUP_ENV, "wg"), (hosted.DATABASE_ENV, "db"),
+        (hosted.DOMAINS_ENV, "example.com"), (hosted.TIME_ZONE_ENV, "Asia/Kolkata"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    hosted._lambda_handler.cache_clear()
+    try:
+        hosted._lambda_handler()
+    finally:
+        hosted._lambda_handler.cache_clear()
+    assert seen["time_zone"] == "Asia/Kolkata"
