@@ -64,11 +64,23 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(engine: Engine) -> Iterator[str]:
     """The dashboard on uvicorn (127.0.0.1, a free port), in a thread; yields its URL."""
+    # "now" mid-afternoon of the lake's last day: today is partial, so the page
+    # shows the running hour dotted and compares with yesterday until 14:30
+    yield from _serve(build_app(engine, now=lambda: NOW, parallel=True))
+
+
+@pytest.fixture(scope="session")
+def zoned_server(engine: Engine) -> Iterator[str]:
+    """The same dashboard with the sites on Kolkata's clock (UTC+05:30)."""
+    yield from _serve(
+        build_app(engine, now=lambda: NOW, parallel=True, time_zone="Asia/Kolkata")
+    )
+
+
+def _serve(app: Any) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(
-        # "now" mid-afternoon of the lake's last day: today is partial, so the page
-        # shows the running hour dotted and compares with yesterday until 14:30
-        build_app(engine, now=lambda: NOW, parallel=True),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",

@@ -630,3 +630,13 @@ def test_on_a_phone_the_live_counter_never_overlaps_the_wordmark(
         assert site and site["y"] >= max(brand["y"] + brand["height"], live["y"])
     finally:
         context.close()
+
+
+def test_a_sites_time_zone_is_the_pages_clock(zoned_server: str, page: tuple[Any, Any]) -> None:
+    """14:30 UTC is 20:00 in Kolkata: today is compared with yesterday until 20:00 there."""
+    pg, errors = page
+    open_page(pg, zoned_server, "period=today")
+    assert "until 20:00 Asia/Kolkata" in (pg.text_content("#compare-note") or "")
+    incomplete = api(pg, zoned_server, "/api/timeseries", period="today")["points"]
+    assert [p["incomplete"] for p in incomplete].index(True) == 20
+    assert errors.messages == []

@@ -344,10 +344,11 @@
 
   function comparedWith(meta) {
     if (!meta.previous_from) return "";
+    const zone = meta.time_zone || "UTC"; // the site's clock: the times below are on it
     if (meta.previous_since && meta.previous_until) {  // realtime: the 30 minutes before
-      return `${meta.previous_since.slice(11, 16)}–${meta.previous_until.slice(11, 16)} UTC`;
+      return `${meta.previous_since.slice(11, 16)}–${meta.previous_until.slice(11, 16)} ${zone}`;
     }
-    const until = meta.previous_until ? ` until ${meta.previous_until.slice(11, 16)} UTC` : "";
+    const until = meta.previous_until ? ` until ${meta.previous_until.slice(11, 16)} ${zone}` : "";
     return meta.previous_from === meta.previous_to
       ? `${meta.previous_from}${until}` : `${meta.previous_from} to ${meta.previous_to}${until}`;
   }
