@@ -11,6 +11,7 @@ which recomputes that part's visits from its events).
 
     .venv/bin/python bench/dashboard_bench.py [--events 1000000] [--days 30] [--runs 5]
         [--data DIR]   # keep (or reuse, if it already holds a lake) the generated lake
+        [--time-zone America/New_York]   # the site's own clock: views from events
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--data", type=Path, help="keep the generated lake here (reused)")
     parser.add_argument("--states", nargs="+", choices=list(STATES), default=list(STATES))
+    parser.add_argument("--time-zone", default="", help="the sites' time zone (default UTC)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="ownstats-dash-bench-") as tmp:
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.query("SELECT count(*) FROM daily_stats")
         print(f"  engine start + materialisation: {time.perf_counter() - started:.1f} s")
         worst: dict[str, tuple[float, str]] = {}
-        with TestClient(build_app(engine)) as client:
+        with TestClient(build_app(engine, time_zone=args.time_zone)) as client:
             for state_name in args.states:
                 state = STATES[state_name]
                 print(f"\n{state_name}  ({'&'.join(f'{k}={v}' for k, v in state.items())})")
