@@ -42,8 +42,11 @@ class Recording:
         return self.backend.query(sql)
 
 
-@pytest.fixture
-def athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Recording]]:
+@pytest.fixture(params=["", "America/New_York"], ids=["utc", "zoned"])
+def athena(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[tuple[TestClient, Recording]]:
+    """Also with a site time zone: then every panel's SQL re-dates events itself."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
@@ -66,7 +69,8 @@ def athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Record
         backend = Recording(
             AthenaBackend("ownstats", "db", client=client, poll_s=0, sleep=lambda s: None)
         )
-        with TestClient(build_app(backend, now=lambda: NOW)) as test_client:
+        app = build_app(backend, now=lambda: NOW, time_zone=request.param)
+        with TestClient(app) as test_client:
             yield test_client, backend
 
 
