@@ -8,6 +8,7 @@ without a traceback; long-running work shows progress on stderr.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -18,7 +19,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from numbers import Number
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from stream_processor.reasons import Rejections
 
 DEFAULT_DATA = "./ownstats-data"
 
@@ -203,19 +207,67 @@ def ingest(
     return totals
 
 
+def sniff_standard_log(lines: Iterable[str]) -> tuple[bool, Iterator[str]]:
+    """Whether the input is a CloudFront standard log (its first non-empty line is a
+    ``#Version``/``#Fields`` header), and the lines, none lost to the look."""
+    from stream_processor.standard_log import is_standard_log
+
+    it = iter(lines)
+    head: list[str] = []
+    for line in it:
+        head.append(line)
+        if line.strip():
+            break
+    standard = bool(head) and is_standard_log(head[-1])
+    return standard, itertools.chain(head, it)
+
+
+def standard_log_records(
+    lines: Iterable[str], shape: InputShape, unread: Rejections
+) -> Iterator[str]:
+    """A standard log's data lines as real-time records (stream_processor/standard_log.py).
+
+    Its ``#`` lines are counted in ``shape.comments``, as ``batched`` counts them in a
+    file of records; a line that gives no record is counted in ``unread`` (a
+    ``Rejections``) as malformed, with the reason but never a value from the line.
+    """
+    from stream_processor.reasons import Reason
+    from stream_processor.standard_log import MalformedLine, StandardLogReader
+
+    reader = StandardLogReader()
+    try:
+        for item in reader.records(lines):
+            if isinstance(item, MalformedLine):
+                unread.add(Reason.MALFORMED, f"standard log line: {item.reason}")
+            else:
+                yield item
+    finally:
+        shape.comments += reader.comments
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from stream_processor.fields import REALTIME_LOG_FIELDS
+    from stream_processor.reasons import Reason, Rejections
 
     data = Path(args.data)
     shape = InputShape()
+    standard, lines = sniff_standard_log(read_lines(args.file))
+    unread = Rejections()  # standard-log lines that gave no record
+    if standard:
+        lines = standard_log_records(lines, shape, unread)
     totals = ingest(
         data,
         args.domain,
-        read_lines(args.file),
+        lines,
         quiet=args.quiet,
         mask_paths=args.mask_paths,
         shape=shape,
     )
+    if unread:
+        totals.records_in += sum(unread.values())
+        totals.rejections.update(unread)
+        for reason, example in unread.examples.items():
+            totals.rejections.examples.setdefault(reason, example)
     rejected = totals.rejections.as_dict()
     print(
         f"records: {totals.records_in:,}  accepted: {totals.accepted:,}  "
@@ -226,8 +278,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"  {reason:<20} {count:>9,}   e.g. {example}")
     if shape.comments:
         print(f"  ({shape.comments:,} comment lines starting with # skipped)")
+    if standard:
+        print("  (read as a CloudFront standard log: times to the second, no c-country or asn)")
     if not totals.records_in:
         print("warning: no records found in the input", file=sys.stderr)
+    elif standard and rejected.get("malformed", 0) == totals.records_in:
+        from stream_processor.standard_log import REQUIRED
+
+        example = totals.rejections.examples.get(Reason.MALFORMED, "")
+        print(
+            f"error: none of the {totals.records_in:,} lines of the standard log could be "
+            f"read (e.g. {example}). ownstats reads CloudFront standard log files by their "
+            f"#Fields header and needs these fields in it: {', '.join(REQUIRED)} "
+            '(docs/PROTOCOL.md, "Standard logs")',
+            file=sys.stderr,
+        )
+        return 1
     elif rejected.get("malformed", 0) == totals.records_in:
         expected = len(REALTIME_LOG_FIELDS)
         found = shape.first_fields
@@ -636,13 +702,16 @@ def parser() -> argparse.ArgumentParser:
     time_zone_opt(serve_p)
     serve_p.set_defaults(func=cmd_serve)
 
-    ingest_p = sub.add_parser("ingest", help="feed CloudFront real-time log records into the lake")
+    ingest_p = sub.add_parser(
+        "ingest", help="feed CloudFront real-time log records or standard logs into the lake"
+    )
     data_arg(ingest_p)
     domain_arg(ingest_p)
     ingest_p.add_argument(
         "file",
         metavar="FILE|-",
-        help="real-time log records, one per line (.gz ok), or - for stdin",
+        help="real-time log records, one per line, or a standard log file (recognised by "
+        "its #Version/#Fields header; .gz ok), or - for stdin",
     )
     ingest_p.add_argument("--quiet", action="store_true", help="no progress output")
     ingest_p.set_defaults(func=cmd_ingest)
