@@ -18,12 +18,14 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -38,6 +40,7 @@ from ownstats.dashboard.params import (
     Params,
     Span,
     parse,
+    parse_limit,
     shown,
     utc_today,
 )
@@ -226,7 +229,7 @@ class _Api:
 
     async def params(
         self,
-        request: Request,
+        request: Request | _Query,
         *,
         extra: tuple[str, ...] = (),
         columns: tuple[str, ...] = (),
@@ -266,16 +269,7 @@ class _Api:
             except BadRequest as err:
                 return _error(400, str(err))
             except Exception as err:  # Engine's QueryError, Athena's errors, …
-                request_id = secrets.token_hex(6)
-                log.error(
-                    "dashboard: %s failed (request %s): %s: %s",
-                    request.url.path, request_id, type(err).__name__, err,
-                )  # fmt: skip
-                return _error(
-                    502,
-                    f"the query backend failed (request {request_id}: its log has the "
-                    "details); other panels are not affected, retry in a moment",
-                )
+                return _error(502, _backend_failure(err, request.url.path))
 
         return endpoint
 
@@ -326,7 +320,10 @@ class _Api:
         )
 
     async def get_summary(self, request: Request) -> Response:
-        params = await self.params(request)
+        return JSONResponse(await self.summary(await self.params(request)))
+
+    async def summary(self, params: Params) -> dict[str, Any]:
+        """The cards: each metric's value, previous value and change."""
         conversions = queries.conversions_sql(params)
         result, *more = await self.runner.run(
             queries.summary_sql(params), *([conversions] if conversions else [])
@@ -371,7 +368,7 @@ class _Api:
                 "previous": before,
                 "change": _change("total_conversions", total, before) if had_data else None,
             }
-        return JSONResponse({"meta": params.meta(), "metrics": metrics})
+        return {"meta": params.meta(), "metrics": metrics}
 
     async def _series(self, params: Params, span: Span) -> list[dict[str, Any]]:
         """The graph's points over ``span``: every bucket, empty (null) after now."""
@@ -397,7 +394,10 @@ class _Api:
         return points
 
     async def get_timeseries(self, request: Request) -> Response:
-        params = await self.params(request)
+        return JSONResponse(await self.timeseries(await self.params(request)))
+
+    async def timeseries(self, params: Params) -> dict[str, Any]:
+        """The graph: every bucket of the period and, when compared, the previous line."""
         spans = [params.span]
         previous = params.previous
         if previous is not None:  # the graph shows the whole previous series
@@ -418,14 +418,12 @@ class _Api:
                  if k != "incomplete"}
                 for i, point in enumerate(points[: len(series[1])])
             ]  # fmt: skip
-        return JSONResponse(
-            {
-                "meta": params.meta(),
-                "interval": params.interval,
-                "points": points,
-                "previous": prev,
-            }
-        )
+        return {
+            "meta": params.meta(),
+            "interval": params.interval,
+            "points": points,
+            "previous": prev,
+        }
 
     async def get_breakdown(self, request: Request) -> Response:
         slug = request.path_params["panel"]
@@ -438,32 +436,105 @@ class _Api:
         params = await self.params(request, extra=extra, columns=panel.columns)
         if slug == "event-props" and not params.prop_event:
             raise BadRequest("event-props needs 'prop_event' (a custom event name)")
-        csv_out = params.format == "csv"
-        # one row more than asked tells the page whether there is a next page
-        limit = CSV_MAX_ROWS if csv_out else params.limit + 1
-        if csv_out:
+        if params.format == "csv":  # every row, from the first
             params = dataclasses.replace(params, offset=0)
-        (result,) = await self.runner.run(queries.breakdown_sql(panel, params, limit))
-        rows = result.as_dicts()
-        more = not csv_out and len(rows) > params.limit
-        rows = rows[: params.limit] if more else rows
-        columns = list(panel.columns)
-        if csv_out:
+            sql = queries.breakdown_sql(panel, params, CSV_MAX_ROWS)
+            (result,) = await self.runner.run(sql)
             name = f"{params.site}_{slug}_{params.start}_{params.end}.csv"
-            return _csv(columns, rows, name)
+            return _csv(list(panel.columns), result.as_dicts(), name)
+        return JSONResponse(await self.breakdown(panel, params))
+
+    async def breakdown(self, panel: queries.Breakdown, params: Params) -> dict[str, Any]:
+        """One panel's rows (``params.limit`` of them, and whether more exist)."""
+        # one row more than asked tells the page whether there is a next page
+        sql = queries.breakdown_sql(panel, params, params.limit + 1)
+        (result,) = await self.runner.run(sql)
+        rows = result.as_dicts()
+        more = len(rows) > params.limit
+        return {
+            "meta": params.meta(),
+            "panel": panel.slug,
+            "title": panel.title,
+            "dimension": panel.dimension,
+            "filter": panel.filter,
+            "columns": list(panel.columns),
+            "rows": rows[: params.limit],
+            "offset": params.offset,
+            "more": more,
+        }
+
+    async def get_page(self, request: Request) -> Response:
+        """Everything a page load shows, in one request: the cards, the graph and each
+        panel's rows (``panels=pages,sources,countries:300,…``; ``slug:limit``). Hosted,
+        one request is one Lambda invocation instead of ~20 (a new account runs 10 at a
+        time). Each part fails alone: its place holds ``{"error": …}``, the others
+        answer; a state the API refuses (400) is refused once, for the whole page."""
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "panels"]
+        asked = [p for p in request.query_params.get("panels", "").split(",") if p]
+        if len(asked) > MAX_PAGE_PANELS:
+            raise BadRequest(f"at most {MAX_PAGE_PANELS} panels per page request")
+        wanted: list[tuple[str, queries.Breakdown, int]] = []
+        for item in asked:
+            slug, _, limit = item.partition(":")
+            panel = queries.BREAKDOWNS.get(slug)
+            if panel is None or slug == "event-props":
+                raise BadRequest(f"unknown panel {shown(slug)} in 'panels'")
+            wanted.append((item, panel, parse_limit(limit) if limit else 10))
+        params = await self.params(_Query(QueryParams(query)))
+
+        async def part(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+            try:
+                return await work
+            except BadRequest:
+                raise
+            except Exception as err:  # logged with an id, as a request of its own
+                return {"error": _backend_failure(err, request.url.path)}
+
+        results = await asyncio.gather(
+            part(self.summary(params)),
+            part(self.timeseries(params)),
+            *(
+                part(self.breakdown(panel, dataclasses.replace(params, limit=limit)))
+                for _, panel, limit in wanted
+            ),
+        )
         return JSONResponse(
             {
                 "meta": params.meta(),
-                "panel": slug,
-                "title": panel.title,
-                "dimension": panel.dimension,
-                "filter": panel.filter,
-                "columns": columns,
-                "rows": rows,
-                "offset": params.offset,
-                "more": more,
+                "summary": results[0],
+                "timeseries": results[1],
+                "panels": {
+                    item: body for (item, _, _), body in zip(wanted, results[2:], strict=True)
+                },
             }
         )
+
+
+#: panels one /api/page request may ask for (the page has 6; a tab is one more)
+MAX_PAGE_PANELS = 12
+
+
+@dataclass(frozen=True)
+class _Query:
+    """Only the query string of a request: what ``_Api.params`` reads."""
+
+    query_params: QueryParams
+
+
+def _backend_failure(err: Exception, path: str) -> str:
+    """The answer for a failed query: a request id, never the backend's own message.
+
+    That message stays in the log, under the id: Athena's errors name role ARNs, the
+    account and buckets, DuckDB's the lake's absolute paths, and neither belongs in an
+    answer to a browser."""
+    request_id = secrets.token_hex(6)
+    log.error(
+        "dashboard: %s failed (request %s): %s: %s", path, request_id, type(err).__name__, err
+    )
+    return (
+        f"the query backend failed (request {request_id}: its log has the details); "
+        "other panels are not affected, retry in a moment"
+    )
 
 
 async def _index(request: Request) -> Response:
@@ -512,6 +583,7 @@ def dashboard_routes(
         Route("/api/summary", g(api.get_summary), name="api-summary"),
         Route("/api/timeseries", g(api.get_timeseries), name="api-timeseries"),
         Route("/api/breakdown/{panel}", g(api.get_breakdown), name="api-breakdown"),
+        Route("/api/page", g(api.get_page), name="api-page"),
     ]
 
 

@@ -337,7 +337,7 @@ def _date(value: str, name: str) -> date:
     return day
 
 
-def _limit(value: str) -> int:
+def parse_limit(value: str) -> int:
     number = int(value) if _NUMBER.fullmatch(value) else 0
     if not 1 <= number <= MAX_LIMIT:
         raise BadRequest(
@@ -469,7 +469,7 @@ def parse(
             filters.append((name, _text(value, name)))
 
     limit_text = _one(query, "limit")
-    limit = 10 if limit_text is None else _limit(limit_text)
+    limit = 10 if limit_text is None else parse_limit(limit_text)
     fmt = _one(query, "format") or "json"
     if fmt not in ("json", "csv"):
         raise BadRequest(f"'format' must be json or csv, got {shown(fmt)}")

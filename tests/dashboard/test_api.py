@@ -483,3 +483,61 @@ def test_an_empty_site_list_is_asked_again_at_once(engine: Engine) -> None:
         assert len(asked) == 2
         app.get("/api/sites")
         assert len(asked) == 2  # a list with sites is kept for SITES_MEMO_S
+
+
+# -- one request per view ----------------------------------------------------------------
+
+
+def test_the_page_request_answers_what_each_endpoint_answers(client: TestClient) -> None:
+    state = q(period="custom", **{"from": "2026-03-03", "to": "2026-03-09"}, source="Google")
+    panels = "pages,sources,countries:300,devices,custom-events,mediums"
+    page = client.get("/api/page", params={**state, "panels": panels})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert body["summary"] == client.get("/api/summary", params=state).json()
+    assert body["timeseries"] == client.get("/api/timeseries", params=state).json()
+    for item in panels.split(","):
+        slug, _, limit = item.partition(":")
+        alone = client.get(f"/api/breakdown/{slug}", params={**state, "limit": limit or "10"})
+        mine, theirs = body["panels"][item], alone.json()
+        assert {k: v for k, v in mine.items() if k != "rows"} == {
+            k: v for k, v in theirs.items() if k != "rows"
+        }
+        # the same SQL; a float sum may differ in its last bits (parallel aggregation)
+        assert len(mine["rows"]) == len(theirs["rows"]), item
+        for a, b in zip(mine["rows"], theirs["rows"], strict=True):
+            assert a == pytest.approx(b), item
+    assert body["panels"]["countries:300"]["rows"]
+
+
+def test_a_failing_part_of_the_page_fails_alone(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ownstats.dashboard import build_app
+
+    class NoSources:
+        def query(self, sql: str) -> Any:
+            if "source" in sql and "FROM sources" in sql:
+                raise RuntimeError("s3://secret-bucket/ is gone")
+            return engine.query(sql)
+
+    with TestClient(build_app(NoSources(), today=lambda: LAST_DAY)) as app:
+        body = app.get("/api/page", params={**q(), "panels": "pages,sources"}).json()
+    assert body["panels"]["pages"]["rows"] and body["summary"]["metrics"]
+    error = body["panels"]["sources"]["error"]
+    assert "request " in error and "secret" not in error
+    assert "s3://secret-bucket/" in caplog.text  # the detail is in the log only
+
+
+def test_the_page_request_refuses_what_it_cannot_answer(client: TestClient) -> None:
+    for panels, message in (
+        ("pages,nope", "unknown panel 'nope'"),
+        ("event-props", "unknown panel 'event-props'"),
+        (",".join(["pages"] * 13), "at most 12 panels"),
+        ("pages:5000", "'limit'"),
+    ):
+        answer = client.get("/api/page", params={**q(), "panels": panels})
+        assert answer.status_code == 400 and message in answer.json()["error"], panels
+    bad_range = {**q(period="custom"), "from": "2026-03-10", "to": "2026-03-01"}
+    answer = client.get("/api/page", params={**bad_range, "panels": "pages"})
+    assert answer.status_code == 400 and "after" in answer.json()["error"]

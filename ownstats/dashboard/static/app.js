@@ -747,7 +747,13 @@
     foot.replaceChildren(...buttons);
   }
 
-  async function loadPanel(group, state, gen = generation) {
+  // what a panel's active tab asks /api/page (and /api/breakdown) for: the map is the
+  // countries list with room for every country
+  function panelRequest(slug) {
+    return slug === "map" ? ["countries", 300] : [slug, null];
+  }
+
+  async function loadPanel(group, state, gen = generation, preloaded = null) {
     const n = PANELS.indexOf(group);
     const body = $(`#panel-${n}-body`);
     const foot = $(`#panel-${n} .panel-foot`);
@@ -762,8 +768,10 @@
     body.setAttribute("aria-busy", "true");
     foot.replaceChildren(); // links only for what loaded
     try {
-      const path = slug === "map" ? "/api/breakdown/countries" : `/api/breakdown/${slug}`;
-      const data = await getJson(apiUrl(path, state, slug === "map" ? { limit: 300 } : {}));
+      const [name, limit] = panelRequest(slug);
+      let data = preloaded ? await preloaded : null;
+      if (data && data.error) throw new Error(data.error);
+      if (!data) data = await getJson(apiUrl(`/api/breakdown/${name}`, state, limit ? { limit } : {}));
       if (gen !== generation || activeTab.get(group.title) !== slug) return;
       if (slug === "map") body.replaceChildren(mapView(data, state));
       else {
@@ -1029,11 +1037,18 @@
     showError("");
     startLive();
     startTotals(state);
-    const summary = getJson(apiUrl("/api/summary", state));
-    const series = getJson(apiUrl("/api/timeseries", state));
-    PANELS.forEach((group) => loadPanel(group, state, gen));
+    // one request for the whole page (cards, graph, every panel's active tab): hosted,
+    // that is one Lambda invocation instead of ~20. Each part may fail alone.
+    const keys = PANELS.map((group) => {
+      const [name, limit] = panelRequest(activeTab.get(group.title));
+      return limit ? `${name}:${limit}` : name;
+    });
+    const page = getJson(apiUrl("/api/page", state, { panels: keys.join(",") }));
+    PANELS.forEach((group, i) => loadPanel(group, state, gen, page.then((p) => p.panels[keys[i]])));
     try {
-      const [s, t] = await Promise.all([summary, series]);
+      const p = await page;
+      for (const part of [p.summary, p.timeseries]) if (part.error) throw new Error(part.error);
+      const [s, t] = [p.summary, p.timeseries];
       if (gen !== generation) return;
       renderHeader(state, s.meta);
       renderCards(s, state);
