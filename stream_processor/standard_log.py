@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .fields import EMPTY, REALTIME_LOG_FIELDS
+from .fields import EMPTY, FIELD_INDEX, REALTIME_LOG_FIELDS
 
 VERSION_DIRECTIVE = "#Version:"
 FIELDS_DIRECTIVE = "#Fields:"
@@ -309,9 +309,9 @@ class StandardLogReader:
         return "\t".join(out)
 
 
-_TIMESTAMP = REALTIME_LOG_FIELDS.index("timestamp")
-_STEM = REALTIME_LOG_FIELDS.index("cs-uri-stem")
-_USER_AGENT = REALTIME_LOG_FIELDS.index("cs-user-agent")
+_TIMESTAMP = FIELD_INDEX["timestamp"]
+_STEM = FIELD_INDEX["cs-uri-stem"]
+_USER_AGENT = FIELD_INDEX["cs-user-agent"]
 
 
 def standard_line(record: dict[str, str], fields: Iterable[str] = STANDARD_LOG_FIELDS) -> str:

@@ -415,6 +415,13 @@ def _local_events(site: str, name: str, span: Span) -> str:
     )
 
 
+def _from_events(params: Params, part: Span) -> bool:
+    """Whether ``part`` must be computed from its events rather than read from the
+    views' per-day rows: a cut day, or any day on a site's own clock (the rows are UTC
+    days)."""
+    return part.cut or params.zone is not None
+
+
 def _split(span: Span, params: Params) -> list[Span]:
     """``span`` as whole days (readable from the views' per-day rows) and a cut part.
     In a site's own time zone nothing is a whole UTC day: one part, from events."""
@@ -428,7 +435,7 @@ def _split(span: Span, params: Params) -> list[Span]:
 
 
 def _from(view: str, params: Params, part: Span) -> str:
-    if part.cut or params.zone is not None:
+    if _from_events(params, part):
         return _cut_source(view, params, part)
     return source(view, params, part.start, part.end)
 
@@ -446,12 +453,12 @@ def _labelled(view: str, params: Params, parts: list[tuple[str, Span]], columns:
     filtered expansion when they are (nearly) adjacent, as with "previous period": the
     matching visits are then found once, not twice.
     """
-    whole = [(label, part) for label, part in parts if not part.cut and params.zone is None]
+    whole = [(label, part) for label, part in parts if not _from_events(params, part)]
     selects = [
         f"SELECT {sql_string(label)} AS period, {columns} FROM {_from(view, params, part)} "
         f"WHERE {_where(params.site, part.start, part.end)}"
         for label, part in parts
-        if part.cut or params.zone is not None
+        if _from_events(params, part)
     ]
     first = min((p.start for _, p in whole), default=None)
     last = max((p.end for _, p in whole), default=None)
@@ -500,14 +507,19 @@ def _without_goal(params: Params) -> Params:
     return dataclasses.replace(params, filters=kept)
 
 
+def _period_parts(params: Params) -> list[tuple[str, Span]]:
+    """The cards' parts, labelled 'current' and (when compared) 'previous'."""
+    spans = [("current", params.span)]
+    if params.previous is not None:
+        spans.append(("previous", params.previous))
+    return [(label, part) for label, span in spans for part in _split(span, params)]
+
+
 def summary_sql(params: Params) -> str:
     """The cards, one row per ``period``: 'current', 'previous' (when compared) and,
     with a goal filter, 'current_all'/'previous_all' (every visitor: the conversion
     rate's denominator)."""
-    spans = [("current", params.span)]
-    if params.previous is not None:
-        spans.append(("previous", params.previous))
-    parts = [(label, part) for label, span in spans for part in _split(span, params)]
+    parts = _period_parts(params)
     selects = _labelled("daily_stats", params, parts, _TOTALS)
     if any(FILTERS[name].kind == "event" for name, _ in params.filters):
         everyone = _without_goal(params)
@@ -525,10 +537,7 @@ def conversions_sql(params: Params) -> str | None:
     if not goals:
         return None
     names = ", ".join(sql_string(goal) for goal in goals)
-    spans = [("current", params.span)]
-    if params.previous is not None:
-        spans.append(("previous", params.previous))
-    parts = [(label, part) for label, span in spans for part in _split(span, params)]
+    parts = _period_parts(params)
     counted = f"CASE WHEN event_name IN ({names}) THEN events ELSE 0 END AS events"
     selects = _labelled("custom_events", params, parts, counted)
     return (
