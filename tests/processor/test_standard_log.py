@@ -390,3 +390,49 @@ def test_ingest_counts_bad_standard_log_lines_as_malformed(tmp_path: Path) -> No
     assert done.returncode == 1
     assert "none of the 9 lines of the standard log could be read" in done.stderr
     assert "has no cs-uri-query" in done.stderr and "Traceback" not in done.stderr
+
+
+#: the developer guide's own example files, verbatim: AccessLogs.md, "Standard log file
+#: format" (today's 33 fields; example of 2019) and its 2014 version (26 fields, with a
+#: query string), as the guide published them (also quoted by other projects' tests,
+#: e.g. elastic/beats and kayac/s3-object-router)
+GUIDE_EXAMPLES = [
+    "#Version: 1.0",
+    "#Fields: " + DOCUMENTED_FIELDS,
+    "2019-12-04\t21:02:31\tLAX1\t392\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t"
+    "/index.html\t200\t-\tMozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/"
+    "537.36%20(KHTML,%20like%20Gecko)%20Chrome/78.0.3904.108%20Safari/537.36\t-\t-\tHit\t"
+    "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\td111111abcdef8.cloudfront.net\t"
+    "https\t23\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-\t11040\t"
+    "0.001\tHit\ttext/html\t78\t-\t-",
+    "#Version: 1.0",
+    "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem "
+    "sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type "
+    "x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for "
+    "ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status "
+    "fle-encrypted-fields",
+    "2014-05-23\t01:13:12\tLAX1\t2390282\t192.0.2.202\tGET\td111111abcdef8.cloudfront.net\t"
+    "/soundtrack/happy.mp3\t304\twww.unknownsingers.com\tMozilla/4.0%20(compatible;%20MSIE"
+    "%207.0;%20Windows%20NT%205.1)\ta=b&c=d\tzip=50158\tHit\t"
+    "xGN7KWpVEmB9Dp7ctcVFQC4E-nrcOcEKS3QyAez--06dV7TEXAMPLE==\td111111abcdef8.cloudfront.net"
+    "\thttp\t-\t0.002\t-\t-\t-\tHit\tHTTP/1.1\t-\t-",
+]
+
+
+def test_the_guides_own_example_files_convert() -> None:
+    """Not our fixture: the documented examples, both field lists, each line a record
+    with the documented values in the real-time fields."""
+    records = convert(list(GUIDE_EXAMPLES))
+    assert not [r for r in records if isinstance(r, MalformedLine)]
+    new, old = [dict(zip(REALTIME_LOG_FIELDS, str(r).split("\t"), strict=True)) for r in records]
+    assert new["timestamp"] == "1575493351.000"  # 2019-12-04 21:02:31 UTC
+    assert (new["c-ip"], new["sc-status"], new["cs-method"]) == ("192.0.2.100", "200", "GET")
+    assert new["cs-uri-stem"] == "/index.html" and new["cs-uri-query"] == "-"
+    assert new["x-edge-location"] == "LAX1" and new["x-edge-result-type"] == "Hit"
+    assert new["x-edge-request-id"] == "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ=="
+    assert new["cs-user-agent"].startswith("Mozilla/5.0%20(Windows%20NT%2010.0;")
+    assert (new["c-country"], new["asn"]) == ("-", "-")
+    assert old["timestamp"] == "1400807592.000"  # 2014-05-23 01:13:12 UTC
+    assert old["cs-uri-stem"] == "/soundtrack/happy.mp3?a=b&c=d"  # the query put back
+    assert old["cs-referer"] == "www.unknownsingers.com" and old["sc-status"] == "304"
+    assert old["cs-user-agent"] == "Mozilla/4.0%20(compatible;%20MSIE%207.0;%20Windows%20NT%205.1)"
