@@ -231,6 +231,8 @@ def compactor_sources() -> list[tuple[Path, Path]]:
     files = [(Path(COMPACTOR_PACKAGE) / p.relative_to(package_dir), p)
              for p in _source_files(package_dir)]  # fmt: skip
     files += [(Path(rel), REPO_ROOT / rel) for rel in COMPACTOR_SHARED]
+    # the rollups are the views' own SQL (lake_compactor.rollups)
+    files += [(p.relative_to(REPO_ROOT), p) for p in _source_files(REPO_ROOT / "athena_views")]
     return files
 
 

@@ -1,4 +1,5 @@
-"""Lambda entry point ``lake_compactor.handler.handler``: one compaction run per call.
+"""Lambda entry point ``lake_compactor.handler.handler``: one compaction run per call,
+then the rollups of the days it (or Firehose since the last run) changed.
 
 EventBridge calls it every hour (``cdk/compaction.py``). Configuration comes from the
 environment the stack sets: ``OWNSTATS_LAKE_BUCKET`` (the lake bucket) and
@@ -29,6 +30,7 @@ from lake_compactor import (
     PREFIX_ENV,
     SERVICE_ENV,
 )
+from lake_compactor.roll_up import roll_up
 from lake_compactor.run import EVENTS_PREFIX, compact
 from lake_compactor.store import S3Store
 
@@ -129,9 +131,13 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
             events_prefix=prefix,
             memory_limit=_memory_limit(),
         )
+        # then the rollups of every day whose events this run (or Firehose) changed
+        rollups = roll_up(
+            store, workdir=workdir, events_prefix=prefix, clock=clock, time_left=time_left
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    summary = report.as_dict()
+    summary = {**report.as_dict(), "rollups": rollups.as_dict()}
     log.info(json.dumps({"compaction": summary}, sort_keys=True))
     if report.quarantined:
         print(json.dumps(quarantine_metric(len(report.quarantined), clock())), flush=True)
@@ -144,6 +150,6 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         )  # fmt: skip
         # only when above zero: a custom metric is billed only in the hours it gets data
         print(json.dumps(metric_line("DeliveryErrorObjects", len(errors), clock())), flush=True)
-    if report.errors:
-        raise CompactionError("; ".join(report.errors[:10]))
+    if report.errors or rollups.errors:
+        raise CompactionError("; ".join([*report.errors, *rollups.errors][:10]))
     return summary

@@ -26,7 +26,12 @@ from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
 from athena_views.trino_functions import UnsupportedFunction
-from lake_compactor.merge import duckdb_type as merge_duckdb_type
+from lake_compactor.rollups import (
+    duckdb_type,
+    empty_events_select,
+    events_select,
+    is_day_aggregate,
+)
 from lake_compactor.store import LocalStore
 from lake_compactor.validate import file_problem
 from ownstats.lake import events_dir
@@ -46,12 +51,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 #: a Parquet path as DuckDB's errors quote it
 _PARQUET_PATH = re.compile(r"(/[^'\"\n]+?\.parquet)")
-
-
-def duckdb_type(glue_type: str) -> str:
-    """The DuckDB type for a Glue/Hive type of the events schema, as the engine reads it
-    (``timestamp``: UTC wall time without zone, like Athena's)."""
-    return merge_duckdb_type(glue_type, timestamp="TIMESTAMP")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -166,19 +165,6 @@ def _sql_string(value: str) -> str:
 
 def _count(cur: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(cur.execute(sql).fetchone()[0])  # type: ignore[index]
-
-
-def _is_day_aggregate(view: View) -> bool:
-    """Whether a view is a per-day aggregate that the engine may materialise by day.
-
-    Every view groups or partitions by ``event_date`` (docs/VIEWS.md) (that is what lets a
-    date filter prune partitions), so such a view's rows for one day depend on that
-    day's events only. Row-per-event views (no aggregate) and views without an
-    ``event_date`` column (``current_visitors``, which depends on the clock) stay live.
-    """
-    tree = sqlglot.parse_one(view.sql, read="athena")
-    has_day = any(e.alias_or_name == _PARTITION for e in tree.expressions)
-    return has_day and tree.find(exp.AggFunc) is not None
 
 
 _PARTITION = PARTITION_KEYS[0][0]
@@ -331,7 +317,7 @@ class Engine:
         # filtered dashboard panel reads them, and re-reading Parquet + deduping a month
         # per query is what made filtered 30-day panels slow
         self._materialized = (
-            [v.name for v in self._views if v.name == _BASE_VIEW or _is_day_aggregate(v)]
+            [v.name for v in self._views if v.name == _BASE_VIEW or is_day_aggregate(v)]
             if materialize
             else []
         )
@@ -947,28 +933,12 @@ class Engine:
                     cur.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
 
     def _events_select(self, source: str) -> str:
-        """The ``events`` relation over ``source`` (a glob or a list of files), every
-        column cast to the schema's type."""
-        casts = ", ".join(
-            f'CAST("{name}" AS {duckdb_type(glue)}) AS "{name}"'
-            for name, glue, _ in EVENT_COLUMNS + PARTITION_KEYS
-        )
-        # the explicit casts pin the schema even if an old file lacks a newer column
-        # (union_by_name fills it with NULL), as Glue does for Parquet files
-        return (
-            f"SELECT {casts} FROM read_parquet({source}, "
-            f"hive_partitioning = true, hive_types = {{'{_PARTITION}': 'VARCHAR'}}, "
-            "union_by_name = true)"
-        )
+        return events_select(source)
 
     def _events_statement(self, has_files: bool) -> str:
         if not has_files:
             # an empty lake still answers every view (with no rows), typed as the schema
-            columns = ", ".join(
-                f'CAST(NULL AS {duckdb_type(glue)}) AS "{name}"'
-                for name, glue, _ in EVENT_COLUMNS + PARTITION_KEYS
-            )
-            return f"CREATE OR REPLACE VIEW events AS SELECT {columns} WHERE false"
+            return f"CREATE OR REPLACE VIEW events AS {empty_events_select()}"
         glob = _sql_string(str(events_dir(self.data_dir) / "*" / "*.parquet"))
         return f"CREATE OR REPLACE VIEW events AS {self._events_select(glob)}"
 

@@ -176,7 +176,7 @@ def _elf_machine(path: Path) -> int:
     return int.from_bytes(header[18:20], "little")
 
 
-def test_compactor_asset_is_duckdb_and_the_compactor_only(synth: Synth) -> None:
+def test_compactor_asset_is_duckdb_sqlglot_the_compactor_and_the_views(synth: Synth) -> None:
     asset = synth.compactor_asset_dir
     assert (asset / "lake_compactor" / "handler.py").is_file()
     # the events schema is the one definition, shipped as is; nothing else of the processor
@@ -185,13 +185,17 @@ def test_compactor_asset_is_duckdb_and_the_compactor_only(synth: Synth) -> None:
         "schema.py",
     ]
     assert (asset / "duckdb").is_dir()
+    # the rollups are the views' own SQL, translated by sqlglot in the function
+    assert (asset / "athena_views" / "daily_stats.sql").is_file()
+    assert (asset / "lake_compactor" / "roll_up.py").is_file()
+    assert (asset / "sqlglot").is_dir()
     for heavy in ("pyarrow", "numpy", "boto3", "botocore", "ua_parser"):
         assert not (asset / heavy).exists(), heavy
     native = list(asset.rglob("*.so"))
     assert native and {_elf_machine(so) for so in native} == {EM_AARCH64}
     size = sum(p.stat().st_size for p in asset.rglob("*") if p.is_file())
     assert size < 100 * 1024 * 1024  # Lambda allows 250 MB unzipped
-    assert [r.split(">")[0] for r in compactor_requirements()] == ["duckdb"]
+    assert [r.split(">")[0] for r in compactor_requirements()] == ["duckdb", "sqlglot"]
     assert "manylinux_2_28_aarch64" in COMPACTOR_PLATFORMS
 
 

@@ -33,6 +33,7 @@ import pytest
 from moto import mock_aws
 
 import lake_compactor.handler as handler_module
+import lake_compactor.roll_up as roll_up_module
 import lake_compactor.run as run_module
 from cdk.compaction import HANDLER
 from lake_compactor import BUCKET_ENV, ERRORS_LOOKBACK_S, PREFIX_ENV
@@ -41,6 +42,7 @@ from lake_compactor.policy import Policy
 from ownstats.engine import Engine
 from ownstats.lake import EVENTS_SCHEMA
 from stream_processor.schema import COLUMN_NAMES
+from tests.rollup_checks import assert_rollups_equal_views
 
 BUCKET = "ownstats-lake"
 EVENTS = "events/"
@@ -120,6 +122,17 @@ class Lake:
         """One scheduled invocation with the clock at ``base + at`` seconds."""
         monkeypatch.setattr(handler_module, "clock", lambda: self.base + at)
         return self.handler({"source": "aws.events"}, FakeContext())
+
+    def assert_rollups_current(self, name: str) -> None:
+        """The bucket's rollups equal the views over its events (a copy of both)."""
+        root = self.tmp / name
+        for key in self.listing(EVENTS) + self.listing("rollups/"):
+            if key.startswith(f"{EVENTS}_compaction/"):
+                continue
+            target = root / (key if key.endswith((".parquet", ".json")) else f"{key}.parquet")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.s3.download_file(BUCKET, key, str(target))
+        assert_rollups_equal_views(root)
 
     def snapshot(self, name: str) -> dict[str, Any]:
         """The raw table and the views over a copy of the bucket (same view SQL)."""
@@ -218,6 +231,7 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, *steps: str) -> list[str]:
             raise Crash(step)
 
     monkeypatch.setattr(run_module, "checkpoint", checkpoint)
+    monkeypatch.setattr(roll_up_module, "checkpoint", checkpoint)
     return hit
 
 
@@ -227,6 +241,7 @@ def assert_converged(lake: Lake, baseline: dict[str, Any]) -> None:
     assert changed_views(final, baseline) == []
     assert final["raw"] == final["distinct"] == baseline["distinct"]
     assert lake.listing(f"{EVENTS}_compaction/") == []
+    lake.assert_rollups_current("final-rollups")
     for day in CLOSED:
         (only,) = lake.listing(f"{EVENTS}event_date={day}/")
         assert only.rsplit("/", 1)[1].startswith("compacted-day-")
@@ -369,6 +384,9 @@ def test_a_late_file_for_a_closed_day_is_merged_into_it(
         ("manifest_deleted",),
         ("output_written", "outputs_rolled_back"),
         ("intent_written", "manifest_deleted", "committed", "inputs_deleted"),
+        # the rollup step: between a month object and the index, and after the index
+        ("rollup_written",),
+        ("committed", "rollup_written", "index_written"),
     ],
     ids="+".join,
 )

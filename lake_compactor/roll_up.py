@@ -1,0 +1,246 @@
+"""The compactor's second step: rewrite the rollups of every day whose events changed.
+
+Layout (``lake_compactor.rollups``): one Parquet object per view and month,
+``rollups/<view>/month=YYYY-MM/rollup.parquet``, holding that view's rows of every day of
+the month; and ``rollups/_index.json``, which names the view definition they were
+computed under, each day's events signature (its objects' keys and sizes) and each
+month object's size and MD5.
+
+One run:
+
+1. Read the index (a different definition: start from an empty one, so every day is
+   recomputed), list ``events/``, and find the days whose signature differs from the
+   index's, plus days the index has that are gone (retention).
+2. Per month, newest first (today's numbers matter most): compute each changed day's
+   rows with the views' own SQL (``rollups.compute``), merge them into the month's
+   object of each view (the other days' rows kept as they were), upload, then write
+   the index. ``time_left`` defers months to the next run.
+
+Crash safety and idempotence: an object is replaced whole (an S3 PUT) and the index is
+written after the month's objects. A run that dies between them leaves the index with
+the days' old signatures, so the next run recomputes those days and replaces their rows
+again (rows are replaced per day, never appended): the result is the same as one clean
+run. A run with no changed day writes nothing. A reader may, between the two writes, see
+a month object newer than the index; its rows are then one compactor run newer, which is
+as correct as the index's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from athena_views import View, load_views
+from lake_compactor.policy import StoredObject, partition_of
+from lake_compactor.rollups import (
+    INDEX_KEY,
+    PARTITION,
+    compute,
+    definition,
+    files_literal,
+    month_key,
+    read_rollups,
+    rollup_views,
+    sql_string,
+)
+from lake_compactor.store import Store
+
+__all__ = ["INDEX_VERSION", "RollupReport", "checkpoint", "day_signature", "roll_up"]
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+
+
+def checkpoint(step: str) -> None:
+    """Called after every step that changes the store (a seam for crash tests)."""
+
+
+@dataclass
+class RollupReport:
+    """What one rollup step did (part of the compactor's JSON log line)."""
+
+    days: list[str] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)
+    objects: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    deferred: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "months": self.months,
+            "objects": self.objects,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "deferred": self.deferred,
+            "errors": self.errors,
+        }
+
+
+def day_signature(objects: Sequence[StoredObject]) -> str:
+    """What a day's rollups were computed from: its objects' keys and sizes (a new
+    Firehose file, a compaction or a deletion changes it; a re-listing does not)."""
+    digest = hashlib.sha256()
+    for obj in sorted(objects, key=lambda o: o.key):
+        digest.update(f"{obj.key}\0{obj.size}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def empty_index(views: Sequence[View] | None = None) -> dict[str, Any]:
+    return {"version": INDEX_VERSION, "definition": definition(views), "days": {}, "files": {}}
+
+
+def roll_up(
+    store: Store,
+    *,
+    workdir: Path,
+    events_prefix: str = "events/",
+    clock: Callable[[], float] = time.time,
+    time_left: Callable[[], float] | None = None,
+    min_time_left_s: float = 60,
+    views: Sequence[View] | None = None,
+    threads: int | None = None,
+) -> RollupReport:
+    """One rollup step over the store (see the module docstring)."""
+    views = load_views() if views is None else views
+    report = RollupReport()
+    started = time.perf_counter()
+    index = store.get_json(INDEX_KEY)
+    fresh = empty_index(views)
+    if (
+        not index
+        or index.get("version") != INDEX_VERSION
+        or index.get("definition") != fresh["definition"]
+    ):
+        index = fresh
+    partitions: dict[str, list[StoredObject]] = {}
+    for obj in store.list(events_prefix):
+        day = partition_of(obj.key, events_prefix)
+        if day is not None:
+            partitions.setdefault(day, []).append(obj)
+    signatures = {day: day_signature(objs) for day, objs in partitions.items()}
+    known = index["days"]
+    changed = {day for day, sig in signatures.items() if known.get(day, {}).get("signature") != sig}
+    changed |= set(known) - set(partitions)
+    months: dict[str, list[str]] = {}
+    for day in changed:
+        months.setdefault(day[:7], []).append(day)
+    for month in sorted(months, reverse=True):
+        if time_left is not None and time_left() < min_time_left_s:
+            report.deferred.append(month)
+            continue
+        days = sorted(months[month])
+        try:
+            written = _roll_month(
+                store, month, days, partitions, index, views,
+                workdir=workdir / f"rollup-{uuid.uuid4().hex}", threads=threads,
+            )  # fmt: skip
+        except Exception as err:  # one month's failure must not stop the others
+            log.exception("rollups: month %s", month)
+            report.errors.append(f"{month}: {type(err).__name__}: {err}")
+            continue
+        for day in days:
+            if day in partitions:
+                known[day] = {"signature": signatures[day], "objects": len(partitions[day])}
+            else:
+                known.pop(day, None)
+        index["updated_at"] = clock()
+        store.put_json(INDEX_KEY, index)
+        checkpoint("index_written")
+        report.days += days
+        report.months.append(month)
+        report.objects += len(written)
+        report.bytes += sum(written.values())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _roll_month(
+    store: Store,
+    month: str,
+    days: list[str],
+    partitions: dict[str, list[StoredObject]],
+    index: dict[str, Any],
+    views: Sequence[View],
+    *,
+    workdir: Path,
+    threads: int | None,
+) -> dict[str, int]:
+    """Recompute ``days`` of ``month`` and replace them in each view's month object;
+    updates ``index["files"]``; the uploaded keys with their sizes."""
+    written: dict[str, int] = {}
+    try:
+        computed: list[dict[str, Path]] = []
+        for day in days:
+            if day not in partitions:
+                continue  # gone: its rows are dropped below
+            # the partition folder gives the files their event_date, as in the lake
+            fetched = [
+                store.fetch(obj.key, workdir / "in" / f"{PARTITION}={day}")
+                for obj in sorted(partitions[day], key=lambda o: o.key)
+            ]
+            con = duckdb.connect(config={"threads": threads} if threads else {})
+            try:
+                computed.append(compute(con, fetched, workdir / "out" / day, views))
+            finally:
+                con.close()
+            shutil.rmtree(workdir / "in", ignore_errors=True)
+        con = duckdb.connect(config={"threads": threads} if threads else {})
+        try:
+            for view in rollup_views(views):
+                key = month_key(view, month)
+                new = [c[view] for c in computed]
+                sources = [f"SELECT * FROM {read_rollups(files_literal(new))}"] if new else []
+                if key in index["files"]:
+                    old = store.fetch(key, workdir / "old")
+                    replaced = ", ".join(sql_string(d) for d in days)
+                    sources.insert(
+                        0,
+                        f"SELECT * FROM {read_rollups(sql_string(str(old)))} "
+                        f"WHERE {PARTITION} NOT IN ({replaced})",
+                    )
+                if not sources:
+                    continue
+                merged = workdir / "merged" / f"{view}.parquet"
+                merged.parent.mkdir(parents=True, exist_ok=True)
+                union = " UNION ALL BY NAME ".join(sources)
+                rows = con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]  # type: ignore[index]
+                if not rows:
+                    if key in index["files"]:
+                        store.delete([key])
+                        del index["files"][key]
+                    continue
+                con.execute(
+                    f"COPY (SELECT * FROM ({union}) ORDER BY {PARTITION}) "
+                    f"TO {sql_string(str(merged))} (FORMAT parquet, COMPRESSION zstd)"
+                )
+                store.upload(merged, key)
+                checkpoint("rollup_written")
+                size = merged.stat().st_size
+                index["files"][key] = {"size": size, "md5": _md5(merged), "rows": int(rows)}
+                written[key] = size
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return written
