@@ -201,7 +201,9 @@ class _Api:
         # dashboard within the ~1 s it takes to be queryable, not after SITES_MEMO_S
         if fresh or not names or time.monotonic() >= expires:
             since = self._today() - timedelta(days=SITES_LOOKBACK_DAYS)
-            (result,) = await self.runner.run(queries.sites_sql(since), fresh=fresh)
+            rollups = getattr(self.runner.backend, "rollups", False)
+            sql = queries.sites_sql(since, rollups=rollups)
+            (result,) = await self.runner.run(sql, fresh=fresh)
             names = [row[0] for row in result.rows]
             # the owner's sites first (busiest first among them): names from before the
             # allow-list folded subdomains, or from no allow-list, never open the page
@@ -221,7 +223,8 @@ class _Api:
             return known
         expires, older = self._older.get(site, (0.0, known))
         if time.monotonic() >= expires:
-            (result,) = await self.runner.run(queries.first_day_sql(site))
+            rollups = getattr(self.runner.backend, "rollups", False)
+            (result,) = await self.runner.run(queries.first_day_sql(site, rollups=rollups))
             value = result.rows[0][0] if result.rows else None
             older = date.fromisoformat(str(value)[:10]) if value else known
             self._older[site] = (time.monotonic() + FIRST_DAY_MEMO_S, older)

@@ -663,10 +663,18 @@ def freshness_sql(site: str, since: date) -> str:
     )
 
 
-def sites_sql(since: date) -> str:
+def sites_sql(since: date, *, rollups: bool = False) -> str:
     """Sites with events since ``since``, busiest first (the page opens on the first),
     with their first day since then (period=all); reads one column of the partitions,
-    so it stays cheap on Athena too (a list of names, not a metric)."""
+    so it stays cheap on Athena too (a list of names, not a metric). ``rollups``: a
+    backend that keeps ``daily_stats`` per day reads its rows instead (a row per site
+    and day, not per event), busiest by page views."""
+    if rollups:
+        return (
+            "SELECT domain_name, min(event_date) AS first_day FROM daily_stats "
+            f"WHERE event_date >= {sql_string(since.isoformat())} AND domain_name IS NOT NULL "
+            "GROUP BY domain_name ORDER BY sum(pageviews) DESC, domain_name"
+        )
     return (
         "SELECT domain_name, min(event_date) AS first_day FROM events "
         f"WHERE event_date >= {sql_string(since.isoformat())} AND domain_name IS NOT NULL "
@@ -674,7 +682,11 @@ def sites_sql(since: date) -> str:
     )
 
 
-def first_day_sql(site: str) -> str:
+def first_day_sql(site: str, *, rollups: bool = False) -> str:
     """A site's first day with events, over every partition: only asked when its data
     is older than the site list's look-back (period=all)."""
-    return f"SELECT min(event_date) AS first_day FROM events WHERE domain_name = {sql_string(site)}"
+    relation = "daily_stats" if rollups else "events"
+    return (
+        f"SELECT min(event_date) AS first_day FROM {relation} "
+        f"WHERE domain_name = {sql_string(site)}"
+    )

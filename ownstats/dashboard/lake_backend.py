@@ -1,0 +1,413 @@
+"""The hosted dashboard's own engine: DuckDB in the Lambda over rollups and recent events.
+
+Why: Athena answers in seconds (queueing, planning, a 10 MB minimum per query); a page
+load that waits on a dozen of them is slow and billed per query. The compactor already
+stores every closed day's per-view rows (``lake_compactor.rollups``), a few small
+objects per view and month, so the function reads those objects and answers the
+dashboard's SQL itself:
+
+- a rolled-up view (``daily_stats``, ``top_pages``, …) is its month objects' rows for
+  days not loaded here, plus *the view's own SQL* over the events of the days that are;
+- events are loaded per day (downloaded once, kept in ``/tmp`` by key, deduplicated and
+  sessionised once per change of the day's objects): today and yesterday always (the
+  rollups of the day still filling are an hour old), any day a query needs rows of
+  (a cut of a closed day for "previous period until now", a filtered panel's visits),
+  and days the rollups do not cover yet, while the events involved stay under
+  ``max_event_bytes``;
+- anything beyond that (a filtered year) is not answered here: ``answers`` says so and
+  the caller (``hosted.RoutedBackend``) asks Athena.
+
+Which days a query needs is read from its own ``event_date`` predicates (every query of
+``ownstats.dashboard.queries`` bounds its range so, as partition pruning on Athena needs);
+a query that reads events without a bound is never answered here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
+from lake_compactor.policy import StoredObject, partition_of
+from lake_compactor.roll_up import day_signature
+from lake_compactor.rollups import (
+    BASE_VIEW,
+    INDEX_KEY,
+    PARTITION,
+    definition,
+    empty_events_select,
+    events_select,
+    files_literal,
+    read_rollups,
+    rollup_views,
+    sql_string,
+)
+from ownstats.results import QueryError, QueryResult
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "LakeBackend", "date_bounds"]
+
+log = logging.getLogger(__name__)
+
+#: events this function loads for one query at most (compressed Parquet bytes); above it
+#: Athena answers. A day of 1 M page views a month is ~1 MB; see docs/DASHBOARD.md
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024
+#: relations with a row per event or visit: readable here only for loaded days
+ROW_LEVEL = frozenset({"events", BASE_VIEW, "sessions", "page_views", "current_visitors"})
+_SEARCH_PATH = "SET search_path = 'main,live'"
+#: SQL never makes DuckDB download or load an extension
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def _literal_day(node: exp.Expression | None) -> str | None:
+    if isinstance(node, exp.Literal) and node.is_string:
+        value = node.this
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return None
+        return value
+    return None
+
+
+def _is_day_column(node: exp.Expression | None) -> bool:
+    return isinstance(node, exp.Column) and node.name.lower() == PARTITION
+
+
+def date_bounds(sql: str, today: date) -> list[tuple[str, str]] | None:
+    """The ``event_date`` ranges ``sql`` restricts itself to (each predicate's own): []
+    if it has none, None if some predicate leaves a range open below."""
+    tree = sqlglot.parse_one(sql, read="athena")
+    ranges: list[tuple[str, str]] = []
+    upper = today.isoformat()
+    for node in tree.walk():
+        if isinstance(node, exp.Between) and _is_day_column(node.this):
+            low, high = _literal_day(node.args.get("low")), _literal_day(node.args.get("high"))
+            if low is None or high is None:
+                return None
+            ranges.append((low, high))
+        elif isinstance(node, exp.EQ | exp.GTE | exp.GT | exp.LTE | exp.LT):
+            left, right = node.this, node.expression
+            if _is_day_column(left) and (day := _literal_day(right)):
+                below = isinstance(node, exp.GTE | exp.GT)  # event_date >= 'x'
+            elif _is_day_column(right) and (day := _literal_day(left)):
+                below = isinstance(node, exp.LTE | exp.LT)  # 'x' <= event_date
+            else:
+                continue
+            if isinstance(node, exp.EQ):
+                ranges.append((day, day))
+            elif below:
+                ranges.append((day, upper))
+            else:
+                return None  # bounded above only: every older partition
+        elif isinstance(node, exp.In) and _is_day_column(node.this):
+            days = [_literal_day(e) for e in node.expressions]
+            if not days or any(d is None for d in days):
+                return None
+            ranges += [(d, d) for d in days if d]
+    return ranges
+
+
+class LakeBackend:
+    """Answers the dashboard's Athena SQL from rollups and loaded days (module docstring).
+
+    ``store`` is the lake (``lake_compactor.store.S3Store`` on AWS); ``cache_dir`` keeps
+    downloaded objects between invocations of a warm function.
+    """
+
+    #: the site list may read ``daily_stats`` (one row per site and day) instead of events
+    rollups = True
+
+    def __init__(
+        self,
+        store: Any,
+        cache_dir: Path,
+        *,
+        today: Callable[[], date],
+        events_prefix: str = "events/",
+        recent_days: int = 2,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        refresh_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        views: Sequence[View] | None = None,
+    ) -> None:
+        self.store = store
+        self.cache_dir = Path(cache_dir)
+        self.today = today
+        self.events_prefix = events_prefix
+        self.recent_days = recent_days
+        self.max_event_bytes = max_event_bytes
+        self.refresh_s = refresh_s
+        self.monotonic = monotonic
+        self._views = list(load_views() if views is None else views)
+        self._rolled = rollup_views(self._views)
+        self._definition = definition(self._views)
+        self._references = {v.name: view_references(v.sql) for v in self._views}
+        self._lock = threading.RLock()
+        self._checked = float("-inf")
+        self._partitions: dict[str, list[StoredObject]] = {}
+        #: days whose rows the rollups hold (under this definition)
+        self._rolled_days: set[str] = set()
+        #: view → local paths of its month objects
+        self._rollup_files: dict[str, list[Path]] = {}
+        #: day → signature of the objects its loaded rows came from
+        self._loaded: dict[str, str] = {}
+        self._views_key: tuple[Any, ...] = ()
+        #: what this instance fetched from the store (reported by the benchmark)
+        self.gets = 0
+        self.lists = 0
+        self.bytes_fetched = 0
+        self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._con.execute("SET enable_progress_bar = false")
+        #: the database's own main schema, named in full: in a cursor with temporary
+        #: tables, a bare ``main.x`` would find ``temp.main.x`` first
+        self._main = f'"{self._con.execute("SELECT current_database()").fetchone()[0]}".main'  # type: ignore[index]
+        self._con.execute("CREATE SCHEMA live")
+        self._con.execute(f"CREATE VIEW main.events AS {empty_events_select()}")
+        for view in self._views:
+            statement = create_view_statement(view, dialect="duckdb")
+            self._con.execute(
+                statement.replace(f'VIEW "{view.name}"', f'VIEW live."{view.name}"', 1)
+            )
+        self._con.execute(_SEARCH_PATH)
+        for table in (BASE_VIEW, "sessions"):
+            self._con.execute(
+                f'CREATE TABLE main."{table}" AS SELECT * FROM live."{table}" WHERE false'
+            )
+        self._rebuild()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor whose unqualified names find the loaded tables and union views in
+        ``main`` first, then the views' own SQL in ``live`` (a per-connection setting)."""
+        cursor = self._con.cursor()
+        cursor.execute(_SEARCH_PATH)
+        return cursor
+
+    # -- what a query needs ---------------------------------------------------------------
+
+    def _closure(self, sql: str) -> set[str]:
+        pending, seen = list(view_references(sql)), set()
+        while pending:
+            name = pending.pop()
+            if name not in seen:
+                seen.add(name)
+                pending.extend(self._references.get(name, ()))
+        return seen
+
+    def _days_needed(self, sql: str) -> set[str] | None:
+        """The days whose events must be loaded to answer ``sql``; None if it cannot be
+        answered here at all."""
+        try:
+            refs = view_references(sql)
+            closure = self._closure(sql)
+        except sqlglot.errors.SqlglotError:
+            return None
+        today = self.today()
+        recent = {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
+        direct_rows = refs & ROW_LEVEL
+        if direct_rows == {"current_visitors"} and not closure - ROW_LEVEL - {"events"}:
+            return {d for d in recent if d in self._partitions}
+        ranges = date_bounds(sql, today)
+        if ranges is None or (not ranges and direct_rows):
+            return None  # open below: every partition, which is Athena's job
+        lake_days = {
+            day
+            for day in self._partitions
+            if not ranges or any(low <= day <= high for low, high in ranges)
+        }
+        if direct_rows - {"current_visitors"}:
+            return lake_days  # rows per event or visit: every day of the range
+        # aggregates: the days the rollups lack, and the recent ones
+        return {day for day in lake_days if day in recent or day not in self._rolled_days}
+
+    def answers(self, sql: str) -> bool:
+        """Whether this backend answers ``sql``; loads what it needs to."""
+        with self._lock:
+            self._refresh()
+            days = self._days_needed(sql)
+            if days is None:
+                return False
+            size = sum(
+                o.size for d in days | set(self._loaded) for o in self._partitions.get(d, ())
+            )
+            if size > self.max_event_bytes:
+                if (
+                    sum(o.size for d in days for o in self._partitions.get(d, ()))
+                    > self.max_event_bytes
+                ):
+                    return False
+                self._unload(set(self._loaded) - days)  # make room: keep what this query needs
+            missing = [d for d in sorted(days) if d not in self._loaded]
+            for day in missing:
+                self._load(day)
+            if missing:
+                self._rebuild()
+            return True
+
+    def query(self, sql: str) -> QueryResult:
+        """Run one Athena-dialect statement (``answers(sql)`` must have said yes)."""
+        try:
+            translated = to_duckdb(sql)
+        except sqlglot.errors.SqlglotError as err:
+            raise QueryError(f"cannot translate the query: {err}") from err
+        cursor = self._cursor()
+        try:
+            relation = cursor.execute(translated)
+            columns = [d[0] for d in relation.description or []]
+            return QueryResult(columns, relation.fetchall())
+        except duckdb.Error as err:
+            raise QueryError(str(err).splitlines()[0]) from err
+        finally:
+            cursor.close()
+
+    # -- the store --------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Re-read the index and the events listing at most every ``refresh_s``: new
+        rollups are fetched, loaded days whose objects changed are loaded again."""
+        if self.monotonic() - self._checked < self.refresh_s:
+            return
+        index = self.store.get_json(INDEX_KEY) or {}
+        self.gets += 1
+        listing = self.store.list(self.events_prefix)
+        self.lists += 1
+        partitions: dict[str, list[StoredObject]] = {}
+        for obj in listing:
+            day = partition_of(obj.key, self.events_prefix)
+            if day is not None:
+                partitions[day] = [*partitions.get(day, []), obj]
+        self._partitions = partitions
+        if index.get("definition") == self._definition:
+            self._rolled_days = set(index.get("days", {}))
+            files: dict[str, list[Path]] = {}
+            for key, meta in sorted(index.get("files", {}).items()):
+                view = key.split("/")[1]
+                if view in self._rolled:
+                    files.setdefault(view, []).append(self._fetch_rollup(key, meta))
+            self._rollup_files = files
+        else:  # no rollups yet, or written under other view SQL: events only
+            self._rolled_days, self._rollup_files = set(), {}
+        for day, signature in list(self._loaded.items()):
+            if day not in partitions:
+                self._unload({day})
+            elif day_signature(partitions[day]) != signature:
+                self._load(day)
+        self._checked = self.monotonic()
+        self._rebuild()
+
+    def _fetch_rollup(self, key: str, meta: dict[str, Any]) -> Path:
+        target = (
+            self.cache_dir / "rollups" / f"{meta.get('md5', 'x')}-{meta.get('size', 0)}.parquet"
+        )
+        if not target.is_file():
+            fetched = self.store.fetch(key, self.cache_dir / "incoming")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Path(fetched).replace(target)
+            self.gets += 1
+            self.bytes_fetched += target.stat().st_size
+        return target
+
+    def _fetch_event_file(self, obj: StoredObject, day: str) -> Path:
+        target = self.cache_dir / "events" / f"{PARTITION}={day}" / obj.key.rsplit("/", 1)[1]
+        if not target.name.endswith(".parquet"):
+            target = target.with_name(target.name + ".parquet")
+        if not (target.is_file() and target.stat().st_size == obj.size):
+            fetched = self.store.fetch(obj.key, self.cache_dir / "incoming")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Path(fetched).replace(target)
+            self.gets += 1
+            self.bytes_fetched += obj.size
+        return target
+
+    # -- loaded days ------------------------------------------------------------------------
+
+    def _load(self, day: str) -> None:
+        """(Re)load one day's events: deduplicated and sessionised once, by the views."""
+        objects = self._partitions.get(day, [])
+        files = [self._fetch_event_file(o, day) for o in sorted(objects, key=lambda o: o.key)]
+        keep = {f.name for f in files}
+        folder = self.cache_dir / "events" / f"{PARTITION}={day}"
+        for old in folder.glob("*.parquet"):  # compacted away
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+        cur = self._cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            on_day = f"{PARTITION} = {sql_string(day)}"
+            cur.execute(f"DELETE FROM {self._main}.{BASE_VIEW} WHERE {on_day}")
+            cur.execute(f"DELETE FROM {self._main}.sessions WHERE {on_day}")
+            if files:
+                # temporary objects shadow main's for this cursor only: the views read them
+                cur.execute(f"CREATE TEMP VIEW events AS {events_select(files_literal(files))}")
+                cur.execute(f"CREATE TEMP TABLE {BASE_VIEW} AS SELECT * FROM live.{BASE_VIEW}")
+                cur.execute(
+                    f"INSERT INTO {self._main}.{BASE_VIEW} SELECT * FROM temp.main.{BASE_VIEW}"
+                )
+                cur.execute(f"INSERT INTO {self._main}.sessions SELECT * FROM live.sessions")
+                cur.execute(f"DROP TABLE temp.main.{BASE_VIEW}")
+                cur.execute("DROP VIEW temp.main.events")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+        self._loaded[day] = day_signature(objects)
+
+    def _unload(self, days: set[str]) -> None:
+        for day in days:
+            on_day = f"{PARTITION} = {sql_string(day)}"
+            self._con.execute(f"DELETE FROM main.{BASE_VIEW} WHERE {on_day}")
+            self._con.execute(f"DELETE FROM main.sessions WHERE {on_day}")
+            self._loaded.pop(day, None)
+        if days:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """``main.events`` over the loaded days' files; each rolled-up view as its
+        rollups' rows of the other days plus its own SQL over the loaded days."""
+        loaded = sorted(self._loaded)
+        key = (tuple(loaded), tuple((v, tuple(p)) for v, p in sorted(self._rollup_files.items())))
+        if key == self._views_key:
+            return
+        paths = sorted(
+            path
+            for day in loaded
+            for path in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet")
+        )
+        events = events_select(files_literal(paths)) if paths else empty_events_select()
+        in_loaded = (
+            f"{PARTITION} IN ({', '.join(sql_string(d) for d in loaded)})" if loaded else "false"
+        )
+        cur = self._cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute(f"CREATE OR REPLACE VIEW main.events AS {events}")
+            for name in self._rolled:
+                parts = [f'SELECT * FROM live."{name}" WHERE {in_loaded}']
+                stored = self._rollup_files.get(name)
+                if stored:
+                    parts.insert(
+                        0,
+                        f"SELECT * FROM {read_rollups(files_literal(stored))} "
+                        f"WHERE NOT ({in_loaded})",
+                    )
+                cur.execute(
+                    f'CREATE OR REPLACE VIEW main."{name}" AS {" UNION ALL BY NAME ".join(parts)}'
+                )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+        self._views_key = key

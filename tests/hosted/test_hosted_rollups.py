@@ -1,0 +1,228 @@
+"""The hosted dashboard answers from the compactor's rollups and recent events, without
+Athena, with the numbers local mode gives for the same events.
+
+The lake is the view tests' generated traffic (three days, two sites, duplicates),
+moved so that its last day is the pinned "today"; it is put in a moto bucket as
+Firehose leaves it, and the compactor's rollup step runs on it. Athena is a stand-in
+that fails the test if asked, except where a test wants it asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from starlette.testclient import TestClient
+
+from lake_compactor.roll_up import roll_up
+from lake_compactor.store import S3Store
+from ownstats.dashboard import hosted
+from ownstats.dashboard.app import build_app
+from ownstats.dashboard.lake_backend import LakeBackend, date_bounds
+from ownstats.engine import Engine
+from ownstats.lake import LakeSink
+from ownstats.results import QueryResult
+from tests.views.conftest import DAYS, generate
+
+REGION = "eu-west-1"
+BUCKET = "ownstats-lake"
+SITE = "a.example"
+PANELS = "pages,sources,countries,devices,custom-events,mediums"
+#: the generated traffic's last day is "today"; the clock is late that day
+NOW = datetime(2026, 3, 3, 23, 30)
+
+
+class NoAthena:
+    def __init__(self, allowed: bool = False) -> None:
+        self.allowed = allowed
+        self.asked: list[str] = []
+
+    def query(self, sql: str) -> QueryResult:
+        self.asked.append(sql)
+        if not self.allowed:
+            raise AssertionError(f"Athena was asked: {sql[:300]}")
+        return QueryResult(["x"], [])
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("lake")
+    sink = LakeSink(root, max_buffer_rows=400, compact_threshold=100_000)
+    events = generate()
+    for start in range(0, len(events), 300):
+        assert sink.put(events[start : start + 300]) == []
+    sink.close()
+    return root
+
+
+@pytest.fixture
+def bucket(lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Store]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        for path in sorted((lake / "events").rglob("*.parquet")):
+            s3.upload_file(str(path), BUCKET, path.relative_to(lake).as_posix())
+        store = S3Store(BUCKET, s3)
+        report = roll_up(store, workdir=tmp_path / "work")
+        assert sorted(report.days) == list(DAYS)
+        yield store
+
+
+def page_queries() -> list[dict[str, str]]:
+    base = {"site": SITE, "panels": PANELS}
+    periods = ["today", "yesterday", "7d", "30d", "month", "last_month", "year", "12mo", "all"]
+    periods.append("realtime")
+    queries = [{**base, "period": p} for p in periods]
+    queries += [
+        {**base, "period": "7d", "comparison": "year_over_year"},
+        {**base, "period": "custom", "from": DAYS[0], "to": DAYS[1]},
+        {**base, "period": "custom", "from": DAYS[0], "to": DAYS[0], "interval": "hour"},
+        {**base, "period": "7d", "source": "Google"},
+        {**base, "period": "30d", "event": "Signup"},
+    ]
+    return queries
+
+
+def normal(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: normal(v) for k, v in value.items() if k not in ("took_ms", "elapsed_ms")}
+    if isinstance(value, list):
+        return [normal(v) for v in value]
+    return value
+
+
+def test_every_page_equals_local_mode_and_asks_athena_nothing(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    athena = NoAthena()
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
+    routed = hosted.RoutedBackend(fast, athena)
+    hosted_app = hosted.build_hosted_app(
+        routed, [SITE, "shop.b.example"], require_claims=False, now=lambda: NOW, cache_ttl_s=0
+    )
+    with Engine(lake) as engine:
+        local_app = build_app(engine, now=lambda: NOW, parallel=True)
+        with TestClient(hosted_app) as remote, TestClient(local_app) as local:
+            sites = remote.get("/api/sites").json()
+            assert sites == local.get("/api/sites").json()
+            for query in page_queries():
+                got = remote.get("/api/page", params=query)
+                want = local.get("/api/page", params=query)
+                assert got.status_code == want.status_code == 200, (query, got.text[:500])
+                assert normal(got.json()) == normal(want.json()), query
+            for path in ("/api/current-visitors", "/api/freshness"):
+                got = remote.get(path, params={"site": SITE}).json()
+                want = local.get(path, params={"site": SITE}).json()
+                assert {k: v for k, v in got.items() if "checked" not in k and k != "age_s"} == {
+                    k: v for k, v in want.items() if "checked" not in k and k != "age_s"
+                }
+    assert athena.asked == []
+    assert routed.answered > 0 and routed.forwarded == 0
+    # today and yesterday from events, the first day from its rollups (and reloads only
+    # for cuts and filters); every rollup object was fetched once
+    assert fast.lists >= 1
+
+
+def test_days_without_rollups_are_read_from_events_and_big_ranges_go_to_athena(
+    bucket: S3Store, tmp_path: Path
+) -> None:
+    bucket.delete([k.key for k in bucket.list("rollups/")])  # the compactor has not run yet
+    later = NOW + timedelta(days=5)  # no day is recent: all would come from rollups
+    athena = NoAthena(allowed=True)
+    fast = LakeBackend(bucket, tmp_path / "cache", today=later.date, max_event_bytes=10**9)
+    routed = hosted.RoutedBackend(fast, athena)
+    app = hosted.build_hosted_app(
+        routed, [SITE], require_claims=False, now=lambda: later, cache_ttl_s=0
+    )
+    with TestClient(app) as client:
+        page = client.get("/api/page", params={"site": SITE, "period": "7d", "panels": "pages"})
+    assert page.status_code == 200
+    assert athena.asked == []
+    assert page.json()["summary"]["metrics"]["visitors"]["value"] > 0
+
+    small = LakeBackend(bucket, tmp_path / "cache2", today=later.date, max_event_bytes=1000)
+    routed = hosted.RoutedBackend(small, athena)
+    app = hosted.build_hosted_app(
+        routed, [SITE], require_claims=False, now=lambda: later, cache_ttl_s=0
+    )
+    with TestClient(app) as client:
+        client.get("/api/page", params={"site": SITE, "period": "7d", "source": "Google"})
+    assert routed.forwarded > 0 and athena.asked
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 1 FROM events WHERE event_date BETWEEN '2026-03-01' AND '2026-03-02'",
+         [("2026-03-01", "2026-03-02")]),
+        ("SELECT 1 FROM events WHERE event_date >= '2026-03-02'", [("2026-03-02", "2026-03-03")]),
+        ("SELECT 1 FROM events WHERE event_date = '2026-03-02'", [("2026-03-02", "2026-03-02")]),
+        ("SELECT 1 FROM events WHERE event_date <= '2026-03-02'", None),
+        ("SELECT 1 FROM events WHERE '2026-03-02' <= event_date", [("2026-03-02", "2026-03-03")]),
+        ("SELECT 1 FROM events WHERE event_date IN ('2026-03-01')", [("2026-03-01", "2026-03-01")]),
+        ("SELECT 1 FROM events", []),
+    ],
+)  # fmt: skip
+def test_the_days_a_query_reads_come_from_its_own_predicates(
+    sql: str, expected: list[tuple[str, str]] | None
+) -> None:
+    assert date_bounds(sql, date(2026, 3, 3)) == expected
+
+
+def test_the_lambda_handler_answers_a_page_from_rollups_without_athena(
+    bucket: S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[dict[str, Any]] = []
+    monkeypatch.setenv(hosted.WORKGROUP_ENV, "wg")
+    monkeypatch.setenv(hosted.DATABASE_ENV, "db")
+    monkeypatch.setenv(hosted.DOMAINS_ENV, SITE)
+    monkeypatch.setenv(hosted.LAKE_BUCKET_ENV, BUCKET)
+    monkeypatch.setattr(hosted, "utc_today", NOW.date)
+    monkeypatch.setattr(hosted, "minute_now", lambda: NOW)
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register(
+        "provide-client-params.athena.StartQueryExecution",
+        lambda params, **_: started.append(dict(params)),
+    )
+    hosted._lambda_handler.cache_clear()
+    thread = ThreadPoolExecutor(
+        max_workers=1, initializer=lambda: asyncio.set_event_loop(asyncio.new_event_loop())
+    )
+    try:
+        with thread:
+            request = {
+                "version": "2.0", "routeKey": "GET /api/{proxy+}", "rawPath": "/api/page",
+                "rawQueryString": f"site={SITE}&period=7d&panels={PANELS}", "headers": {},
+                "requestContext": {
+                    "http": {"method": "GET", "path": "/api/page", "protocol": "HTTP/1.1",
+                             "sourceIp": "192.0.2.1", "userAgent": "test"},
+                    "authorizer": {"jwt": {"claims": {"sub": "u"}, "scopes": None}},
+                    "stage": "$default", "requestId": "r", "accountId": "1", "apiId": "a",
+                    "domainName": "d", "domainPrefix": "d", "routeKey": "GET /api/{proxy+}",
+                    "time": "03/Mar/2026:23:30:00 +0000", "timeEpoch": 1772580600000,
+                },
+                "isBase64Encoded": False,
+            }  # fmt: skip
+            response = thread.submit(hosted.handler, request, None).result()
+    finally:
+        hosted._lambda_handler.cache_clear()
+        boto3.DEFAULT_SESSION = None
+    assert response["statusCode"] == 200, response["body"][:500]
+    body = json.loads(response["body"])
+    assert body["summary"]["metrics"]["visitors"]["value"] > 0
+    assert all("error" not in panel for panel in body["panels"].values())
+    assert started == []  # not one StartQueryExecution
+    assert datetime.now(UTC)  # the real clock is not what the page used
