@@ -147,6 +147,10 @@ DASHBOARD_SOURCES = (
     "ownstats/__init__.py", "ownstats/athena.py", "ownstats/results.py", "ownstats/zones.py",
     # the events' column list, for a site's own time zone (ownstats.dashboard.queries)
     "stream_processor/__init__.py", "stream_processor/schema.py",
+    # the rollups' definition and the lake's store (ownstats.dashboard.lake_backend)
+    "lake_compactor/__init__.py", "lake_compactor/merge.py", "lake_compactor/policy.py",
+    "lake_compactor/roll_up.py", "lake_compactor/rollups.py", "lake_compactor/store.py",
+    "lake_compactor/validate.py",
 )  # fmt: skip
 DASHBOARD_PACKAGES = ("ownstats/dashboard", "athena_views")
 

@@ -39,6 +39,7 @@ from constructs import Construct
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
 from lake_compactor import BUCKET_ENV, ERRORS_LOOKBACK_S, ERRORS_PREFIX, PREFIX_ENV, SERVICE_ENV
+from lake_compactor.rollups import ROLLUPS_PREFIX
 from lake_compactor.validate import QUARANTINE_PREFIX
 
 HANDLER = "lake_compactor.handler.handler"
@@ -96,7 +97,13 @@ class Compaction(Construct):
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
                 conditions={
-                    "StringLike": {"s3:prefix": [f"{events_prefix}*", f"{ERRORS_PREFIX}*"]}
+                    "StringLike": {
+                        "s3:prefix": [
+                            f"{events_prefix}*",
+                            f"{ERRORS_PREFIX}*",
+                            f"{ROLLUPS_PREFIX}*",
+                        ]
+                    }
                 },
             )
         )
@@ -105,7 +112,11 @@ class Compaction(Construct):
                 actions=[
                     "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
                 ],
-                resources=[bucket.arn_for_objects(f"{events_prefix}*")],
+                resources=[
+                    bucket.arn_for_objects(f"{events_prefix}*"),
+                    # each view's month objects and their index (lake_compactor.roll_up)
+                    bucket.arn_for_objects(f"{ROLLUPS_PREFIX}*"),
+                ],
             )
         )  # fmt: skip
         # an object that is no events file is moved out of the table (CopyObject + delete)
@@ -126,6 +137,9 @@ class Compaction(Construct):
                 f"IAM5[Resource::<{bucket_id}.Arn>/{QUARANTINE_PREFIX}{events_prefix}*]": "A "
                 "damaged or foreign object found under events/ is moved here, keeping its "
                 "generated key; the compactor can only write there, not read or list.",
+                f"IAM5[Resource::<{bucket_id}.Arn>/{ROLLUPS_PREFIX}*]": "The compactor "
+                "writes one rollup object per view and month (keys named by view and "
+                "month) and their index under rollups/, and replaces them as days change.",
             },
         )
 

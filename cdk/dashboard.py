@@ -50,6 +50,7 @@ from cdk.dashboard_page import CONFIG_KEY, CSP, stage_hosted_static
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.headers import security_headers
 from cdk.nag import acknowledge
+from lake_compactor.rollups import ROLLUPS_PREFIX
 
 HANDLER = "ownstats.dashboard.hosted.handler"
 #: the environment the handler reads (ownstats.dashboard.hosted, kept in step by a test)
@@ -59,7 +60,9 @@ DOMAINS_ENV = "OWNSTATS_DOMAINS"
 CACHE_TTL_ENV = "OWNSTATS_CACHE_TTL_S"
 REUSE_MINUTES_ENV = "OWNSTATS_REUSE_MINUTES"
 TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
+LAKE_BUCKET_ENV = "OWNSTATS_LAKE_BUCKET"
 CACHE_TTL_S = 60
+MEMORY_MB = 1769
 REUSE_MINUTES = 1
 API_PATH = "/api/*"
 #: steady requests per second and burst the API accepts (a page load sends ~20)
@@ -71,7 +74,6 @@ DASHBOARD_LOG_PREFIX = "cloudfront-dashboard/"
 def user_logical_id(email: str) -> str:
     """A stable construct id per invited address (adding one user never replaces another)."""
     return "User" + hashlib.sha256(email.encode()).hexdigest()[:10]
-
 
 
 #: Cognito refuses a user pool domain prefix containing these ("Configuring a user pool
@@ -89,6 +91,7 @@ def cognito_prefix_base(namespace: str) -> str:
         cut = match.start() + 2  # a-ws, am-azon, co-gnito
         base = base[:cut] + "-" + base[cut:]
     return base[:40].strip("-")
+
 
 class HostedDashboard(Construct):
     """Exposes ``url``, ``user_pool``, ``client``, ``api``, ``function``, ``distribution``."""
@@ -223,19 +226,21 @@ class HostedDashboard(Construct):
 
         # -- the function and its least-privilege role ----------------------------------
         self.role, log_group = execution_role(
-            self, "Function", description="ownstats: answers the dashboard's API from Athena"
+            self,
+            "Function",
+            description="ownstats: answers the dashboard's API from rollups and Athena",
         )
         self.function = lambda_.Function(
             self,
             "Function",
-            description="ownstats: the dashboard API (same routes as local mode) over Athena",
+            description="ownstats: the dashboard API (local mode's routes) on rollups and Athena",
             runtime=PYTHON_RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(asset_dir)),
-            # CPU scales with memory: sqlglot builds each query's SQL, and a cold start
-            # imports the engine module; 1 GB keeps both well under a second
-            memory_size=1024,
+            # CPU scales with memory: DuckDB answers the page from rollups and the recent
+            # days' events in the function; 1,769 MB is one full vCPU
+            memory_size=MEMORY_MB,
             timeout=Duration.seconds(29),  # API Gateway's own limit is 30 s
             role=self.role,
             log_group=log_group,
@@ -245,6 +250,7 @@ class HostedDashboard(Construct):
                 DOMAINS_ENV: ",".join(domains),
                 CACHE_TTL_ENV: str(CACHE_TTL_S),
                 REUSE_MINUTES_ENV: str(REUSE_MINUTES),
+                LAKE_BUCKET_ENV: lake_bucket.bucket_name,
                 **({TIME_ZONE_ENV: time_zone} if time_zone else {}),
             },
         )
@@ -451,6 +457,7 @@ class HostedDashboard(Construct):
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[lake_bucket.bucket_arn],
+                # events/ for Athena and the recent days; rollups/ is read by key only
                 conditions={"StringLike": {"s3:prefix": [f"{events_prefix}*"]}},
             )
         )
@@ -470,7 +477,10 @@ class HostedDashboard(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[lake_bucket.arn_for_objects(f"{events_prefix}*")],
+                resources=[
+                    lake_bucket.arn_for_objects(f"{events_prefix}*"),
+                    lake_bucket.arn_for_objects(f"{ROLLUPS_PREFIX}*"),
+                ],
             )
         )
         self.role.add_to_policy(
@@ -492,7 +502,10 @@ class HostedDashboard(Construct):
             {
                 f"IAM5[Resource::<{lake_id}.Arn>/{events_prefix}*]": "Athena reads the "
                 "lake's Parquet objects (keys generated per Firehose delivery and per "
-                "compaction) under events/ only; nothing else of the lake bucket.",
+                "compaction) under events/, as the function itself does for the recent days.",
+                f"IAM5[Resource::<{lake_id}.Arn>/{ROLLUPS_PREFIX}*]": "The function reads "
+                "the compactor's rollup objects (one per view and month) and their index "
+                "under rollups/; read only.",
                 f"IAM5[Resource::<{results_id}.Arn>/{results_prefix}*]": "Athena writes a "
                 "result object with a generated name per query under the workgroup's "
                 "results prefix, which the function then reads.",

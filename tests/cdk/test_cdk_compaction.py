@@ -110,10 +110,15 @@ def test_compactor_may_touch_only_the_events_prefix(synth: Synth) -> None:
     bucket = _lake_bucket_id(synth)
     listing = by_action["s3:ListBucket"]
     assert listing["Resource"] == {"Fn::GetAtt": [bucket, "Arn"]}
-    # events/ to compact, errors/ to count what Firehose could not deliver
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["events/*", "errors/*"]}}
+    # events/ to compact, errors/ to count what Firehose could not deliver, rollups/
+    assert listing["Condition"] == {
+        "StringLike": {"s3:prefix": ["events/*", "errors/*", "rollups/*"]}
+    }
     objects = by_action["s3:DeleteObject"]
-    assert objects["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/events/*"]]}
+    assert objects["Resource"] == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, f"/{prefix}/*"]]}
+        for prefix in ("events", "rollups")
+    ]
     assert by_action["s3:GetObject"] is objects and by_action["s3:PutObject"] is objects
     assert quarantine == [
         {

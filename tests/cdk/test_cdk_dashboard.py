@@ -28,6 +28,7 @@ from cdk.dashboard import (
     DATABASE_ENV,
     DOMAINS_ENV,
     HANDLER,
+    LAKE_BUCKET_ENV,
     REUSE_MINUTES_ENV,
     WORKGROUP_ENV,
     user_logical_id,
@@ -195,6 +196,13 @@ def test_function_runs_the_hosted_handler_on_the_stack_names(synth: Synth) -> No
     assert env[WORKGROUP_ENV] == "ownstats-example-com"
     assert env[DATABASE_ENV] == "ownstats_example_com"
     assert float(env[CACHE_TTL_ENV]) >= 30 and int(env[REUSE_MINUTES_ENV]) >= 1
+    # the lake bucket: the function answers from its rollups and recent events itself
+    (lake,) = [
+        logical_id
+        for logical_id, bucket in synth.resources("AWS::S3::Bucket").items()
+        if "expire-delivery-errors" in json.dumps(bucket["Properties"])
+    ]
+    assert env[LAKE_BUCKET_ENV] == {"Ref": lake}
 
 
 def test_function_role_is_read_only_and_least_privilege(synth: Synth) -> None:
@@ -233,7 +241,8 @@ def test_function_role_is_read_only_and_least_privilege(synth: Synth) -> None:
     # writes only under the results prefix; the lake is read-only
     assert all(r.endswith("/athena/*") for r in granted["s3:PutObject"])
     lake_reads = {r for r in granted["s3:GetObject"] if "Lake" in r}
-    assert lake_reads and all(r.endswith("/events/*") for r in lake_reads)
+    assert {r.rsplit("/", 2)[1] for r in lake_reads} == {"events", "rollups"}
+    assert all(r.endswith("/*") for r in lake_reads)
     assert not any(a.startswith(("glue:Create", "glue:Update", "glue:Delete", "s3:Delete"))
                    for a in granted)  # fmt: skip
 
@@ -302,6 +311,7 @@ import duckdb, pyarrow, pyarrow.parquet
 native = {m.split(".")[0] for m in sys.modules}
 sys.path.insert(0, sys.argv[1])
 import ownstats.dashboard.hosted as hosted
+import ownstats.dashboard.lake_backend  # imported by the handler when the lake is set
 import mangum
 outside = sorted({m.split(".")[0] for m, mod in list(sys.modules.items())
                   if "site-packages" in (getattr(mod, "__file__", None) or "")
@@ -344,7 +354,7 @@ def test_the_function_and_the_handler_agree_on_entry_point_and_settings() -> Non
     module, _, name = HANDLER.rpartition(".")
     assert module == hosted.__name__ and callable(getattr(hosted, name))
     for setting in ("WORKGROUP_ENV", "DATABASE_ENV", "DOMAINS_ENV", "CACHE_TTL_ENV",
-                    "REUSE_MINUTES_ENV"):  # fmt: skip
+                    "REUSE_MINUTES_ENV", "LAKE_BUCKET_ENV"):  # fmt: skip
         assert getattr(construct, setting) == getattr(hosted, setting), setting
     assert construct.CACHE_TTL_S == hosted.DEFAULT_CACHE_TTL_S
     assert construct.REUSE_MINUTES == hosted.DEFAULT_REUSE_MINUTES
