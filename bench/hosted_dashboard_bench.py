@@ -56,11 +56,15 @@ LAMBDA_GB = 1.0
 PAGE_PANELS = "pages,sources,countries,devices,custom-events,mediums"
 
 
-def page_requests() -> list[tuple[str, dict[str, str]]]:
+#: every unfiltered period the page offers
+PERIODS = ("today", "7d", "30d", "month", "last_month", "year", "12mo", "all")
+
+
+def page_requests(period: str = "30d") -> list[tuple[str, dict[str, str]]]:
     """(path, query) of one first page load as app.js makes it: the site list, the one
     ``/api/page`` request (cards, graph, each panel's first tab), the live counter and
     the freshness check."""
-    state = {"site": SITE, "period": "30d"}
+    state = {"site": SITE, "period": period}
     return [
         ("/api/sites", {}),
         ("/api/page", {**state, "panels": PAGE_PANELS}),
@@ -159,6 +163,106 @@ def compact(data_dir: Path) -> None:
         for path in merged.iterdir():
             path.rename(partition / path.name)
         merged.rmdir()
+
+
+class CountingStore:
+    """The lake store as the function sees S3: every GET, LIST and byte counted."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.gets = self.lists = self.bytes = 0
+
+    def list(self, prefix: str) -> Any:
+        self.lists += 1
+        return self.store.list(prefix)
+
+    def get_json(self, key: str) -> Any:
+        self.gets += 1
+        document = self.store.get_json(key)
+        self.bytes += len(json.dumps(document)) if document else 0
+        return document
+
+    def fetch(self, key: str, directory: Path) -> Path:
+        import shutil
+
+        self.gets += 1
+        path = self.store.fetch(key, directory)
+        self.bytes += Path(path).stat().st_size
+        # a local store hands back the lake's own file; S3 gives a copy the caller may move
+        copy = directory / f"{time.perf_counter_ns()}.parquet"
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+        return copy
+
+
+class NoAthena:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def query(self, sql: str) -> Any:
+        self.asked.append(sql)
+        from ownstats.results import QueryResult
+
+        return QueryResult(["x"], [])
+
+
+def measure_rollups(events: int, days: int) -> dict[str, Any]:
+    """The page served by the function's own engine (``lake_backend``) over the
+    compactor's rollups: per period, a cold load (empty /tmp) and a warm one."""
+    from mangum import Mangum
+    from views_bench import generate
+
+    from lake_compactor.roll_up import roll_up
+    from lake_compactor.store import LocalStore
+    from ownstats.dashboard.hosted import RoutedBackend, build_hosted_app
+    from ownstats.dashboard.lake_backend import LakeBackend
+
+    out: dict[str, Any] = {"periods": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Path(tmp) / "lake"
+        out["events"] = generate(lake, events, days)
+        compact(lake)
+        started = time.perf_counter()
+        report = roll_up(LocalStore(lake), workdir=Path(tmp) / "work")
+        out["rollup_all_s"] = time.perf_counter() - started
+        out["rollup_days"] = len(report.days)
+        out["rollup_mb"] = report.bytes / 1e6
+        # the hourly run of a day: today's objects changed (a new Firehose file)
+        today_dir = max((lake / "events").iterdir())
+        newest = max(today_dir.glob("*.parquet"))
+        newest.rename(newest.with_name("late-" + newest.name))
+        started = time.perf_counter()
+        roll_up(LocalStore(lake), workdir=Path(tmp) / "work")
+        out["rollup_day_s"] = time.perf_counter() - started
+        minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+        for period in PERIODS:
+            store = CountingStore(LocalStore(lake))
+            athena = NoAthena()
+            fast = LakeBackend(store, Path(tmp) / f"cache-{period}", today=minute.date)
+            routed = RoutedBackend(fast, athena)
+            handler = Mangum(
+                build_hosted_app(routed, [SITE, "docs.example.com", "shop.example.org"],
+                                 cache_ttl_s=0, now=lambda: minute),
+                lifespan="off",
+            )  # fmt: skip
+            loads = []
+            for _ in range(3):  # cold (empty cache), then warm
+                before = (store.gets, store.lists, store.bytes)
+                fast._checked = float("-inf")  # each load re-reads the index and listing
+                timer = time.perf_counter()
+                statuses = [handler(event(path, query), None)["statusCode"]
+                            for path, query in page_requests(period)]  # fmt: skip
+                loads.append({
+                    "ms": (time.perf_counter() - timer) * 1000,
+                    "gets": store.gets - before[0], "lists": store.lists - before[1],
+                    "mb": (store.bytes - before[2]) / 1e6,
+                    "non_200": [x for x in statuses if x != 200],
+                })  # fmt: skip
+            out["periods"][period] = {
+                "cold": loads[0], "warm": loads[2], "athena": len(athena.asked),
+                "answered": routed.answered, "loaded_days": sorted(fast._loaded),
+            }  # fmt: skip
+    return out
 
 
 def measure_queries(events: int, days: int, raw: bool) -> dict[str, Any]:
@@ -273,12 +377,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=3, help="fresh interpreters to time")
     parser.add_argument("--raw", action="store_true", help="skip the compaction of each day")
+    parser.add_argument("--rollups-only", action="store_true",
+                        help="only the page served from rollups (skip Athena's figures)")
     args = parser.parse_args(argv)
+
+    r = measure_rollups(args.events, args.days)
+    print(f"AFTER (rollups): {r['events']:,} events over {args.days} days; the compactor "
+          f"rolled up {r['rollup_days']} days in {r['rollup_all_s']:.1f} s "
+          f"({r['rollup_mb']:.2f} MB of rollups), one changed day in {r['rollup_day_s']:.2f} s")
+    print("  period      Athena  cold ms  GETs  LIST  MB    warm ms  GETs  LIST  MB   days loaded")
+    for period, f in r["periods"].items():
+        c, w = f["cold"], f["warm"]
+        print(f"  {period:10s} {f['athena']:6d} {c['ms']:8.0f} {c['gets']:5d} {c['lists']:5d} "
+              f"{c['mb']:5.2f} {w['ms']:8.0f} {w['gets']:5d} {w['lists']:5d} {w['mb']:5.2f}   "
+              f"{','.join(d[5:] for d in f['loaded_days'])}"
+              + (f"  non-200: {c['non_200'] + w['non_200']}" if c["non_200"] + w["non_200"] else ""))
+    if args.rollups_only:
+        return 0
 
     q = measure_queries(args.events, args.days, args.raw)
     layout = "raw Snappy, 4 files a day" if args.raw else "compacted zstd"
     print(f"lake: {q['events']:,} events over {args.days} days, {q['lake_mb']:.1f} MB Parquet "
           f"({layout})")  # fmt: skip
+    print("BEFORE (Athena for every query):")
     print(f"one page load: {q['requests']} API requests (Lambda invocations; before "
           f"/api/page: {len(panel_requests())}), {len(q['queries'])} Athena queries"
           f" (non-200 answers: {q['non_200'] or 'none'})")  # fmt: skip

@@ -82,38 +82,64 @@ def _is_day_column(node: exp.Expression | None) -> bool:
     return isinstance(node, exp.Column) and node.name.lower() == PARTITION
 
 
-def date_bounds(sql: str, today: date) -> list[tuple[str, str]] | None:
-    """The ``event_date`` ranges ``sql`` restricts itself to (each predicate's own): []
-    if it has none, None if some predicate leaves a range open below."""
-    tree = sqlglot.parse_one(sql, read="athena")
+def _predicate_range(node: exp.Expression, upper: str) -> tuple[str, str] | bool | None:
+    """The day range one ``event_date`` predicate allows: a (low, high) pair, None if it
+    is open below, False if ``node`` is no such predicate."""
+    if isinstance(node, exp.Between) and _is_day_column(node.this):
+        low, high = _literal_day(node.args.get("low")), _literal_day(node.args.get("high"))
+        return (low, high) if low and high else None
+    if isinstance(node, exp.EQ | exp.GTE | exp.GT | exp.LTE | exp.LT):
+        left, right = node.this, node.expression
+        if _is_day_column(left) and (day := _literal_day(right)):
+            below = isinstance(node, exp.GTE | exp.GT)  # event_date >= 'x'
+        elif _is_day_column(right) and (day := _literal_day(left)):
+            below = isinstance(node, exp.LTE | exp.LT)  # 'x' <= event_date
+        else:
+            return False
+        if isinstance(node, exp.EQ):
+            return (day, day)
+        return (day, upper) if below else None  # bounded above only: every older day
+    if isinstance(node, exp.In) and _is_day_column(node.this):
+        days = sorted(d for e in node.expressions if (d := _literal_day(e)))
+        if not days or len(days) != len(node.expressions):
+            return None
+        return (days[0], days[-1])
+    return False
+
+
+def _ranges(
+    nodes: Any, upper: str, owner: exp.Expression | None = None
+) -> list[tuple[str, str]] | None:
     ranges: list[tuple[str, str]] = []
-    upper = today.isoformat()
-    for node in tree.walk():
-        if isinstance(node, exp.Between) and _is_day_column(node.this):
-            low, high = _literal_day(node.args.get("low")), _literal_day(node.args.get("high"))
-            if low is None or high is None:
-                return None
-            ranges.append((low, high))
-        elif isinstance(node, exp.EQ | exp.GTE | exp.GT | exp.LTE | exp.LT):
-            left, right = node.this, node.expression
-            if _is_day_column(left) and (day := _literal_day(right)):
-                below = isinstance(node, exp.GTE | exp.GT)  # event_date >= 'x'
-            elif _is_day_column(right) and (day := _literal_day(left)):
-                below = isinstance(node, exp.LTE | exp.LT)  # 'x' <= event_date
-            else:
-                continue
-            if isinstance(node, exp.EQ):
-                ranges.append((day, day))
-            elif below:
-                ranges.append((day, upper))
-            else:
-                return None  # bounded above only: every older partition
-        elif isinstance(node, exp.In) and _is_day_column(node.this):
-            days = [_literal_day(e) for e in node.expressions]
-            if not days or any(d is None for d in days):
-                return None
-            ranges += [(d, d) for d in days if d]
+    for node in nodes:
+        if owner is not None and node.find_ancestor(exp.Select) is not owner:
+            continue  # a predicate of a nested query, about its own tables
+        found = _predicate_range(node, upper)
+        if found is None:
+            return None
+        if found:
+            ranges.append(found)  # type: ignore[arg-type]
     return ranges
+
+
+def date_bounds(sql: str, today: date) -> list[tuple[str, str]] | None:
+    """The ``event_date`` ranges anywhere in ``sql`` (each predicate's own): [] if it has
+    none, None if some predicate leaves a range open below."""
+    return _ranges(sqlglot.parse_one(sql, read="athena").walk(), today.isoformat())
+
+
+def table_days(table: exp.Table, today: date) -> list[tuple[str, str]] | None:
+    """The day ranges that apply to one table reference: the ``event_date`` predicates
+    of the nearest enclosing query that has some ([] if none does; None if open)."""
+    upper = today.isoformat()
+    node = table.parent
+    while node is not None:
+        if isinstance(node, exp.Select) and node.args.get("where") is not None:
+            found = _ranges(node.args["where"].walk(), upper, owner=node)
+            if found is None or found:
+                return found
+        node = node.parent
+    return []
 
 
 class LakeBackend:
@@ -179,9 +205,10 @@ class LakeBackend:
                 statement.replace(f'VIEW "{view.name}"', f'VIEW live."{view.name}"', 1)
             )
         self._con.execute(_SEARCH_PATH)
-        for table in (BASE_VIEW, "sessions"):
+        for table in (BASE_VIEW, "sessions", *(f"{v}__loaded" for v in self._rolled)):
+            source = table.removesuffix("__loaded")
             self._con.execute(
-                f'CREATE TABLE main."{table}" AS SELECT * FROM live."{table}" WHERE false'
+                f'CREATE TABLE main."{table}" AS SELECT * FROM live."{source}" WHERE false'
             )
         self._rebuild()
 
@@ -194,40 +221,40 @@ class LakeBackend:
 
     # -- what a query needs ---------------------------------------------------------------
 
-    def _closure(self, sql: str) -> set[str]:
-        pending, seen = list(view_references(sql)), set()
-        while pending:
-            name = pending.pop()
-            if name not in seen:
-                seen.add(name)
-                pending.extend(self._references.get(name, ()))
-        return seen
-
     def _days_needed(self, sql: str) -> set[str] | None:
         """The days whose events must be loaded to answer ``sql``; None if it cannot be
-        answered here at all."""
+        answered here. Each table reference counts with its own query's ``event_date``
+        range: a cut of today next to thirty rolled-up days loads today only."""
         try:
-            refs = view_references(sql)
-            closure = self._closure(sql)
+            tree = sqlglot.parse_one(sql, read="athena")
         except sqlglot.errors.SqlglotError:
             return None
         today = self.today()
         recent = {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
-        direct_rows = refs & ROW_LEVEL
-        if direct_rows == {"current_visitors"} and not closure - ROW_LEVEL - {"events"}:
-            return {d for d in recent if d in self._partitions}
-        ranges = date_bounds(sql, today)
-        if ranges is None or (not ranges and direct_rows):
-            return None  # open below: every partition, which is Athena's job
-        lake_days = {
-            day
-            for day in self._partitions
-            if not ranges or any(low <= day <= high for low, high in ranges)
-        }
-        if direct_rows - {"current_visitors"}:
-            return lake_days  # rows per event or visit: every day of the range
-        # aggregates: the days the rollups lack, and the recent ones
-        return {day for day in lake_days if day in recent or day not in self._rolled_days}
+        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        needed: set[str] = set()
+        for table in tree.find_all(exp.Table):
+            name = table.name.lower()
+            if name in ctes:
+                continue
+            if name == "current_visitors":  # the last minutes: the recent days
+                needed |= {d for d in recent if d in self._partitions}
+                continue
+            if name != "events" and name not in self._references:
+                return None  # not a table of the lake
+            ranges = table_days(table, today)
+            if ranges is None or (not ranges and name in ROW_LEVEL):
+                return None  # open below: every partition, which is Athena's job
+            days = {
+                day
+                for day in self._partitions
+                if not ranges or any(low <= day <= high for low, high in ranges)
+            }
+            if name in ROW_LEVEL:
+                needed |= days  # rows per event or visit: every day of its range
+            else:  # a rolled-up view: the days its rollups lack, and the recent ones
+                needed |= {d for d in days if d in recent or d not in self._rolled_days}
+        return needed
 
     def answers(self, sql: str) -> bool:
         """Whether this backend answers ``sql``; loads what it needs to."""
@@ -339,22 +366,24 @@ class LakeBackend:
         for old in folder.glob("*.parquet"):  # compacted away
             if old.name not in keep:
                 old.unlink(missing_ok=True)
+        main = self._main
+        tables = [BASE_VIEW, "sessions", *self._rolled]
         cur = self._cursor()
         try:
             cur.execute("BEGIN TRANSACTION")
             on_day = f"{PARTITION} = {sql_string(day)}"
-            cur.execute(f"DELETE FROM {self._main}.{BASE_VIEW} WHERE {on_day}")
-            cur.execute(f"DELETE FROM {self._main}.sessions WHERE {on_day}")
+            for table in tables:
+                cur.execute(f'DELETE FROM {main}."{self._kept(table)}" WHERE {on_day}')
             if files:
-                # temporary objects shadow main's for this cursor only: the views read them
+                # temporary objects shadow main's for this cursor only: each view's SQL
+                # reads the day's own events, visits and (exit_pages) pages, in order
                 cur.execute(f"CREATE TEMP VIEW events AS {events_select(files_literal(files))}")
-                cur.execute(f"CREATE TEMP TABLE {BASE_VIEW} AS SELECT * FROM live.{BASE_VIEW}")
-                cur.execute(
-                    f"INSERT INTO {self._main}.{BASE_VIEW} SELECT * FROM temp.main.{BASE_VIEW}"
-                )
-                cur.execute(f"INSERT INTO {self._main}.sessions SELECT * FROM live.sessions")
-                cur.execute(f"DROP TABLE temp.main.{BASE_VIEW}")
-                cur.execute("DROP VIEW temp.main.events")
+                for table in tables:
+                    cur.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"')
+                    cur.execute(
+                        f'INSERT INTO {main}."{self._kept(table)}" '
+                        f'SELECT * FROM temp.main."{table}"'
+                    )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -363,11 +392,16 @@ class LakeBackend:
             cur.close()
         self._loaded[day] = day_signature(objects)
 
+    def _kept(self, table: str) -> str:
+        """Where a loaded day's rows of ``table`` are kept: the events and visits as
+        themselves, a rolled-up view's beside its union view."""
+        return f"{table}__loaded" if table in self._rolled else table
+
     def _unload(self, days: set[str]) -> None:
         for day in days:
             on_day = f"{PARTITION} = {sql_string(day)}"
-            self._con.execute(f"DELETE FROM main.{BASE_VIEW} WHERE {on_day}")
-            self._con.execute(f"DELETE FROM main.sessions WHERE {on_day}")
+            for table in (BASE_VIEW, "sessions", *self._rolled):
+                self._con.execute(f'DELETE FROM {self._main}."{self._kept(table)}" WHERE {on_day}')
             self._loaded.pop(day, None)
         if days:
             self._rebuild()
@@ -393,7 +427,7 @@ class LakeBackend:
             cur.execute("BEGIN TRANSACTION")
             cur.execute(f"CREATE OR REPLACE VIEW main.events AS {events}")
             for name in self._rolled:
-                parts = [f'SELECT * FROM live."{name}" WHERE {in_loaded}']
+                parts = [f'SELECT * FROM {self._main}."{name}__loaded"']
                 stored = self._rollup_files.get(name)
                 if stored:
                     parts.insert(
