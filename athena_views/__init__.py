@@ -19,16 +19,22 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ROLLUPS_JSON",
     "VIEWS_DIR",
     "View",
     "ViewError",
     "create_view_statement",
     "load_views",
+    "render_rollup_columns",
+    "rollup_columns",
     "to_duckdb",
     "view_references",
 ]
 
 VIEWS_DIR = Path(__file__).resolve().parent
+#: each rolled-up view's stored columns as Glue types (lake_compactor.rollups writes the
+#: objects; a test keeps this file equal to what DuckDB says the views return)
+ROLLUPS_JSON = VIEWS_DIR / "rollups.json"
 
 
 class ViewError(ValueError):
@@ -61,6 +67,23 @@ def view_references(sql: str) -> set[str]:
         for table in tree.find_all(exp.Table)
         if table.name and table.name.lower() not in ctes
     }
+
+
+def rollup_columns() -> dict[str, list[tuple[str, str]]]:
+    """The rolled-up views and their columns (name, Glue type), for the Glue tables the
+    stack registers over ``rollups/<view>/``; read without DuckDB (the CDK app has none)."""
+    import json
+
+    document = json.loads(ROLLUPS_JSON.read_text(encoding="utf-8"))
+    return {view: [(name, kind) for name, kind in columns] for view, columns in document.items()}
+
+
+def render_rollup_columns(schema: dict[str, Any]) -> str:
+    """The text of ``rollups.json``: one view a line, so a diff shows which view changed."""
+    import json
+
+    lines = [f"  {json.dumps(view)}: {json.dumps(columns)}" for view, columns in schema.items()]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def load_views(directory: Path | None = None) -> list[View]:

@@ -38,8 +38,14 @@ from constructs import Construct
 
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.nag import acknowledge
-from lake_compactor import BUCKET_ENV, ERRORS_LOOKBACK_S, ERRORS_PREFIX, PREFIX_ENV, SERVICE_ENV
-from lake_compactor.rollups import ROLLUPS_PREFIX
+from lake_compactor import (
+    BUCKET_ENV,
+    ERRORS_LOOKBACK_S,
+    ERRORS_PREFIX,
+    PREFIX_ENV,
+    ROLLUPS_PREFIX,
+    SERVICE_ENV,
+)
 from lake_compactor.validate import QUARANTINE_PREFIX
 
 HANDLER = "lake_compactor.handler.handler"

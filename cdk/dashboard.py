@@ -50,7 +50,7 @@ from cdk.dashboard_page import CONFIG_KEY, CSP, stage_hosted_static
 from cdk.functions import PYTHON_RUNTIME, execution_role
 from cdk.headers import security_headers
 from cdk.nag import acknowledge
-from lake_compactor.rollups import ROLLUPS_PREFIX
+from lake_compactor import ROLLUPS_PREFIX
 
 HANDLER = "ownstats.dashboard.hosted.handler"
 #: the environment the handler reads (ownstats.dashboard.hosted, kept in step by a test)

@@ -18,9 +18,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from athena_views import rollup_columns
 from cdk.buckets import secure_bucket
 from cdk.nag import acknowledge
-from lake_compactor import ERRORS_PREFIX, ERRORS_RETENTION_DAYS
+from lake_compactor import ERRORS_PREFIX, ERRORS_RETENTION_DAYS, ROLLUPS_PREFIX
 from stream_processor.schema import EVENT_COLUMNS, EVENT_TIME_FORMAT, PARTITION_KEYS
 
 EVENTS_TABLE = "events"
@@ -28,6 +29,8 @@ ACCESS_LOGS_TABLE = "access_logs"
 EVENTS_PREFIX = "events/"
 #: the first day partition projection considers (earlier dates scan nothing)
 PROJECTION_START = "2024-01-01"
+#: the Glue table of a view's rollups: rollup_daily_stats, rollup_top_pages, …
+ROLLUP_TABLE_PREFIX = "rollup_"
 
 #: CloudFront standard log fields, in the file's order (W3C, tab-separated, 2 header lines)
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logs-reference.html
@@ -157,6 +160,7 @@ class Lake(Construct):
             ),
         )
         self.events_table.add_resource_dependency(database)
+        self.rollup_tables = self._rollup_tables(database)
 
         self.access_logs_table = glue.CfnTable(
             self,
@@ -187,6 +191,58 @@ class Lake(Construct):
         self.access_logs_table.add_resource_dependency(database)
 
         self._build_firehose(stack)
+
+    def _rollup_tables(self, database: glue.CfnDatabase) -> dict[str, glue.CfnTable]:
+        """One table per rolled-up view over ``rollups/<view>/month=YYYY-MM/``, found by
+        projection like ``events``: Athena reads what the hosted dashboard reads
+        (``SELECT * FROM rollup_daily_stats WHERE month = '2026-12'``)."""
+        tables = {}
+        for view, columns in rollup_columns().items():
+            location = f"s3://{self.bucket.bucket_name}/{ROLLUPS_PREFIX}{view}/"
+            table = glue.CfnTable(
+                self,
+                "Rollup" + "".join(part.title() for part in view.split("_")),
+                catalog_id=Aws.ACCOUNT_ID,
+                database_name=self.database_name,
+                table_input=glue.CfnTable.TableInputProperty(
+                    name=f"{ROLLUP_TABLE_PREFIX}{view}",
+                    description=f"The {view} view's rows per day, written by the compactor",
+                    table_type="EXTERNAL_TABLE",
+                    partition_keys=[glue.CfnTable.ColumnProperty(name="month", type="string")],
+                    parameters={
+                        "classification": "parquet",
+                        "EXTERNAL": "TRUE",
+                        "projection.enabled": "true",
+                        "projection.month.type": "date",
+                        "projection.month.format": "yyyy-MM",
+                        "projection.month.range": f"{PROJECTION_START[:7]},NOW",
+                        "projection.month.interval": "1",
+                        "projection.month.interval.unit": "MONTHS",
+                        "storage.location.template": f"{location}month=${{month}}/",
+                    },
+                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                        location=location,
+                        columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
+                        input_format=(
+                            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+                        ),
+                        output_format=(
+                            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+                        ),
+                        serde_info=glue.CfnTable.SerdeInfoProperty(
+                            serialization_library=(
+                                "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                            ),
+                            parameters={"serialization.format": "1"},
+                        ),
+                        compressed=False,
+                        stored_as_sub_directories=False,
+                    ),
+                ),
+            )
+            table.add_resource_dependency(database)
+            tables[view] = table
+        return tables
 
     def _build_firehose(self, stack: Stack) -> None:
         """Direct PUT → Parquet (Glue schema) → dynamic partitions by event_date."""

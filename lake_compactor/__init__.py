@@ -33,5 +33,8 @@ ERRORS_RETENTION_DAYS = 365
 #: (``DeliveryErrorObjects``): twice the hourly schedule, so a late or skipped run misses
 #: none; an object is then counted by two runs, which only keeps the alarm on longer
 ERRORS_LOOKBACK_S = 2 * 3600
+#: the rollups (one Parquet object per view and month) and their index, in the lake bucket
+ROLLUPS_PREFIX = "rollups/"
+ROLLUPS_INDEX_KEY = f"{ROLLUPS_PREFIX}_index.json"
 #: the CloudWatch namespace of ownstats' own metrics (Embedded Metric Format)
 METRICS_NAMESPACE = "ownstats"

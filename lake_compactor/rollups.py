@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from athena_views import View, create_view_statement, load_views
+from lake_compactor import ROLLUPS_INDEX_KEY, ROLLUPS_PREFIX
 from lake_compactor.merge import duckdb_type as merge_duckdb_type
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
@@ -50,9 +51,8 @@ PARTITION = PARTITION_KEYS[0][0]
 BASE_VIEW = "events_deduped"
 #: day aggregates that are not rolled up: one row per visit (read from events instead)
 NOT_ROLLED_UP = frozenset({"sessions"})
-ROLLUPS_PREFIX = "rollups/"
 #: what the compactor rolled up, from which events, into which files (JSON, written last)
-INDEX_KEY = f"{ROLLUPS_PREFIX}_index.json"
+INDEX_KEY = ROLLUPS_INDEX_KEY
 
 
 def sql_string(value: str) -> str:
@@ -198,3 +198,38 @@ def compute(
         )
         written[name] = path
     return written
+
+
+#: DuckDB's type of a stored rollup column → Glue's (HUGEINT is stored as BIGINT)
+_GLUE_TYPES = {
+    "VARCHAR": "string",
+    "BIGINT": "bigint",
+    "HUGEINT": "bigint",
+    "INTEGER": "int",
+    "DOUBLE": "double",
+    "FLOAT": "float",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "timestamp",
+    "DATE": "date",
+}
+
+
+def rollup_schema(views: Sequence[View] | None = None) -> dict[str, list[list[str]]]:
+    """Each rollup's columns as Glue types, from DuckDB's own description of the view over
+    an empty ``events``: what ``athena_views/rollups.json`` holds for the stack (which
+    synthesizes without DuckDB); a test keeps the two equal."""
+    import duckdb
+
+    views = load_views() if views is None else views
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"CREATE VIEW events AS {empty_events_select()}")
+        create_views(con, views)
+        schema = {}
+        for name in rollup_views(views):
+            described = con.execute(f'DESCRIBE SELECT * FROM "{name}"').fetchall()
+            schema[name] = [[column, _GLUE_TYPES[kind]] for column, kind, *_ in described]
+        return schema
+    finally:
+        con.close()

@@ -388,6 +388,28 @@ def test_events_table_is_the_schema_with_partition_projection(synth: Synth) -> N
     assert serde.endswith("ParquetHiveSerDe")
 
 
+def test_each_rollup_is_a_table_with_month_projection(synth: Synth) -> None:
+    from athena_views import rollup_columns
+
+    tables = {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
+        for t in synth.resources("AWS::Glue::Table").values()
+    }
+    expected = rollup_columns()
+    assert {n for n in tables if n.startswith("rollup_")} == {f"rollup_{v}" for v in expected}
+    for view, columns in expected.items():
+        table = tables[f"rollup_{view}"]
+        stored = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+        assert stored == columns, view
+        assert [(c["Name"], c["Type"]) for c in table["PartitionKeys"]] == [("month", "string")]
+        params = table["Parameters"]
+        assert params["projection.month.type"] == "date"
+        assert params["projection.month.format"] == "yyyy-MM"
+        assert params["projection.month.interval.unit"] == "MONTHS"
+        template = json.dumps(params["storage.location.template"])
+        assert f"rollups/{view}/month=${{month}}/" in template
+
+
 def test_no_crawler_no_partition_lambda(synth: Synth) -> None:
     assert synth.resources("AWS::Glue::Crawler") == {}
     handlers = {
@@ -526,9 +548,13 @@ def test_every_view_is_deployed_in_dependency_order(synth: Synth) -> None:
     assert {"page_views", "daily_stats"} <= set(expected)
     for view in props["Views"]:
         assert view["Statement"].startswith(f'CREATE OR REPLACE VIEW "{view["Name"]}" AS')
-    # created only once the tables they read exist
-    tables = set(synth.resources("AWS::Glue::Table"))
-    assert tables <= set(views["DependsOn"])
+    # created only once the tables they read exist (the rollups' tables are read by no view)
+    tables = {
+        logical_id
+        for logical_id, t in synth.resources("AWS::Glue::Table").items()
+        if not t["Properties"]["TableInput"]["Name"].startswith("rollup_")
+    }
+    assert tables and tables <= set(views["DependsOn"])
 
 
 def test_view_deployer_answers_within_a_service_timeout(synth: Synth) -> None:

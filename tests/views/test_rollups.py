@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import lake_compactor.roll_up as roll_up_module
+from athena_views import ROLLUPS_JSON, render_rollup_columns, rollup_columns
 from lake_compactor.roll_up import roll_up
-from lake_compactor.rollups import INDEX_KEY, month_key
+from lake_compactor.rollups import INDEX_KEY, month_key, rollup_schema, rollup_views
 from lake_compactor.store import LocalStore
 from ownstats.lake import LakeSink
 from tests.rollup_checks import assert_rollups_equal_views
@@ -101,3 +102,10 @@ def test_a_removed_day_and_a_new_definition(lake: Path, tmp_path: Path) -> None:
     report = roll_up(store, workdir=tmp_path / "work")
     assert sorted(report.days) == list(DAYS[:2])
     assert_rollups_equal_views(lake)
+
+
+def test_the_stacks_rollup_schema_file_is_what_duckdb_says_the_views_return() -> None:
+    # athena_views/rollups.json: the Glue tables' columns (the CDK app has no DuckDB);
+    # regenerate it with render_rollup_columns(rollup_schema()) after changing a view
+    assert ROLLUPS_JSON.read_text(encoding="utf-8") == render_rollup_columns(rollup_schema())
+    assert list(rollup_columns()) == rollup_views()
