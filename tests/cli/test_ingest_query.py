@@ -23,6 +23,19 @@ NOW = time.time()
 def log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("logs") / "realtime.log"
     lines = list(traffic.lines(["example.com"], NOW - 2 * 86400, NOW, 400, seed=7))
+    # one hit of each rejection the summary must name, whatever the generator's draw on
+    # this day (its noise depends on the clock's day and hour through the traffic rhythm)
+    country, edge, *_ = traffic.GEOS[0]
+    browser = traffic.BROWSERS[0][0]
+    lines += [
+        traffic.Hit(NOW - 60, "198.51.100.7", traffic.BOTS[0],
+                    {"v": "1", "t": "pv", "u": "https://example.com/"}, country, edge).line(),
+        traffic.Hit(NOW - 50, "198.51.100.8", browser,
+                    {"v": "1", "t": "pv", "u": "https://copycat.example.net/"},
+                    country, edge).line(),
+        traffic.Hit(NOW - 40, "198.51.100.9", browser, {}, country, edge,
+                    stem="/hello.js").line(),
+    ]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
     return path
 
