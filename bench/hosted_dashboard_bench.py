@@ -61,15 +61,13 @@ PERIODS = ("today", "7d", "30d", "month", "last_month", "year", "12mo", "all")
 
 
 def page_requests(period: str = "30d") -> list[tuple[str, dict[str, str]]]:
-    """(path, query) of one first page load as app.js makes it: the site list, the one
-    ``/api/page`` request (cards, graph, each panel's first tab), the live counter and
-    the freshness check."""
+    """(path, query) of one first page load as app.js makes it: the site list and the
+    one ``/api/page`` request (cards, graph, each panel's first tab, with ``live=1`` the
+    live counter and the freshness check)."""
     state = {"site": SITE, "period": period}
     return [
         ("/api/sites", {}),
-        ("/api/page", {**state, "panels": PAGE_PANELS}),
-        ("/api/current-visitors", {"site": SITE}),
-        ("/api/freshness", {"site": SITE}),
+        ("/api/page", {**state, "panels": PAGE_PANELS, "live": "1"}),
     ]
 
 
@@ -452,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     lambda_usd = requests * (LAMBDA_USD_PER_REQUEST + 1.5 * LAMBDA_GB * LAMBDA_USD_PER_GB_S)
     print(f"per uncached page load: API Gateway ${api_usd:.6f}, Lambda ~${lambda_usd:.6f} "
           f"(1.5 s per request at 1 GB), Athena ${q['athena_usd']:.5f}")  # fmt: skip
-    print("side by side, one first page load (4 requests = 4 Lambda invocations either way):")
+    print("side by side, one first page load (2 requests = 2 Lambda invocations either way):")
     print(
         "  period      before: Athena queries  billed MB  $/load   after: Athena  warm ms  "
         "cold ms  S3 GETs (cold/warm)"

@@ -289,15 +289,19 @@ class _Api:
         )
 
     async def get_current_visitors(self, request: Request) -> Response:
-        params = await self.params(request)
+        return JSONResponse(await self.current_visitors(await self.params(request)))
+
+    async def current_visitors(self, params: Params) -> dict[str, Any]:
         (result,) = await self.runner.run(queries.current_visitors_sql(params.site))
         visitors = result.rows[0][0] if result.rows else 0
-        return JSONResponse({"site": params.site, "visitors": visitors})
+        return {"site": params.site, "visitors": visitors}
 
     async def get_freshness(self, request: Request) -> Response:
+        return JSONResponse(await self.freshness(await self.params(request)))
+
+    async def freshness(self, params: Params) -> dict[str, Any]:
         """How old the figures may be: when the backend last read the data (a cached
         answer keeps its first reading's time) and the newest event it saw."""
-        params = await self.params(request)
         since = self._today() - timedelta(days=1)
         sql = queries.freshness_sql(params.site, since)
         future = self.runner.submit(sql)
@@ -313,14 +317,12 @@ class _Api:
             newest = newest.replace(tzinfo=UTC).isoformat()
         elif isinstance(newest, str):  # Athena answers "2026-11-29 08:40:12.123"
             newest = newest.replace(" ", "T") + ("" if newest.endswith("Z") else "Z")
-        return JSONResponse(
-            {
-                "site": params.site,
-                "newest_event_at": newest,
-                "checked_at": datetime.fromtimestamp(seen[1], UTC).isoformat(),
-                "age_s": round(now - seen[1], 1),
-            }
-        )
+        return {
+            "site": params.site,
+            "newest_event_at": newest,
+            "checked_at": datetime.fromtimestamp(seen[1], UTC).isoformat(),
+            "age_s": round(now - seen[1], 1),
+        }
 
     async def get_summary(self, request: Request) -> Response:
         return JSONResponse(await self.summary(await self.params(request)))
@@ -471,8 +473,13 @@ class _Api:
         panel's rows (``panels=pages,sources,countries:300,…``; ``slug:limit``). Hosted,
         one request is one Lambda invocation instead of ~20 (a new account runs 10 at a
         time). Each part fails alone: its place holds ``{"error": …}``, the others
-        answer; a state the API refuses (400) is refused once, for the whole page."""
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "panels"]
+        answer; a state the API refuses (400) is refused once, for the whole page.
+        ``live=1`` adds the live counter and the freshness label's parts, so a first page
+        load is this request and the site list: two invocations hosted."""
+        query = [
+            (k, v) for k, v in request.query_params.multi_items() if k not in ("panels", "live")
+        ]
+        live = request.query_params.get("live") == "1"
         asked = [p for p in request.query_params.get("panels", "").split(",") if p]
         if len(asked) > MAX_PAGE_PANELS:
             raise BadRequest(f"at most {MAX_PAGE_PANELS} panels per page request")
@@ -500,17 +507,18 @@ class _Api:
                 part(self.breakdown(panel, dataclasses.replace(params, limit=limit)))
                 for _, panel, limit in wanted
             ),
+            *((part(self.current_visitors(params)), part(self.freshness(params))) if live else ()),
         )
-        return JSONResponse(
-            {
-                "meta": params.meta(),
-                "summary": results[0],
-                "timeseries": results[1],
-                "panels": {
-                    item: body for (item, _, _), body in zip(wanted, results[2:], strict=True)
-                },
-            }
-        )
+        panels = results[2 : 2 + len(wanted)]
+        body = {
+            "meta": params.meta(),
+            "summary": results[0],
+            "timeseries": results[1],
+            "panels": {item: b for (item, _, _), b in zip(wanted, panels, strict=True)},
+        }
+        if live:
+            body["current_visitors"], body["freshness"] = results[2 + len(wanted) :]
+        return JSONResponse(body)
 
 
 #: panels one /api/page request may ask for (the page has 6; a tab is one more)

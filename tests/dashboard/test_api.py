@@ -508,6 +508,14 @@ def test_the_page_request_answers_what_each_endpoint_answers(client: TestClient)
         for a, b in zip(mine["rows"], theirs["rows"], strict=True):
             assert a == pytest.approx(b), item
     assert body["panels"]["countries:300"]["rows"]
+    assert "current_visitors" not in body and "freshness" not in body  # only with live=1
+
+    live = client.get("/api/page", params={**state, "panels": "pages", "live": "1"}).json()
+    site = {"site": state["site"]}
+    assert live["current_visitors"] == client.get("/api/current-visitors", params=site).json()
+    alone = client.get("/api/freshness", params=site).json()
+    assert live["freshness"]["newest_event_at"] == alone["newest_event_at"]
+    assert live["freshness"]["site"] == alone["site"]
 
 
 def test_a_failing_part_of_the_page_fails_alone(

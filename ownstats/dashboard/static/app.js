@@ -886,15 +886,18 @@
     const state = readState();
     if (!state.site) return;
     try {
-      const data = await getJson(`/api/current-visitors?site=${encodeURIComponent(state.site)}`);
-      if (data.site !== readState().site) return;
-      const node = $("#current");
-      node.textContent = whole.format(data.visitors);
-      node.dataset.value = data.visitors;
-      $(".live-label").textContent = data.visitors === 1 ? "current visitor" : "current visitors";
+      showLive(await getJson(`/api/current-visitors?site=${encodeURIComponent(state.site)}`));
     } catch {
       /* the next tick tries again; the main error box reports real failures */
     }
+  }
+
+  function showLive(data) {
+    if (!data || data.error || data.site !== readState().site) return;
+    const node = $("#current");
+    node.textContent = whole.format(data.visitors);
+    node.dataset.value = data.visitors;
+    $(".live-label").textContent = data.visitors === 1 ? "current visitor" : "current visitors";
   }
 
   // "updated N s ago": how old the figures on screen may be (/api/freshness, local and
@@ -911,13 +914,17 @@
         return;
       }
       if (!response.ok) return;
-      const data = await response.json();
-      if (data.site !== readState().site) return;
-      freshness = { site, checkedAt: Date.parse(data.checked_at), newest: data.newest_event_at, off: false };
-      tickFreshness();
+      showFreshness(await response.json());
     } catch {
       /* the next tick tries again */
     }
+  }
+
+  function showFreshness(data) {
+    const site = readState().site;
+    if (!data || data.error || data.site !== site) return;
+    freshness = { site, checkedAt: Date.parse(data.checked_at), newest: data.newest_event_at, off: false };
+    tickFreshness();
   }
 
   function tickFreshness() {
@@ -936,12 +943,15 @@
     return Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) || 10);
   }
 
-  function startLive() {
+  // now: ask at once; a page load passes false, its /api/page answer brings both
+  function startLive(now = true) {
     clearInterval(liveTimer);
     $(".live").hidden = false;
     liveTimer = setInterval(() => { refreshLive(); refreshFreshness(); }, refreshSeconds() * 1000);
-    refreshLive();
-    refreshFreshness();
+    if (now) {
+      refreshLive();
+      refreshFreshness();
+    }
   }
 
   // Ranges that end today grow while the page is open: cards and graph refresh quietly
@@ -1035,18 +1045,23 @@
     buildPanels();
     $("#cards").setAttribute("aria-busy", "true");
     showError("");
-    startLive();
+    startLive(false);
     startTotals(state);
-    // one request for the whole page (cards, graph, every panel's active tab): hosted,
-    // that is one Lambda invocation instead of ~20. Each part may fail alone.
+    // one request for the whole page (cards, graph, every panel's active tab, the live
+    // counter and freshness): hosted, that is one Lambda invocation instead of ~20, and
+    // with the site list two per load. Each part may fail alone.
     const keys = PANELS.map((group) => {
       const [name, limit] = panelRequest(activeTab.get(group.title));
       return limit ? `${name}:${limit}` : name;
     });
-    const page = getJson(apiUrl("/api/page", state, { panels: keys.join(",") }));
+    const page = getJson(apiUrl("/api/page", state, { panels: keys.join(","), live: "1" }));
     PANELS.forEach((group, i) => loadPanel(group, state, gen, page.then((p) => p.panels[keys[i]])));
     try {
       const p = await page;
+      if (gen === generation) {
+        showLive(p.current_visitors);
+        if (!freshness.off) showFreshness(p.freshness);
+      }
       for (const part of [p.summary, p.timeseries]) if (part.error) throw new Error(part.error);
       const [s, t] = [p.summary, p.timeseries];
       if (gen !== generation) return;
