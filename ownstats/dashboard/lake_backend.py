@@ -186,6 +186,8 @@ class LakeBackend:
         self._rollup_files: dict[str, list[Path]] = {}
         #: day → signature of the objects its loaded rows came from
         self._loaded: dict[str, str] = {}
+        #: loaded days whose rolled-up views' rows were computed here, not read from rollups
+        self._computed: set[str] = set()
         self._views_key: tuple[Any, ...] = ()
         #: what this instance fetched from the store (reported by the benchmark)
         self.gets = 0
@@ -273,9 +275,14 @@ class LakeBackend:
                 ):
                     return False
                 self._unload(set(self._loaded) - days)  # make room: keep what this query needs
-            missing = [d for d in sorted(days) if d not in self._loaded]
-            for day in missing:
-                self._load(day)
+            recent = self._recent()
+            missing = sorted(
+                d
+                for d in days
+                if d not in self._loaded
+                or (d not in self._computed and (d in recent or d not in self._rolled_days))
+            )
+            self._load(missing)
             if missing:
                 self._rebuild()
             return True
@@ -323,11 +330,10 @@ class LakeBackend:
             self._rollup_files = files
         else:  # no rollups yet, or written under other view SQL: events only
             self._rolled_days, self._rollup_files = set(), {}
-        for day, signature in list(self._loaded.items()):
-            if day not in partitions:
-                self._unload({day})
-            elif day_signature(partitions[day]) != signature:
-                self._load(day)
+        self._unload({day for day in self._loaded if day not in partitions})
+        self._load(
+            sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
+        )
         self._checked = self.monotonic()
         self._rebuild()
 
@@ -357,40 +363,58 @@ class LakeBackend:
 
     # -- loaded days ------------------------------------------------------------------------
 
-    def _load(self, day: str) -> None:
-        """(Re)load one day's events: deduplicated and sessionised once, by the views."""
-        objects = self._partitions.get(day, [])
-        files = [self._fetch_event_file(o, day) for o in sorted(objects, key=lambda o: o.key)]
-        keep = {f.name for f in files}
-        folder = self.cache_dir / "events" / f"{PARTITION}={day}"
-        for old in folder.glob("*.parquet"):  # compacted away
-            if old.name not in keep:
-                old.unlink(missing_ok=True)
+    def _load(self, days: list[str]) -> None:
+        """(Re)load days' events in one pass: deduplicated and turned into visits by the
+        views' own SQL; for the days the rollups lack (and the recent ones), each
+        rolled-up view's rows too. A closed day loaded for its rows (a filtered panel,
+        a cut) keeps reading its rolled-up views from the rollups."""
+        if not days:
+            return
+        recent = self._recent()
+        files: list[Path] = []
+        for day in days:
+            objects = sorted(self._partitions.get(day, []), key=lambda o: o.key)
+            fetched = [self._fetch_event_file(o, day) for o in objects]
+            keep = {f.name for f in fetched}
+            for old in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet"):
+                if old.name not in keep:  # compacted away
+                    old.unlink(missing_ok=True)
+            files += fetched
+        computed = [d for d in days if d in recent or d not in self._rolled_days]
         main = self._main
-        tables = [BASE_VIEW, "sessions", *self._rolled]
+        in_days = f"{PARTITION} IN ({', '.join(sql_string(d) for d in days)})"
         cur = self._cursor()
         try:
             cur.execute("BEGIN TRANSACTION")
-            on_day = f"{PARTITION} = {sql_string(day)}"
-            for table in tables:
-                cur.execute(f'DELETE FROM {main}."{self._kept(table)}" WHERE {on_day}')
+            for table in (BASE_VIEW, "sessions", *self._rolled):
+                cur.execute(f'DELETE FROM {main}."{self._kept(table)}" WHERE {in_days}')
             if files:
                 # temporary objects shadow main's for this cursor only: each view's SQL
-                # reads the day's own events, visits and (exit_pages) pages, in order
+                # reads these days' own events, visits and (exit_pages) pages, in order
                 cur.execute(f"CREATE TEMP VIEW events AS {events_select(files_literal(files))}")
+                tables = [BASE_VIEW, "sessions", *(self._rolled if computed else ())]
                 for table in tables:
                     cur.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"')
-                    cur.execute(
-                        f'INSERT INTO {main}."{self._kept(table)}" '
-                        f'SELECT * FROM temp.main."{table}"'
-                    )
+                    rows = f'SELECT * FROM temp.main."{table}"'
+                    if table in self._rolled and len(computed) < len(days):
+                        rows += f" WHERE {PARTITION} IN ({', '.join(map(sql_string, computed))})"
+                    cur.execute(f'INSERT INTO {main}."{self._kept(table)}" {rows}')
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
         finally:
             cur.close()
-        self._loaded[day] = day_signature(objects)
+        for day in days:
+            self._loaded[day] = day_signature(self._partitions.get(day, []))
+            if day in computed:
+                self._computed.add(day)
+            else:
+                self._computed.discard(day)
+
+    def _recent(self) -> set[str]:
+        today = self.today()
+        return {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
 
     def _kept(self, table: str) -> str:
         """Where a loaded day's rows of ``table`` are kept: the events and visits as
@@ -403,24 +427,28 @@ class LakeBackend:
             for table in (BASE_VIEW, "sessions", *self._rolled):
                 self._con.execute(f'DELETE FROM {self._main}."{self._kept(table)}" WHERE {on_day}')
             self._loaded.pop(day, None)
+            self._computed.discard(day)
         if days:
             self._rebuild()
 
     def _rebuild(self) -> None:
         """``main.events`` over the loaded days' files; each rolled-up view as its
-        rollups' rows of the other days plus its own SQL over the loaded days."""
-        loaded = sorted(self._loaded)
-        key = (tuple(loaded), tuple((v, tuple(p)) for v, p in sorted(self._rollup_files.items())))
-        if key == self._views_key:
-            return
+        rollups' rows of the other days plus the rows computed here."""
+        computed = sorted(self._computed)
         paths = sorted(
             path
-            for day in loaded
+            for day in self._loaded
             for path in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet")
         )
+        stored_files = tuple((v, tuple(p)) for v, p in sorted(self._rollup_files.items()))
+        key = (tuple(computed), tuple(paths), stored_files)
+        if key == self._views_key:
+            return
         events = events_select(files_literal(paths)) if paths else empty_events_select()
         in_loaded = (
-            f"{PARTITION} IN ({', '.join(sql_string(d) for d in loaded)})" if loaded else "false"
+            f"{PARTITION} IN ({', '.join(sql_string(d) for d in computed)})"
+            if computed
+            else "false"
         )
         cur = self._cursor()
         try:

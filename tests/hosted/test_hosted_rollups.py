@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -226,3 +227,44 @@ def test_the_lambda_handler_answers_a_page_from_rollups_without_athena(
     assert all("error" not in panel for panel in body["panels"].values())
     assert started == []  # not one StartQueryExecution
     assert datetime.now(UTC)  # the real clock is not what the page used
+
+
+def test_a_new_delivery_for_today_is_seen_after_the_refresh_interval(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    clock = {"t": 0.0}
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, monotonic=lambda: clock["t"])
+    routed = hosted.RoutedBackend(fast, NoAthena())
+    app = hosted.build_hosted_app(
+        routed, [SITE], require_claims=False, now=lambda: NOW, cache_ttl_s=0
+    )
+    query = {"site": SITE, "period": "7d", "panels": "pages,sources"}
+    with TestClient(app) as client:
+        before = client.get("/api/page", params=query).json()
+        # Firehose delivers a file for today: new events of new visitors
+        late = [dict(e) for e in generate(seed=21) if e["event_date"] == DAYS[2]][:60]
+        for n, event in enumerate(late):
+            event["event_id"] = f"late-{n}"
+            event["visitor_id"] = f"late-visitor-{n % 9}"
+        extra = tmp_path / "extra"
+        sink = LakeSink(extra, max_buffer_rows=1000, compact_threshold=100_000)
+        assert sink.put(late) == []
+        sink.close()
+        for path in (extra / "events").rglob("*.parquet"):
+            bucket.upload(path, f"events/event_date={DAYS[2]}/late-{path.name}")
+        # within the refresh interval the function answers from what it has
+        assert client.get("/api/page", params=query).json() == before
+        clock["t"] += fast.refresh_s + 1
+        after = client.get("/api/page", params=query).json()
+    # the same as local mode over the lake with the file
+    copy = tmp_path / "copy"
+    shutil.copytree(lake, copy)
+    for path in (extra / "events").rglob("*.parquet"):
+        target = copy / "events" / f"event_date={DAYS[2]}" / f"late-{path.name}"
+        shutil.copyfile(path, target)
+    with Engine(copy) as engine, TestClient(build_app(engine, now=lambda: NOW)) as local:
+        want = local.get("/api/page", params=query).json()
+    assert normal(after) == normal(want)
+    assert after["summary"]["metrics"]["visitors"]["value"] > (
+        before["summary"]["metrics"]["visitors"]["value"]
+    )
