@@ -25,9 +25,11 @@ a query that reads events without a bound is never answered here.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,8 @@ log = logging.getLogger(__name__)
 #: events this function loads for one query at most (compressed Parquet bytes); above it
 #: Athena answers. A day of 1 M page views a month is ~1 MB; see docs/DASHBOARD.md
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024
+#: objects fetched side by side (S3's latency, not its bandwidth, is the limit)
+FETCH_THREADS = 8
 #: relations with a row per event or visit: readable here only for loaded days
 ROW_LEVEL = frozenset({"events", BASE_VIEW, "sessions", "page_views", "current_visitors"})
 _SEARCH_PATH = "SET search_path = 'main,live'"
@@ -322,11 +326,16 @@ class LakeBackend:
         self._partitions = partitions
         if index.get("definition") == self._definition:
             self._rolled_days = set(index.get("days", {}))
+            wanted = [
+                (key, meta)
+                for key, meta in sorted(index.get("files", {}).items())
+                if key.split("/")[1] in self._rolled
+            ]
+            with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+                paths = list(pool.map(lambda item: self._fetch_rollup(*item), wanted))
             files: dict[str, list[Path]] = {}
-            for key, meta in sorted(index.get("files", {}).items()):
-                view = key.split("/")[1]
-                if view in self._rolled:
-                    files.setdefault(view, []).append(self._fetch_rollup(key, meta))
+            for (key, _), path in zip(wanted, paths, strict=True):
+                files.setdefault(key.split("/")[1], []).append(path)
             self._rollup_files = files
         else:  # no rollups yet, or written under other view SQL: events only
             self._rolled_days, self._rollup_files = set(), {}
@@ -337,14 +346,22 @@ class LakeBackend:
         self._checked = self.monotonic()
         self._rebuild()
 
+    def _keep(self, fetched: Path, target: Path) -> None:
+        """Put a fetched object in the cache: a download is moved, a local store's own
+        file (``LocalStore.fetch`` hands back the lake's path) is copied, never moved."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fetched = Path(fetched)
+        if fetched.parent == self.cache_dir / "incoming":
+            fetched.replace(target)
+        else:
+            shutil.copyfile(fetched, target)
+
     def _fetch_rollup(self, key: str, meta: dict[str, Any]) -> Path:
         target = (
             self.cache_dir / "rollups" / f"{meta.get('md5', 'x')}-{meta.get('size', 0)}.parquet"
         )
         if not target.is_file():
-            fetched = self.store.fetch(key, self.cache_dir / "incoming")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            Path(fetched).replace(target)
+            self._keep(self.store.fetch(key, self.cache_dir / "incoming"), target)
             self.gets += 1
             self.bytes_fetched += target.stat().st_size
         return target
@@ -354,9 +371,7 @@ class LakeBackend:
         if not target.name.endswith(".parquet"):
             target = target.with_name(target.name + ".parquet")
         if not (target.is_file() and target.stat().st_size == obj.size):
-            fetched = self.store.fetch(obj.key, self.cache_dir / "incoming")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            Path(fetched).replace(target)
+            self._keep(self.store.fetch(obj.key, self.cache_dir / "incoming"), target)
             self.gets += 1
             self.bytes_fetched += obj.size
         return target
@@ -374,7 +389,8 @@ class LakeBackend:
         files: list[Path] = []
         for day in days:
             objects = sorted(self._partitions.get(day, []), key=lambda o: o.key)
-            fetched = [self._fetch_event_file(o, day) for o in objects]
+            with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+                fetched = list(pool.map(self._fetch_event_file, objects, [day] * len(objects)))
             keep = {f.name for f in fetched}
             for old in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet"):
                 if old.name not in keep:  # compacted away
