@@ -28,6 +28,7 @@ from lake_compactor.store import S3Store
 from ownstats.dashboard import hosted
 from ownstats.dashboard.app import build_app
 from ownstats.dashboard.lake_backend import LakeBackend, date_bounds
+from ownstats.dashboard.queries import BREAKDOWNS
 from ownstats.engine import Engine
 from ownstats.lake import LakeSink
 from ownstats.results import QueryResult
@@ -124,6 +125,23 @@ def test_every_page_equals_local_mode_and_asks_athena_nothing(
                 want = local.get("/api/page", params=query)
                 assert got.status_code == want.status_code == 200, (query, got.text[:500])
                 assert normal(got.json()) == normal(want.json()), query
+            # every other panel (tab) too, and the goal properties
+            others = [
+                slug for slug in BREAKDOWNS if slug not in [*PANELS.split(","), "event-props"]
+            ]
+            for period in ("today", "30d", "all"):
+                for group in (others[:5], others[5:]):
+                    query = {"site": SITE, "period": period, "panels": ",".join(group)}
+                    got, want = (
+                        remote.get("/api/page", params=query),
+                        local.get("/api/page", params=query),
+                    )
+                    assert normal(got.json()) == normal(want.json()), query
+                props = {"site": SITE, "period": period, "prop_event": "Signup"}
+                got = remote.get("/api/breakdown/event-props", params=props)
+                want = local.get("/api/breakdown/event-props", params=props)
+                assert got.status_code == want.status_code == 200
+                assert normal(got.json()) == normal(want.json()), props
             for path in ("/api/current-visitors", "/api/freshness"):
                 got = remote.get(path, params={"site": SITE}).json()
                 want = local.get(path, params={"site": SITE}).json()
@@ -265,6 +283,7 @@ def test_a_new_delivery_for_today_is_seen_after_the_refresh_interval(
     with Engine(copy) as engine, TestClient(build_app(engine, now=lambda: NOW)) as local:
         want = local.get("/api/page", params=query).json()
     assert normal(after) == normal(want)
-    assert after["summary"]["metrics"]["visitors"]["value"] > (
-        before["summary"]["metrics"]["visitors"]["value"]
+    assert (
+        after["summary"]["metrics"]["visitors"]["value"]
+        > (before["summary"]["metrics"]["visitors"]["value"])
     )
