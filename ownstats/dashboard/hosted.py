@@ -233,7 +233,11 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
         store = S3Store(os.environ[LAKE_BUCKET_ENV], boto3.client("s3"))
         cache = Path(tempfile.gettempdir()) / "ownstats-dashboard"
-        backend = RoutedBackend(LakeBackend(store, cache, today=utc_today), backend)
+        # DuckDB may use 60 % of the function's memory; the rest is Python and boto3
+        memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        limit = f"{int(int(memory) * 0.6)}MB" if memory else None
+        fast = LakeBackend(store, cache, today=utc_today, memory_limit=limit)
+        backend = RoutedBackend(fast, backend)
     app = build_hosted_app(
         backend,
         os.environ[DOMAINS_ENV].split(","),

@@ -168,9 +168,10 @@ class LakeBackend:
         refresh_s: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
         views: Sequence[View] | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.store = store
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = Path(cache_dir).resolve()
         self.today = today
         self.events_prefix = events_prefix
         self.recent_days = recent_days
@@ -200,6 +201,16 @@ class LakeBackend:
         self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
+        if memory_limit:
+            self._con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
+        # defence in depth, as the local engine: SQL reaches the cache folder and nothing
+        # else of the machine (no other file, no ATTACH, no COPY TO elsewhere, no INSTALL)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        folder = str(self.cache_dir.resolve())
+        self._con.execute(f"SET temp_directory = {sql_string(folder + '/spill')}")
+        self._con.execute(f"SET allowed_directories = [{sql_string(folder + '/')}]")
+        self._con.execute("SET enable_external_access = false")
+        self._con.execute("SET lock_configuration = true")
         #: the database's own main schema, named in full: in a cursor with temporary
         #: tables, a bare ``main.x`` would find ``temp.main.x`` first
         self._main = f'"{self._con.execute("SELECT current_database()").fetchone()[0]}".main'  # type: ignore[index]

@@ -287,3 +287,22 @@ def test_a_new_delivery_for_today_is_seen_after_the_refresh_interval(
         after["summary"]["metrics"]["visitors"]["value"]
         > (before["summary"]["metrics"]["visitors"]["value"])
     )
+
+
+def test_the_functions_engine_reaches_its_cache_folder_only(
+    bucket: S3Store, tmp_path: Path
+) -> None:
+    from ownstats.results import QueryError
+
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, memory_limit="256MB")
+    assert fast.answers("SELECT sum(visits) FROM daily_stats")
+    assert fast.query("SELECT sum(visits) FROM daily_stats").rows[0][0] > 0
+    for sql in (
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "COPY (SELECT 1) TO '/tmp/ownstats-escape.csv'",
+        "SET enable_external_access = true",
+        "ATTACH '/tmp/other.duckdb'",
+    ):
+        with pytest.raises(QueryError):
+            fast.query(sql)
+    assert not Path("/tmp/ownstats-escape.csv").exists()
