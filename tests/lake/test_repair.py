@@ -1,0 +1,213 @@
+"""Repair from the standard-log archive (lake_compactor.repair), on S3 under moto.
+
+Two days of generated traffic are written twice, as CloudFront writes them: as real-time
+records (the stream path: processed into the lake) and as hourly gzipped standard logs
+in the archive. Then the stream path fails in different ways and the repair must give
+back exactly the events the healthy path stored, no more, however often it runs and
+wherever it dies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from factories import standard_log_text
+from moto import mock_aws
+
+from lake_compactor.repair import archive_logs, lake_event_ids, repair_day, write_events
+from lake_compactor.store import S3Store
+from ownstats import traffic
+from ownstats.engine import Engine
+from stream_processor.pipeline import Processor
+from stream_processor.sinks import MemorySink
+from stream_processor.visitor import MemorySaltStore
+
+REGION = "eu-west-1"
+DAYS = ("2026-03-01", "2026-03-02")
+START = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+#: what a standard log lacks (no c-country): the processor falls back to the browser's
+#: time zone, so these may differ between the paths (docs/PROTOCOL.md, "Standard logs")
+LACKING = {"country_code"}
+
+
+class Crash(BaseException):
+    pass
+
+
+def processor(salts: MemorySaltStore) -> Processor:
+    return Processor(domains=["example.com"], sink=MemorySink(), salts=salts)
+
+
+@pytest.fixture(scope="module")
+def hits() -> list[traffic.Hit]:
+    generated = list(traffic.hits(["example.com"], START, START + 2 * 86400 - 1, 300, seed=3))
+    return [h for h in generated if START <= h.time_s < START + 2 * 86400]
+
+
+@pytest.fixture
+def stack(hits: list[traffic.Hit], tmp_path: Path) -> Iterator[dict[str, Any]]:
+    salts = MemorySaltStore()  # one store for both paths, as SSM is on AWS
+    records = [h.record() for h in hits]
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in ("archive", "lake"):
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+        # the archive: one gzipped standard log per hour, as CloudFront names them
+        by_hour: dict[str, list[dict[str, str]]] = {}
+        for record in records:
+            hour = datetime.fromtimestamp(float(record["timestamp"]), UTC).strftime("%Y-%m-%d-%H")
+            by_hour.setdefault(hour, []).append(record)
+        for hour, chunk in sorted(by_hour.items()):
+            body = gzip.compress(standard_log_text(chunk).encode())
+            s3.put_object(Bucket="archive", Key=f"cloudfront/E2TEST.{hour}.a1b2c3d4.gz", Body=body)
+        # the stream path, healthy: every real-time record through the processor
+        healthy = processor(salts)
+        events: dict[str, list[dict[str, Any]]] = {}
+        for hit in hits:
+            outcome = healthy.run(hit.line())
+            if isinstance(outcome, dict):
+                events.setdefault(outcome["event_date"], []).append(outcome)
+        assert sorted(events) == list(DAYS) and all(len(v) > 50 for v in events.values())
+        yield {
+            "s3": s3,
+            "archive": S3Store("archive", s3),
+            "lake": S3Store("lake", s3),
+            "events": events,
+            "salts": salts,
+            "work": tmp_path / "work",
+        }
+
+
+def deliver(stack: dict[str, Any], day: str, events: list[dict[str, Any]], name: str) -> None:
+    """What Firehose leaves for a delivery: one Parquet object with the events schema."""
+    path = stack["work"] / f"{name}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert write_events(events, path, stack["work"]) == len(events)
+    stack["lake"].upload(path, f"events/event_date={day}/{name}.parquet")
+
+
+def repair(stack: dict[str, Any], day: str, **kwargs: Any) -> Any:
+    return repair_day(
+        stack["archive"], stack["lake"], day, processor=processor(stack["salts"]),
+        workdir=stack["work"], **kwargs,
+    )  # fmt: skip
+
+
+def lake_rows(stack: dict[str, Any], tmp_path: Path) -> dict[str, dict[str, Any]]:
+    root = tmp_path / f"copy-{len(list(tmp_path.glob('copy-*')))}"
+    for obj in stack["lake"].list("events/"):
+        target = root / obj.key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        stack["s3"].download_file("lake", obj.key, str(target))
+    (root / "events").mkdir(parents=True, exist_ok=True)
+    with Engine(root, materialize=False) as engine:
+        result = engine.query("SELECT * FROM events")
+    rows = {}
+    for row in result.as_dicts():
+        assert row["event_id"] not in rows, "an event stored twice"
+        rows[row["event_id"]] = row
+    return rows
+
+
+def test_the_archive_names_each_hour_and_a_day_reads_the_next_days_first_hours(
+    stack: dict[str, Any],
+) -> None:
+    chosen = [o.key for o in archive_logs(stack["archive"].list("cloudfront/"), DAYS[0])]
+    assert any(".2026-03-01-00." in k for k in chosen)
+    assert any(".2026-03-02-00." in k for k in chosen)
+    assert not any(".2026-03-02-05." in k for k in chosen)
+
+
+def test_nothing_is_added_when_nothing_was_lost(stack: dict[str, Any]) -> None:
+    for day in DAYS:
+        deliver(stack, day, stack["events"][day], "firehose-1")
+    for day in DAYS:
+        report = repair(stack, day, apply=True)
+        assert report.in_archive == report.in_lake == len(stack["events"][day])
+        assert report.missing == report.added == 0 and report.key is None
+    assert len(stack["lake"].list("events/")) == 2
+
+
+def test_two_lost_days_are_repaired_to_exactly_the_healthy_events(
+    stack: dict[str, Any], tmp_path: Path
+) -> None:
+    # the processor failed for two days: the first delivery of day 1 arrived, no more
+    first = stack["events"][DAYS[0]][:20]
+    deliver(stack, DAYS[0], first, "firehose-1")
+    dry = repair(stack, DAYS[0])
+    assert dry.missing == len(stack["events"][DAYS[0]]) - 20 and dry.added == 0
+    assert len(stack["lake"].list("events/")) == 1  # a dry run writes nothing
+    for day in DAYS:
+        report = repair(stack, day, apply=True)
+        assert (
+            report.added
+            == report.missing
+            == len(stack["events"][day]) - (20 if day == DAYS[0] else 0)
+        )
+        assert report.key and report.key.startswith(f"events/event_date={day}/repair-")
+    stored = lake_rows(stack, tmp_path)
+    healthy = {e["event_id"]: e for day in DAYS for e in stack["events"][day]}
+    assert set(stored) == set(healthy)
+    # the same event from either log, but for what the standard log lacks
+    for event_id, event in healthy.items():
+        row = stored[event_id]
+        for name, value in event.items():
+            if name in LACKING or name == "event_time":
+                continue
+            got = row[name]
+            if isinstance(got, list):  # props: a map read back as (key, value) pairs
+                got = dict(got) if got else None
+            if isinstance(value, dict):
+                value = value or None
+            assert got == value, (name, event_id)
+        assert int(row["event_time"].replace(tzinfo=UTC).timestamp() * 1000) // 1000 == (
+            event["event_time"] // 1000
+        )  # a standard log has whole seconds
+
+    # idempotent: again, nothing is added
+    for day in DAYS:
+        again = repair(stack, day, apply=True)
+        assert again.missing == again.added == 0
+    assert set(lake_rows(stack, tmp_path)) == set(healthy)
+
+
+def test_a_crash_leaves_the_whole_object_or_none_and_a_rerun_finishes(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    day = DAYS[1]
+    # dies before the object is stored: nothing in the lake
+    lake = stack["lake"]
+    original = lake.upload
+
+    def broken(path: Path, key: str) -> None:
+        raise Crash("killed during the upload")
+
+    monkeypatch.setattr(lake, "upload", broken)
+    with pytest.raises(Crash):
+        repair(stack, day, apply=True)
+    assert lake.list("events/") == []
+    monkeypatch.setattr(lake, "upload", original)
+
+    # dies right after the object is stored: a rerun finds every event there
+    def die(step: str) -> None:
+        raise Crash(step)
+
+    with pytest.raises(Crash):
+        repair(stack, day, apply=True, checkpoint=die)
+    (stored,) = lake.list("events/")
+    rerun = repair(stack, day, apply=True)
+    assert rerun.missing == rerun.added == 0 and rerun.in_lake == len(stack["events"][day])
+    assert lake.list("events/") == [stored]
+    assert lake_event_ids(lake, day, tmp_path / "ids") == {
+        e["event_id"] for e in stack["events"][day]
+    }
+    shutil.rmtree(tmp_path / "ids", ignore_errors=True)
