@@ -26,10 +26,9 @@ from lake_compactor import (
     BUCKET_ENV,
     ERRORS_LOOKBACK_S,
     ERRORS_PREFIX,
-    METRICS_NAMESPACE,
     PREFIX_ENV,
-    SERVICE_ENV,
 )
+from lake_compactor.metrics import metric_line
 from lake_compactor.roll_up import roll_up
 from lake_compactor.run import EVENTS_PREFIX, compact
 from lake_compactor.store import S3Store
@@ -73,25 +72,6 @@ def _workdir() -> Path:
         except OSError:
             pass
     return Path(tempfile.mkdtemp(dir=root))
-
-
-def metric_line(name: str, count: int, now: float) -> dict[str, Any]:
-    """One of the compactor's counts in Embedded Metric Format: one printed line becomes
-    the metric an alarm of the stack watches (no CloudWatch client, no cost per call)."""
-    return {
-        "_aws": {
-            "Timestamp": int(now * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["service"]],
-                    "Metrics": [{"Name": name, "Unit": "Count"}],
-                }
-            ],
-        },
-        "service": os.environ.get(SERVICE_ENV, "ownstats"),
-        name: count,
-    }
 
 
 def quarantine_metric(count: int, now: float) -> dict[str, Any]:

@@ -42,7 +42,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class DayRepair:
     """What one day's repair found and did (printed by ``ownstats repair``)."""
 
     day: str
+    hour: int | None = None
     log_files: int = 0
     records: int = 0
     in_archive: int = 0
@@ -78,25 +79,28 @@ class DayRepair:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "day": self.day, "log_files": self.log_files, "records": self.records,
+            "day": self.day, "hour": self.hour, "log_files": self.log_files,
+            "records": self.records,
             "in_archive": self.in_archive, "in_lake": self.in_lake, "missing": self.missing,
             "added": self.added, "key": self.key, "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
         }  # fmt: skip
 
 
-def archive_logs(listing: Iterable[StoredObject], day: str) -> list[StoredObject]:
-    """The standard-log objects that may hold requests of ``day``: its own hours and the
-    next day's first ``NEXT_DAY_HOURS``."""
-    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+def archive_logs(
+    listing: Iterable[StoredObject], day: str, hour: int | None = None
+) -> list[StoredObject]:
+    """The standard-log objects that may hold requests of ``day`` (or of one ``hour`` of
+    it): the files of that time and of the ``NEXT_DAY_HOURS`` hours after it."""
+    first = datetime.fromisoformat(day).replace(hour=hour or 0)
+    span = timedelta(hours=(24 if hour is None else 1) + NEXT_DAY_HOURS)
     chosen = []
     for obj in listing:
         match = _LOG_NAME.search(obj.key)
-        if match and (
-            match.group(1) == day
-            or (match.group(1) == following and int(match.group(2)) < NEXT_DAY_HOURS)
-        ):
-            chosen.append(obj)
+        if match:
+            written = datetime.fromisoformat(match.group(1)).replace(hour=int(match.group(2)))
+            if first <= written < first + span:
+                chosen.append(obj)
     return sorted(chosen, key=lambda o: o.key)
 
 
@@ -106,10 +110,22 @@ def _log_lines(path: Path) -> Iterator[str]:
 
 
 def archive_events(
-    archive: Store, objects: list[StoredObject], processor: Any, day: str, workdir: Path
+    archive: Store,
+    objects: list[StoredObject],
+    processor: Any,
+    day: str,
+    workdir: Path,
+    hour: int | None = None,
 ) -> tuple[dict[str, dict[str, Any]], int, dict[str, int]]:
-    """The day's events in these logs by ``event_id``, the records read, and rejections
-    by reason (records of other days are not counted as either)."""
+    """The day's (or hour's) events in these logs by ``event_id``, the records read, and
+    rejections by reason."""
+    if hour is None:
+        window = None
+    else:
+        start_ms = (
+            int(datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC).timestamp()) * 1000
+        )
+        window = (start_ms, start_ms + 3_600_000)
     from stream_processor.standard_log import MalformedLine, StandardLogReader
 
     events: dict[str, dict[str, Any]] = {}
@@ -128,7 +144,11 @@ def archive_events(
                 if isinstance(outcome, tuple):
                     reason = getattr(outcome[0], "value", str(outcome[0]))
                     rejected[reason] = rejected.get(reason, 0) + 1
-                elif outcome.get("event_date") == day and outcome.get("event_id"):
+                elif (
+                    outcome.get("event_date") == day
+                    and outcome.get("event_id")
+                    and (window is None or window[0] <= outcome["event_time"] < window[1])
+                ):
                     events.setdefault(outcome["event_id"], outcome)
         finally:
             if path.is_relative_to(workdir):
@@ -196,9 +216,12 @@ def write_events(events: list[dict[str, Any]], path: Path, workdir: Path) -> int
     return int(rows)
 
 
-def repair_key(day: str, event_ids: Iterable[str], events_prefix: str = "events/") -> str:
+def repair_key(
+    day: str, event_ids: Iterable[str], events_prefix: str = "events/", hour: int | None = None
+) -> str:
     digest = hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()[:20]
-    return f"{events_prefix}event_date={day}/{REPAIR_PREFIX}{day}-{digest}.parquet"
+    when = day if hour is None else f"{day}-{hour:02d}"
+    return f"{events_prefix}event_date={day}/{REPAIR_PREFIX}{when}-{digest}.parquet"
 
 
 def repair_day(
@@ -213,19 +236,20 @@ def repair_day(
     apply: bool = False,
     listing: list[StoredObject] | None = None,
     checkpoint: Callable[[str], None] = lambda step: None,
+    hour: int | None = None,
 ) -> DayRepair:
-    """Compare one day of the archive with the lake; with ``apply``, add what is missing."""
+    """Compare one day (or one ``hour`` of it) of the archive with the lake; with
+    ``apply``, add what is missing."""
     started = time.perf_counter()
-    report = DayRepair(day)
+    report = DayRepair(day, hour=hour)
     work = workdir / f"repair-{day}-{uuid.uuid4().hex}"
     work.mkdir(parents=True, exist_ok=True)
     try:
-        objects = archive_logs(
-            listing if listing is not None else archive.list(archive_prefix), day
-        )
+        listed = listing if listing is not None else archive.list(archive_prefix)
+        objects = archive_logs(listed, day, hour)
         report.log_files = len(objects)
         events, report.records, report.rejected = archive_events(
-            archive, objects, processor, day, work
+            archive, objects, processor, day, work, hour
         )
         report.in_archive = len(events)
         present = lake_event_ids(lake, day, work, events_prefix)
@@ -233,7 +257,7 @@ def repair_day(
         missing = sorted(set(events) - present)
         report.missing = len(missing)
         if apply and missing:
-            key = repair_key(day, missing, events_prefix)
+            key = repair_key(day, missing, events_prefix, hour)
             path = work / "repair.parquet"
             written = write_events([events[i] for i in missing], path, work)
             if written != len(missing):

@@ -211,3 +211,71 @@ def test_a_crash_leaves_the_whole_object_or_none_and_a_rerun_finishes(
         e["event_id"] for e in stack["events"][day]
     }
     shutil.rmtree(tmp_path / "ids", ignore_errors=True)
+
+
+def test_an_hour_is_repaired_alone(stack: dict[str, Any], tmp_path: Path) -> None:
+    day = DAYS[0]
+    hour_events = [
+        e for e in stack["events"][day]
+        if datetime.fromtimestamp(e["event_time"] / 1000, UTC).hour == 14
+    ]  # fmt: skip
+    assert hour_events
+    report = repair(stack, day, hour=14, apply=True)
+    assert report.added == len(hour_events) and report.key
+    assert f"repair-{day}-14-" in report.key
+    assert set(lake_rows(stack, tmp_path)) == {e["event_id"] for e in hour_events}
+    assert repair(stack, day, hour=14, apply=True).added == 0
+    # the whole day then adds the other hours only
+    assert repair(stack, day, apply=True).added == len(stack["events"][day]) - len(hour_events)
+
+
+def test_the_scheduled_function_repairs_settled_hours_and_says_so(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import lake_compactor.repair_handler as repair_handler
+    from lake_compactor import BUCKET_ENV
+
+    for name, value in {
+        repair_handler.ARCHIVE_BUCKET_ENV: "archive",
+        BUCKET_ENV: "lake",
+        repair_handler.DOMAINS_ENV: "example.com",
+        repair_handler.SALT_PREFIX_ENV: "/ownstats/salts",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    ssm = boto3.client("ssm", region_name=REGION)
+    monkeypatch.setattr(repair_handler, "_clients", lambda: (stack["s3"], ssm))
+    now = START + 16 * 3600 + 120  # 2026-03-01 16:02: hours 10, 11 and 12 have settled
+    monkeypatch.setattr(repair_handler, "clock", lambda: now)
+    assert repair_handler.scheduled_hours(now) == [
+        ("2026-03-01", 12),
+        ("2026-03-01", 11),
+        ("2026-03-01", 10),
+    ]
+    expected = [
+        e for e in stack["events"][DAYS[0]]
+        if datetime.fromtimestamp(e["event_time"] / 1000, UTC).hour in (10, 11, 12)
+    ]  # fmt: skip
+    assert expected
+    capsys.readouterr()
+    result = repair_handler.handler({"source": "aws.events"}, None)
+    assert result["added"] == len(expected) and result["errors"] == []
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [m["EventsRepaired"] for m in metrics] == [len(expected)]
+
+    again = repair_handler.handler({"source": "aws.events"}, None)
+    assert again["added"] == 0
+    assert "EventsRepaired" not in capsys.readouterr().out
+
+    # what `ownstats repair --stack` sends: whole days, a dry run unless asked (days later:
+    # at 16:02 the processor drops the rest of the day as from a clock in the future)
+    monkeypatch.setattr(repair_handler, "clock", lambda: START + 3 * 86400)
+    stored = stack["lake"].list("events/")
+    dry = repair_handler.handler({"from": DAYS[0], "to": DAYS[1]}, None)
+    assert [r["day"] for r in dry["repairs"]] == list(DAYS)
+    first, second = dry["repairs"]
+    assert first["missing"] == len(stack["events"][DAYS[0]]) - len(expected)
+    assert second["missing"] == len(stack["events"][DAYS[1]])
+    assert dry["added"] == 0 and stack["lake"].list("events/") == stored
