@@ -22,6 +22,7 @@ from cdk.bundling import (
     build_compactor_asset,
     build_dashboard_asset,
     build_lambda_asset,
+    build_repair_asset,
 )
 from cdk.collector import TrackerNotBuiltError
 from cdk.config import ConfigError, OwnstatsConfig
@@ -39,6 +40,7 @@ def build(app: cdk.App, config: OwnstatsConfig | None = None) -> OwnstatsStack:
     stack = OwnstatsStack(app, config.stack_name, config=config, asset_dir=asset_dir,
                           compactor_asset_dir=compactor_asset_dir,
                           dashboard_asset_dir=dashboard_asset_dir,
+                          repair_asset_dir=build_repair_asset(PYTHON_VERSION),
                           stack_name=config.stack_name)  # fmt: skip
     cdk.Validations.of(app).add_plugins(
         AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)

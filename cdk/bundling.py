@@ -298,3 +298,30 @@ def _prune_old_builds(keep: Path, max_kept: int = 3) -> None:
     )
     for old in builds[max_kept - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+#: the repair function: the processor's code and dependencies, and the lake's store,
+#: DuckDB and the events schema (lake_compactor.repair); not the rollups
+REPAIR_SOURCES = (
+    "lake_compactor/__init__.py", "lake_compactor/merge.py", "lake_compactor/metrics.py",
+    "lake_compactor/policy.py", "lake_compactor/repair.py", "lake_compactor/repair_handler.py",
+    "lake_compactor/store.py", "lake_compactor/validate.py",
+)  # fmt: skip
+
+
+def repair_sources() -> list[tuple[Path, Path]]:
+    package_dir = REPO_ROOT / PACKAGE
+    files = [(Path(PACKAGE) / p.relative_to(package_dir), p) for p in _source_files(package_dir)]
+    return files + [(Path(rel), REPO_ROOT / rel) for rel in REPAIR_SOURCES]
+
+
+def build_repair_asset(python_version: str, build_root: Path = BUILD_ROOT) -> Path:
+    """Return the repair function's asset (``lake_compactor.repair_handler.handler``)."""
+    requirements = runtime_requirements() + compactor_requirements()
+    requirements = [r for r in requirements if _dist_name(r) != "sqlglot"]
+    sources = repair_sources()
+    key = _key(COMPACTOR_PLATFORMS, python_version, requirements, sources)
+    return _build(
+        build_root / "lambda" / f"repair-py{python_version}-{key}",
+        requirements, python_version, COMPACTOR_PLATFORMS, sources,
+    )  # fmt: skip

@@ -92,6 +92,12 @@ class Monitoring(Construct):
             dimensions_map={"service": self._service}, statistic="Maximum",
             period=ONE_HOUR, label="objects under errors/ (last 2 h)",
         )  # fmt: skip
+        # printed by the hourly repair (lake_compactor.repair_handler) when it added events
+        repaired = cw.Metric(
+            namespace=self._namespace, metric_name="EventsRepaired",
+            dimensions_map={"service": self._service}, statistic="Sum",
+            period=ONE_HOUR, label="events the archive repair added",
+        )  # fmt: skip
         queue_depth = failure_queue.metric_approximate_number_of_messages_visible(
             period=FIVE_MINUTES, statistic="Maximum"
         )
@@ -147,6 +153,17 @@ class Monitoring(Construct):
                 "`ownstats replay-errors --stack <name> --apply`.",
                 metric=delivery_errors,
                 threshold=0, evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "EventsRepairedAlarm",
+                alarm_description="The hourly repair found events in the log archive's "
+                "standard logs that the lake lacked and added them: something on the stream "
+                "path (Kinesis, the processor, Firehose) lost data and the archive healed it. "
+                "Find what (the failure queue, the processor's and Firehose's metrics); the "
+                "numbers are complete again.",
+                metric=repaired, threshold=0, evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             ),

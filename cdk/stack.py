@@ -22,6 +22,7 @@ from cdk.lake import ACCESS_LOGS_TABLE, EVENTS_PREFIX, EVENTS_TABLE, Lake
 from cdk.monitoring import Monitoring
 from cdk.nag import acknowledge_cdk_internals
 from cdk.processor import METRICS_NAMESPACE, Processor
+from cdk.repair import ArchiveRepair
 from cdk.salts import SaltStore
 from cdk.stream import BeaconStream
 
@@ -34,6 +35,7 @@ OUTPUT_NAMES = (
     "ResultsBucket",
     "LakeBucket",
     "DeliveryStreamName",
+    "RepairFunction",
 )
 
 
@@ -42,7 +44,8 @@ class OwnstatsStack(Stack):
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: OwnstatsConfig, asset_dir: Path,
-        compactor_asset_dir: Path, dashboard_asset_dir: Path | None = None, **kwargs: object,
+        compactor_asset_dir: Path, dashboard_asset_dir: Path | None = None,
+        repair_asset_dir: Path | None = None, **kwargs: object,
     ) -> None:  # fmt: skip
         super().__init__(
             scope,
@@ -115,6 +118,25 @@ class OwnstatsStack(Stack):
             service_name=processor.service_name,
         )
 
+        repair = None
+        if repair_asset_dir is not None:
+            repair = ArchiveRepair(
+                self,
+                "Repair",
+                asset_dir=repair_asset_dir,
+                archive_bucket=archive.bucket,
+                archive_prefix=archive.cloudfront_prefix,
+                lake_bucket=lake.bucket,
+                events_prefix=EVENTS_PREFIX,
+                domains=config.domains,
+                salt_prefix=salts.prefix,
+                mask_paths=config.mask_paths,
+                failure_queue=processor.failure_queue,
+                service_name=processor.service_name,
+            )
+            salts.grant_use(repair.function)
+            repair.acknowledge_salt_path(salts.parameters_arn_nag)
+
         Monitoring(
             self,
             "Monitoring",
@@ -166,10 +188,13 @@ class OwnstatsStack(Stack):
                            "Parquet lake (events/) and Firehose's failed records (errors/)"),
             "DeliveryStreamName": (lake.delivery_stream_name,
                                    "Firehose stream; `ownstats replay-errors` re-sends to it"),
+            "RepairFunction": (repair.function.function_name if repair else "",
+                               "Repairs the lake from the log archive; `ownstats repair`"),
         }  # fmt: skip
         for name in OUTPUT_NAMES:
             value, description = outputs[name]
-            CfnOutput(self, name, value=value, description=description)
+            if value:
+                CfnOutput(self, name, value=value, description=description)
 
         Aspects.of(self).add(NoWildcardActions(), priority=AspectPriority.MUTATING)
         acknowledge_cdk_internals(self)

@@ -69,7 +69,11 @@ def test_compactor_runs_every_hour_and_reports_repeated_failures(synth: Synth) -
             "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [logical_id, "Arn"]}})],
         },
     )
-    (config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    (config,) = [
+        c
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
     assert config["Properties"]["MaximumRetryAttempts"] == 2
     destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
     queue_id = destination["Fn::GetAtt"][0]

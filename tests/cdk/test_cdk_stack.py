@@ -420,10 +420,11 @@ def test_no_crawler_no_partition_lambda(synth: Synth) -> None:
     assert handlers == {
         "stream_processor.handler.handler",
         "lake_compactor.handler.handler",
+        "lake_compactor.repair_handler.handler",
         "ownstats.dashboard.hosted.handler",
         "index.handler",
     }
-    assert len(synth.resources("AWS::Lambda::Function")) == 6
+    assert len(synth.resources("AWS::Lambda::Function")) == 7
 
 
 def test_access_logs_table_over_the_archive(synth: Synth) -> None:
@@ -594,7 +595,7 @@ def test_options_reach_the_fixed_cost(synth: Synth) -> None:
     assert cost["kinesis shards"] == pytest.approx(2 * 10.95)
     assert cost["kms keys"] == 0
     assert cost["dashboards"] == pytest.approx(3.00)
-    assert cost["alarms"] == pytest.approx(0.90)
+    assert cost["alarms"] == pytest.approx(1.00)
     assert cost["custom metrics"] == pytest.approx((4 + 7) * 0.30)
 
 

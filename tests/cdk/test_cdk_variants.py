@@ -146,13 +146,13 @@ def test_default_fixed_cost_stays_near_13_dollars(tmp_path: Path) -> None:
             "kinesis shards": 10.95,  # 1 shard × 730 h × $0.015
             "kms keys": 0.0,  # aws/kinesis, no key of our own
             "dashboards": 0.0,  # -c monitoring_dashboard=false
-            "alarms": 0.90,  # 9 × $0.10
+            "alarms": 1.00,  # 10 × $0.10
             "custom metrics": 1.20,  # 4 × $0.30; -c reason_metrics=false
             "salts": 0.10,
         }
     )
-    assert sum(cost.values()) == pytest.approx(13.15)
-    assert sum(cost.values()) <= 13.20
+    assert sum(cost.values()) == pytest.approx(13.25)
+    assert sum(cost.values()) <= 13.30
 
 
 def test_by_default_no_dashboard_and_no_reason_metrics_but_every_alarm(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_by_default_no_dashboard_and_no_reason_metrics_but_every_alarm(tmp_path:
     assert [r for r in template["Resources"].values()
             if r["Type"] == "AWS::CloudWatch::Dashboard"] == []  # fmt: skip
     alarms = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    assert len(alarms) == 9 and all(a["Properties"]["AlarmActions"] for a in alarms)
+    assert len(alarms) == 10 and all(a["Properties"]["AlarmActions"] for a in alarms)
     (function,) = [r for r in template["Resources"].values()
                    if r["Type"] == "AWS::Lambda::Function"]  # fmt: skip
     assert function["Properties"]["Environment"]["Variables"][REASON_METRICS_ENV] == "0"
