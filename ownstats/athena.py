@@ -39,13 +39,13 @@ def _explain(error: Exception, advice: str = "") -> str:
     return f"{text} {advice}" if advice else text
 
 
-def aws_client(service: str, *, session: Any = None) -> Any:
+def aws_client(service: str, *, session: Any = None, config: Any = None) -> Any:
     """A boto3 client, or a QueryError saying how to configure AWS (no region, no profile)."""
     import boto3
     from botocore.exceptions import BotoCoreError
 
     try:
-        return (session or boto3).client(service)
+        return (session or boto3).client(service, config=config)
     except BotoCoreError as error:
         raise QueryError(f"cannot use AWS {service}: {_explain(error, _AWS_SETUP)}") from error
 

@@ -767,16 +767,91 @@ def parser() -> argparse.ArgumentParser:
     )
     stack_arg(replay_p, "LakeBucket and DeliveryStreamName")
     replay_p.add_argument("--bucket", help="lake bucket (overrides the stack output)")
-    replay_p.add_argument(
-        "--delivery-stream", help="Firehose stream (overrides the stack output)"
-    )
+    replay_p.add_argument("--delivery-stream", help="Firehose stream (overrides the stack output)")
     replay_p.add_argument(
         "--apply",
         action="store_true",
         help="send them and move each re-sent object to errors-replayed/ (default: dry run)",
     )
     replay_p.set_defaults(func=cmd_replay_errors)
+
+    repair_p = sub.add_parser(
+        "repair",
+        help="add the events the log archive holds and the lake lacks (a deployed stack)",
+    )
+    stack_arg(repair_p, "RepairFunction")
+    repair_p.add_argument("--function", help="the repair function (overrides the stack output)")
+    repair_p.add_argument("--from", dest="first", required=True, type=_day_arg,
+                          help="first UTC day, YYYY-MM-DD")  # fmt: skip
+    repair_p.add_argument("--to", dest="last", type=_day_arg,
+                          help="last UTC day (default: --from)")  # fmt: skip
+    repair_p.add_argument(
+        "--apply", action="store_true", help="add the missing events (default: dry run)"
+    )
+    repair_p.set_defaults(func=cmd_repair)
     return root
+
+
+def _day_arg(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day as YYYY-MM-DD: {value[:40]!r}") from None
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """One invocation of the stack's repair function per day (each may take minutes), so
+    a long range never meets Lambda's 15-minute limit; the counts per day as they come."""
+    from datetime import date, timedelta
+
+    from ownstats.athena import aws_client, stack_outputs
+
+    function = args.function
+    if not function:
+        if not args.stack:
+            print("error: name the deployed stack (--stack ownstats-example-com) or pass "
+                  "--function", file=sys.stderr)  # fmt: skip
+            return 2
+        function = stack_outputs(args.stack).get("RepairFunction")
+        if not function:
+            print(f"error: stack {args.stack} has no RepairFunction output: deploy this "
+                  "version first (cdk deploy), or pass --function", file=sys.stderr)  # fmt: skip
+            return 1
+    first = date.fromisoformat(args.first)
+    last = date.fromisoformat(args.last or args.first)
+    if last < first:
+        print("error: --to is before --from", file=sys.stderr)
+        return 2
+    from botocore.config import Config
+
+    # a day may take minutes: wait as long as the function may run, and never re-invoke
+    client = aws_client("lambda", config=Config(read_timeout=905, retries={"max_attempts": 0}))
+    print(f"{'day':<12}{'log files':>10}{'in archive':>12}{'in lake':>10}{'missing':>10}"
+          f"{'added':>10}")  # fmt: skip
+    totals = {"missing": 0, "added": 0}
+    failed = 0
+    day = first
+    while day <= last:
+        payload = {"from": day.isoformat(), "to": day.isoformat(), "apply": bool(args.apply)}
+        response = client.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+        body = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError") or body.get("errors"):
+            failed += 1
+            reason = body.get("errorMessage") or "; ".join(body.get("errors", []))
+            print(f"{day.isoformat():<12} failed: {str(reason)[:200]}")
+        for report in body.get("repairs", []):
+            totals["missing"] += report["missing"]
+            totals["added"] += report["added"]
+            counts = ("log_files", "in_archive", "in_lake", "missing", "added")
+            widths = (10, 12, 10, 10, 10)
+            cells = "".join(f"{report[k]:>{w},}" for k, w in zip(counts, widths, strict=True))
+            print(f"{report['day']:<12}{cells}")
+        day += timedelta(days=1)
+    if not args.apply and totals["missing"]:
+        print(f"dry run: {totals['missing']:,} events would be added; run again with --apply")
+    return 1 if failed else 0
 
 
 def cmd_replay_errors(args: argparse.Namespace) -> int:

@@ -279,3 +279,57 @@ def test_the_scheduled_function_repairs_settled_hours_and_says_so(
     assert first["missing"] == len(stack["events"][DAYS[0]]) - len(expected)
     assert second["missing"] == len(stack["events"][DAYS[1]])
     assert dry["added"] == 0 and stack["lake"].list("events/") == stored
+
+
+def test_ownstats_repair_invokes_the_function_a_day_at_a_time(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import json
+
+    import lake_compactor.repair_handler as repair_handler
+    import ownstats.athena as athena
+    from lake_compactor import BUCKET_ENV
+    from ownstats.cli import main
+
+    for name, value in {
+        repair_handler.ARCHIVE_BUCKET_ENV: "archive",
+        BUCKET_ENV: "lake",
+        repair_handler.DOMAINS_ENV: "example.com",
+        repair_handler.SALT_PREFIX_ENV: "/ownstats/salts",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    ssm = boto3.client("ssm", region_name=REGION)
+    monkeypatch.setattr(repair_handler, "_clients", lambda: (stack["s3"], ssm))
+    monkeypatch.setattr(repair_handler, "clock", lambda: START + 3 * 86400)
+    invoked: list[dict[str, Any]] = []
+
+    class Lambda:  # the deployed function, run here (moto's Lambda needs Docker)
+        def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+            assert FunctionName == "repair-fn"
+            invoked.append(json.loads(Payload))
+            answer = repair_handler.handler(json.loads(Payload), None)
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+    monkeypatch.setattr(athena, "aws_client", lambda service, **_: Lambda())
+    deliver(stack, DAYS[0], stack["events"][DAYS[0]], "firehose-1")  # day 2 was lost
+
+    args = ["repair", "--function", "repair-fn", "--from", DAYS[0], "--to", DAYS[1]]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    lost = len(stack["events"][DAYS[1]])
+    assert f"dry run: {lost:,} events would be added" in out
+    assert [i["from"] for i in invoked] == list(DAYS) and not any(i["apply"] for i in invoked)
+    assert len(stack["lake"].list("events/")) == 1
+
+    assert main([*args, "--apply"]) == 0
+    # (the function's metric line is printed here too, as it is in its log on AWS)
+    lines = [x for x in capsys.readouterr().out.splitlines() if not x.startswith("{")]
+    assert lines[1].split()[0] == DAYS[0] and lines[1].split()[-1] == "0"
+    assert lines[2].split()[0] == DAYS[1] and lines[2].split()[-1] == f"{lost:,}"
+    assert main([*args, "--apply"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split()[-1] == "0"  # nothing twice
+
+    assert main(["repair", "--from", DAYS[0]]) == 2  # no stack, no function
+    assert main(["repair", "--function", "x", "--from", "2026-03-02", "--to", "2026-03-01"]) == 2
