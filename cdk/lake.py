@@ -56,6 +56,24 @@ def glue_database_name(namespace: str) -> str:
     return namespace.replace("-", "_").lower()
 
 
+def parquet_storage(
+    location: str, columns: list[glue.CfnTable.ColumnProperty]
+) -> glue.CfnTable.StorageDescriptorProperty:
+    """Parquet files under ``location`` with ``columns``, as Athena reads the lake's."""
+    return glue.CfnTable.StorageDescriptorProperty(
+        location=location,
+        columns=columns,
+        input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        serde_info=glue.CfnTable.SerdeInfoProperty(
+            serialization_library="org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+            parameters={"serialization.format": "1"},
+        ),
+        compressed=False,
+        stored_as_sub_directories=False,
+    )
+
+
 class Lake(Construct):
     """Exposes ``bucket``, ``database_name``, ``events_table``, ``delivery_stream``."""
 
@@ -138,24 +156,12 @@ class Lake(Construct):
                     "projection.event_date.interval.unit": "DAYS",
                     "storage.location.template": f"{location}event_date=${{event_date}}/",
                 },
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    location=location,
-                    columns=[
+                storage_descriptor=parquet_storage(
+                    location,
+                    [
                         glue.CfnTable.ColumnProperty(name=n, type=t, comment=c or None)
                         for n, t, c in EVENT_COLUMNS
                     ],
-                    input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-                    output_format=(
-                        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-                    ),
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=(
-                            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-                        ),
-                        parameters={"serialization.format": "1"},
-                    ),
-                    compressed=False,
-                    stored_as_sub_directories=False,
                 ),
             ),
         )
@@ -220,23 +226,9 @@ class Lake(Construct):
                         "projection.month.interval.unit": "MONTHS",
                         "storage.location.template": f"{location}month=${{month}}/",
                     },
-                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                        location=location,
-                        columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
-                        input_format=(
-                            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-                        ),
-                        output_format=(
-                            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-                        ),
-                        serde_info=glue.CfnTable.SerdeInfoProperty(
-                            serialization_library=(
-                                "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-                            ),
-                            parameters={"serialization.format": "1"},
-                        ),
-                        compressed=False,
-                        stored_as_sub_directories=False,
+                    storage_descriptor=parquet_storage(
+                        location,
+                        [glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
                     ),
                 ),
             )

@@ -27,6 +27,7 @@ as correct as the index's.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import shutil
@@ -78,15 +79,7 @@ class RollupReport:
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "days": self.days,
-            "months": self.months,
-            "objects": self.objects,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "deferred": self.deferred,
-            "errors": self.errors,
-        }
+        return {**dataclasses.asdict(self), "seconds": round(self.seconds, 3)}
 
 
 def day_signature(objects: Sequence[StoredObject]) -> str:

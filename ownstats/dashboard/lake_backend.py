@@ -24,11 +24,12 @@ a query that reads events without a bound is never answered here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -229,6 +230,20 @@ class LakeBackend:
             )
         self._rebuild()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor in one transaction: a reader sees all of it or none of it."""
+        cur = self._cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor whose unqualified names find the loaded tables and union views in
         ``main`` first, then the views' own SQL in ``live`` (a per-connection setting)."""
@@ -410,9 +425,7 @@ class LakeBackend:
         computed = [d for d in days if d in recent or d not in self._rolled_days]
         main = self._main
         in_days = f"{PARTITION} IN ({', '.join(sql_string(d) for d in days)})"
-        cur = self._cursor()
-        try:
-            cur.execute("BEGIN TRANSACTION")
+        with self._transaction() as cur:
             for table in (BASE_VIEW, "sessions", *self._rolled):
                 cur.execute(f'DELETE FROM {main}."{self._kept(table)}" WHERE {in_days}')
             if files:
@@ -426,12 +439,6 @@ class LakeBackend:
                     if table in self._rolled and len(computed) < len(days):
                         rows += f" WHERE {PARTITION} IN ({', '.join(map(sql_string, computed))})"
                     cur.execute(f'INSERT INTO {main}."{self._kept(table)}" {rows}')
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        finally:
-            cur.close()
         for day in days:
             self._loaded[day] = day_signature(self._partitions.get(day, []))
             if day in computed:
@@ -477,9 +484,7 @@ class LakeBackend:
             if computed
             else "false"
         )
-        cur = self._cursor()
-        try:
-            cur.execute("BEGIN TRANSACTION")
+        with self._transaction() as cur:
             cur.execute(f"CREATE OR REPLACE VIEW main.events AS {events}")
             for name in self._rolled:
                 parts = [f'SELECT * FROM {self._main}."{name}__loaded"']
@@ -493,10 +498,4 @@ class LakeBackend:
                 cur.execute(
                     f'CREATE OR REPLACE VIEW main."{name}" AS {" UNION ALL BY NAME ".join(parts)}'
                 )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        finally:
-            cur.close()
         self._views_key = key

@@ -21,6 +21,7 @@ import pytest
 from factories import standard_log_text
 from moto import mock_aws
 
+import lake_compactor.repair_handler as repair_handler
 from lake_compactor.repair import archive_logs, lake_event_ids, repair_day, write_events
 from lake_compactor.store import S3Store
 from ownstats import traffic
@@ -229,12 +230,8 @@ def test_an_hour_is_repaired_alone(stack: dict[str, Any], tmp_path: Path) -> Non
     assert repair(stack, day, apply=True).added == len(stack["events"][day]) - len(hour_events)
 
 
-def test_the_scheduled_function_repairs_settled_hours_and_says_so(
-    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import json
-
-    import lake_compactor.repair_handler as repair_handler
+def configure_function(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repair function's environment as the stack sets it, its clients moto's."""
     from lake_compactor import BUCKET_ENV
 
     for name, value in {
@@ -247,6 +244,14 @@ def test_the_scheduled_function_repairs_settled_hours_and_says_so(
         monkeypatch.setenv(name, value)
     ssm = boto3.client("ssm", region_name=REGION)
     monkeypatch.setattr(repair_handler, "_clients", lambda: (stack["s3"], ssm))
+
+
+def test_the_scheduled_function_repairs_settled_hours_and_says_so(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    configure_function(stack, monkeypatch)
     now = START + 16 * 3600 + 120  # 2026-03-01 16:02: hours 10, 11 and 12 have settled
     monkeypatch.setattr(repair_handler, "clock", lambda: now)
     assert repair_handler.scheduled_hours(now) == [
@@ -287,21 +292,10 @@ def test_ownstats_repair_invokes_the_function_a_day_at_a_time(
     import io
     import json
 
-    import lake_compactor.repair_handler as repair_handler
     import ownstats.athena as athena
-    from lake_compactor import BUCKET_ENV
     from ownstats.cli import main
 
-    for name, value in {
-        repair_handler.ARCHIVE_BUCKET_ENV: "archive",
-        BUCKET_ENV: "lake",
-        repair_handler.DOMAINS_ENV: "example.com",
-        repair_handler.SALT_PREFIX_ENV: "/ownstats/salts",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    ssm = boto3.client("ssm", region_name=REGION)
-    monkeypatch.setattr(repair_handler, "_clients", lambda: (stack["s3"], ssm))
+    configure_function(stack, monkeypatch)
     monkeypatch.setattr(repair_handler, "clock", lambda: START + 3 * 86400)
     invoked: list[dict[str, Any]] = []
 
