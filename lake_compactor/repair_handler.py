@@ -3,11 +3,14 @@
 Two callers:
 
 - **The hourly schedule** (``cdk/repair.py``): repairs the hours that ended between
-  ``DELAY_H`` and ``DELAY_H + LOOKBACK_H`` hours ago, each with the standard logs written
-  in it and the ``NEXT_DAY_HOURS`` after. CloudFront delivers a standard log file
-  "up to several times an hour", usually within an hour of the requests (developer
-  guide, "standard logging"); ``DELAY_H`` leaves three. Each hour is looked at
-  ``LOOKBACK_H`` times, so a late file is still read; a rerun adds nothing twice.
+  ``DELAY_H`` and ``DELAY_H + LOOKBACK_H`` hours ago, and once more the hour that ended
+  ``LATE_H`` hours ago. The developer guide ("Standard logging reference", timing of log
+  file delivery): CloudFront "usually delivers the log file for that time period to your
+  destination within an hour of the events", but "some or all log file entries for a
+  time period can sometimes be delayed by up to 24 hours", and then saves them "in a log
+  file for which the file name includes the date and time of the period in which the
+  requests *occurred*". So an hour is read three times after three hours, and again
+  after 26; a rerun adds nothing twice.
 - **``ownstats repair --stack``**, with ``{"from": day, "to": day, "apply": bool}``:
   whole days, a dry run unless ``apply``; the per-day counts come back.
 
@@ -45,6 +48,8 @@ SALT_PREFIX_ENV = "OWNSTATS_SALT_PREFIX"
 DELAY_H = 3
 #: and looked at again by this many hourly runs
 LOOKBACK_H = 3
+#: and once more this long after it ended: CloudFront may deliver entries up to 24 h late
+LATE_H = 26
 #: at most this many days per ``ownstats repair`` invocation (the CLI sends one at a time)
 MAX_DAYS = 31
 #: replaced in tests; epoch seconds
@@ -84,6 +89,7 @@ def scheduled_hours(now: float) -> list[tuple[str, int]]:
     """The (day, hour) pairs an hourly run repairs at ``now``: newest first."""
     ended = datetime.fromtimestamp(now, UTC).replace(minute=0, second=0, microsecond=0)
     hours = [ended - timedelta(hours=DELAY_H + n + 1) for n in range(LOOKBACK_H)]
+    hours.append(ended - timedelta(hours=LATE_H + 1))
     return [(h.strftime("%Y-%m-%d"), h.hour) for h in hours]
 
 
