@@ -19,6 +19,7 @@ filtered panels) and ``events_deduped`` (one row per event). Those are read from
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,10 +70,15 @@ def is_day_aggregate(view: View) -> bool:
     """Whether a view is a per-day aggregate, whose rows of a day depend on that day's
     events only: it selects ``event_date`` and aggregates. Row-per-event views and views
     without ``event_date`` (``current_visitors`` depends on the clock) are not."""
+    return _is_day_aggregate(view.sql)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_day_aggregate(sql: str) -> bool:
     import sqlglot
     from sqlglot import exp
 
-    tree = sqlglot.parse_one(view.sql, read="athena")
+    tree = sqlglot.parse_one(sql, read="athena")
     has_day = any(e.alias_or_name == PARTITION for e in tree.expressions)
     return has_day and tree.find(exp.AggFunc) is not None
 
