@@ -15,9 +15,17 @@ email or AI assistants, and the names they are shown under. Data only; sources.p
   own channel (as Plausible does), and sites the list predates (Bluesky, Threads, …).
 - ``PAID_SOURCES``: Plausible's paid tags (``fb-ads``, ``adwords``, …): paid whatever the
   medium says.
+- ``ANDROID_APPS``: Android package names: a referrer ``android-app://com.google.android.gm``
+  reaches sources.py as the host ``com.google.android.gm``.
+- ``LIST_SOURCES``: Matomo's search-engine, social-network and AI-assistant list (CC0),
+  vendored as data/matomo_referrers.json (see data/README.md), loaded once at import. It
+  names hosts GA4's list lacks; GA4's category wins where GA4 has the host (sources.py).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 SEARCH, SOCIAL, VIDEO, SHOPPING = "search", "social", "video", "shopping"
 EMAIL, AI = "email", "ai"
@@ -378,6 +386,9 @@ NAMES: dict[str, str] = {
     "wikitravel": "Wikitravel",
     "wordpress": "WordPress",
     "xing": "XING",
+    "gmx": "GMX",
+    "ionos": "IONOS",
+    "bigpond": "BigPond",
     "yahoo": "Yahoo!",
     "yahoo-mbga": "Yahoo! Mobage",
     "yandex": "Yandex",
@@ -411,6 +422,7 @@ OURS: dict[str, tuple[str, str | None, str]] = {
     "mail.qq.com": ("QQ Mail", EMAIL, "webmail"),
     "mail.naver.com": ("Naver Mail", EMAIL, "webmail"),
     "web.de": ("WEB.DE", EMAIL, "webmail portal"),
+    "post.ru": ("Beeline Mail", EMAIL, "Beeline's webmail (Snowplow files it as email)"),
     "gmx.net": ("GMX", EMAIL, "webmail portal"),
     "gmx.de": ("GMX", EMAIL, "webmail portal"),
     "newsletter": ("Newsletter", EMAIL, "the usual utm_source of a newsletter"),
@@ -465,6 +477,10 @@ OURS: dict[str, tuple[str, str | None, str]] = {
     "search.naver.com": ("Naver", SEARCH, "Naver's search host"),
     # social and community sites the list predates
     "x.com": ("Twitter", SOCIAL, "Twitter's new domain"),
+    "ok.ru": ("Odnoklassniki", SOCIAL, "Odnoklassniki's short domain (Matomo lists the long)"),
+    "teams.microsoft.com": ("Microsoft Teams", SOCIAL, "messaging, as Plausible files Teams"),
+    "teams.live.com": ("Microsoft Teams", SOCIAL, "Teams for personal accounts"),
+    "substack.com": ("Substack", SOCIAL, "newsletter network, social as Plausible files it"),
     "x": ("Twitter", SOCIAL, "utm_source=x"),
     "x (twitter)": ("Twitter", SOCIAL, "Plausible's custom category"),
     "bsky.app": ("Bluesky", SOCIAL, "social network"),
@@ -567,3 +583,60 @@ PAID_SOURCES: dict[str, tuple[str, str]] = {
     "twitter-ads": ("Twitter", SOCIAL),
     "tiktokads": ("TikTok", SOCIAL),
 }
+
+#: Android package (the host of an ``android-app://`` referrer) → (name, category)
+ANDROID_APPS: dict[str, tuple[str, str | None]] = {
+    "com.google.android.gm": ("Gmail", EMAIL),
+    "com.google.android.gm.lite": ("Gmail", EMAIL),
+    "com.microsoft.office.outlook": ("Outlook", EMAIL),
+    "com.yahoo.mobile.client.android.mail": ("Yahoo! Mail", EMAIL),
+    "ru.mail.mailapp": ("Mail.ru", EMAIL),
+    "com.google.android.googlequicksearchbox": ("Google", SEARCH),
+    "com.google.android.apps.searchlite": ("Google", SEARCH),
+    "com.duckduckgo.mobile.android": ("DuckDuckGo", SEARCH),
+    "com.microsoft.bing": ("Bing", SEARCH),
+    "ru.yandex.searchplugin": ("Yandex", SEARCH),
+    "com.linkedin.android": ("LinkedIn", SOCIAL),
+    "org.telegram.messenger": ("Telegram", SOCIAL),
+    "org.telegram.messenger.web": ("Telegram", SOCIAL),
+    "org.thunderdog.challegram": ("Telegram", SOCIAL),
+    "com.slack": ("Slack", SOCIAL),
+    "com.facebook.katana": ("Facebook", SOCIAL),
+    "com.facebook.lite": ("Facebook", SOCIAL),
+    "com.facebook.orca": ("Messenger", SOCIAL),
+    "com.instagram.android": ("Instagram", SOCIAL),
+    "com.twitter.android": ("Twitter", SOCIAL),
+    "com.reddit.frontpage": ("Reddit", SOCIAL),
+    "com.pinterest": ("Pinterest", SOCIAL),
+    "com.whatsapp": ("WhatsApp", SOCIAL),
+    "com.discord": ("Discord", SOCIAL),
+    "com.vkontakte.android": ("VKontakte", SOCIAL),
+    "ru.ok.android": ("Odnoklassniki", SOCIAL),
+    "com.microsoft.teams": ("Microsoft Teams", SOCIAL),
+    "com.zhiliaoapp.musically": ("TikTok", SOCIAL),
+    "jp.naver.line.android": ("LINE", SOCIAL),
+    "com.google.android.youtube": ("YouTube", VIDEO),
+    "com.google.android.apps.magazines": ("Google News", SEARCH),
+}
+
+_DATA = Path(__file__).resolve().parent / "data"
+
+#: categories of Matomo's files → ours
+_LIST_CATEGORY = {"search": SEARCH, "social": SOCIAL, "ai": AI}
+
+#: Matomo files these under search engines; a link from them is a product, not a search
+LIST_NOT_SEARCH = frozenset({"Google Maps", "Google Scholar", "Google Translations"})
+
+
+def _load_list(path: Path) -> dict[str, tuple[str, str | None]]:
+    """Matomo's hosts → (name, category), read once at import (a 26 KB JSON file)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    table: dict[str, tuple[str, str | None]] = {}
+    for key, category in _LIST_CATEGORY.items():
+        for host, name in raw[key].items():
+            table.setdefault(host, (name, None if name in LIST_NOT_SEARCH else category))
+    return table
+
+
+#: Matomo's list: host (``{}`` for a country label or TLD) → (name, category)
+LIST_SOURCES: dict[str, tuple[str, str | None]] = _load_list(_DATA / "matomo_referrers.json")

@@ -4,7 +4,8 @@ source = utm_source > ``ref``/``source`` parameter > known referrer name > refer
 host > ``Direct / None``. A tagged value and a referrer host are looked up the same way
 (``utm_source=baidu`` is Baidu, search, like a link from baidu.com). What is known comes
 from referrers.py: Google Analytics 4's source-category list, Plausible's names, paid
-tags and custom sources, webmail, AI assistants. Channel rules follow GA4's default
+tags and custom sources, webmail, AI assistants, Android apps, and Matomo's maintained
+search/social/AI list (vendored data) for hosts GA4's lacks. Channel rules follow GA4's default
 channel group (https://support.google.com/analytics/answer/9756891) in Plausible's order,
 with its "AI Assistants" channel and webmail counted as Email.
 """
@@ -16,8 +17,10 @@ from functools import lru_cache
 
 from .referrers import (
     AI,
+    ANDROID_APPS,
     EMAIL,
     GA4_SOURCES,
+    LIST_SOURCES,
     NAMES,
     NOT_SEARCH,
     OURS,
@@ -69,7 +72,12 @@ _SEARCH_BRANDS = frozenset(
 )
 _SEARCH_LABELS = frozenset({"search", "m", "mobile", "images", "image", "img", "video", "wap"})
 _WEBMAIL_LABELS = frozenset({"mail", "webmail", "email", "e-mail", "posteo", "inbox", "outlook"})
+# numbered and product webmail labels: webmail2.bigpond.com, lightmailer.gmx.es,
+# mailbusiness.ionos.de, webmailer.example, e-mail3.example
+_WEBMAIL_LABEL = re.compile(r"^(?:web|e-?|light)?mail(?:er|box|business)?(?:-?\d+)?$")
 _COUNTRY_SLD = frozenset({"co", "com", "ne", "or", "ac", "go", "gov", "net", "org", "edu"})
+# labels before a two-letter country TLD that make a combined one (google.co.uk, .com.br)
+_COMBINED_TLD = _COUNTRY_SLD | {"it"}
 _HOSTLIKE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 _PAID_MEDIUM = re.compile(r"^(.*cp.*|ppc|retargeting|paid.*)$")
@@ -109,13 +117,44 @@ def _known(key: str) -> tuple[str, str | None] | None:
     return None
 
 
+def listed(host: str) -> tuple[str, str | None] | None:
+    """(name, category) of a host in Matomo's list, ``{}`` standing for a country.
+
+    Tried in this order: the host, its first label as ``{}`` (``de.search.yahoo.com`` →
+    ``{}.search.yahoo.com``), its country TLD as ``{}`` (``news.google.co.uk`` →
+    ``news.google.{}``), both. Four dict look-ups; only two-letter labels are countries.
+    """
+    hit = LIST_SOURCES.get(host)
+    if hit is not None:
+        return hit
+    labels = host.split(".")
+    if len(labels) < 2:
+        return None
+    wild_first = len(labels) > 2 and len(labels[0]) == 2
+    if wild_first:
+        hit = LIST_SOURCES.get("{}." + host[3:])
+        if hit is not None:
+            return hit
+    if len(labels[-1]) != 2:
+        return None
+    cut = 2 if len(labels) > 2 and labels[-2] in _COMBINED_TLD else 1
+    stem = labels[:-cut]
+    if not stem:
+        return None
+    hit = LIST_SOURCES.get(".".join(stem) + ".{}")
+    if hit is None and wild_first and len(stem) > 1:
+        hit = LIST_SOURCES.get("{}." + ".".join(stem[1:]) + ".{}")
+    return hit
+
+
 @lru_cache(maxsize=16384)
 def known_referrer(host: str) -> tuple[str, str | None] | None:
     """(name, category) of a referrer host, or None when it is not a known one.
 
-    Exact host first, then national domains of known sites (``google.de``), then the
-    nearest listed parent on a label boundary (``l.facebook.com`` → facebook.com, never
-    ``notgoogle.com``); below a search engine only its search hosts are search.
+    Exact host first (ours and GA4's, then Android packages, webmail, Yahoo!'s country
+    portals, national domains of known sites such as ``google.de``, Matomo's list), then
+    the nearest listed parent on a label boundary (``l.facebook.com`` → facebook.com,
+    never ``notgoogle.com``); below a search engine only its search hosts are search.
     """
     host = host.lower().rstrip(".")
     host = host[4:] if host.startswith("www.") else host
@@ -125,8 +164,12 @@ def known_referrer(host: str) -> tuple[str, str | None] | None:
     named = NOT_SEARCH.get(host)
     if named is not None:
         return named, None
+    app = ANDROID_APPS.get(host)  # android-app://com.google.android.gm arrives as its host
+    if app is not None:
+        return app
     labels = host.split(".")
-    if labels[0] in _WEBMAIL_LABELS and len(labels) > 2:  # mail.yahoo.co.uk, webmail.example
+    webmail = labels[0] in _WEBMAIL_LABELS or _WEBMAIL_LABEL.match(labels[0]) is not None
+    if webmail and len(labels) > 2:  # mail.yahoo.co.uk, webmail2.bigpond.com
         brand = brand_label(host)
         known = brand in NAMES or brand in GA4_SOURCES
         return (f"{display_name(brand)} Mail" if known else host), EMAIL
@@ -134,15 +177,23 @@ def known_referrer(host: str) -> tuple[str, str | None] | None:
     if national is not None:
         brand = national.group(1)
         return display_name(brand), _NATIONAL_CATEGORY.get(brand, SOCIAL)
+    if len(labels) == 3 and len(labels[0]) == 2 and labels[1:] == ["yahoo", "com"]:
+        return display_name("yahoo"), SEARCH  # de.yahoo.com: Yahoo!'s country portal search
+    hit = listed(host)
+    if hit is not None:
+        return hit
     for i in range(1, len(labels) - 1):
         parent = ".".join(labels[i:])
         hit = _known(parent)
         if hit is None:
             national = _NATIONAL.match(parent)
-            if national is None:
-                continue
-            brand = national.group(1)
-            hit = display_name(brand), _NATIONAL_CATEGORY.get(brand, SOCIAL)
+            if national is not None:
+                brand = national.group(1)
+                hit = display_name(brand), _NATIONAL_CATEGORY.get(brand, SOCIAL)
+            else:
+                hit = listed(parent)
+                if hit is None:
+                    continue
         brand = brand_label(parent)
         if hit[1] == SEARCH and brand in _SEARCH_BRANDS and parent.startswith(brand + "."):
             if _SEARCH_LABELS.intersection(labels[:i]):  # search.yahoo.co.jp, m.baidu.com
@@ -175,6 +226,8 @@ def _names_index() -> dict[str, list[tuple[str, str | None]]]:
         index.setdefault(display_name(key).lower(), []).append((display_name(key), category))
     for name, category, _why in OURS.values():
         index.setdefault(name.lower(), []).insert(0, (name, category))
+    for name, category in LIST_SOURCES.values():  # after GA4's: its category wins
+        index.setdefault(name.lower(), []).append((name, category))
     return index
 
 
