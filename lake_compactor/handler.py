@@ -113,8 +113,9 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         )
         # then the rollups of every day whose events this run (or Firehose) changed
         rollups = roll_up(
-            store, workdir=workdir, events_prefix=prefix, clock=clock, time_left=time_left
-        )
+            store, workdir=workdir, events_prefix=prefix, clock=clock, time_left=time_left,
+            memory_limit=_memory_limit(),
+        )  # fmt: skip
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     summary = {**report.as_dict(), "rollups": rollups.as_dict()}

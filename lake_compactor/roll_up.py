@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from athena_views import View, load_views
+from lake_compactor.merge import connect
 from lake_compactor.policy import StoredObject, partition_of
 from lake_compactor.rollups import (
     INDEX_KEY,
@@ -116,6 +115,7 @@ def roll_up(
     min_time_left_s: float = 60,
     views: Sequence[View] | None = None,
     threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> RollupReport:
     """One rollup step over the store (see the module docstring)."""
     views = load_views() if views is None else views
@@ -150,6 +150,7 @@ def roll_up(
             written = _roll_month(
                 store, month, days, partitions, index, views,
                 workdir=workdir / f"rollup-{uuid.uuid4().hex}", threads=threads,
+                memory_limit=memory_limit,
             )  # fmt: skip
         except Exception as err:  # one month's failure must not stop the others
             log.exception("rollups: month %s", month)
@@ -181,6 +182,7 @@ def _roll_month(
     *,
     workdir: Path,
     threads: int | None,
+    memory_limit: str | None,
 ) -> dict[str, int]:
     """Recompute ``days`` of ``month`` and replace them in each view's month object;
     updates ``index["files"]``; the uploaded keys with their sizes."""
@@ -206,13 +208,13 @@ def _roll_month(
                 for day in batch
                 for obj in sorted(partitions[day], key=lambda o: o.key)
             ]
-            con = duckdb.connect(config={"threads": threads} if threads else {})
+            con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
             try:
                 computed.append(compute(con, fetched, workdir / "out" / str(number), views))
             finally:
                 con.close()
             shutil.rmtree(workdir / "in", ignore_errors=True)
-        con = duckdb.connect(config={"threads": threads} if threads else {})
+        con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
         try:
             for view in rollup_views(views):
                 key = month_key(view, month)
