@@ -69,20 +69,11 @@ def _clients() -> tuple[Any, Any]:
 
 def _processor() -> Any:
     """The stream path's own processor: the same steps, the same salts (SSM)."""
-    from stream_processor.masks import MASK_PATHS_ENV, parse_patterns
-    from stream_processor.pipeline import Processor
+    from stream_processor.handler import configured_processor
     from stream_processor.sinks import MemorySink
-    from stream_processor.visitor import SsmSaltStore
 
-    domains = [d for d in os.environ.get(DOMAINS_ENV, "").split(",") if d.strip()]
-    if not domains:
-        raise RuntimeError(f"{DOMAINS_ENV} is empty: set the allowed site domains")
     _, ssm = _clients()
-    return Processor(
-        domains=domains, sink=MemorySink(),
-        salts=SsmSaltStore(ssm, os.environ[SALT_PREFIX_ENV], clock=clock),
-        mask_paths=parse_patterns(os.environ.get(MASK_PATHS_ENV, "")), clock=clock,
-    )  # fmt: skip
+    return configured_processor(MemorySink(), ssm, clock=clock)
 
 
 def scheduled_hours(now: float) -> list[tuple[str, int]]:

@@ -8,6 +8,8 @@ is warm. Counts per batch become CloudWatch metrics in Embedded Metric Format.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -33,16 +35,24 @@ def processor() -> Processor:
 
     from .sinks import FirehoseSink
     from .useragent import warm
-    from .visitor import SsmSaltStore
 
     warm()  # build the bot/device list matchers now (2-4 s), not on the first record
+    sink = FirehoseSink(boto3.client("firehose"), os.environ["OWNSTATS_FIREHOSE_STREAM"])
+    return configured_processor(sink, boto3.client("ssm"))
+
+
+def configured_processor(sink: Any, ssm: Any, clock: Callable[[], float] = time.time) -> Processor:
+    """A processor as the stack configures it (domains, salts in SSM, masked paths), with
+    ``sink`` for its events: the stream path's, or the archive repair's, so both give the
+    same verdicts and the same visitor ids."""
+    from .visitor import SsmSaltStore
+
     domains = [d for d in os.environ.get("OWNSTATS_DOMAINS", "").split(",") if d.strip()]
     if not domains:
         raise RuntimeError("OWNSTATS_DOMAINS is empty: set the allowed site domains")
-    sink = FirehoseSink(boto3.client("firehose"), os.environ["OWNSTATS_FIREHOSE_STREAM"])
-    salts = SsmSaltStore(boto3.client("ssm"), os.environ["OWNSTATS_SALT_PREFIX"])
+    salts = SsmSaltStore(ssm, os.environ["OWNSTATS_SALT_PREFIX"], clock=clock)
     masks = parse_patterns(os.environ.get(MASK_PATHS_ENV, ""))
-    return Processor(domains=domains, sink=sink, salts=salts, mask_paths=masks)
+    return Processor(domains=domains, sink=sink, salts=salts, mask_paths=masks, clock=clock)
 
 
 def process_event(event: Any, proc: Processor) -> tuple[dict[str, Any], BatchResult]:
