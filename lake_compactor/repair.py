@@ -36,10 +36,12 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import re
 import shutil
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,6 +54,8 @@ from lake_compactor.store import Store
 from stream_processor.schema import EVENT_COLUMNS
 
 __all__ = ["DayRepair", "archive_logs", "repair_day", "write_events"]
+
+log = logging.getLogger("lake_compactor")
 
 #: ``E2ABCDEF.2026-12-04-13.a1b2c3d4.gz``: CloudFront's standard (legacy) log file name
 _LOG_NAME = re.compile(r"\.(\d{4}-\d{2}-\d{2})-(\d{2})\.[^/.]+\.gz$")
@@ -75,6 +79,9 @@ class DayRepair:
     added: int = 0
     key: str | None = None
     rejected: dict[str, int] = field(default_factory=dict)
+    #: archive objects that could not be read to their end (a damaged or truncated
+    #: gzip): the lines before the damage count, the rest of that file is set aside
+    damaged: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,7 +90,7 @@ class DayRepair:
             "records": self.records,
             "in_archive": self.in_archive, "in_lake": self.in_lake, "missing": self.missing,
             "added": self.added, "key": self.key, "rejected": self.rejected,
-            "seconds": round(self.seconds, 3),
+            "damaged": self.damaged, "seconds": round(self.seconds, 3),
         }  # fmt: skip
 
 
@@ -109,6 +116,20 @@ def _log_lines(path: Path) -> Iterator[str]:
         yield from text
 
 
+#: what reading a damaged or truncated gzip raises, part way through a file
+_DAMAGED = (EOFError, OSError, zlib.error)
+
+
+@dataclass
+class ArchiveRead:
+    """The events of some standard-log files by ``event_id``, and what was not used."""
+
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    damaged: list[str] = field(default_factory=list)
+
+
 def archive_events(
     archive: Store,
     objects: list[StoredObject],
@@ -116,9 +137,13 @@ def archive_events(
     day: str,
     workdir: Path,
     hour: int | None = None,
-) -> tuple[dict[str, dict[str, Any]], int, dict[str, int]]:
-    """The day's (or hour's) events in these logs by ``event_id``, the records read, and
-    rejections by reason."""
+) -> ArchiveRead:
+    """The day's (or hour's) events in these logs.
+
+    A file that cannot be read to its end fails that file only: the lines read before
+    the damage are used (each line is a whole request), the file is named in one log
+    line and in ``damaged``, and the other files are read as usual. The archive itself
+    is never changed: it is the raw truth, and a later run reads the file again."""
     if hour is None:
         window = None
     else:
@@ -128,15 +153,16 @@ def archive_events(
         window = (start_ms, start_ms + 3_600_000)
     from stream_processor.standard_log import MalformedLine, StandardLogReader
 
-    events: dict[str, dict[str, Any]] = {}
-    rejected: dict[str, int] = {}
-    records = 0
+    read = ArchiveRead()
+    rejected = read.rejected
     for obj in objects:
         path = archive.fetch(obj.key, workdir)
+        lines = 0
         try:
             reader = StandardLogReader()
             for item in reader.records(_log_lines(path)):
-                records += 1
+                lines += 1
+                read.records += 1
                 if isinstance(item, MalformedLine):
                     rejected["malformed"] = rejected.get("malformed", 0) + 1
                     continue
@@ -149,11 +175,17 @@ def archive_events(
                     and outcome.get("event_id")
                     and (window is None or window[0] <= outcome["event_time"] < window[1])
                 ):
-                    events.setdefault(outcome["event_id"], outcome)
+                    read.events.setdefault(outcome["event_id"], outcome)
+        except _DAMAGED as err:
+            read.damaged.append(obj.key)
+            log.warning(
+                "repair: archive file %s unreadable after %d lines (%s); the rest of it "
+                "is set aside", obj.key, lines, type(err).__name__,
+            )  # fmt: skip
         finally:
             if path.is_relative_to(workdir):
                 path.unlink(missing_ok=True)
-    return events, records, rejected
+    return read
 
 
 def lake_event_ids(
@@ -248,9 +280,9 @@ def repair_day(
         listed = listing if listing is not None else archive.list(archive_prefix)
         objects = archive_logs(listed, day, hour)
         report.log_files = len(objects)
-        events, report.records, report.rejected = archive_events(
-            archive, objects, processor, day, work, hour
-        )
+        read = archive_events(archive, objects, processor, day, work, hour)
+        events = read.events
+        report.records, report.rejected, report.damaged = read.records, read.rejected, read.damaged
         report.in_archive = len(events)
         present = lake_event_ids(lake, day, work, events_prefix)
         report.in_lake = len(present)

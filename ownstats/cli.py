@@ -848,6 +848,9 @@ def cmd_repair(args: argparse.Namespace) -> int:
             widths = (10, 12, 10, 10, 10)
             cells = "".join(f"{report[k]:>{w},}" for k, w in zip(counts, widths, strict=True))
             print(f"{report['day']:<12}{cells}")
+            for key in report.get("damaged", []):
+                print(f"{'':<12}unreadable archive file (the lines before the damage were "
+                      f"used): {key}")  # fmt: skip
         day += timedelta(days=1)
     if not args.apply and totals["missing"]:
         print(f"dry run: {totals['missing']:,} events would be added; run again with --apply")

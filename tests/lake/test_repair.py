@@ -326,3 +326,45 @@ def test_ownstats_repair_invokes_the_function_a_day_at_a_time(
 
     assert main(["repair", "--from", DAYS[0]]) == 2  # no stack, no function
     assert main(["repair", "--function", "x", "--from", "2026-03-02", "--to", "2026-03-01"]) == 2
+
+
+def test_a_damaged_archive_file_fails_that_file_only(
+    stack: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    day = DAYS[0]
+    s3, keys = stack["s3"], [o.key for o in archive_logs(stack["archive"].list("cloudfront/"), day)]
+    truncated, garbage = keys[3], keys[7]
+    originals = {
+        k: s3.get_object(Bucket="archive", Key=k)["Body"].read() for k in (truncated, garbage)
+    }
+    whole = originals[truncated]
+    s3.put_object(Bucket="archive", Key=truncated, Body=whole[: len(whole) // 2])
+    s3.put_object(Bucket="archive", Key=garbage, Body=b"not a gzip file at all")
+    hour_of = {k: int(k.split(".")[1][-2:]) for k in (truncated, garbage)}
+
+    with caplog.at_level("WARNING", logger="lake_compactor"):
+        report = repair(stack, day, apply=True)
+    assert sorted(report.damaged) == sorted([truncated, garbage])
+    assert sum("unreadable" in r.getMessage() for r in caplog.records) == 2
+    stored = set(lake_rows(stack, tmp_path))
+    by_hour: dict[int, set[str]] = {}
+    for event in stack["events"][day]:
+        hour = datetime.fromtimestamp(event["event_time"] / 1000, UTC).hour
+        by_hour.setdefault(hour, set()).add(event["event_id"])
+    # every other hour is whole; the garbage file gives nothing; the truncated file gives
+    # the lines before the damage and nothing made up
+    for hour, ids in by_hour.items():
+        if hour == hour_of[garbage]:
+            assert not ids & stored
+        elif hour == hour_of[truncated]:
+            assert ids & stored and ids - stored
+        else:
+            assert ids <= stored, hour
+    assert stored <= {e["event_id"] for e in stack["events"][day]}
+
+    # once the archive holds the whole files again, a rerun adds exactly the rest
+    for key, body in originals.items():
+        s3.put_object(Bucket="archive", Key=key, Body=body)
+    again = repair(stack, day, apply=True)
+    assert again.damaged == [] and again.added == len(stack["events"][day]) - len(stored)
+    assert set(lake_rows(stack, tmp_path)) == {e["event_id"] for e in stack["events"][day]}
