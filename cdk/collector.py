@@ -61,7 +61,7 @@ class Collector(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        stream: kinesis.IStream,
+        stream: kinesis.IStream | None,
         log_bucket: s3.IBucket,
         log_prefix: str,
         tracker_js: Path,
@@ -127,14 +127,18 @@ class Collector(Construct):
             enable_accept_encoding_gzip=False,
             enable_accept_encoding_brotli=False,
         )
-        self.realtime_log = cloudfront.RealtimeLogConfig(
-            self,
-            "RealtimeLog",
-            end_points=[cloudfront.Endpoint.from_kinesis_stream(stream)],
-            fields=list(REALTIME_LOG_FIELDS),
-            sampling_rate=100,  # every beacon: sampling would lose page views
-        )
-        self._wait_for_role_policy(self.realtime_log)
+        # no stream (-c realtime=false): no real-time log; the standard logs below are
+        # then the only record of the beacons, read by the archive repair
+        self.realtime_log: cloudfront.RealtimeLogConfig | None = None
+        if stream is not None:
+            self.realtime_log = cloudfront.RealtimeLogConfig(
+                self,
+                "RealtimeLog",
+                end_points=[cloudfront.Endpoint.from_kinesis_stream(stream)],
+                fields=list(REALTIME_LOG_FIELDS),
+                sampling_rate=100,  # every beacon: sampling would lose page views
+            )
+            self._wait_for_role_policy(self.realtime_log)
 
         custom_domain: dict[str, object] = {}
         if tracker_domain and certificate_arn:

@@ -104,6 +104,7 @@ CONTEXT_KEYS = (
     "dashboard_users",
     "mask_paths",
     "time_zone",
+    "realtime",
 )
 
 
@@ -148,6 +149,9 @@ class OwnstatsConfig:
     mask_paths: tuple[str, ...] = ()
     #: the dashboard's time zone(s): ``Europe/Berlin`` or ``site=Zone`` pairs ("" = UTC)
     time_zone: str = ""
+    #: real-time input (CloudFront real-time logs → Kinesis → the processor); False
+    #: deploys none of it and the archive repair, every 15 minutes, is the only input
+    realtime: bool = True
     #: built tracker files deployed to the collector bucket
     tracker_js: Path = field(default=REPO_ROOT / "tracker" / "dist" / "hello.js")
     tracker_gif: Path = field(default=REPO_ROOT / "tracker" / "hello.gif")
@@ -222,6 +226,13 @@ class OwnstatsConfig:
                 "us-east-1 (CloudFront only accepts certificates from us-east-1)"
             )
 
+        realtime = _bool(context, "realtime", True)
+        if not realtime and str(context.get("shards") or "").strip():
+            raise ConfigError(
+                "-c shards sizes the Kinesis stream, which -c realtime=false leaves out; "
+                "drop one of them"
+            )
+
         hosted_dashboard = _bool(context, "hosted_dashboard", True)
         users = _emails(context, "admin_email") + _emails(context, "dashboard_users")
         if len(set(users)) != len(users):
@@ -253,6 +264,7 @@ class OwnstatsConfig:
             mask_paths=mask_paths,
             time_zone=time_zone,
             shards=shards,
+            realtime=realtime,
             retention_days=_int(context, "retention_days", 30, 1, 3650),
             lake_retention_days=_optional_days(context, "lake_retention_days"),
             results_retention_days=_int(context, "results_retention_days", 7, 1, 365),

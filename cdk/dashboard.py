@@ -61,6 +61,8 @@ CACHE_TTL_ENV = "OWNSTATS_CACHE_TTL_S"
 REUSE_MINUTES_ENV = "OWNSTATS_REUSE_MINUTES"
 TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
 LAKE_BUCKET_ENV = "OWNSTATS_LAKE_BUCKET"
+#: ``archive`` on a stack without the real-time path (-c realtime=false)
+INPUT_ENV = "OWNSTATS_INPUT"
 CACHE_TTL_S = 60
 MEMORY_MB = 1769
 REUSE_MINUTES = 1
@@ -106,6 +108,7 @@ class HostedDashboard(Construct):
         domains: tuple[str, ...],
         users: tuple[str, ...],
         time_zone: str = "",
+        archive_input: bool = False,
         workgroup_name: str,
         database_name: str,
         table_names: list[str],
@@ -252,6 +255,7 @@ class HostedDashboard(Construct):
                 REUSE_MINUTES_ENV: str(REUSE_MINUTES),
                 LAKE_BUCKET_ENV: lake_bucket.bucket_name,
                 **({TIME_ZONE_ENV: time_zone} if time_zone else {}),
+                **({INPUT_ENV: "archive"} if archive_input else {}),
             },
         )
         self._grant_queries(

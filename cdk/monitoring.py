@@ -42,14 +42,17 @@ class Monitoring(Construct):
         dashboard_name: str,
         namespace: str,
         service_name: str,
-        stream: kinesis.IStream,
-        function: lambda_.IFunction,
+        stream: kinesis.IStream | None,
+        function: lambda_.IFunction | None,
         delivery_stream_name: str,
         failure_queue: sqs.IQueue,
         alarm_email: str | None,
         dashboard: bool,
         reason_metrics: bool,
+        repair_function: lambda_.IFunction | None = None,
     ) -> None:
+        """With no ``stream`` and ``function`` (``-c realtime=false``) the stream path's
+        alarms are left out and the repair, then the only input, is watched instead."""
         super().__init__(scope, construct_id)
         self._namespace = namespace
         self._service = service_name
@@ -63,6 +66,76 @@ class Monitoring(Construct):
         if alarm_email:
             self.topic.add_subscription(subs.EmailSubscription(alarm_email))
 
+        repaired = cw.Metric(
+            namespace=self._namespace, metric_name="EventsRepaired",
+            dimensions_map={"service": self._service}, statistic="Sum",
+            period=ONE_HOUR, label="events the archive repair added",
+        )  # fmt: skip
+        queue_depth = failure_queue.metric_approximate_number_of_messages_visible(
+            period=FIVE_MINUTES, statistic="Maximum"
+        )
+        self.alarms: list[cw.Alarm] = []
+        if stream is not None and function is not None:
+            self._stream_alarms(function, delivery_stream_name, repaired)
+        if repair_function is not None and stream is None:
+            # the repair is the only input: a failing run is lost freshness, not a heal
+            self.alarms.append(
+                cw.Alarm(
+                    self, "RepairErrorsAlarm",
+                    alarm_description="The repair from the log archive, this stack's only "
+                    "input (-c realtime=false), failed a run: new page views wait in the "
+                    "archive until it succeeds (each hour is read again; nothing is lost "
+                    "while the archive keeps its logs). See the repair's log group.",
+                    metric=repair_function.metric_errors(period=ONE_HOUR, statistic="Sum"),
+                    threshold=0, evaluation_periods=1,
+                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                )
+            )  # fmt: skip
+        self.alarms += [
+            cw.Alarm(
+                self, "FailureQueueAlarm",
+                alarm_description="Kinesis batches exhausted their retries (their metadata is "
+                "in the on-failure queue: fix the cause, then replay them from the stream), or "
+                "a lake compaction or repair run failed 3 times (the message holds its error; "
+                "it runs again every hour and loses nothing meanwhile).",
+                metric=queue_depth, threshold=0, evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "LakeQuarantineAlarm",
+                alarm_description="The lake compactor found objects under events/ that are "
+                "no readable events files (damaged, empty, or another schema) and moved them "
+                "to the lake's quarantine/ prefix; its log names each one and why.",
+                metric=self._own("ObjectsQuarantined", ONE_HOUR), threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+        ]  # fmt: skip
+        for alarm in self.alarms:
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+
+        self.dashboard: cw.Dashboard | None = None
+        if dashboard and stream is not None and function is not None:
+            self.dashboard = self._dashboard(
+                dashboard_name,
+                stream=stream,
+                function=function,
+                queue_depth=queue_depth,
+                reason_metrics=reason_metrics,
+                **self._stream_metrics,
+            )
+        elif dashboard:
+            self.dashboard = self._archive_dashboard(
+                dashboard_name, repair_function, repaired, queue_depth
+            )
+
+    def _stream_alarms(
+        self, function: lambda_.IFunction, delivery_stream_name: str, repaired: cw.IMetric
+    ) -> None:
+        """Kinesis, the processor and Firehose: the real-time path's alarms."""
         firehose_dims = {"DeliveryStreamName": delivery_stream_name}
         iterator_age = function.metric(
             "IteratorAge", statistic="Maximum", period=ONE_MINUTE, label="iterator age (ms)"
@@ -92,17 +165,7 @@ class Monitoring(Construct):
             dimensions_map={"service": self._service}, statistic="Maximum",
             period=ONE_HOUR, label="objects under errors/ (last 2 h)",
         )  # fmt: skip
-        # printed by the hourly repair (lake_compactor.repair_handler) when it added events
-        repaired = cw.Metric(
-            namespace=self._namespace, metric_name="EventsRepaired",
-            dimensions_map={"service": self._service}, statistic="Sum",
-            period=ONE_HOUR, label="events the archive repair added",
-        )  # fmt: skip
-        queue_depth = failure_queue.metric_approximate_number_of_messages_visible(
-            period=FIVE_MINUTES, statistic="Maximum"
-        )
-
-        self.alarms: list[cw.Alarm] = [
+        self.alarms += [
             cw.Alarm(
                 self, "IteratorAgeAlarm",
                 alarm_description="The processor is over 5 minutes behind the stream: events "
@@ -174,43 +237,13 @@ class Monitoring(Construct):
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             ),
-            cw.Alarm(
-                self, "FailureQueueAlarm",
-                alarm_description="Kinesis batches exhausted their retries (their metadata is "
-                "in the on-failure queue: fix the cause, then replay them from the stream), or "
-                "a lake compaction run failed 3 times (the message holds its error; it runs "
-                "again every hour and loses nothing meanwhile).",
-                metric=queue_depth, threshold=0, evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            ),
-            cw.Alarm(
-                self, "LakeQuarantineAlarm",
-                alarm_description="The lake compactor found objects under events/ that are "
-                "no readable events files (damaged, empty, or another schema) and moved them "
-                "to the lake's quarantine/ prefix; its log names each one and why.",
-                metric=self._own("ObjectsQuarantined", ONE_HOUR), threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            ),
         ]  # fmt: skip
-        for alarm in self.alarms:
-            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-
-        self.dashboard: cw.Dashboard | None = None
-        if dashboard:
-            self.dashboard = self._dashboard(
-                dashboard_name,
-                stream=stream,
-                function=function,
-                iterator_age=iterator_age,
-                delivery_failures=delivery_failures,
-                freshness=freshness,
-                delivery_success=delivery_success,
-                queue_depth=queue_depth,
-                reason_metrics=reason_metrics,
-            )
+        self._stream_metrics = {
+            "iterator_age": iterator_age,
+            "delivery_failures": delivery_failures,
+            "freshness": freshness,
+            "delivery_success": delivery_success,
+        }
 
     def _dashboard(
         self,
@@ -297,6 +330,37 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+        dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
+        return dashboard
+
+    def _archive_dashboard(
+        self,
+        name: str,
+        repair_function: lambda_.IFunction | None,
+        repaired: cw.IMetric,
+        queue_depth: cw.IMetric,
+    ) -> cw.Dashboard:
+        """With the archive as the only input: what each repair run added, and its health."""
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name)
+        widgets: list[cw.IWidget] = [
+            cw.GraphWidget(
+                title="Events added from the log archive (per hour)", left=[repaired], width=12
+            ),
+            cw.GraphWidget(
+                title="On-failure queue (runs past their retries)", left=[queue_depth], width=12
+            ),
+        ]
+        if repair_function is not None:
+            widgets.append(
+                cw.GraphWidget(
+                    title="Repair runs: errors and duration (ms)",
+                    left=[repair_function.metric_errors(period=FIVE_MINUTES)],
+                    right=[repair_function.metric_duration(period=FIVE_MINUTES,
+                                                           statistic="Maximum")],
+                    width=24,
+                )
+            )  # fmt: skip
+        dashboard.add_widgets(*widgets)
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
         return dashboard
 

@@ -46,6 +46,28 @@ MAX_RECORD_AGE_H = PROCESSOR_MAX_RECORD_AGE_S // 3600
 METRICS_NAMESPACE = SHARED_NAMESPACE  # the compactor emits into the same one
 
 
+def failure_queue(scope: Construct) -> sqs.Queue:
+    """The stack's on-failure queue: the processor's Kinesis batches, and the compactor's
+    and repair's invocations that failed their retries."""
+    queue = sqs.Queue(
+        scope,
+        "FailureQueue",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),  # the maximum: time to notice and replay
+    )
+    acknowledge(
+        queue,
+        {
+            "SQS3": "This queue is itself the on-failure destination of the "
+            "Kinesis event source (it holds batch metadata for replay) and of the lake "
+            "compactor's and the repair's retried invocations; a DLQ of a DLQ has "
+            "nothing to catch.",
+        },
+    )
+    return queue
+
+
 class Processor(Construct):
     """Exposes ``function``, ``failure_queue``, ``service_name`` (the metrics dimension)."""
 
@@ -93,21 +115,7 @@ class Processor(Construct):
             },
         )
 
-        self.failure_queue = sqs.Queue(
-            self,
-            "FailureQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),  # the maximum: time to notice and replay
-        )
-        acknowledge(
-            self.failure_queue,
-            {
-                "SQS3": "This queue is itself the on-failure destination of the "
-                "Kinesis event source (it holds batch metadata for replay) and of the lake "
-                "compactor's retried invocations; a DLQ of a DLQ has nothing to catch.",
-            },
-        )
+        self.failure_queue = failure_queue(self)
 
         self.function.add_event_source(
             sources.KinesisEventSource(

@@ -40,6 +40,10 @@ ARCHIVE_BUCKET_ENV = "OWNSTATS_ARCHIVE_BUCKET"
 ARCHIVE_PREFIX_ENV = "OWNSTATS_ARCHIVE_PREFIX"
 DOMAINS_ENV = "OWNSTATS_DOMAINS"
 SALT_PREFIX_ENV = "OWNSTATS_SALT_PREFIX"
+INPUT_ENV = "OWNSTATS_INPUT"
+DISTRIBUTION_ENV = "OWNSTATS_DISTRIBUTION_ID"
+#: with no stream (-c realtime=false) the repair is the input: it runs this often
+ARCHIVE_SCHEDULE = Duration.minutes(15)
 
 
 class ArchiveRepair(Construct):
@@ -64,6 +68,7 @@ class ArchiveRepair(Construct):
         asset_dir: Path,
         archive_bucket: s3.IBucket,
         archive_prefix: str,
+        distribution_id: str,
         lake_bucket: s3.IBucket,
         events_prefix: str,
         domains: tuple[str, ...],
@@ -71,7 +76,10 @@ class ArchiveRepair(Construct):
         mask_paths: tuple[str, ...],
         failure_queue: sqs.IQueue,
         service_name: str = "ownstats",
+        only_input: bool = False,
     ) -> None:
+        """``only_input``: no real-time path (``-c realtime=false``), so the repair runs
+        every 15 minutes and reads the current hour too (lake_compactor.repair_handler)."""
         super().__init__(scope, construct_id)
         self.role, self.log_group = execution_role(
             self, "Function", description="ownstats: repairs the lake from the log archive"
@@ -79,11 +87,13 @@ class ArchiveRepair(Construct):
         environment = {
             ARCHIVE_BUCKET_ENV: archive_bucket.bucket_name,
             ARCHIVE_PREFIX_ENV: archive_prefix,
+            DISTRIBUTION_ENV: distribution_id,
             BUCKET_ENV: lake_bucket.bucket_name,
             PREFIX_ENV: events_prefix,
             DOMAINS_ENV: ",".join(domains),
             SALT_PREFIX_ENV: salt_prefix,
             SERVICE_ENV: service_name,
+            INPUT_ENV: "archive" if only_input else "stream",
         }
         if mask_paths:
             environment[MASK_PATHS_ENV] = ",".join(mask_paths)
@@ -149,7 +159,9 @@ class ArchiveRepair(Construct):
         self.schedule = events.Rule(
             self,
             "Schedule",
-            description="ownstats: repair the lake from the log archive every hour",
-            schedule=events.Schedule.rate(SCHEDULE),
+            description="ownstats: read the log archive into the lake every 15 minutes"
+            if only_input
+            else "ownstats: repair the lake from the log archive every hour",
+            schedule=events.Schedule.rate(ARCHIVE_SCHEDULE if only_input else SCHEDULE),
             targets=[targets.LambdaFunction(self.function)],
         )

@@ -21,7 +21,7 @@ from cdk.iam import NoWildcardActions
 from cdk.lake import ACCESS_LOGS_TABLE, EVENTS_PREFIX, EVENTS_TABLE, Lake
 from cdk.monitoring import Monitoring
 from cdk.nag import acknowledge_cdk_internals
-from cdk.processor import METRICS_NAMESPACE, Processor
+from cdk.processor import METRICS_NAMESPACE, Processor, failure_queue
 from cdk.repair import ArchiveRepair
 from cdk.salts import SaltStore
 from cdk.stream import BeaconStream
@@ -57,11 +57,13 @@ class OwnstatsStack(Stack):
 
         archive = LogArchive(self, "Archive", retention_days=config.retention_days,
                              dev=config.dev)  # fmt: skip
-        stream = BeaconStream(self, "Stream", shards=config.shards)
+        # -c realtime=false: no stream, no real-time log, no processor; the repair reads
+        # the archive every 15 minutes and is the only input
+        stream = BeaconStream(self, "Stream", shards=config.shards) if config.realtime else None
         collector = Collector(
             self,
             "Collector",
-            stream=stream.stream,
+            stream=stream.stream if stream else None,
             log_bucket=archive.bucket,
             log_prefix=archive.cloudfront_prefix,
             tracker_js=config.tracker_js,
@@ -93,32 +95,39 @@ class OwnstatsStack(Stack):
             dev=config.dev,
         )
         salts = SaltStore(self, "Salts", namespace=namespace)
-        processor = Processor(
-            self,
-            "Processor",
-            asset_dir=asset_dir,
-            stream=stream.stream,  # the event source grants read (aws/kinesis needs no grant)
-            domains=config.domains,
-            delivery_stream_name=lake.delivery_stream_name,
-            salt_prefix=salts.prefix,
-            service_name=namespace,
-            reason_metrics=config.reason_metrics,
-            mask_paths=config.mask_paths,
-        )
-        lake.grant_put_records(processor.function)
-        salts.grant_use(processor.function)
-        processor.acknowledge_salt_path(salts.parameters_arn_nag)
+        processor = None
+        if stream is not None:
+            processor = Processor(
+                self,
+                "Processor",
+                asset_dir=asset_dir,
+                stream=stream.stream,  # the event source grants read (aws/kinesis: no grant)
+                domains=config.domains,
+                delivery_stream_name=lake.delivery_stream_name,
+                salt_prefix=salts.prefix,
+                service_name=namespace,
+                reason_metrics=config.reason_metrics,
+                mask_paths=config.mask_paths,
+            )
+            lake.grant_put_records(processor.function)
+            salts.grant_use(processor.function)
+            processor.acknowledge_salt_path(salts.parameters_arn_nag)
+            failures = processor.failure_queue
+        else:
+            failures = failure_queue(self)
         Compaction(
             self,
             "Compaction",
             asset_dir=compactor_asset_dir,
             bucket=lake.bucket,
             events_prefix=EVENTS_PREFIX,
-            failure_queue=processor.failure_queue,
-            service_name=processor.service_name,
+            failure_queue=failures,
+            service_name=namespace,
         )
 
         repair = None
+        if repair_asset_dir is None and not config.realtime:
+            raise ValueError("-c realtime=false needs the repair function's asset")
         if repair_asset_dir is not None:
             repair = ArchiveRepair(
                 self,
@@ -126,13 +135,15 @@ class OwnstatsStack(Stack):
                 asset_dir=repair_asset_dir,
                 archive_bucket=archive.bucket,
                 archive_prefix=archive.cloudfront_prefix,
+                distribution_id=collector.distribution.distribution_id,
                 lake_bucket=lake.bucket,
                 events_prefix=EVENTS_PREFIX,
                 domains=config.domains,
                 salt_prefix=salts.prefix,
                 mask_paths=config.mask_paths,
-                failure_queue=processor.failure_queue,
-                service_name=processor.service_name,
+                failure_queue=failures,
+                service_name=namespace,
+                only_input=not config.realtime,
             )
             salts.grant_use(repair.function)
             repair.acknowledge_salt_path(salts.parameters_arn_nag)
@@ -142,11 +153,12 @@ class OwnstatsStack(Stack):
             "Monitoring",
             dashboard_name=namespace,
             namespace=METRICS_NAMESPACE,
-            service_name=processor.service_name,
-            stream=stream.stream,
-            function=processor.function,
+            service_name=namespace,
+            stream=stream.stream if stream else None,
+            function=processor.function if processor else None,
+            repair_function=repair.function if repair else None,
             delivery_stream_name=lake.delivery_stream_name,
-            failure_queue=processor.failure_queue,
+            failure_queue=failures,
             alarm_email=config.alarm_email,
             dashboard=config.monitoring_dashboard,
             reason_metrics=config.reason_metrics,
@@ -163,6 +175,7 @@ class OwnstatsStack(Stack):
                 domains=config.domains,
                 users=config.dashboard_users,
                 time_zone=config.time_zone,
+                archive_input=not config.realtime,
                 workgroup_name=analytics.workgroup_name,
                 database_name=lake.database_name,
                 table_names=[EVENTS_TABLE, *analytics.view_names],

@@ -59,9 +59,11 @@ log = logging.getLogger("lake_compactor")
 
 #: ``E2ABCDEF.2026-12-04-13.a1b2c3d4.gz``: CloudFront's standard (legacy) log file name
 _LOG_NAME = re.compile(r"\.(\d{4}-\d{2}-\d{2})-(\d{2})\.[^/.]+\.gz$")
-#: hours of the next day's files read for a day: a request is logged in the file of the
-#: hour CloudFront wrote it, which can be after the hour it was received in
+#: hours of the next day's files read for a day, and of the files after an hour read for
+#: that hour: a request is logged in the file of the hour CloudFront wrote it, which can
+#: be after the hour it was received in (a day reads more: it is read rarely, by hand)
 NEXT_DAY_HOURS = 3
+NEXT_HOURS = 1
 REPAIR_PREFIX = "repair-"
 
 
@@ -71,6 +73,8 @@ class DayRepair:
 
     day: str
     hour: int | None = None
+    #: the last hour of a window of hours (``hour`` is its first); None: ``hour`` alone
+    last_hour: int | None = None
     log_files: int = 0
     records: int = 0
     in_archive: int = 0
@@ -86,8 +90,8 @@ class DayRepair:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "day": self.day, "hour": self.hour, "log_files": self.log_files,
-            "records": self.records,
+            "day": self.day, "hour": self.hour, "last_hour": self.last_hour,
+            "log_files": self.log_files, "records": self.records,
             "in_archive": self.in_archive, "in_lake": self.in_lake, "missing": self.missing,
             "added": self.added, "key": self.key, "rejected": self.rejected,
             "damaged": self.damaged, "seconds": round(self.seconds, 3),
@@ -95,12 +99,17 @@ class DayRepair:
 
 
 def archive_logs(
-    listing: Iterable[StoredObject], day: str, hour: int | None = None
+    listing: Iterable[StoredObject], day: str, hour: int | None = None,
+    last_hour: int | None = None,
 ) -> list[StoredObject]:
-    """The standard-log objects that may hold requests of ``day`` (or of one ``hour`` of
-    it): the files of that time and of the ``NEXT_DAY_HOURS`` hours after it."""
+    """The standard-log objects that may hold requests of ``day`` (or of its hours
+    ``hour`` to ``last_hour``): the files of that time and of the hours after it."""
     first = datetime.fromisoformat(day).replace(hour=hour or 0)
-    span = timedelta(hours=(24 if hour is None else 1) + NEXT_DAY_HOURS)
+    if hour is None:
+        span = timedelta(hours=24 + NEXT_DAY_HOURS)
+    else:
+        span = timedelta(hours=(last_hour if last_hour is not None else hour) - hour + 1
+                         + NEXT_HOURS)
     chosen = []
     for obj in listing:
         match = _LOG_NAME.search(obj.key)
@@ -137,6 +146,7 @@ def archive_events(
     day: str,
     workdir: Path,
     hour: int | None = None,
+    last_hour: int | None = None,
 ) -> ArchiveRead:
     """The day's (or hour's) events in these logs.
 
@@ -150,7 +160,8 @@ def archive_events(
         start_ms = (
             int(datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC).timestamp()) * 1000
         )
-        window = (start_ms, start_ms + 3_600_000)
+        hours = (last_hour if last_hour is not None else hour) - hour + 1
+        window = (start_ms, start_ms + hours * 3_600_000)
     from stream_processor.standard_log import MalformedLine, StandardLogReader
 
     read = ArchiveRead()
@@ -249,10 +260,13 @@ def write_events(events: list[dict[str, Any]], path: Path, workdir: Path) -> int
 
 
 def repair_key(
-    day: str, event_ids: Iterable[str], events_prefix: str = "events/", hour: int | None = None
+    day: str, event_ids: Iterable[str], events_prefix: str = "events/", hour: int | None = None,
+    last_hour: int | None = None,
 ) -> str:
     digest = hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()[:20]
     when = day if hour is None else f"{day}-{hour:02d}"
+    if hour is not None and last_hour is not None and last_hour != hour:
+        when += f"-{last_hour:02d}"
     return f"{events_prefix}event_date={day}/{REPAIR_PREFIX}{when}-{digest}.parquet"
 
 
@@ -269,18 +283,21 @@ def repair_day(
     listing: list[StoredObject] | None = None,
     checkpoint: Callable[[str], None] = lambda step: None,
     hour: int | None = None,
+    last_hour: int | None = None,
 ) -> DayRepair:
-    """Compare one day (or one ``hour`` of it) of the archive with the lake; with
-    ``apply``, add what is missing."""
+    """Compare one day (or its hours ``hour`` to ``last_hour``, both included) of the
+    archive with the lake; with ``apply``, add what is missing."""
+    if hour is not None and last_hour is not None and not hour <= last_hour <= 23:
+        raise ValueError(f"hours {hour}..{last_hour} are not a window of one day")
     started = time.perf_counter()
-    report = DayRepair(day, hour=hour)
+    report = DayRepair(day, hour=hour, last_hour=last_hour)
     work = workdir / f"repair-{day}-{uuid.uuid4().hex}"
     work.mkdir(parents=True, exist_ok=True)
     try:
         listed = listing if listing is not None else archive.list(archive_prefix)
-        objects = archive_logs(listed, day, hour)
+        objects = archive_logs(listed, day, hour, last_hour)
         report.log_files = len(objects)
-        read = archive_events(archive, objects, processor, day, work, hour)
+        read = archive_events(archive, objects, processor, day, work, hour, last_hour)
         events = read.events
         report.records, report.rejected, report.damaged = read.records, read.rejected, read.damaged
         report.in_archive = len(events)
@@ -289,7 +306,7 @@ def repair_day(
         missing = sorted(set(events) - present)
         report.missing = len(missing)
         if apply and missing:
-            key = repair_key(day, missing, events_prefix, hour)
+            key = repair_key(day, missing, events_prefix, hour, last_hour)
             path = work / "repair.parquet"
             written = write_events([events[i] for i in missing], path, work)
             if written != len(missing):

@@ -55,6 +55,15 @@ __all__ = ["STATIC_DIR", "build_app", "dashboard_routes"]
 STATIC_DIR = Path(__file__).parent / "static"
 #: how long the site list (used to validate ``site``) is trusted before a re-check
 SITES_MEMO_S = 5.0
+#: what the page says on a stack whose only input is the log archive
+ARCHIVE_NOTE = (
+    "this stack reads CloudFront's standard logs every 15 minutes (-c realtime=false): "
+    "page views show up about an hour after they happen"
+)
+ARCHIVE_REALTIME = (
+    "realtime is not available: this stack reads CloudFront's standard logs every 15 "
+    "minutes (-c realtime=false), so no page view is minutes old"
+)
 #: how often an unknown ``site`` may trigger a fresh look at the lake
 SITES_RECHECK_S = 1.0
 #: the site picker lists sites with events in this many recent days
@@ -177,8 +186,12 @@ class _Api:
         configured: Sequence[str] = (),
         zones: Mapping[str, str | None] | None = None,
         default_zone: str | None = None,
+        archive_input: bool = False,
     ) -> None:
         self.configured = frozenset(configured)
+        #: a stack without the real-time path (-c realtime=false): events arrive from
+        #: the standard logs, an hour or more late, so there are no current visitors
+        self.archive_input = archive_input
         self.zones = dict(zones or {})
         self.default_zone = default_zone
         self.runner = runner
@@ -247,6 +260,8 @@ class _Api:
         first_day = None
         if request.query_params.get("period") == "all" and site in known:
             first_day = await self.first_day(site)
+        if self.archive_input and request.query_params.get("period") == "realtime":
+            raise BadRequest(ARCHIVE_REALTIME)
         return parse(
             request.query_params.multi_items(),
             sites=known.__contains__,
@@ -285,6 +300,9 @@ class _Api:
                 "sites": await self.sites(),
                 "filters": {name: spec.label for name, spec in FILTERS.items()},
                 "none_value": NONE_VALUE,
+                "input": {"mode": "archive", "note": ARCHIVE_NOTE}
+                if self.archive_input
+                else {"mode": "realtime"},
             }
         )
 
@@ -292,6 +310,8 @@ class _Api:
         return JSONResponse(await self.current_visitors(await self.params(request)))
 
     async def current_visitors(self, params: Params) -> dict[str, Any]:
+        if self.archive_input:  # no event is minutes old: the counter would say 0
+            return {"site": params.site, "visitors": None, "unavailable": ARCHIVE_REALTIME}
         (result,) = await self.runner.run(queries.current_visitors_sql(params.site))
         visitors = result.rows[0][0] if result.rows else 0
         return {"site": params.site, "visitors": visitors}
@@ -564,6 +584,7 @@ def dashboard_routes(
     now: Callable[[], datetime | None] | None = None,
     configured: Sequence[str] = (),
     time_zone: str = "",
+    archive_input: bool = False,
 ) -> list[BaseRoute]:
     """The dashboard's routes: ``/``, ``/_dash/*`` (static) and ``/api/*``.
 
@@ -575,6 +596,8 @@ def dashboard_routes(
     (``--domain``, ``-c domain``); the site list puts them first, so the page opens on
     one of them whatever else the lake holds. ``time_zone``: the sites' time zones
     (``params.time_zones``: ``Europe/Berlin`` or ``site=Zone`` pairs; empty: UTC).
+    ``archive_input``: the stack reads CloudFront's standard logs only (``-c
+    realtime=false``): the realtime period and the live counter are not available.
     """
     if now is None:
         clock = today is utc_today
@@ -582,7 +605,7 @@ def dashboard_routes(
     default_zone, zones = time_zones(time_zone)
     api = _Api(
         Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel),
-        today, now, configured, zones, default_zone,
+        today, now, configured, zones, default_zone, archive_input,
     )  # fmt: skip
     g = api.guarded
     return [

@@ -66,6 +66,8 @@ DOMAINS_ENV = "OWNSTATS_DOMAINS"
 CACHE_TTL_ENV = "OWNSTATS_CACHE_TTL_S"
 REUSE_MINUTES_ENV = "OWNSTATS_REUSE_MINUTES"
 TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
+#: ``archive``: the stack reads the standard logs only (-c realtime=false)
+INPUT_ENV = "OWNSTATS_INPUT"
 
 #: a reload within this many seconds costs no query on a warm instance
 DEFAULT_CACHE_TTL_S = 60.0
@@ -193,6 +195,7 @@ def build_hosted_app(
     today: Callable[[], date] = utc_today,
     now: Callable[[], datetime] = minute_now,
     time_zone: str = "",
+    archive_input: bool = False,
 ) -> ASGIApp:
     """The hosted dashboard API: the ``/api/*`` routes of ``dashboard_routes``.
 
@@ -206,7 +209,7 @@ def build_hosted_app(
         r
         for r in dashboard_routes(
             backend, cache_ttl_s=cache_ttl_s, parallel=True, today=today, now=now,
-            configured=domains, time_zone=time_zone,
+            configured=domains, time_zone=time_zone, archive_input=archive_input,
         )
         if getattr(r, "path", "").startswith("/api/")
     ]
@@ -244,6 +247,7 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         cache_ttl_s=float(os.environ.get(CACHE_TTL_ENV, DEFAULT_CACHE_TTL_S)),
         now=lambda: minute_now(),  # looked up per call: tests pin the clock
         time_zone=os.environ.get(TIME_ZONE_ENV, ""),
+        archive_input=os.environ.get(INPUT_ENV) == "archive",
     )
     return Mangum(app, lifespan="off")
 

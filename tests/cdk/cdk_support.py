@@ -71,3 +71,16 @@ def fixed_monthly_cost(template: dict[str, Any]) -> dict[str, float]:
         "custom metrics": metrics * CUSTOM_METRIC,
         "salts": SALTS,
     }
+
+
+def tracker_files(tmp: Path) -> tuple[Path, Path]:
+    """The built tracker if present, else stand-ins (the tracker has its own tests)."""
+    config = OwnstatsConfig(domains=("example.com",))
+    js, gif = config.tracker_js, config.tracker_gif
+    if not js.is_file():
+        js = tmp / "hello.js"
+        js.write_text("/* stand-in for tracker/dist/hello.js */\n")
+    if not gif.is_file():
+        gif = tmp / "hello.gif"
+        gif.write_bytes(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+    return js, gif

@@ -30,7 +30,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
-from cdk_support import Synth  # noqa: E402
+from cdk_support import Synth, tracker_files  # noqa: E402
 
 from cdk.app import build  # noqa: E402
 from cdk.bundling import build_compactor_asset, build_lambda_asset  # noqa: E402
@@ -49,19 +49,6 @@ CONTEXT: dict[str, str] = {
     "admin_email": "Owner@Example.com",
     "dashboard_users": "analyst@example.org",
 }
-
-
-def tracker_files(tmp: Path) -> tuple[Path, Path]:
-    """The built tracker if present, else stand-ins (the tracker has its own tests)."""
-    config = OwnstatsConfig(domains=("example.com",))
-    js, gif = config.tracker_js, config.tracker_gif
-    if not js.is_file():
-        js = tmp / "hello.js"
-        js.write_text("/* stand-in for tracker/dist/hello.js */\n")
-    if not gif.is_file():
-        gif = tmp / "hello.gif"
-        gif.write_bytes(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
-    return js, gif
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,8 @@ def _bucket(synth: Synth, rule: str) -> str:
 def test_the_function_reads_what_the_handler_reads(synth: Synth) -> None:
     module, _, name = construct.HANDLER.rpartition(".")
     assert module == repair_handler.__name__ and callable(getattr(repair_handler, name))
-    for setting in ("ARCHIVE_BUCKET_ENV", "ARCHIVE_PREFIX_ENV", "DOMAINS_ENV", "SALT_PREFIX_ENV"):
+    for setting in ("ARCHIVE_BUCKET_ENV", "ARCHIVE_PREFIX_ENV", "DOMAINS_ENV", "SALT_PREFIX_ENV",
+                    "INPUT_ENV", "DISTRIBUTION_ENV"):  # fmt: skip
         assert getattr(construct, setting) == getattr(repair_handler, setting), setting
     _, function = _function(synth)
     props = function["Properties"]
@@ -52,6 +53,11 @@ def test_the_function_reads_what_the_handler_reads(synth: Synth) -> None:
     assert env[PREFIX_ENV] == "events/"
     assert env[construct.DOMAINS_ENV] == "example.com,blog.example.org"
     assert env[construct.SALT_PREFIX_ENV].endswith("/salts/")
+    assert env[construct.INPUT_ENV] == "stream"
+    (distribution,) = [k for k, v in synth.resources("AWS::CloudFront::Distribution").items()
+                       if v["Properties"]["DistributionConfig"]["Comment"].startswith(
+                           "ownstats collector")]  # fmt: skip
+    assert env[construct.DISTRIBUTION_ENV] == {"Ref": distribution}
 
 
 def test_it_runs_every_hour_retries_twice_and_reports_to_the_failure_queue(synth: Synth) -> None:

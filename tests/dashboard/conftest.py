@@ -77,6 +77,12 @@ def zoned_server(engine: Engine) -> Iterator[str]:
     )
 
 
+@pytest.fixture(scope="session")
+def archive_server(engine: Engine) -> Iterator[str]:
+    """The same dashboard on a stack without the stream (-c realtime=false)."""
+    yield from _serve(build_app(engine, now=lambda: NOW, parallel=True, archive_input=True))
+
+
 def _serve(app: Any) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(

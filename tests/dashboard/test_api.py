@@ -19,6 +19,7 @@ import pytest
 from dashboard_support import DOMAINS, FIRST_DAY, HOSTILE, LAST_DAY, Lake, q
 from starlette.testclient import TestClient
 
+from ownstats.dashboard import build_app
 from ownstats.dashboard.queries import BREAKDOWNS
 from ownstats.engine import Engine
 
@@ -549,3 +550,25 @@ def test_the_page_request_refuses_what_it_cannot_answer(client: TestClient) -> N
     bad_range = {**q(period="custom"), "from": "2026-03-10", "to": "2026-03-01"}
     answer = client.get("/api/page", params={**bad_range, "panels": "pages"})
     assert answer.status_code == 400 and "after" in answer.json()["error"]
+
+
+def test_a_stack_reading_only_the_archive_says_so_and_has_no_realtime(engine: Engine) -> None:
+    """-c realtime=false: events come from the standard logs an hour or more late, so the
+    page says which mode it is in, the realtime period is refused with the reason, and
+    the live counter reports nothing rather than a false 0."""
+    app = build_app(engine, today=lambda: LAST_DAY, archive_input=True)
+    with TestClient(app) as archive:
+        sites = archive.get("/api/sites").json()
+        assert sites["input"]["mode"] == "archive" and "standard logs" in sites["input"]["note"]
+        refused = archive.get("/api/summary", params={"site": DOMAINS[0], "period": "realtime"})
+        assert refused.status_code == 400
+        assert "realtime is not available" in refused.json()["error"]
+        live = archive.get("/api/current-visitors", params={"site": DOMAINS[0]}).json()
+        assert live["visitors"] is None and "standard logs" in live["unavailable"]
+        page = archive.get(
+            "/api/page", params={"site": DOMAINS[0], "period": "today", "live": "1"}
+        ).json()
+        assert page["current_visitors"]["visitors"] is None
+        assert "error" not in page["summary"]
+    with TestClient(build_app(engine, today=lambda: LAST_DAY)) as realtime:
+        assert realtime.get("/api/sites").json()["input"] == {"mode": "realtime"}

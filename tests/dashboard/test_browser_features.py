@@ -667,3 +667,22 @@ def test_a_view_is_one_request(server: str, page: tuple[Any, Any]) -> None:
     pg.wait_for_selector('#panel-3-body[data-slug="browsers"] tbody tr')
     assert [u.split("?")[0].rsplit("/", 1)[-1] for u in asked if "/api/" in u] == ["browsers"]
     assert errors.messages == []
+
+
+def test_a_stack_without_the_stream_shows_its_mode_and_no_realtime(
+    page: tuple[Any, Any], archive_server: str
+) -> None:
+    pg, errors = page
+    # a shared realtime link: the page says why and shows today instead
+    pg.goto(f"{archive_server}/?site={SITE}&period=realtime")
+    wait_ready(pg)
+    assert query_of(pg)["period"] == "today"
+    assert "Realtime is not available" in pg.inner_text("#notice")
+    option = pg.locator('#period option[value="realtime"]')
+    assert option.is_disabled() and "not available" in option.inner_text()
+    pg.wait_for_function("document.querySelector('.live-label').textContent.includes('standard')")
+    assert pg.locator("#current").is_hidden()
+    assert "15 minutes" in pg.locator(".live-label").get_attribute("title")
+    press(pg, "r")  # the realtime key does nothing here
+    assert query_of(pg)["period"] == "today"
+    assert errors.messages == []

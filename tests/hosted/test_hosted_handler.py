@@ -286,12 +286,13 @@ def test_the_stacks_time_zone_reaches_the_handler(monkeypatch: pytest.MonkeyPatc
     from ownstats.dashboard import hosted
 
     assert construct.TIME_ZONE_ENV == hosted.TIME_ZONE_ENV
+    assert construct.INPUT_ENV == hosted.INPUT_ENV
     seen: dict[str, Any] = {}
     monkeypatch.setattr(hosted, "build_hosted_app", lambda *a, **k: seen.update(k) or object())
     for name, value in (
         (hosted.WORKGROUP_ENV, "wg"), (hosted.DATABASE_ENV, "db"),
         (hosted.DOMAINS_ENV, "example.com"), (hosted.TIME_ZONE_ENV, "Asia/Kolkata"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
+        (hosted.INPUT_ENV, "archive"), ("AWS_DEFAULT_REGION", "us-east-1"),
     ):  # fmt: skip
         monkeypatch.setenv(name, value)
     hosted._lambda_handler.cache_clear()
@@ -300,3 +301,4 @@ def test_the_stacks_time_zone_reaches_the_handler(monkeypatch: pytest.MonkeyPatc
     finally:
         hosted._lambda_handler.cache_clear()
     assert seen["time_zone"] == "Asia/Kolkata"
+    assert seen["archive_input"] is True

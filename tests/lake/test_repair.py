@@ -239,6 +239,7 @@ def configure_function(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -
         BUCKET_ENV: "lake",
         repair_handler.DOMAINS_ENV: "example.com",
         repair_handler.SALT_PREFIX_ENV: "/ownstats/salts",
+        repair_handler.DISTRIBUTION_ENV: "E2TEST",  # lists the hours it reads only
         "AWS_DEFAULT_REGION": REGION,
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
@@ -257,6 +258,10 @@ def test_the_scheduled_function_repairs_settled_hours_and_says_so(
     assert repair_handler.scheduled_hours(now) == [
         ("2026-03-01", 12), ("2026-03-01", 11), ("2026-03-01", 10),
         ("2026-02-28", 13),  # once more a day later: entries can come 24 h late
+    ]  # fmt: skip
+    # read as windows: each window's files and the day's event ids once
+    assert repair_handler.windows(repair_handler.scheduled_hours(now)) == [
+        ("2026-02-28", 13, 13), ("2026-03-01", 10, 12),
     ]  # fmt: skip
     expected = [
         e for e in stack["events"][DAYS[0]]
@@ -368,3 +373,37 @@ def test_a_damaged_archive_file_fails_that_file_only(
     again = repair(stack, day, apply=True)
     assert again.damaged == [] and again.added == len(stack["events"][day]) - len(stored)
     assert set(lake_rows(stack, tmp_path)) == {e["event_id"] for e in stack["events"][day]}
+
+
+def test_without_the_stream_the_repair_is_the_input_every_15_minutes(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """-c realtime=false: nothing arrives by the stream; each run reads the current hour
+    and the two before it, and adds what the files delivered since hold, once."""
+    configure_function(stack, monkeypatch)
+    monkeypatch.setenv(repair_handler.INPUT_ENV, "archive")
+    at_1605 = START + 16 * 3600 + 5 * 60
+    assert repair_handler.archive_input_hours(at_1605) == [
+        ("2026-03-01", 16), ("2026-03-01", 15), ("2026-03-01", 14),
+        ("2026-02-28", 14),  # the first run of an hour also reads the hour 26 h back
+    ]  # fmt: skip
+    assert len(repair_handler.archive_input_hours(at_1605 + 15 * 60)) == 3
+
+    def hours(*wanted: int) -> set[str]:
+        return {
+            e["event_id"] for e in stack["events"][DAYS[0]]
+            if datetime.fromtimestamp(e["event_time"] / 1000, UTC).hour in wanted
+        }  # fmt: skip
+
+    monkeypatch.setattr(repair_handler, "clock", lambda: at_1605)
+    first = repair_handler.handler({"source": "aws.events"}, None)
+    assert first["errors"] == []
+    stored = set(lake_rows(stack, tmp_path))
+    assert hours(14, 15) <= stored <= hours(14, 15, 16)
+
+    # an hour later the whole of hour 16 is in, and nothing twice (lake_rows checks)
+    monkeypatch.setattr(repair_handler, "clock", lambda: at_1605 + 3600)
+    repair_handler.handler({"source": "aws.events"}, None)
+    later = set(lake_rows(stack, tmp_path))
+    assert stored < later and hours(14, 15, 16) <= later <= hours(14, 15, 16, 17)
+    assert repair_handler.handler({"source": "aws.events"}, None)["added"] == 0

@@ -54,6 +54,9 @@
   let filterLabels = {};
   let noneValue = "(none)";
   let sites = [];
+  // {mode: "realtime"} or, on a stack that reads CloudFront's standard logs only
+  // (-c realtime=false), {mode: "archive", note}: no realtime period, no live counter
+  let input = { mode: "realtime" };
   let generation = 0; // responses of an older render() are dropped
   let liveTimer = null;
   let totalsTimer = null;
@@ -894,6 +897,14 @@
 
   function showLive(data) {
     if (!data || data.error || data.site !== readState().site) return;
+    if (data.visitors === null || data.visitors === undefined) {  // the archive's mode
+      $("#current").hidden = true;
+      $(".pulse").hidden = true;
+      const label = $(".live-label");
+      label.textContent = "standard logs, read every 15 minutes";
+      label.title = input.note || data.unavailable || "";
+      return;
+    }
     const node = $("#current");
     node.textContent = whole.format(data.visitors);
     node.dataset.value = data.visitors;
@@ -1024,6 +1035,14 @@
     const gen = ++generation;
     delete document.body.dataset.ready; // set again once cards and graph show this state
     const state = readState();
+    if (state.period === "realtime" && input.mode === "archive") {
+      // a shared link from elsewhere: say why, and show today instead
+      const notice = $("#notice");
+      notice.textContent = "Realtime is not available: " + (input.note || "") + ". Showing today.";
+      notice.hidden = false;
+      navigate({ ...state, period: "today" }, true);
+      return;
+    }
     if (!state.site || !sites.includes(state.site)) {
       if (!sites.length) {
         showEmpty(state);
@@ -1131,7 +1150,7 @@
       navigate({ ...state, comparison: state.comparison === "off" ? "previous_period" : "off" });
     } else {
       const hit = PERIODS.find(([, , k]) => k === key);
-      if (!hit) return;
+      if (!hit || (hit[0] === "realtime" && input.mode === "archive")) return;
       if (hit[0] === "custom") {
         $("#period").value = "custom";
         onPeriod();
@@ -1174,6 +1193,13 @@
       sites = data.sites;
       filterLabels = data.filters;
       noneValue = data.none_value;
+      input = data.input || input;
+      if (input.mode === "archive") {
+        const option = $('#period option[value="realtime"]');
+        option.disabled = true;
+        option.textContent = "Realtime (not available: standard logs only)";
+        option.title = input.note || "";
+      }
     } catch (err) {
       showError(`Could not load the site list: ${err.message}`, err);
       return;
