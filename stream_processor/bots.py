@@ -49,6 +49,36 @@ LOCAL_DENY: tuple[tuple[str, str], ...] = (
     ),
     (r"Yandex\.Translate", "Yandex's page translator (Crawler-Detect's broad Yandex entry is off)"),
     (r"Blackboard Safeassign", "Blackboard's plagiarism crawler (its broad entry is off)"),
+    # issue #25 (rules from its examples and isbot's "tune" half, bench/useragent_accuracy.py)
+    (r"Synthetics", "synthetic monitors name themselves so (Splunk, SyntheticsAgent, Datadog)"),
+    (r"\bDejaClick/", "AlertSite's recorder of scripted transactions: a monitor, not a visit"),
+    (
+        r"^[A-Za-z][\w.-]*/[\w.+-]+ (?-i:\((?:darwin|linux|win32|freebsd|openbsd|sunos|aix) "
+        r"(?:x64|arm64|ia32|arm|ppc64|s390x|loong64|riscv64)\))",
+        "a Node/Electron app's own fetch ('Name/1.2 (darwin arm64)': Node's platform and "
+        "arch), as AI editors send when an agent reads a page; their windows send a Chrome "
+        "string",
+    ),
+    (
+        r"^(?:DuckDuckGo/\d+|ddg_android/[\d.]+|DDG-Android-[\d.]+)(?:[ ;(]|$)",
+        "DuckDuckGo's apps fetching favicons and previews start with the app's name; its "
+        "browser tabs send a Mozilla/5.0 string (…DuckDuckGo/5 Safari/…), which stays",
+    ),
+    (
+        r"\((?:[a-z][\w-]*\.){2,}[\w-]+; Android API \d+\)",
+        "an Android app's own HTTP client naming its package and API level; web views send "
+        "a Mozilla/5.0 … wv) string instead",
+    ),
+    (r"googleweblight", "Google Web Light, a transcoding proxy: it fetched pages for phones"),
+    (r"^ClamAV/", "ClamAV's URL scanner"),
+    (r"\bgrpc-[a-z0-9]+(?:-[a-z0-9]+)*/\d", "gRPC client libraries (grpc-node, grpc-c, …)"),
+    (
+        r"\bMicrosoft-(?:CryptoAPI|Delivery-Optimization|WebDAV-MiniRedir|WNS)/"
+        r"|\bWindows-Update-Agent/",
+        "Windows' system agents (certificate revocation, updates, WebDAV, push): Matomo "
+        "knows them only as an OS",
+    ),
+    (r"^iGetter/", "a download manager"),
 )
 
 # (pattern, why): tokens of real browsers and devices that list entries take for bot words.
@@ -86,6 +116,11 @@ DISABLED: dict[str, str] = {
     "speedy": "the SMART 4G Speedy phone; Speedy Spider is named elsewhere",
     r"Slack\/": "Slack's desktop app; Slackbot and Slack-ImgProxy are named elsewhere",
     "Blackboard": "the Blackboard Learn app's web view; its crawler is in LOCAL_DENY",
+    "Viber": "Viber's in-app browser (…wv)… Viber/11.9) and desktop app; its link fetcher is "
+    "Matomo's ViberUrlDownloader, and the bare 'Viber' is too short to be a browser",
+    r"Code\/1\.": "VS Code's built-in browser (Electron renders the page and runs the "
+    "tracker); an agent reading a page through it sends the same string, so it is counted",
+    r"Trae\/": "the Trae editor's built-in browser, for the same reason as VS Code's",
 }
 
 

@@ -8,10 +8,15 @@ them by their own tokens. ua-parser's answer is kept, so names stay the ones the
 always had; Matomo's replaces it only when ua-parser's is one of ``ENGINE_NAMES`` and
 Matomo's is not one of its own generic names. The same for the OS with ``oss.yml`` when
 ua-parser has none or only says "Linux".
+
+``non_browser_client`` reads Matomo's feed-reader, media-player and mail-client lists for
+the opposite question: a user agent that names one of them and no web engine fetched a
+feed, an episode or a message, never a page with the tracker on it.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from .bots import matomo_file, matomo_regex
@@ -65,6 +70,32 @@ def _browsers() -> PatternSet:
         Pattern(matomo_regex(e["regex"]), True, e["name"], str(e.get("version") or "") or None)
         for e in matomo_file("client/browsers.yml")  # type: ignore[attr-defined]
     )
+
+
+#: Matomo's lists of clients that fetch without rendering: feed readers, media and podcast
+#: players, mail and calendar clients. Only trusted when the user agent names no engine
+#: (below): Thunderbird and many players also have a web view, which sends Gecko or WebKit.
+NON_BROWSER_CLIENTS = ("client/feed_readers.yml", "client/mediaplayers.yml", "client/pim.yml")
+#: a rendering engine, or the Mozilla/Opera shell every engine-based browser string has
+_ENGINE = re.compile(r"^(?:Mozilla|Opera)/|AppleWebKit|KHTML|Gecko|Trident|Presto", re.I)
+
+
+@cache
+def _non_browser_clients() -> PatternSet:
+    return PatternSet(
+        Pattern(matomo_regex(e["regex"]), True, f"Matomo {kind.split('/')[1][:-4]}: {e['name']}")
+        for kind in NON_BROWSER_CLIENTS
+        for e in matomo_file(kind)  # type: ignore[attr-defined]
+    )
+
+
+def non_browser_client(text: str) -> str | None:
+    """Which feed reader, player or mail client sent ``text``, when no engine could render:
+    such a request fetched a feed, an episode or a message, and ran no tracker script."""
+    if _ENGINE.search(text):
+        return None
+    found = _non_browser_clients().first(text)
+    return None if found is None else f"{found.label} (no web engine)"
 
 
 @cache

@@ -1,7 +1,8 @@
 """User agent → browser, OS, device type, or "this is a bot": maintained lists, bounded work.
 
 - Bot or not: three maintained lists (crawler-user-agents, Crawler-Detect, Matomo's bots
-  and HTTP libraries) and a short local list, all in ``bots.py``.
+  and HTTP libraries) and a short local list, all in ``bots.py``; then Matomo's feed
+  readers, players and mail clients when no web engine is named (``browsers.py``).
 - Browser and OS: ua-parser (its native ``ua-parser-rs`` matcher).
 - Device type: Matomo's device lists and rules, in ``devices.py``.
 
@@ -20,7 +21,7 @@ from typing import NamedTuple
 from ua_parser import BestAvailableResolver, Domain, Parser, load_lazy_builtins
 
 from .bots import bot_lists
-from .browsers import better_browser, better_os
+from .browsers import better_browser, better_os, non_browser_client
 from .devices import DEVICE_TYPES, device_type
 
 __all__ = ["DEVICE_TYPES", "MAX_LENGTH", "UNNAMED", "AgentInfo", "bot_reason", "classify", "warm"]
@@ -102,19 +103,20 @@ def _list_reason(user_agent: str) -> str | None:
         return "empty or too short to name a browser"
     if len(user_agent) > MAX_LENGTH:
         return f"longer than {MAX_LENGTH} characters"
-    return bot_lists().match(user_agent)
+    return bot_lists().match(user_agent) or non_browser_client(user_agent)
 
 
 def warm(models: bool = False) -> None:
     """Build every list now (about 2.5 s) rather than on the first user agent; with
     ``models``, also every brand's model list (about 2.5 s more), which otherwise is built
     the first time a user agent of that brand arrives (up to ~0.2 s, once per process)."""
-    from .browsers import _browsers, _systems
+    from .browsers import _browsers, _non_browser_clients, _systems
     from .devices import _lists, _tv_browsers
 
     bot_lists()
     _parser()
     _browsers()
+    _non_browser_clients()
     _systems()
     _tv_browsers()
     for _gate, device_list in _lists():
