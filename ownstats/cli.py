@@ -789,7 +789,44 @@ def parser() -> argparse.ArgumentParser:
         "--apply", action="store_true", help="add the missing events (default: dry run)"
     )
     repair_p.set_defaults(func=cmd_repair)
+
+    key_p = sub.add_parser(
+        "api-key", help="create, list or revoke Stats API keys (POST /api/v2/query)"
+    )
+    key_sub = key_p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create_p = key_sub.add_parser("create", help="make a key; it is printed once")
+    data_arg(create_p)
+    create_p.add_argument("--name", default="", help="what the key is for (shown by list)")
+    list_p = key_sub.add_parser("list", help="the keys (their ids, never the keys)")
+    data_arg(list_p)
+    revoke_p = key_sub.add_parser("revoke", help="delete a key: it stops working at once")
+    data_arg(revoke_p)
+    revoke_p.add_argument("key_id", metavar="ID", help="the id `list` shows (or the key)")
+    key_p.set_defaults(func=cmd_api_key)
     return root
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    """Keys live hashed in ``<data>/api-keys.json``; a running ``serve`` sees changes at
+    its next request."""
+    from ownstats.dashboard.api_keys import KeyStore, describe
+
+    store = KeyStore(Path(args.data))
+    if args.action == "create":
+        key = store.create(args.name)
+        print(key)
+        print("keep it now: only its hash is stored, it cannot be shown again", file=sys.stderr)
+        return 0
+    if args.action == "list":
+        for stored in store.list():
+            info = describe(stored)
+            print(f"{info['id']}  {info['created']}  {info['prefix']}  {info['name']}")
+        return 0
+    if store.revoke(args.key_id):
+        print(f"revoked {args.key_id}")
+        return 0
+    print(f"error: no key {args.key_id[:40]!r}", file=sys.stderr)
+    return 1
 
 
 def _day_arg(value: str) -> str:

@@ -196,10 +196,14 @@ def warm_up() -> None:
 def dashboard(stack: LocalStack) -> list[BaseRoute]:
     """The dashboard's routes over the local engine."""
     from ownstats.dashboard import dashboard_routes
+    from ownstats.dashboard.api_keys import KeyStore
 
     return list(
-        dashboard_routes(stack.engine, configured=stack.domains, time_zone=stack.time_zone)
-    )
+        dashboard_routes(
+            stack.engine, configured=stack.domains, time_zone=stack.time_zone,
+            api_keys=KeyStore(stack.data_dir),
+        )
+    )  # fmt: skip
 
 
 def collector_app(stack: LocalStack) -> Starlette:

@@ -12,6 +12,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import json
 import logging
 import re
 import secrets
@@ -32,6 +33,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ownstats.dashboard import queries
+from ownstats.dashboard.api_keys import KeyStore
 from ownstats.dashboard.csvsafe import defuse
 from ownstats.dashboard.params import (
     FILTERS,
@@ -488,6 +490,28 @@ class _Api:
             "more": more,
         }
 
+    def stats_query(self, keys: KeyStore) -> Handler:
+        """``POST /api/v2/query``: Plausible's Stats API v2 for holders of a key
+        (``ownstats api-key create``), on this dashboard's own queries (stats_api.py)."""
+        from ownstats.dashboard import stats_api
+
+        async def endpoint(request: Request) -> Response:
+            checked = keys.check(request.headers.get("authorization"))
+            if isinstance(checked, tuple):
+                return _error(*checked)
+            raw = bytearray()
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > stats_api.MAX_BODY_BYTES:
+                    return _error(413, f"the query is over {stats_api.MAX_BODY_BYTES} bytes")
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (ValueError, RecursionError):
+                return _error(400, "the body is not JSON (a UTF-8 JSON object)")
+            return JSONResponse(await stats_api.answer(self, body))
+
+        return endpoint
+
     async def get_page(self, request: Request) -> Response:
         """Everything a page load shows, in one request: the cards, the graph and each
         panel's rows (``panels=pages,sources,countries:300,…``; ``slug:limit``). Hosted,
@@ -585,6 +609,7 @@ def dashboard_routes(
     configured: Sequence[str] = (),
     time_zone: str = "",
     archive_input: bool = False,
+    api_keys: KeyStore | None = None,
 ) -> list[BaseRoute]:
     """The dashboard's routes: ``/``, ``/_dash/*`` (static) and ``/api/*``.
 
@@ -598,6 +623,7 @@ def dashboard_routes(
     (``params.time_zones``: ``Europe/Berlin`` or ``site=Zone`` pairs; empty: UTC).
     ``archive_input``: the stack reads CloudFront's standard logs only (``-c
     realtime=false``): the realtime period and the live counter are not available.
+    ``api_keys``: serve Plausible's Stats API v2 (``POST /api/v2/query``) to these keys.
     """
     if now is None:
         clock = today is utc_today
@@ -618,7 +644,13 @@ def dashboard_routes(
         Route("/api/timeseries", g(api.get_timeseries), name="api-timeseries"),
         Route("/api/breakdown/{panel}", g(api.get_breakdown), name="api-breakdown"),
         Route("/api/page", g(api.get_page), name="api-page"),
-    ]
+        *(
+            [Route("/api/v2/query", g(api.stats_query(api_keys)), methods=["POST"],
+                   name="api-v2-query")]
+            if api_keys is not None
+            else []
+        ),
+    ]  # fmt: skip
 
 
 def build_app(backend: Backend, **kwargs: Any) -> Starlette:

@@ -1,0 +1,456 @@
+"""Plausible's Stats API v2 (``POST /api/v2/query``): a compatible subset, on the
+dashboard's own query core.
+
+Why on the dashboard's core: a number the API gives must be the number the dashboard
+shows for the same question. So a v2 query is translated into the dashboard's request
+(period, filters, panel, order, page) and answered by the same SQL (``queries``) through
+the same backend; only the shapes are Plausible's. What that core cannot answer yet
+(two dimensions at once, custom properties, ``is`` with several values, the other
+filter operators, datetimes in ``date_range``) is refused with a 400 that says so, as
+Plausible refuses combinations it does not support. docs/API.md lists what is served.
+
+Units follow Plausible: ``bounce_rate``, ``percentage`` and ``conversion_rate`` in
+percent, ``visit_duration`` and ``time_on_page`` in whole seconds, ``views_per_visit``
+to two decimals.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import QueryParams
+
+from ownstats.dashboard import queries
+from ownstats.dashboard.params import BadRequest, Params, shown
+
+if TYPE_CHECKING:
+    from ownstats.dashboard.app import _Api
+
+#: the largest request body read (a query is a few hundred bytes)
+MAX_BODY_BYTES = 64 * 1024
+MAX_LIST = 50
+METRICS = (
+    "visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration",
+    "events", "percentage", "conversion_rate", "scroll_depth", "time_on_page",
+)  # fmt: skip
+#: v2 dimension → (dashboard panel, its column)
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "event:page": ("pages", "page_path"),
+    "event:goal": ("custom-events", "event_name"),
+    "visit:entry_page": ("entry-pages", "page_path"),
+    "visit:exit_page": ("exit-pages", "page_path"),
+    "visit:source": ("sources", "source"),
+    "visit:channel": ("channels", "channel"),
+    "visit:utm_campaign": ("campaigns", "utm_campaign"),
+    "visit:utm_medium": ("mediums", "utm_medium"),
+    "visit:utm_term": ("terms", "utm_term"),
+    "visit:utm_content": ("contents", "utm_content"),
+    "visit:country": ("countries", "country_code"),
+    "visit:device": ("devices", "device_type"),
+    "visit:browser": ("browsers", "browser_name"),
+    "visit:os": ("operating-systems", "os_name"),
+    # the edge location's city: the lake has no visitor city (no IP database)
+    "visit:city": ("cities", "edge_city"),
+}
+TIME_DIMENSIONS = {"time": None, "time:hour": "hour", "time:day": "day", "time:week": "week",
+                   "time:month": "month"}  # fmt: skip
+#: v2 filter dimension → the dashboard's filter parameter
+FILTERS = {
+    "event:page": "page", "event:goal": "event", "visit:entry_page": "entry_page",
+    "visit:exit_page": "exit_page", "visit:source": "source", "visit:channel": "channel",
+    "visit:utm_campaign": "campaign", "visit:utm_medium": "medium", "visit:utm_term": "term",
+    "visit:utm_content": "content", "visit:country": "country", "visit:device": "device",
+    "visit:browser": "browser", "visit:os": "os",
+}  # fmt: skip
+#: known to Plausible, not served here (yet): refused by name rather than as unknown
+KNOWN_UNSERVED = (
+    "event:name", "event:hostname", "visit:referrer", "visit:utm_source", "visit:screen",
+    "visit:browser_version", "visit:os_version", "visit:region", "visit:country_name",
+    "visit:region_name", "visit:city_name", "visit:entry_page_hostname",
+    "visit:exit_page_hostname",
+)  # fmt: skip
+FILTER_OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
+#: the dashboard's summary column of each aggregate metric
+_SUMMARY = {"visitors": "visitors", "visits": "visits", "pageviews": "pageviews",
+            "views_per_visit": "views_per_visit", "bounce_rate": "bounce_rate",
+            "visit_duration": "visit_duration_s"}  # fmt: skip
+#: a panel's column of each metric (entry and exit pages count their visits as such)
+_PANEL_METRIC = {"visitors": "visitors", "visits": "visits", "pageviews": "pageviews",
+                 "bounce_rate": "bounce_rate", "visit_duration": "avg_visit_duration_s",
+                 "events": "events", "time_on_page": "avg_time_on_page_s",
+                 "scroll_depth": "scroll_depth", "conversion_rate": "conversion_rate"}  # fmt: skip
+_VISITS_OF = {"entry-pages": "entries", "exit-pages": "exits"}
+_SESSION_METRICS = ("visits", "bounce_rate", "visit_duration", "views_per_visit")
+
+
+class QueryError(BadRequest):
+    """A v2 query this server refuses; the message says why (Plausible's intent)."""
+
+
+def _list(body: dict[str, Any], name: str, required: bool = False) -> list[Any]:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise QueryError(f"#/{name}: Required property {name} was not present.")
+        return []
+    if not isinstance(value, list):
+        raise QueryError(f"#/{name}: Type mismatch. Expected Array but got {type(value).__name__}.")
+    if len(value) > MAX_LIST:
+        raise QueryError(f"#/{name}: at most {MAX_LIST} entries")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise QueryError(f"{where}: Type mismatch. Expected String but got {type(value).__name__}.")
+    if len(value) > 2000 or "\x00" in value:
+        raise QueryError(f"{where}: a string of at most 2000 characters, without NUL")
+    return value
+
+
+def _date_range(value: Any, today: date) -> tuple[str, date | None, date | None]:
+    """The dashboard's period (and dates for a custom range)."""
+    presets = {"day": "today", "7d": "7d", "30d": "30d", "month": "month", "year": "year",
+               "12mo": "12mo", "all": "all"}  # fmt: skip
+    if isinstance(value, str):
+        if value in presets:
+            return presets[value], None, None
+        if value in ("28d", "91d"):
+            return "custom", today - timedelta(days=int(value[:-1]) - 1), today
+        if value == "6mo":
+            first = today.replace(day=1)
+            for _ in range(5):
+                first = (first - timedelta(days=1)).replace(day=1)
+            return "custom", first, today
+        raise QueryError(f"#/date_range: Invalid date range {shown(value)}")
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        try:
+            first, last = (date.fromisoformat(v) for v in value)
+        except ValueError:
+            raise QueryError(
+                "#/date_range: two ISO dates (YYYY-MM-DD); datetimes are not supported by "
+                "this server yet"
+            ) from None
+        return "custom", first, last
+    raise QueryError(f"#/date_range: Invalid date range {shown(json.dumps(value)[:80])}")
+
+
+def _filters(value: list[Any]) -> list[tuple[str, str]]:
+    """The dashboard's ``(parameter, value)`` filters of a v2 filter list."""
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Any, where: str, depth: int) -> None:
+        if depth > 8:
+            raise QueryError(f"{where}: filters nested deeper than 8 levels")
+        if not isinstance(node, list) or not node:
+            raise QueryError(f"{where}: Invalid filter {shown(json.dumps(node)[:80])}")
+        operator = node[0]
+        if operator == "and" and len(node) == 2 and isinstance(node[1], list):
+            for i, child in enumerate(node[1][:MAX_LIST]):
+                walk(child, f"{where}/1/{i}", depth + 1)
+            return
+        if operator in ("or", "not", "has_done", "has_not_done"):
+            raise QueryError(
+                f"{where}: the '{operator}' filter is not supported by this server yet"
+            )
+        if operator not in FILTER_OPERATORS or len(node) not in (3, 4):
+            raise QueryError(f"{where}: Invalid filter {shown(json.dumps(node)[:80])}")
+        dimension, clauses = _text(node[1], f"{where}/1"), node[2]
+        if not isinstance(clauses, list) or not clauses:
+            raise QueryError(f"{where}/2: a non-empty list of values")
+        if operator != "is":
+            raise QueryError(
+                f"{where}: the '{operator}' operator is not supported by this server yet "
+                "(only 'is')"
+            )
+        if dimension.startswith("event:props:"):
+            raise QueryError(
+                f"{where}: custom property filters are not supported by this server yet"
+            )
+        param = FILTERS.get(dimension)
+        if param is None:
+            if dimension in KNOWN_UNSERVED or dimension in DIMENSIONS:
+                raise QueryError(
+                    f"{where}/1: filtering by {shown(dimension)} is not supported by this "
+                    "server yet"
+                )
+            raise QueryError(f"{where}/1: Invalid filter dimension {shown(dimension)}")
+        if len(clauses) != 1:
+            raise QueryError(
+                f"{where}/2: 'is' with several values is not supported by this server yet"
+            )
+        clause = clauses[0]
+        if isinstance(clause, int) and not isinstance(clause, bool):
+            clause = str(clause)
+        text = _text(clause, f"{where}/2/0")
+        if param == "device":
+            text = text.lower()  # Plausible spells "Desktop", the lake "desktop"
+        if any(p == param for p, _ in out):
+            raise QueryError(f"{where}: two filters on {shown(dimension)} are not supported yet")
+        out.append((param, text))
+
+    for i, node in enumerate(value):
+        walk(node, f"#/filters/{i}", 0)
+    return out
+
+
+def _round(metric: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if metric == "bounce_rate":
+        return round(float(value) * 100)
+    if metric in ("conversion_rate", "percentage"):
+        return round(float(value) * 100, 1)
+    if metric in ("visit_duration", "time_on_page"):
+        return round(float(value))
+    if metric == "views_per_visit":
+        return round(float(value), 2)
+    if metric == "scroll_depth":
+        return round(float(value))
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+async def answer(api: _Api, body: Any) -> dict[str, Any]:
+    """The v2 response (``results``, ``meta``, ``query``) for one request body."""
+    if not isinstance(body, dict):
+        raise QueryError("#: Type mismatch. Expected Object.")
+    allowed = {"site_id", "metrics", "date_range", "dimensions", "filters", "order_by",
+               "include", "pagination"}  # fmt: skip
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise QueryError(f"#/{unknown[0][:40]}: Schema does not allow additional properties.")
+    site = _text(body.get("site_id"), "#/site_id")
+    metrics = [_text(m, f"#/metrics/{i}") for i, m in enumerate(_list(body, "metrics", True))]
+    if not metrics:
+        raise QueryError("#/metrics: Expected a minimum of 1 items but got 0.")
+    for metric in metrics:
+        if metric not in METRICS:
+            raise QueryError(f"#/metrics: Invalid metric {shown(metric)}")
+    if len(set(metrics)) != len(metrics):
+        raise QueryError("#/metrics: Expected items to be unique but they were not.")
+    if "date_range" not in body:
+        raise QueryError("#/date_range: Required property date_range was not present.")
+    dimensions = [_text(d, f"#/dimensions/{i}") for i, d in enumerate(_list(body, "dimensions"))]
+    filters = _filters(_list(body, "filters"))
+    include = body.get("include") or {}
+    if not isinstance(include, dict) or set(include) - {"time_labels", "total_rows", "imports"}:
+        raise QueryError("#/include: only time_labels, total_rows (and imports: false)")
+    if include.get("imports"):
+        raise QueryError("#/include/imports: this server has no imported data")
+    pagination = body.get("pagination") or {}
+    if not isinstance(pagination, dict) or set(pagination) - {"limit", "offset"}:
+        raise QueryError("#/pagination: an object with limit and offset")
+    limit, offset = pagination.get("limit", 10_000), pagination.get("offset", 0)
+    for name, value in (("limit", limit), ("offset", offset)):
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value < (1 if name == "limit" else 0)
+        ):
+            raise QueryError(f"#/pagination/{name}: a whole number")
+    order_by = _list(body, "order_by")
+
+    period, first, last = _date_range(body["date_range"], api._today())
+    items: list[tuple[str, str]] = [("site", site), ("period", period), ("comparison", "off")]
+    if first is not None and last is not None:
+        items += [("from", first.isoformat()), ("to", last.isoformat())]
+    items += filters
+
+    if len(dimensions) > 1:
+        raise QueryError(
+            "#/dimensions: more than one dimension is not supported by this server yet"
+        )
+    dimension = dimensions[0] if dimensions else None
+    goal_filtered = any(p == "event" for p, _ in filters)
+    if "percentage" in metrics and dimension is None:
+        raise QueryError("Metric `percentage` can only be queried with a dimension")
+    if "conversion_rate" in metrics and not (goal_filtered or dimension == "event:goal"):
+        raise QueryError(
+            "Metric `conversion_rate` can only be queried with event:goal filters or dimensions"
+        )
+    if dimension is not None and dimension.startswith("event:") and dimension != "event:page":
+        session = [m for m in metrics if m in _SESSION_METRICS]
+        if session:
+            raise QueryError(
+                f"Session metric(s) {', '.join(f'`{m}`' for m in session)} cannot be "
+                "queried along with event dimensions."
+            )
+
+    from ownstats.dashboard.app import _Query  # the dashboard's own request validation
+
+    def params(extra: list[tuple[str, str]], columns: tuple[str, ...] = ()) -> Any:
+        return api.params(_Query(QueryParams(items + extra)), columns=columns)
+
+    results: list[dict[str, Any]]
+    meta: dict[str, Any] = {}
+    if dimension is None:
+        results = [await _aggregate(api, await params([]), metrics, goal_filtered)]
+    elif dimension in TIME_DIMENSIONS:
+        results, labels = await _timeseries(api, params, dimension, metrics)
+        if include.get("time_labels"):
+            meta["time_labels"] = labels
+        results = results[offset : offset + limit]
+    elif dimension in DIMENSIONS:
+        results, total = await _breakdown(
+            api, params, dimension, metrics, order_by, limit, offset,
+            count=bool(include.get("total_rows")),
+        )  # fmt: skip
+        if total is not None:
+            meta["total_rows"] = total
+    elif dimension.startswith("event:props:"):
+        raise QueryError(
+            "#/dimensions/0: custom property dimensions are not supported by this server yet"
+        )
+    elif dimension in KNOWN_UNSERVED:
+        raise QueryError(f"#/dimensions/0: {shown(dimension)} is not supported by this server yet")
+    else:
+        raise QueryError(f"#/dimensions/0: Invalid dimension {shown(dimension)}")
+    if include.get("time_labels") and dimension not in TIME_DIMENSIONS:
+        raise QueryError("Invalid include.time_labels: requires a time dimension")
+    resolved = await params([])
+    return {
+        "results": results,
+        "meta": meta,
+        "query": {
+            "site_id": site,
+            "metrics": metrics,
+            "date_range": [
+                f"{resolved.start.isoformat()}T00:00:00Z",
+                f"{resolved.end.isoformat()}T23:59:59Z",
+            ],
+            "filters": body.get("filters") or [],
+            "dimensions": dimensions,
+            "order_by": order_by,
+            "include": include,
+            "pagination": {"limit": limit, "offset": offset},
+        },
+    }
+
+
+async def _aggregate(api: _Api, params: Params, metrics: list[str], goal: bool) -> dict[str, Any]:
+    summary = (await api.summary(params))["metrics"]
+    values = []
+    for metric in metrics:
+        if metric == "events":
+            if not goal:
+                raise QueryError(
+                    "Metric `events` without a dimension needs an event:goal filter here (yet)"
+                )
+            values.append(summary["total_conversions"]["value"])
+        elif metric == "conversion_rate":
+            values.append(_round(metric, summary["conversion_rate"]["value"]))
+        elif metric in _SUMMARY:
+            values.append(_round(metric, summary[_SUMMARY[metric]]["value"]))
+        else:
+            raise QueryError(
+                f"Metric `{metric}` is not supported without a dimension by this server yet"
+            )
+    return {"metrics": values, "dimensions": []}
+
+
+async def _timeseries(
+    api: _Api, params: Any, dimension: str, metrics: list[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    interval = TIME_DIMENSIONS[dimension]
+    state = await params([("interval", interval)] if interval else [])
+    series = await api.timeseries(state)
+    rows, labels = [], []
+    for point in series["points"]:
+        label = str(point["bucket"])
+        labels.append(label)
+        if point["visitors"] is None or not (point["visitors"] or point["visits"]):
+            continue  # Plausible lists buckets with data only (time_labels has them all)
+        values = []
+        for metric in metrics:
+            if metric not in _SUMMARY:
+                raise QueryError(
+                    f"Metric `{metric}` is not supported with a time dimension by this server yet"
+                )
+            values.append(_round(metric, point[_SUMMARY[metric]]))
+        rows.append({"metrics": values, "dimensions": [label]})
+    return rows, labels
+
+
+async def _breakdown(
+    api: _Api,
+    params: Any,
+    dimension: str,
+    metrics: list[str],
+    order_by: list[Any],
+    limit: int,
+    offset: int,
+    *,
+    count: bool = False,
+) -> tuple[list[dict[str, Any]], int | None]:
+    slug, column = DIMENSIONS[dimension]
+    panel = queries.BREAKDOWNS[slug]
+    columns = dict.fromkeys(panel.columns)
+    wanted: dict[str, str] = {}
+    for metric in metrics:
+        if metric == "percentage":
+            continue
+        name = (
+            _VISITS_OF.get(slug, "visits") if metric == "visits" else _PANEL_METRIC.get(metric, "")
+        )
+        if name not in columns:
+            raise QueryError(
+                f"Metric `{metric}` is not supported with dimension `{dimension}` by this "
+                "server yet"
+            )
+        wanted[metric] = name
+    if "percentage" in metrics and "visitors" not in columns:
+        raise QueryError(f"Metric `percentage` is not supported with `{dimension}` yet")
+    extra: list[tuple[str, str]] = []
+    if order_by:
+        if len(order_by) > 1:
+            raise QueryError("#/order_by: one entry is supported by this server yet")
+        entry = order_by[0]
+        if not (isinstance(entry, list) and len(entry) == 2 and entry[1] in ("asc", "desc")):
+            raise QueryError('#/order_by/0: [metric or dimension, "asc" | "desc"]')
+        key = entry[0]
+        if key == dimension:
+            name = column
+        elif key in wanted:
+            name = wanted[key]
+        else:
+            raise QueryError(
+                f"#/order_by/0: Entry is not a queried metric or dimension: {shown(str(key))}"
+            )
+        extra = [("order_by", name), ("order", entry[1])]
+    # the dashboard's pages hold up to 1,000 rows: a bigger limit reads several
+    page: list[dict[str, Any]] = []
+    state = None
+    while len(page) < limit:
+        size = min(limit - len(page), 1000)
+        state = await params(
+            [*extra, ("limit", str(size)), ("offset", str(offset + len(page)))],
+            columns=panel.columns,
+        )
+        answer = await api.breakdown(panel, state)
+        page += answer["rows"]
+        if not answer["more"] or offset + len(page) >= 100_000:
+            break
+    total = None
+    if count and state is not None:
+        sql = queries.breakdown_sql(panel, state, None)
+        (result,) = await api.runner.run(f"SELECT count(*) AS n FROM ({sql}) AS counted")
+        total = int(result.rows[0][0]) if result.rows else 0
+    everyone = None
+    if "percentage" in metrics:
+        everyone = (await api.summary(await params([])))["metrics"]["visitors"]["value"] or 0
+    rows = []
+    for row in page[:limit]:
+        values = []
+        for metric in metrics:
+            if metric == "percentage":
+                share = (row["visitors"] or 0) / everyone if everyone else None
+                values.append(_round("percentage", share))
+            else:
+                values.append(_round(metric, row[wanted[metric]]))
+        label = row[column]
+        if dimension == "visit:device" and isinstance(label, str):
+            label = label.capitalize()
+        rows.append({"metrics": values, "dimensions": [label]})
+    return rows, total

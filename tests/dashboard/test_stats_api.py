@@ -1,0 +1,321 @@
+"""Plausible's Stats API v2 (``POST /api/v2/query``) over the generated lake.
+
+Every figure it gives is compared with the dashboard's own API for the same question
+(one query core), its shapes with Plausible's documented ones, and its refusals with the
+intent of Plausible's messages. Hostile bodies get a 4xx in bounded time, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard_support import DOMAINS, FIRST_DAY, LAST_DAY
+from starlette.testclient import TestClient
+
+from ownstats.dashboard import build_app
+from ownstats.dashboard.api_keys import KeyStore
+from ownstats.engine import Engine
+
+SITE = DOMAINS[0]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
+    return KeyStore(tmp_path_factory.mktemp("keys"), hourly_limit=100_000)
+
+
+@pytest.fixture(scope="module")
+def key(keys: KeyStore) -> str:
+    return keys.create("tests")
+
+
+@pytest.fixture(scope="module")
+def api(engine: Engine, keys: KeyStore) -> Iterator[TestClient]:
+    with TestClient(build_app(engine, today=lambda: LAST_DAY, api_keys=keys)) as client:
+        yield client
+
+
+def ask(api: TestClient, key: str, body: Any, status: int = 200) -> dict[str, Any]:
+    response = api.post("/api/v2/query", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def query(**fields: Any) -> dict[str, Any]:
+    return {"site_id": SITE, "date_range": "30d", **fields}
+
+
+def q(**params: Any) -> dict[str, Any]:
+    """The dashboard's parameters for the same question (30 days by default)."""
+    return {"site": SITE, "period": "30d", **params}
+
+
+# -- keys ------------------------------------------------------------------------------
+
+
+def test_a_key_is_needed_and_only_its_hash_is_stored(
+    api: TestClient, keys: KeyStore, key: str
+) -> None:
+    body = query(metrics=["visitors"])
+    assert api.post("/api/v2/query", json=body).status_code == 401
+    for wrong in ("Bearer nope", f"Bearer {key[:-1]}x", key, "Basic abc"):
+        answer = api.post("/api/v2/query", json=body, headers={"Authorization": wrong})
+        assert answer.status_code == 401 and "API key" in answer.json()["error"]
+    stored = keys.path.read_text()
+    assert key not in stored and key.split("_")[-1] not in stored
+    assert keys.path.stat().st_mode & 0o077 == 0  # the owner's only
+    spare = keys.create("revoked soon")
+    assert ask(api, spare, body)["results"]
+    assert keys.revoke(spare.split("_")[1])
+    assert api.post("/api/v2/query", json=body,
+                    headers={"Authorization": f"Bearer {spare}"}).status_code == 401  # fmt: skip
+
+
+def test_each_key_is_rate_limited(engine: Engine, tmp_path: Path) -> None:
+    store = KeyStore(tmp_path, hourly_limit=3)
+    first, second = store.create("a"), store.create("b")
+    with TestClient(build_app(engine, today=lambda: LAST_DAY, api_keys=store)) as client:
+        body = query(metrics=["visitors"])
+        for _ in range(3):
+            ask(client, first, body)
+        refused = ask(client, first, body, 429)
+        assert "rate limit of 3 requests an hour" in refused["error"]
+        ask(client, second, body)  # another key has its own budget
+
+
+def test_without_a_key_store_there_is_no_stats_api(client: TestClient) -> None:
+    assert client.post("/api/v2/query", json=query(metrics=["visitors"])).status_code in (404, 405)
+
+
+# -- the same numbers as the dashboard ---------------------------------------------------
+
+
+def test_the_aggregate_equals_the_dashboards_cards(api: TestClient, key: str) -> None:
+    metrics = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate"]
+    metrics.append("visit_duration")
+    for period, date_range in (("30d", "30d"), ("7d", "7d"), ("today", "day"), ("all", "all")):
+        answer = ask(api, key, query(metrics=metrics, date_range=date_range))
+        (row,) = answer["results"]
+        dashboard = api.get("/api/summary", params=q(period=period, comparison="off")).json()
+        cards, meta = dashboard["metrics"], dashboard["meta"]
+        assert row["dimensions"] == []
+        counts = [cards[m]["value"] for m in ("visitors", "visits", "pageviews")]
+        assert row["metrics"][:3] == counts
+        assert row["metrics"][3] == round(cards["views_per_visit"]["value"], 2)
+        assert row["metrics"][4] == round(cards["bounce_rate"]["value"] * 100)
+        assert row["metrics"][5] == round(cards["visit_duration_s"]["value"])
+        first, last = f"{meta['from']}T00:00:00Z", f"{meta['to']}T23:59:59Z"
+        assert answer["query"]["date_range"] == [first, last]
+
+
+@pytest.mark.parametrize(
+    ("dimension", "panel", "column"),
+    [
+        ("visit:source", "sources", "source"),
+        ("visit:channel", "channels", "channel"),
+        ("visit:country", "countries", "country_code"),
+        ("visit:browser", "browsers", "browser_name"),
+        ("visit:os", "operating-systems", "os_name"),
+        ("visit:utm_campaign", "campaigns", "utm_campaign"),
+    ],
+)
+def test_a_breakdown_equals_the_dashboards_panel(
+    api: TestClient, key: str, dimension: str, panel: str, column: str
+) -> None:
+    answer = ask(api, key, query(metrics=["visitors", "visits"], dimensions=[dimension],
+                                 include={"total_rows": True}))  # fmt: skip
+    rows = api.get(f"/api/breakdown/{panel}", params={**q(), "limit": 1000}).json()["rows"]
+    assert answer["results"] == [
+        {"metrics": [r["visitors"], r["visits"]], "dimensions": [r[column]]} for r in rows
+    ]
+    assert answer["meta"]["total_rows"] == len(rows) > 0
+
+
+def test_pages_goals_devices_and_percentages(api: TestClient, key: str) -> None:
+    pages = ask(api, key, query(metrics=["visitors", "pageviews", "percentage"],
+                                dimensions=["event:page"], order_by=[["pageviews", "desc"]],
+                                pagination={"limit": 5, "offset": 1}))["results"]  # fmt: skip
+    by_views = {**q(), "limit": 6, "order_by": "pageviews"}
+    panel = api.get("/api/breakdown/pages", params=by_views).json()["rows"]
+    everyone = api.get("/api/summary", params=q()).json()["metrics"]["visitors"]["value"]
+    assert [r["dimensions"][0] for r in pages] == [r["page_path"] for r in panel[1:]]
+    assert [r["metrics"][:2] for r in pages] == [[r["visitors"], r["pageviews"]] for r in panel[1:]]
+    assert [r["metrics"][2] for r in pages] == [round(r["visitors"] / everyone * 100, 1)
+                                                for r in panel[1:]]  # fmt: skip
+
+    goals = ask(api, key, query(metrics=["visitors", "events", "conversion_rate"],
+                                dimensions=["event:goal"]))["results"]  # fmt: skip
+    panel = api.get("/api/breakdown/custom-events", params={**q(), "limit": 100}).json()["rows"]
+    assert goals and [g["metrics"] for g in goals] == [
+        [r["visitors"], r["events"], round(r["conversion_rate"] * 100, 1)] for r in panel
+    ]
+    devices = ask(api, key, query(metrics=["visitors"], dimensions=["visit:device"]))["results"]
+    assert {d["dimensions"][0] for d in devices} <= {"Desktop", "Mobile", "Tablet"}
+
+
+def test_a_filtered_query_equals_the_filtered_dashboard(api: TestClient, key: str) -> None:
+    filters = [["is", "visit:source", ["Google"]], ["is", "visit:device", ["Mobile"]]]
+    answer = ask(api, key, query(metrics=["visitors", "visits"], filters=filters))
+    cards = api.get("/api/summary", params=q(source="Google", device="mobile")).json()["metrics"]
+    assert answer["results"][0]["metrics"] == [cards["visitors"]["value"], cards["visits"]["value"]]
+    assert answer["query"]["filters"] == filters
+    nested = ask(api, key, query(metrics=["visitors", "visits"], filters=[["and", filters]]))
+    assert nested["results"] == answer["results"]
+
+    top = api.get("/api/breakdown/pages", params={**q(), "limit": 1}).json()["rows"]
+    page = top[0]["page_path"]
+    on_page = ask(api, key, query(metrics=["visitors"], filters=[["is", "event:page", [page]]]))
+    cards = api.get("/api/summary", params=q(page=page)).json()["metrics"]
+    assert on_page["results"][0]["metrics"] == [cards["visitors"]["value"]]
+
+
+def test_time_dimensions_equal_the_dashboards_graph(api: TestClient, key: str) -> None:
+    answer = ask(api, key, query(metrics=["visitors", "pageviews"], dimensions=["time:day"],
+                                 include={"time_labels": True}))  # fmt: skip
+    graph = api.get("/api/timeseries", params={**q(), "interval": "day"}).json()["points"]
+    assert answer["meta"]["time_labels"] == [p["bucket"] for p in graph]
+    assert answer["results"] == [
+        {"metrics": [p["visitors"], p["pageviews"]], "dimensions": [p["bucket"]]}
+        for p in graph if p["visitors"]
+    ]  # fmt: skip
+    weeks = ask(api, key, query(metrics=["visits"], dimensions=["time:week"]))["results"]
+    assert sum(w["metrics"][0] for w in weeks) == sum(p["visits"] for p in graph)
+
+
+# -- Plausible's documented examples ------------------------------------------------------
+
+
+def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
+    """Every ``-d '{…}'`` body in docs/API.md is answered (or refused, where the text says
+    so) as documented: the curl examples are this test's fixtures."""
+    text = (ROOT / "docs" / "API.md").read_text()
+    bodies = re.findall(r"-d '(\{.*?\})'", text, re.S)
+    assert len(bodies) >= 6
+    for raw in bodies:
+        # the demo's dates are today's; the test lake's are March 2026
+        raw = raw.replace("2026-11-01", FIRST_DAY.isoformat())
+        raw = raw.replace("2026-11-30", LAST_DAY.isoformat())
+        body = json.loads(raw.replace("example.com", SITE))
+        answer = ask(api, key, body)
+        assert set(answer) == {"results", "meta", "query"}
+        for row in answer["results"]:
+            assert len(row["metrics"]) == len(body["metrics"])
+            assert len(row["dimensions"]) == len(body.get("dimensions", []))
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"metrics": ["visitors"], "date_range": "7d"}, "site_id"),
+        (query(), "metrics"),
+        (query(metrics=[]), "minimum of 1"),
+        (query(metrics=["visitors", "visitors"]), "unique"),
+        (query(metrics=["revenue"]), "Invalid metric"),
+        (query(metrics="visitors"), "Expected Array"),
+        (query(metrics=["percentage"]), "`percentage` can only be queried with a dimension"),
+        (query(metrics=["conversion_rate"]), "event:goal"),
+        (query(metrics=["bounce_rate"], dimensions=["event:goal"]), "Session metric"),
+        (query(metrics=["visitors"], date_range="5d"), "Invalid date range"),
+        (query(metrics=["visitors"], date_range=["2026-01-01T00:00:00Z", "x"]), "date"),
+        (query(metrics=["visitors"], dimensions=["visit:planet"]), "Invalid dimension"),
+        (query(metrics=["visitors"], dimensions=["visit:region"]), "not supported"),
+        (query(metrics=["visitors"], dimensions=["visit:referrer"]), "not supported"),
+        (query(metrics=["visitors"], dimensions=["event:props:plan"]), "not supported"),
+        (query(metrics=["visitors"], filters=[["contains", "event:page", ["/"]]]), "not supp"),
+        (query(metrics=["visitors"], filters=[["or", [["is", "visit:os", ["Linux"]]]]]), "'or'"),
+        (query(metrics=["visitors"], filters=[["is", "visit:os", ["A", "B"]]]), "several values"),
+        (query(metrics=["visitors"], filters=[["is", "visit:planet", ["Mars"]]]), "Invalid filter"),
+        (query(metrics=["visitors"], include={"imports": True}), "imported"),
+        (query(metrics=["visitors"], include={"time_labels": True}), "time dimension"),
+        (query(metrics=["visitors"], pagination={"limit": 0}), "limit"),
+        (query(metrics=["visitors"], dimensions=["visit:os"], order_by=[["visits", "asc"]]),
+         "not a queried metric"),
+        (query(metrics=["visitors"], extra=1), "additional properties"),
+        ({**query(metrics=["visitors"]), "site_id": "elsewhere.example"}, "site"),
+        ([1, 2, 3], "Object"),
+    ],
+)
+def test_what_cannot_be_answered_is_refused_with_the_reason(
+    api: TestClient, key: str, body: Any, says: str
+) -> None:
+    answer = ask(api, key, body, 400)
+    assert says.lower() in answer["error"].lower(), answer["error"]
+
+
+def test_hostile_bodies_get_a_4xx_in_bounded_time(api: TestClient, key: str) -> None:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    deep: list[Any] = ["is", "visit:os", ["x"]]
+    for _ in range(12):  # and-filters nested past the 8 levels allowed
+        deep = ["and", [deep]]
+    hostile = [
+        b"{" * 100_000,  # too deep for any parser
+        b"[" * 5000 + b"]" * 5000,
+        b'{"site_id": "\xff\xfe"}',  # not UTF-8
+        b"x" * 70_000,  # over the body limit
+        json.dumps(query(metrics=["visitors"] * 10_000)).encode(),
+        json.dumps(query(metrics=["visitors"], filters=[["is", "event:page", ["a" * 60_000]]]))
+        .encode(),
+        json.dumps(query(metrics=["visitors"], filters=[["matches", "event:page", ["(a+)+$"]]]))
+        .encode(),
+        json.dumps(query(metrics=["visitors"], filters=[deep])).encode(),
+    ]
+    for body in hostile:
+        started = time.perf_counter()
+        answer = api.post("/api/v2/query", content=body, headers=headers)
+        assert 400 <= answer.status_code < 500, (answer.status_code, body[:60])
+        assert time.perf_counter() - started < 10  # bounded, not a benchmark
+
+
+def test_random_bodies_never_fail_the_server(api: TestClient, key: str) -> None:
+    """A seeded fuzz of shapes: wrong types, unknown names, odd values in every field."""
+    rng = random.Random(20261204)
+    atoms: list[Any] = [None, True, 0, -1, 1.5, "", "visitors", "visit:source", "is", "and"]
+    atoms += ["time:day", "7d", "day", [], {}, "x" * 300, "\x00", "2026-13-45"]
+
+    def value(depth: int = 0) -> Any:
+        if depth > 3 or rng.random() < 0.5:
+            return rng.choice(atoms)
+        if rng.random() < 0.5:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {rng.choice(["a", "limit", "offset", "time_labels"]): value(depth + 1)}
+
+    fields = ["site_id", "metrics", "date_range", "dimensions", "filters", "order_by",
+              "include", "pagination"]  # fmt: skip
+    statuses = set()
+    for _ in range(300):
+        body: dict[str, Any] = {"site_id": SITE, "metrics": ["visitors"], "date_range": "7d"}
+        for name in rng.sample(fields, rng.randint(1, 3)):
+            body[name] = value()
+        answer = api.post("/api/v2/query", json=body, headers={"Authorization": f"Bearer {key}"})
+        statuses.add(answer.status_code)
+        assert answer.status_code in (200, 400), (answer.status_code, body, answer.text[:200])
+    assert statuses == {200, 400}
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def test_api_key_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ownstats.cli import main
+
+    assert main(["api-key", "create", "--data", str(tmp_path), "--name", "grafana"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("ownstats_")
+    assert main(["api-key", "list", "--data", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out
+    key_id = key.split("_")[1]
+    assert key_id in listed and "grafana" in listed and key not in listed
+    assert main(["api-key", "revoke", "--data", str(tmp_path), key_id]) == 0
+    assert main(["api-key", "revoke", "--data", str(tmp_path), key_id]) == 1
+    assert KeyStore(tmp_path).check(f"Bearer {key}") == (401, "invalid API key")
