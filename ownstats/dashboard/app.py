@@ -44,6 +44,7 @@ from ownstats.dashboard.params import (
     parse,
     parse_limit,
     shown,
+    spec_of,
     utc_today,
 )
 from ownstats.dashboard.runner import Backend, Runner
@@ -374,7 +375,7 @@ class _Api:
                 "previous": previous,
                 "change": _change(name, current, previous) if had_data else None,
             }
-        if any(FILTERS[name].kind == "event" for name, _ in params.filters):
+        if any(spec_of(name).kind == "event" for name, _ in params.filters):
             # a goal filter: the share of every visitor that converted
             rates = []
             for label in ("current", "previous"):

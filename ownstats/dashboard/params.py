@@ -106,6 +106,65 @@ FILTERS: dict[str, Filter] = {
     )
 }
 
+#: a custom property filter is ``prop.<key>=<value>`` (the key as the tracker sent it)
+PROP_PREFIX = "prop."
+MAX_PROP_FILTERS = 5
+MAX_FILTER_VALUES = 20
+#: what a filter's value may ask, in Plausible's dashboard URL syntax: ``a|b`` is one of
+#: several values, a leading ``!`` negates, a leading ``~`` is "contains" (any case);
+#: ``\|``, ``\!``, ``\~`` and ``\\`` are the characters themselves
+OPERATORS = ("is", "is_not", "contains", "contains_not")
+_PROP_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One filter's operator and values, parsed from its URL value."""
+
+    op: str
+    values: tuple[str, ...]
+
+    @property
+    def negated(self) -> bool:
+        return self.op in ("is_not", "contains_not")
+
+    @property
+    def contains(self) -> bool:
+        return self.op in ("contains", "contains_not")
+
+
+def clause(raw: str) -> Clause:
+    """``!~blog|news`` → Clause("contains_not", ("blog", "news"))."""
+    negated = raw.startswith("!")
+    rest = raw[1:] if negated else raw
+    contains = rest.startswith("~")
+    rest = rest[1:] if contains else rest
+    values, current, i = [], [], 0
+    while i < len(rest):
+        char = rest[i]
+        if char == "\\" and i + 1 < len(rest) and rest[i + 1] in "|!~\\":
+            current.append(rest[i + 1])
+            i += 2
+            continue
+        if char == "|":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    values.append("".join(current))
+    op = ("contains" if contains else "is") + ("_not" if negated else "")
+    return Clause(op, tuple(values))
+
+
+def spec_of(name: str) -> Filter:
+    """The allow-listed filter, or the custom property one a ``prop.<key>`` name is."""
+    if name.startswith(PROP_PREFIX):
+        key = name[len(PROP_PREFIX) :]
+        return Filter(name, f"Property {key}", "prop", key)
+    return FILTERS[name]
+
+
 #: parameters that are not filters; anything else in a request is an error
 _CONTROL = (
     "site",
@@ -346,6 +405,21 @@ def parse_limit(value: str) -> int:
     return number
 
 
+def _filter_value(name: str, raw: str) -> str:
+    """``raw`` checked as a filter's value (its clause must make sense), unchanged."""
+    parsed = clause(raw)
+    if len(parsed.values) > MAX_FILTER_VALUES:
+        raise BadRequest(f"filter {shown(name)}: at most {MAX_FILTER_VALUES} values")
+    if any(v == "" for v in parsed.values):
+        raise BadRequest(
+            f"filter {shown(name)} has an empty value; use {NONE_VALUE!r} for no value"
+        )
+    if spec_of(name).kind == "event" and parsed.negated:
+        # Plausible's goals: a conversion is something a visit did, never a "not"
+        raise BadRequest(f"filter {shown(name)}: a goal filter is 'is' or 'contains' only")
+    return raw
+
+
 def _text(value: str, name: str) -> str:
     if "\x00" in value:
         raise BadRequest(f"'{name}' must not contain NUL characters")
@@ -416,7 +490,10 @@ def parse(
     query: dict[str, list[str]] = {}
     for key, value in items:
         query.setdefault(key, []).append(value)
-    unknown = sorted(k for k in query if k not in _CONTROL and k not in FILTERS)
+    unknown = sorted(
+        k for k in query
+        if k not in _CONTROL and k not in FILTERS and not k.startswith(PROP_PREFIX)
+    )  # fmt: skip
     if unknown:
         raise BadRequest(
             f"unknown parameter(s) {', '.join(shown(k) for k in unknown[:5])}"
@@ -461,12 +538,19 @@ def parse(
     previous = previous_span(period, first, last, comparison, now)
 
     filters = []
-    for name in FILTERS:  # allow-list order: the same filters always give the same SQL
+    props = sorted(k for k in query if k.startswith(PROP_PREFIX))
+    if len(props) > MAX_PROP_FILTERS:
+        raise BadRequest(f"at most {MAX_PROP_FILTERS} property filters")
+    for name in props:
+        if not _PROP_KEY.fullmatch(name[len(PROP_PREFIX) :]):
+            raise BadRequest(f"{shown(name)}: a property name of 1-100 printable characters")
+    # allow-list order, then properties by name: the same filters always give the same SQL
+    for name in (*FILTERS, *props):
         value = _one(query, name)
         if value is not None:
             if value == "":
                 raise BadRequest(f"filter '{name}' is empty; use {NONE_VALUE!r} for no value")
-            filters.append((name, _text(value, name)))
+            filters.append((name, _filter_value(name, _text(value, name))))
 
     limit_text = _one(query, "limit")
     limit = 10 if limit_text is None else parse_limit(limit_text)

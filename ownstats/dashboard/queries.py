@@ -32,7 +32,15 @@ import sqlglot
 from sqlglot import exp
 
 from athena_views import load_views
-from ownstats.dashboard.params import FILTERS, NONE_VALUE, Params, Span, sql_string
+from ownstats.dashboard.params import (
+    NONE_VALUE,
+    Clause,
+    Params,
+    Span,
+    clause,
+    spec_of,
+    sql_string,
+)
 from stream_processor.schema import COLUMN_NAMES
 
 __all__ = [
@@ -195,10 +203,35 @@ def _where(site: str, start: date, end: date, alias: str = "") -> str:
     )
 
 
-def _equals(column: str, value: str) -> str:
-    if value == NONE_VALUE:
-        return f"{column} IS NULL"
-    return f"{column} = {sql_string(value)}"
+def _match(column: str, found: Clause) -> str:
+    """Whether ``column`` is one of the clause's values (or contains one, in any case);
+    negation is the caller's: a visit "not from Google" is also one without a source."""
+    parts = []
+    for value in found.values:
+        if found.contains:
+            parts.append(f"strpos(lower({column}), {sql_string(value.lower())}) > 0")
+        elif value == NONE_VALUE:
+            parts.append(f"{column} IS NULL")
+        else:
+            parts.append(f"{column} = {sql_string(value)}")
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def _condition(column: str, raw: str) -> str:
+    found = clause(raw)
+    matched = _match(column, found)
+    return f"NOT coalesce({matched}, false)" if found.negated else matched
+
+
+def _event_match(name: str, found: Clause) -> str:
+    """The events (alias ``x``) a page, goal or property filter looks for in a visit."""
+    spec = spec_of(name)
+    if spec.kind == "page":
+        return f"x.event_type = 'pageview' AND {_match('x.page_path', found)}"
+    if spec.kind == "event":
+        return f"x.event_type = 'event' AND {_match('x.event_name', found)}"
+    key = sql_string(spec.column or "")
+    return f"x.event_type <> 'engagement' AND {_match(f'element_at(x.props, {key})', found)}"
 
 
 def _matching_sessions(
@@ -218,25 +251,24 @@ def _matching_sessions(
         # spec.column comes from the allow-list, never from the request
         found = [_where(params.site, start, end, alias)]
         for name, value in params.filters:
-            spec = FILTERS[name]
+            spec = spec_of(name)
             if spec.kind == "session":
-                found.append(_equals(f"{alias}.{spec.column}", value))
+                found.append(_condition(f"{alias}.{spec.column}", value))
         return found
 
-    joins = []
+    joins, absent = [], []
     for i, (name, value) in enumerate(params.filters):
-        spec = FILTERS[name]
-        if spec.kind == "session":
+        if spec_of(name).kind == "session":
             continue
         # read through events_deduped: locally a per-day table (no Parquet scan), on
-        # Athena the same view the panels use
-        match = (
-            f"x.event_type = 'pageview' AND {_equals('x.page_path', value)}"
-            if spec.kind == "page"
-            else f"x.event_type = 'event' AND {_equals('x.event_name', value)}"
-        )
+        # Athena the same view the panels use. "Is not": the visits with no such event
+        found = clause(value)
+        match = _event_match(name, found)
+        if found.negated:
+            absent.append(f"k{i}.visitor_id IS NULL")
         joins.append(
-            "JOIN (SELECT DISTINCT v.event_date, v.visitor_id, v.visit_no "
+            f"{'LEFT ' if found.negated else ''}JOIN (SELECT DISTINCT v.event_date, "
+            "v.visitor_id, v.visit_no "
             f"FROM {sessions_from} AS v "
             f"JOIN {events_from} AS x ON x.event_date = v.event_date "
             "AND x.domain_name = v.domain_name AND x.visitor_id = v.visitor_id "
@@ -246,7 +278,7 @@ def _matching_sessions(
             f"ON k{i}.event_date = s.event_date AND k{i}.visitor_id = s.visitor_id "
             f"AND k{i}.visit_no = s.visit_no"
         )
-    where = " AND ".join(conditions("s"))
+    where = " AND ".join([*conditions("s"), *absent])
     return f"SELECT s.* FROM {sessions_from} AS s {' '.join(joins)} WHERE {where}"
 
 
@@ -503,7 +535,7 @@ def _without_goal(params: Params) -> Params:
     """The conversion rate's denominator: the same filters but the goal (Plausible's
     "same filters but the goal"). With ``source=Google`` it is Google's visitors, not
     every visitor: CR by source is what a goal is read by first."""
-    kept = tuple((name, value) for name, value in params.filters if FILTERS[name].kind != "event")
+    kept = tuple((name, value) for name, value in params.filters if spec_of(name).kind != "event")
     return dataclasses.replace(params, filters=kept)
 
 
@@ -521,7 +553,7 @@ def summary_sql(params: Params) -> str:
     rate's denominator)."""
     parts = _period_parts(params)
     selects = _labelled("daily_stats", params, parts, _TOTALS)
-    if any(FILTERS[name].kind == "event" for name, _ in params.filters):
+    if any(spec_of(name).kind == "event" for name, _ in params.filters):
         everyone = _without_goal(params)
         selects += _labelled("daily_stats", everyone, [(f"{n}_all", p) for n, p in parts], _TOTALS)
     return (
@@ -533,12 +565,12 @@ def conversions_sql(params: Params) -> str | None:
     """Total conversions under a goal filter, one row per ``period``: how many of the
     goal's events the matching visits sent (Plausible's "Total conversions", next to
     the unique visitors who converted). ``None`` without a goal filter."""
-    goals = [value for name, value in params.filters if FILTERS[name].kind == "event"]
+    goals = [clause(value) for name, value in params.filters if spec_of(name).kind == "event"]
     if not goals:
         return None
-    names = ", ".join(sql_string(goal) for goal in goals)
+    matched = " AND ".join(_match("event_name", goal) for goal in goals)
     parts = _period_parts(params)
-    counted = f"CASE WHEN event_name IN ({names}) THEN events ELSE 0 END AS events"
+    counted = f"CASE WHEN {matched} THEN events ELSE 0 END AS events"
     selects = _labelled("custom_events", params, parts, counted)
     return (
         f"SELECT period, sum(events) AS total_conversions FROM ({' UNION ALL '.join(selects)}) "

@@ -17,13 +17,20 @@ to two decimals.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import QueryParams
 
 from ownstats.dashboard import queries
-from ownstats.dashboard.params import BadRequest, Params, shown
+from ownstats.dashboard.params import (
+    MAX_FILTER_VALUES,
+    PROP_PREFIX,
+    BadRequest,
+    Params,
+    shown,
+)
 
 if TYPE_CHECKING:
     from ownstats.dashboard.app import _Api
@@ -160,16 +167,22 @@ def _filters(value: list[Any]) -> list[tuple[str, str]]:
         dimension, clauses = _text(node[1], f"{where}/1"), node[2]
         if not isinstance(clauses, list) or not clauses:
             raise QueryError(f"{where}/2: a non-empty list of values")
-        if operator != "is":
+        if len(clauses) > MAX_FILTER_VALUES:
+            raise QueryError(f"{where}/2: at most {MAX_FILTER_VALUES} values")
+        if operator in ("matches", "matches_not"):
             raise QueryError(
                 f"{where}: the '{operator}' operator is not supported by this server yet "
-                "(only 'is')"
+                "(is, is_not, contains, contains_not are)"
             )
+        if len(node) == 4 and node[3] not in ({}, {"case_sensitive": False}):
+            raise QueryError(f"{where}/3: only {{\"case_sensitive\": false}} is supported")
         if dimension.startswith("event:props:"):
-            raise QueryError(
-                f"{where}: custom property filters are not supported by this server yet"
-            )
-        param = FILTERS.get(dimension)
+            key = dimension[len("event:props:") :]
+            if not key or len(key) > 100:
+                raise QueryError(f"{where}/1: a property name of 1-100 characters")
+            param = f"{PROP_PREFIX}{key}"
+        else:
+            param = FILTERS.get(dimension)
         if param is None:
             if dimension in KNOWN_UNSERVED or dimension in DIMENSIONS:
                 raise QueryError(
@@ -177,23 +190,34 @@ def _filters(value: list[Any]) -> list[tuple[str, str]]:
                     "server yet"
                 )
             raise QueryError(f"{where}/1: Invalid filter dimension {shown(dimension)}")
-        if len(clauses) != 1:
-            raise QueryError(
-                f"{where}/2: 'is' with several values is not supported by this server yet"
-            )
-        clause = clauses[0]
-        if isinstance(clause, int) and not isinstance(clause, bool):
-            clause = str(clause)
-        text = _text(clause, f"{where}/2/0")
-        if param == "device":
-            text = text.lower()  # Plausible spells "Desktop", the lake "desktop"
+        if param == "event" and operator not in ("is", "contains"):
+            raise QueryError(f"{where}: Invalid filter: goals are matched with is or contains")
+        values = []
+        for j, item in enumerate(clauses):
+            if isinstance(item, int) and not isinstance(item, bool):
+                item = str(item)
+            text = _text(item, f"{where}/2/{j}")
+            if not text:
+                raise QueryError(f"{where}/2/{j}: an empty value")
+            if param == "device":
+                text = text.lower()  # Plausible spells "Desktop", the lake "desktop"
+            values.append(text)
         if any(p == param for p, _ in out):
             raise QueryError(f"{where}: two filters on {shown(dimension)} are not supported yet")
-        out.append((param, text))
+        out.append((param, _raw(operator, values)))
 
     for i, node in enumerate(value):
         walk(node, f"#/filters/{i}", 0)
     return out
+
+
+def _raw(operator: str, values: list[str]) -> str:
+    """A filter in the dashboard's URL syntax (``!~a|b``), values escaped."""
+    escaped = [re.sub(r"([\\|])", r"\\\1", v) for v in values]
+    if escaped[0][:1] in ("!", "~"):
+        escaped[0] = "\\" + escaped[0]
+    prefix = ("!" if operator.endswith("_not") else "") + ("~" if "contains" in operator else "")
+    return prefix + "|".join(escaped)
 
 
 def _round(metric: str, value: Any) -> Any:

@@ -686,3 +686,60 @@ def test_a_stack_without_the_stream_shows_its_mode_and_no_realtime(
     press(pg, "r")  # the realtime key does nothing here
     assert query_of(pg)["period"] == "today"
     assert errors.messages == []
+
+
+def test_a_property_value_filters_the_page(server: str, page: tuple[Any, Any]) -> None:
+    """#24: a goal's property row (plan: pro) is a filter; the cards then equal the API's
+    answer for prop.plan=pro, and the chip names the property."""
+    pg, errors = page
+    open_page(pg, server, "period=7d")
+    signup = pg.locator('#panel-4-body tbody tr:has(.pick[data-value="Signup"])')
+    signup.locator("button.toggle").click()
+    pick = pg.locator('#panel-4-body tr.props .pick[data-filter="prop.plan"]').first
+    pick.wait_for()
+    value = pick.get_attribute("data-value")
+    pick.click()
+    wait_ready(pg)
+    assert query_of(pg)["prop.plan"] == value
+    chip = pg.locator('#chips .chip[data-filter="prop.plan"]')
+    assert chip.inner_text().startswith(f"Property plan is {value}")
+    summary = api(pg, server, "/api/summary", period="7d", **{"prop.plan": value})
+    shown = pg.get_attribute('.card[data-metric="visitors"] .value', "data-value")
+    assert int(float(shown)) == summary["metrics"]["visitors"]["value"] > 0
+    everyone = api(pg, server, "/api/summary", period="7d")["metrics"]["visitors"]["value"]
+    assert summary["metrics"]["visitors"]["value"] < everyone
+    assert errors.messages == []
+
+
+def test_the_filter_form_adds_is_not_and_several_values(server: str, page: tuple[Any, Any]) -> None:
+    pg, errors = page
+    open_page(pg, server, "period=30d")
+    sources = api(pg, server, "/api/breakdown/sources", period="30d")["rows"]
+    first, second = sources[0]["source"], sources[1]["source"]
+    pg.click("#add-filter > summary")
+    pg.select_option("#filter-name", "source")
+    pg.select_option("#filter-op", "is_not")
+    pg.fill("#filter-values", f"{first} | {second}")
+    pg.click('#filter-form button[type="submit"]')
+    wait_ready(pg)
+    assert query_of(pg)["source"] == f"!{first}|{second}"
+    chip = pg.locator('#chips .chip[data-filter="source"]').inner_text()
+    assert chip.startswith(f"Source is not {first} or {second}")
+    listed = api(pg, server, "/api/breakdown/sources", period="30d", source=f"!{first}|{second}")
+    assert not {first, second} & {r["source"] for r in listed["rows"]}
+    drawn = pg.locator("#panel-1-body tbody .pick").all_inner_texts()
+    assert first not in drawn and second not in drawn
+    # a custom property by name, "contains"
+    pg.click("#add-filter > summary")
+    pg.select_option("#filter-name", "prop")
+    pg.fill("#filter-prop", "plan")
+    pg.select_option("#filter-op", "contains")
+    pg.fill("#filter-values", "t")
+    pg.click('#filter-form button[type="submit"]')
+    wait_ready(pg)
+    assert query_of(pg)["prop.plan"] == "~t"
+    summary = api(pg, server, "/api/summary", period="30d", source=f"!{first}|{second}",
+                  **{"prop.plan": "~t"})  # fmt: skip
+    shown = pg.get_attribute('.card[data-metric="visitors"] .value', "data-value")
+    assert int(float(shown)) == summary["metrics"]["visitors"]["value"] > 0
+    assert errors.messages == []

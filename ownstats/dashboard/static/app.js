@@ -54,6 +54,35 @@
   let filterLabels = {};
   let noneValue = "(none)";
   let sites = [];
+  // a filter's URL value, in Plausible's dashboard syntax (ownstats/dashboard/params.py):
+  // "a|b" several values, a leading "!" negates, "~" is "contains"; "\\" escapes
+  const PROP_PREFIX = "prop.";
+  const OP_TEXT = { is: "is", is_not: "is not", contains: "contains", contains_not: "does not contain" };
+  function parseFilter(raw) {
+    let rest = raw;
+    const negated = rest.startsWith("!");
+    if (negated) rest = rest.slice(1);
+    const contains = rest.startsWith("~");
+    if (contains) rest = rest.slice(1);
+    const values = [];
+    let current = "";
+    for (let i = 0; i < rest.length; i++) {
+      const c = rest[i];
+      if (c === "\\" && i + 1 < rest.length && "|!~\\".includes(rest[i + 1])) {
+        current += rest[++i];
+      } else if (c === "|") {
+        values.push(current);
+        current = "";
+      } else current += c;
+    }
+    values.push(current);
+    return { op: (contains ? "contains" : "is") + (negated ? "_not" : ""), values };
+  }
+  function formatFilter(op, values) {
+    const escaped = values.map((v) => v.replace(/([\\|])/g, "\\$1"));
+    if (/^[!~]/.test(escaped[0])) escaped[0] = "\\" + escaped[0];
+    return (op.endsWith("_not") ? "!" : "") + (op.startsWith("contains") ? "~" : "") + escaped.join("|");
+  }
   // {mode: "realtime"} or, on a stack that reads CloudFront's standard logs only
   // (-c realtime=false), {mode: "archive", note}: no realtime period, no live counter
   let input = { mode: "realtime" };
@@ -169,6 +198,7 @@
     for (const name of Object.keys(filterLabels)) {
       if (q.get(name)) filters[name] = q.get(name);
     }
+    for (const [name, value] of q) if (name.startsWith(PROP_PREFIX) && value) filters[name] = value;
     let period = q.get("period") || (q.get("from") ? "custom" : "30d");
     if (!PERIOD_NAMES.includes(period)) period = "30d";
     let comparison = q.get("comparison") || DEFAULT_COMPARISON;
@@ -307,21 +337,30 @@
       document.title = `${state.site} · ${label} · ownstats`;
     }
     const chips = Object.entries(state.filters).map(([name, value]) => {
-      const label = filterLabels[name] || name;
+      const label = name.startsWith(PROP_PREFIX) ? `Property ${name.slice(PROP_PREFIX.length)}` : (filterLabels[name] || name);
+      const { op, values } = parseFilter(value);
       const remove = () => {
         const filters = { ...state.filters };
         delete filters[name];
         navigate({ ...state, filters });
         $("#main").focus();
       };
-      // a page filter selects whole visits (their other pages count too), unlike
-      // Plausible's, which counts only that page's views: the chip says which it is
-      const text = name === "page"
+      const shownValues = [];
+      values.forEach((v, i) => {
+        if (i) shownValues.push(" or ");
+        shownValues.push(el("strong", { text: v }));
+      });
+      // a page (goal, property) filter selects whole visits (their other pages count
+      // too), unlike Plausible's page filter, which counts only that page's views
+      const whole = name === "page" || name === "event" || name.startsWith(PROP_PREFIX);
+      const text = name === "page" && op === "is"
         ? el("span", { title: "Whole visits that viewed this page: their other page views, time and bounces count too" },
-          "Visits that viewed ", el("strong", { text: value }))
-        : el("span", {}, `${label} is `, el("strong", { text: value }));
-      return el("li", { class: "chip" }, text,
-        el("button", { type: "button", "aria-label": `Remove filter ${label}: ${value}`, title: "Remove filter", onclick: remove, text: "×" }));
+          "Visits that viewed ", ...shownValues)
+        : el("span", whole ? { title: "Whole visits with such an event (is not: visits without one)" } : {},
+          `${label} ${OP_TEXT[op]} `, ...shownValues);
+      const spoken = `${label} ${OP_TEXT[op]} ${values.join(" or ")}`;
+      return el("li", { class: "chip", "data-filter": name }, text,
+        el("button", { type: "button", "aria-label": `Remove filter ${spoken}`, title: "Remove filter", onclick: remove, text: "×" }));
     });
     if (chips.length > 1) {
       chips.push(el("li", {}, el("button", {
@@ -617,8 +656,8 @@
     return data.columns.filter((c) => c !== data.dimension && c !== "prop_key" && c !== "edge_country");
   }
 
-  function filterBy(state, data, value) {
-    navigate({ ...state, filters: { ...state.filters, [data.filter]: value ?? noneValue } });
+  function filterBy(state, data, value, name = data.filter) {
+    navigate({ ...state, filters: { ...state.filters, [name]: formatFilter("is", [value ?? noneValue]) } });
   }
 
   function labelCell(data, row, state, top, metric, withToggle) {
@@ -692,9 +731,15 @@
       const metrics = metricsOf(data);
       const top = Math.max(1, ...data.rows.map((r) => r[metrics[0]] || 0));
       const rows = data.rows.map((r) => {
-        const label = el("div", { class: "label prop" }, el("span", { class: "bar" }),
-          el("span", { class: "plain" }, el("span", { class: "sr", text: `${eventName} property ` }),
-            `${r.prop_key}: ${r.prop_value ?? noneValue}`));
+        const pick = el("button", {
+          type: "button", class: "pick", "data-filter": PROP_PREFIX + r.prop_key, "data-value": r.prop_value ?? noneValue,
+          title: `Filter by ${r.prop_key} = ${r.prop_value ?? noneValue}`,
+        }, el("span", { class: "sr", text: `${eventName} property ` }), `${r.prop_key}: ${r.prop_value ?? noneValue}`);
+        pick.addEventListener("click", () => {
+          closeDetails();
+          filterBy(readState(), {}, r.prop_value, PROP_PREFIX + r.prop_key);
+        });
+        const label = el("div", { class: "label prop" }, el("span", { class: "bar" }), pick);
         label.firstChild.style.setProperty("--w", `${(100 * (r[metrics[0]] || 0)) / top}%`);
         // properties have no conversion rate column: keep the cells aligned
         return el("tr", { class: "props", "data-of": key },
@@ -1161,6 +1206,33 @@
     event.preventDefault();
   }
 
+  // "Filter": any dimension (or a custom property), an operator and one or more values
+  function setupFilterForm() {
+    const name = $("#filter-name");
+    name.addEventListener("change", () => { $("#filter-prop-field").hidden = name.value !== "prop"; });
+    $("#filter-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const values = $("#filter-values").value.split("|").map((v) => v.trim()).filter(Boolean);
+      let param = name.value;
+      if (param === "prop") {
+        const key = $("#filter-prop").value.trim();
+        if (!key) { $("#filter-prop").focus(); return; }
+        param = PROP_PREFIX + key;
+      }
+      if (!values.length) return;
+      $("#add-filter").open = false;
+      $("#filter-values").value = "";
+      const state = readState();
+      navigate({ ...state, filters: { ...state.filters, [param]: formatFilter($("#filter-op").value, values) } });
+    });
+  }
+
+  function fillFilterForm() {
+    const options = Object.entries(filterLabels).map(([value, text]) => el("option", { value, text }));
+    options.push(el("option", { value: "prop", text: "Custom property…" }));
+    $("#filter-name").replaceChildren(...options);
+  }
+
   async function start() {
     $("#period").replaceChildren(...PERIODS.map(([value, label, key]) =>
       el("option", { value, text: `${label} (${key})` })));
@@ -1179,6 +1251,7 @@
       navigate({ ...readState(), period: "custom", from: from <= to ? from : to, to: from <= to ? to : from, interval: "" });
     });
     document.addEventListener("keydown", onKey);
+    setupFilterForm();
     setInterval(tickFreshness, 1000);
     setupDetails();
     window.addEventListener("popstate", render);
@@ -1193,6 +1266,7 @@
       sites = data.sites;
       filterLabels = data.filters;
       noneValue = data.none_value;
+      fillFilterForm();
       input = data.input || input;
       if (input.mode === "archive") {
         const option = $('#period option[value="realtime"]');

@@ -1,0 +1,209 @@
+"""Filters as Plausible has them: several values, "is not", "contains", "does not
+contain", and custom properties (``prop.plan=pro``), in the dashboard's API and the
+Stats API.
+
+Each figure is checked against an independent count: plain SQL over the ``sessions``
+and ``events_deduped`` views, written here from the definition (a visit matches a page,
+goal or property filter when it has such an event; "not" is a visit without one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dashboard_support import DOMAINS, FIRST_DAY, LAST_DAY, q
+from starlette.testclient import TestClient
+
+from ownstats.dashboard import build_app
+from ownstats.dashboard.api_keys import KeyStore
+from ownstats.dashboard.params import clause
+from ownstats.dashboard.stats_api import _raw
+from ownstats.engine import Engine
+
+SITE = DOMAINS[0]
+RANGE = (
+    f"s.domain_name = '{SITE}' AND s.event_date BETWEEN '{FIRST_DAY.isoformat()}' "
+    f"AND '{LAST_DAY.isoformat()}'"
+)
+
+
+def visitors_where(engine: Engine, condition: str) -> int:
+    """Visitors (per day, as the dashboard counts them) of the visits matching."""
+    sql = (
+        "SELECT count(*) FROM (SELECT DISTINCT s.event_date, s.visitor_id FROM sessions AS s "
+        f"WHERE {RANGE} AND ({condition})) AS t"
+    )
+    return int(engine.query(sql).rows[0][0])
+
+
+def having(event_condition: str) -> str:
+    """The visit has an event (alias x) matching."""
+    return (
+        "EXISTS (SELECT 1 FROM events_deduped AS x WHERE x.event_date = s.event_date "
+        "AND x.domain_name = s.domain_name AND x.visitor_id = s.visitor_id "
+        f"AND x.event_time BETWEEN s.session_start AND s.session_end AND {event_condition})"
+    )
+
+
+def cards(client: TestClient, **filters: str) -> dict[str, Any]:
+    answer = client.get("/api/summary", params=q(comparison="off", **filters))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["metrics"]
+
+
+@pytest.fixture(scope="module")
+def top(engine: Engine) -> dict[str, str]:
+    """The site's most common source and page, and a word of its paths."""
+    source = engine.query(
+        f"SELECT source FROM sessions AS s WHERE {RANGE} AND source IS NOT NULL "
+        "GROUP BY source ORDER BY count(*) DESC, source LIMIT 2"
+    ).rows
+    page = engine.query(
+        f"SELECT page_path FROM events_deduped AS s WHERE {RANGE} AND event_type = 'pageview' "
+        "GROUP BY page_path ORDER BY count(*) DESC, page_path LIMIT 1"
+    ).rows[0][0]
+    return {"source": source[0][0], "other": source[1][0], "page": page}
+
+
+CASES = [
+    # (filters, the independent condition on the visit s), with {source}, {other}, {page}
+    ({"source": "{source}|{other}"}, "s.source IN ('{source}', '{other}')"),
+    ({"source": "!{source}"}, "s.source IS NULL OR s.source <> '{source}'"),
+    ({"source": "!{source}|{other}"},
+     "s.source IS NULL OR s.source NOT IN ('{source}', '{other}')"),
+    ({"source": "~" + "OO"}, "strpos(lower(s.source), 'oo') > 0"),
+    ({"source": "!~oo"}, "s.source IS NULL OR strpos(lower(s.source), 'oo') = 0"),
+    ({"country": "!(none)"}, "s.country_code IS NOT NULL"),
+    ({"device": "mobile|tablet"}, "s.device_type IN ('mobile', 'tablet')"),
+    ({"page": "~blog"}, "{has_blog}"),
+    ({"page": "!~blog"}, "NOT {has_blog}"),
+    ({"page": "!{page}"}, "NOT {has_page}"),
+    ({"prop.plan": "pro"}, "{has_pro}"),
+    ({"prop.plan": "pro|team"}, "{has_paid}"),
+    ({"prop.plan": "!pro"}, "NOT {has_pro}"),
+    ({"event": "Signup|Download"}, "{has_goal}"),
+    ({"source": "!{source}", "prop.plan": "~t"}, "(s.source IS NULL OR s.source <> '{source}') "
+     "AND {has_t}"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("filters", "condition"), CASES)
+def test_each_operator_counts_what_its_definition_says(
+    client: TestClient, engine: Engine, top: dict[str, str], filters: dict[str, str],
+    condition: str,
+) -> None:  # fmt: skip
+    parts = {
+        **top,
+        "has_blog": having("x.event_type = 'pageview' AND strpos(lower(x.page_path), 'blog') > 0"),
+        "has_page": having(f"x.event_type = 'pageview' AND x.page_path = '{top['page']}'"),
+        "has_pro": having("x.event_type <> 'engagement' AND element_at(x.props, 'plan') = 'pro'"),
+        "has_paid": having("x.event_type <> 'engagement' AND "
+                           "element_at(x.props, 'plan') IN ('pro', 'team')"),
+        "has_t": having("x.event_type <> 'engagement' AND "
+                        "strpos(lower(element_at(x.props, 'plan')), 't') > 0"),
+        "has_goal": having("x.event_type = 'event' AND x.event_name IN ('Signup', 'Download')"),
+    }  # fmt: skip
+    asked = {name: value.format(**top) for name, value in filters.items()}
+    expected = visitors_where(engine, condition.format(**parts))
+    assert cards(client, **asked)["visitors"]["value"] == expected
+    assert expected > 0, "a filter that matches nothing proves little"
+
+
+def test_a_negation_and_its_filter_add_up_to_everyone(
+    client: TestClient, top: dict[str, str]
+) -> None:
+    everyone = cards(client)["visits"]["value"]
+    for name, value in (("source", top["source"]), ("page", "~blog"), ("prop.plan", "pro")):
+        yes = cards(client, **{name: value})["visits"]["value"]
+        no = cards(client, **{name: "!" + value})["visits"]["value"]
+        assert yes + no == everyone and 0 < yes < everyone, name
+
+
+def test_goal_conversions_under_a_property_filter(client: TestClient, engine: Engine) -> None:
+    metrics = cards(client, event="Signup", **{"prop.plan": "pro"})
+    signed_up = having("x.event_type = 'event' AND x.event_name = 'Signup'")
+    pro = having("x.event_type <> 'engagement' AND element_at(x.props, 'plan') = 'pro'")
+    converted = visitors_where(engine, f"{signed_up} AND {pro}")
+    assert metrics["visitors"]["value"] == converted > 0
+    assert 0 < metrics["conversion_rate"]["value"] <= 1
+    # the property's breakdown lists each value under the goal, as before
+    asked = {**q(), "prop_event": "Signup", "limit": 50}
+    rows = client.get("/api/breakdown/event-props", params=asked).json()["rows"]
+    assert {r["prop_key"] for r in rows} == {"plan"}
+    assert {r["prop_value"] for r in rows} == {"free", "pro", "team"}
+
+
+def test_panels_and_the_graph_take_the_new_filters(
+    client: TestClient, top: dict[str, str]
+) -> None:
+    filters = {"source": f"!{top['source']}", "prop.plan": "pro|team"}
+    total = cards(client, **filters)["visitors"]["value"]
+    series = client.get("/api/timeseries", params=q(interval="day", **filters)).json()["points"]
+    assert sum(p["visitors"] or 0 for p in series) == total
+    countries = client.get("/api/breakdown/countries", params={**q(**filters), "limit": 300})
+    assert sum(r["visitors"] for r in countries.json()["rows"]) == total
+    sources = client.get("/api/breakdown/sources", params={**q(**filters), "limit": 300})
+    assert top["source"] not in {r["source"] for r in sources.json()["rows"]}
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"event": "!Signup"}, "goal filter is 'is' or 'contains' only"),
+        ({"source": "a||b"}, "empty value"),
+        ({"source": "|".join(str(i) for i in range(21))}, "at most 20 values"),
+        ({"prop.": "x"}, "property name"),
+        ({f"prop.k{i}": "x" for i in range(6)}, "at most 5 property filters"),
+        ({"prop.plan": ""}, "empty"),
+    ],
+)
+def test_bad_filters_are_refused_with_the_reason(
+    client: TestClient, params: dict[str, str], says: str
+) -> None:
+    answer = client.get("/api/summary", params=q(**params))
+    assert answer.status_code == 400 and says in answer.json()["error"], answer.text
+
+
+def test_values_with_the_syntax_characters_round_trip() -> None:
+    for op in ("is", "is_not", "contains", "contains_not"):
+        for values in (["a"], ["!x", "~y"], ["a|b", "c\\d"], ["~"], ["\\"], ["!"]):
+            parsed = clause(_raw(op, values))
+            assert (parsed.op, list(parsed.values)) == (op, values)
+
+
+@pytest.fixture(scope="module")
+def stats_api(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    keys = KeyStore(tmp_path_factory.mktemp("keys"), hourly_limit=10**6)
+    key = keys.create("filters")
+    with TestClient(build_app(engine, today=lambda: LAST_DAY, api_keys=keys)) as api:
+        yield api, {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize(
+    ("v2", "dashboard"),
+    [
+        ([["is", "visit:source", ["{source}", "{other}"]]], {"source": "{source}|{other}"}),
+        ([["is_not", "visit:source", ["{source}"]]], {"source": "!{source}"}),
+        ([["contains", "event:page", ["blog"]]], {"page": "~blog"}),
+        ([["contains_not", "event:page", ["blog"]]], {"page": "!~blog"}),
+        ([["is", "event:props:plan", ["pro", "team"]]], {"prop.plan": "pro|team"}),
+        ([["is_not", "event:props:plan", ["pro"]], ["is", "event:goal", ["Signup"]]],
+         {"prop.plan": "!pro", "event": "Signup"}),
+    ],
+)  # fmt: skip
+def test_the_stats_api_filters_equal_the_dashboards(
+    stats_api: Any, client: TestClient, top: dict[str, str], v2: list[Any],
+    dashboard: dict[str, str],
+) -> None:  # fmt: skip
+    api, headers = stats_api
+    filled = [[f[0], f[1], [v.format(**top) for v in f[2]]] for f in v2]
+    body = {"site_id": SITE, "metrics": ["visitors", "visits"], "filters": filled,
+            "date_range": [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]}  # fmt: skip
+    answer = api.post("/api/v2/query", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    expected = cards(client, **{k: v.format(**top) for k, v in dashboard.items()})
+    assert answer.json()["results"][0]["metrics"] == [
+        expected["visitors"]["value"], expected["visits"]["value"]
+    ]
