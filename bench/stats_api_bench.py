@@ -64,6 +64,7 @@ QUERIES: dict[str, dict[str, Any]] = {
         "dimensions": ["event:goal"],
     },
 }  # fmt: skip
+FUNNEL = {"date_range": "30d", "steps": ["/", "/pricing", "goal:Signup"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,11 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         engine.query("SELECT count(*) FROM daily_stats")  # materialised, as serve does
         with TestClient(build_app(engine, api_keys=keys)) as client:
             print(f"\n{'query':36} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8}")
-            for label, body in QUERIES.items():
+            calls = [(label, "/api/v2/query", body) for label, body in QUERIES.items()]
+            calls.append(("funnel: / → /pricing → Signup", "/api/v2/funnel", FUNNEL))
+            for label, path, body in calls:
                 times = []
                 for _ in range(args.runs):
                     started = time.perf_counter()
-                    answer = client.post("/api/v2/query", json={"site_id": SITE, **body},
+                    answer = client.post(path, json={"site_id": SITE, **body},
                                          headers=headers)  # fmt: skip
                     times.append((time.perf_counter() - started) * 1000)
                     if answer.status_code != 200:

@@ -7,6 +7,7 @@ tests build a config without an app.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,7 @@ CONTEXT_KEYS = (
     "mask_paths",
     "time_zone",
     "realtime",
+    "funnels",
 )
 
 
@@ -152,6 +154,8 @@ class OwnstatsConfig:
     #: real-time input (CloudFront real-time logs → Kinesis → the processor); False
     #: deploys none of it and the archive repair, every 15 minutes, is the only input
     realtime: bool = True
+    #: the hosted dashboard's funnels, as JSON (``[{"name": …, "steps": […]}]``)
+    funnels: str = ""
     #: built tracker files deployed to the collector bucket
     tracker_js: Path = field(default=REPO_ROOT / "tracker" / "dist" / "hello.js")
     tracker_gif: Path = field(default=REPO_ROOT / "tracker" / "hello.gif")
@@ -233,6 +237,18 @@ class OwnstatsConfig:
                 "drop one of them"
             )
 
+        funnels = str(context.get("funnels") or "").strip()
+        if funnels:
+            from ownstats.dashboard.funnels import FunnelError, from_environment
+
+            try:
+                funnels = json.dumps([f.as_dict() for f in from_environment(funnels)])
+            except (ValueError, FunnelError) as err:
+                raise ConfigError(
+                    f"-c funnels: {err}; e.g. -c 'funnels=[{{\"name\": \"Signup\", "
+                    f"\"steps\": [\"/pricing\", \"goal:Signup\"]}}]'"
+                ) from err
+
         hosted_dashboard = _bool(context, "hosted_dashboard", True)
         users = _emails(context, "admin_email") + _emails(context, "dashboard_users")
         if len(set(users)) != len(users):
@@ -265,6 +281,7 @@ class OwnstatsConfig:
             time_zone=time_zone,
             shards=shards,
             realtime=realtime,
+            funnels=funnels,
             retention_days=_int(context, "retention_days", 30, 1, 3650),
             lake_retention_days=_optional_days(context, "lake_retention_days"),
             results_retention_days=_int(context, "results_retention_days", 7, 1, 365),

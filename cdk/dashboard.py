@@ -63,6 +63,8 @@ TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
 LAKE_BUCKET_ENV = "OWNSTATS_LAKE_BUCKET"
 #: ``archive`` on a stack without the real-time path (-c realtime=false)
 INPUT_ENV = "OWNSTATS_INPUT"
+#: the funnels, as JSON (-c funnels)
+FUNNELS_ENV = "OWNSTATS_FUNNELS"
 CACHE_TTL_S = 60
 MEMORY_MB = 1769
 REUSE_MINUTES = 1
@@ -109,6 +111,7 @@ class HostedDashboard(Construct):
         users: tuple[str, ...],
         time_zone: str = "",
         archive_input: bool = False,
+        funnels: str = "",
         workgroup_name: str,
         database_name: str,
         table_names: list[str],
@@ -256,6 +259,7 @@ class HostedDashboard(Construct):
                 LAKE_BUCKET_ENV: lake_bucket.bucket_name,
                 **({TIME_ZONE_ENV: time_zone} if time_zone else {}),
                 **({INPUT_ENV: "archive"} if archive_input else {}),
+                **({FUNNELS_ENV: funnels} if funnels else {}),
             },
         )
         self._grant_queries(

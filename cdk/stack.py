@@ -176,6 +176,7 @@ class OwnstatsStack(Stack):
                 users=config.dashboard_users,
                 time_zone=config.time_zone,
                 archive_input=not config.realtime,
+                funnels=config.funnels,
                 workgroup_name=analytics.workgroup_name,
                 database_name=lake.database_name,
                 table_names=[EVENTS_TABLE, *analytics.view_names],

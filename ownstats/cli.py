@@ -803,7 +803,46 @@ def parser() -> argparse.ArgumentParser:
     data_arg(revoke_p)
     revoke_p.add_argument("key_id", metavar="ID", help="the id `list` shows (or the key)")
     key_p.set_defaults(func=cmd_api_key)
+
+    funnel_p = sub.add_parser("funnel", help="define, list or remove the dashboard's funnels")
+    funnel_sub = funnel_p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_p = funnel_sub.add_parser(
+        "add", help="a funnel of 2-8 steps: page paths (/pricing, /blog/*) or goal:<name>"
+    )
+    data_arg(add_p)
+    add_p.add_argument("name", metavar="NAME")
+    add_p.add_argument("steps", metavar="STEP", nargs="+")
+    flist_p = funnel_sub.add_parser("list", help="the funnels and their steps")
+    data_arg(flist_p)
+    fremove_p = funnel_sub.add_parser("remove", help="delete a funnel")
+    data_arg(fremove_p)
+    fremove_p.add_argument("name", metavar="NAME")
+    funnel_p.set_defaults(func=cmd_funnel)
     return root
+
+
+def cmd_funnel(args: argparse.Namespace) -> int:
+    """Funnels live in ``<data>/funnels.json``; a running ``serve`` shows changes at once."""
+    from ownstats.dashboard.funnels import FunnelError, FunnelStore
+
+    store = FunnelStore(Path(args.data))
+    try:
+        if args.action == "add":
+            funnel = store.add(args.name, list(args.steps))
+            print(f"{funnel.name}: {' → '.join(funnel.steps)}")
+            return 0
+        if args.action == "list":
+            for funnel in store.list():
+                print(f"{funnel.name}: {' → '.join(funnel.steps)}")
+            return 0
+    except FunnelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if store.remove(args.name):
+        print(f"removed {args.name}")
+        return 0
+    print(f"error: no funnel {args.name[:100]!r}", file=sys.stderr)
+    return 1
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:

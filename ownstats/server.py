@@ -197,11 +197,12 @@ def dashboard(stack: LocalStack) -> list[BaseRoute]:
     """The dashboard's routes over the local engine."""
     from ownstats.dashboard import dashboard_routes
     from ownstats.dashboard.api_keys import KeyStore
+    from ownstats.dashboard.funnels import FunnelStore
 
     return list(
         dashboard_routes(
             stack.engine, configured=stack.domains, time_zone=stack.time_zone,
-            api_keys=KeyStore(stack.data_dir),
+            api_keys=KeyStore(stack.data_dir), funnels=FunnelStore(stack.data_dir).list,
         )
     )  # fmt: skip
 

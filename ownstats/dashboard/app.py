@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 from ownstats.dashboard import queries
 from ownstats.dashboard.api_keys import KeyStore
 from ownstats.dashboard.csvsafe import defuse
+from ownstats.dashboard.funnels import Funnel, funnel_sql, shaped
 from ownstats.dashboard.params import (
     FILTERS,
     NONE_VALUE,
@@ -88,6 +89,24 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+async def _api_body(request: Request, keys: KeyStore) -> Any:
+    """A Stats API request's JSON body once its key checks out, or the refusal."""
+    from ownstats.dashboard.stats_api import MAX_BODY_BYTES
+
+    checked = keys.check(request.headers.get("authorization"))
+    if isinstance(checked, tuple):
+        return _error(*checked)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            return _error(413, f"the query is over {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return _error(400, "the body is not JSON (a UTF-8 JSON object)")
 
 
 def _change(name: str, current: Any, previous: Any) -> float | None:
@@ -192,6 +211,8 @@ class _Api:
         archive_input: bool = False,
     ) -> None:
         self.configured = frozenset(configured)
+        #: the funnels defined for this dashboard (read on each use: the CLI edits them)
+        self.funnels: Callable[[], list[Funnel]] = list
         #: a stack without the real-time path (-c realtime=false): events arrive from
         #: the standard logs, an hour or more late, so there are no current visitors
         self.archive_input = archive_input
@@ -303,6 +324,7 @@ class _Api:
                 "sites": await self.sites(),
                 "filters": {name: spec.label for name, spec in FILTERS.items()},
                 "none_value": NONE_VALUE,
+                "funnels": [f.as_dict() for f in self.funnels()],
                 "input": {"mode": "archive", "note": ARCHIVE_NOTE}
                 if self.archive_input
                 else {"mode": "realtime"},
@@ -491,24 +513,51 @@ class _Api:
             "more": more,
         }
 
+    def funnel_named(self, name: str | None) -> Funnel:
+        for funnel in self.funnels():
+            if funnel.name == name:
+                return funnel
+        names = ", ".join(shown(f.name) for f in self.funnels()) or "none defined"
+        raise BadRequest(f"no funnel {shown(name or '')}; funnels: {names}")
+
+    async def funnel(self, params: Params, funnel: Funnel) -> dict[str, Any]:
+        """Each step's visitors, drop-off and conversion, for the period and filters."""
+        (result,) = await self.runner.run(funnel_sql(params, funnel))
+        return {"meta": params.meta(), "funnel": funnel.name,
+                "steps": shaped(funnel, result.as_dicts())}  # fmt: skip
+
+    async def get_funnel(self, request: Request) -> Response:
+        name = request.query_params.get("funnel")
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "funnel"]
+        params = await self.params(_Query(QueryParams(query)))
+        answer = await self.funnel(params, self.funnel_named(name))
+        if params.format == "csv":
+            columns = ["step", "label", "visitors", "dropoff", "dropoff_rate", "conversion_rate"]
+            filename = f"{params.site}_funnel_{params.start}_{params.end}.csv"
+            return _csv(columns, answer["steps"], filename)
+        return JSONResponse(answer)
+
+    def stats_funnel(self, keys: KeyStore) -> Handler:
+        """``POST /api/v2/funnel`` (an ownstats addition beside Plausible's query API)."""
+        from ownstats.dashboard import stats_api
+
+        async def endpoint(request: Request) -> Response:
+            body = await _api_body(request, keys)
+            if isinstance(body, Response):
+                return body
+            return JSONResponse(await stats_api.funnel_answer(self, body))
+
+        return endpoint
+
     def stats_query(self, keys: KeyStore) -> Handler:
         """``POST /api/v2/query``: Plausible's Stats API v2 for holders of a key
         (``ownstats api-key create``), on this dashboard's own queries (stats_api.py)."""
         from ownstats.dashboard import stats_api
 
         async def endpoint(request: Request) -> Response:
-            checked = keys.check(request.headers.get("authorization"))
-            if isinstance(checked, tuple):
-                return _error(*checked)
-            raw = bytearray()
-            async for chunk in request.stream():
-                raw += chunk
-                if len(raw) > stats_api.MAX_BODY_BYTES:
-                    return _error(413, f"the query is over {stats_api.MAX_BODY_BYTES} bytes")
-            try:
-                body = json.loads(raw.decode("utf-8"))
-            except (ValueError, RecursionError):
-                return _error(400, "the body is not JSON (a UTF-8 JSON object)")
+            body = await _api_body(request, keys)
+            if isinstance(body, Response):
+                return body
             return JSONResponse(await stats_api.answer(self, body))
 
         return endpoint
@@ -611,6 +660,7 @@ def dashboard_routes(
     time_zone: str = "",
     archive_input: bool = False,
     api_keys: KeyStore | None = None,
+    funnels: Callable[[], list[Funnel]] | None = None,
 ) -> list[BaseRoute]:
     """The dashboard's routes: ``/``, ``/_dash/*`` (static) and ``/api/*``.
 
@@ -625,6 +675,7 @@ def dashboard_routes(
     ``archive_input``: the stack reads CloudFront's standard logs only (``-c
     realtime=false``): the realtime period and the live counter are not available.
     ``api_keys``: serve Plausible's Stats API v2 (``POST /api/v2/query``) to these keys.
+    ``funnels``: the funnels to offer (``/api/funnel``), read on every use.
     """
     if now is None:
         clock = today is utc_today
@@ -634,6 +685,8 @@ def dashboard_routes(
         Runner(backend, cache_ttl_s=cache_ttl_s, parallel=parallel),
         today, now, configured, zones, default_zone, archive_input,
     )  # fmt: skip
+    if funnels is not None:
+        api.funnels = funnels
     g = api.guarded
     return [
         Route("/", _index, methods=["GET", "HEAD"], name="dashboard"),
@@ -645,9 +698,12 @@ def dashboard_routes(
         Route("/api/timeseries", g(api.get_timeseries), name="api-timeseries"),
         Route("/api/breakdown/{panel}", g(api.get_breakdown), name="api-breakdown"),
         Route("/api/page", g(api.get_page), name="api-page"),
+        Route("/api/funnel", g(api.get_funnel), name="api-funnel"),
         *(
             [Route("/api/v2/query", g(api.stats_query(api_keys)), methods=["POST"],
-                   name="api-v2-query")]
+                   name="api-v2-query"),
+             Route("/api/v2/funnel", g(api.stats_funnel(api_keys)), methods=["POST"],
+                   name="api-v2-funnel")]
             if api_keys is not None
             else []
         ),

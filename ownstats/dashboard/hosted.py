@@ -68,6 +68,8 @@ REUSE_MINUTES_ENV = "OWNSTATS_REUSE_MINUTES"
 TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
 #: ``archive``: the stack reads the standard logs only (-c realtime=false)
 INPUT_ENV = "OWNSTATS_INPUT"
+#: the funnels (-c funnels), JSON
+FUNNELS_ENV = "OWNSTATS_FUNNELS"
 
 #: a reload within this many seconds costs no query on a warm instance
 DEFAULT_CACHE_TTL_S = 60.0
@@ -196,12 +198,16 @@ def build_hosted_app(
     now: Callable[[], datetime] = minute_now,
     time_zone: str = "",
     archive_input: bool = False,
+    funnels: str = "",
 ) -> ASGIApp:
     """The hosted dashboard API: the ``/api/*`` routes of ``dashboard_routes``.
 
     The page and its static files come from S3 through CloudFront, so only ``/api``
     routes are kept; ``require_claims=False`` is for local stand-ins without API Gateway.
     """
+    from ownstats.dashboard.funnels import from_environment
+
+    defined = from_environment(funnels)
     domains = tuple(d.strip().lower() for d in domains if d.strip())
     if not domains:
         raise ValueError(f"no site domains configured (set {DOMAINS_ENV})")
@@ -210,6 +216,7 @@ def build_hosted_app(
         for r in dashboard_routes(
             backend, cache_ttl_s=cache_ttl_s, parallel=True, today=today, now=now,
             configured=domains, time_zone=time_zone, archive_input=archive_input,
+            funnels=(lambda: defined),
         )
         if getattr(r, "path", "").startswith("/api/")
     ]
@@ -248,6 +255,7 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         now=lambda: minute_now(),  # looked up per call: tests pin the clock
         time_zone=os.environ.get(TIME_ZONE_ENV, ""),
         archive_input=os.environ.get(INPUT_ENV) == "archive",
+        funnels=os.environ.get(FUNNELS_ENV, ""),
     )
     return Mangum(app, lifespan="off")
 

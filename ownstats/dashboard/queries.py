@@ -389,6 +389,34 @@ def _cut_source(view: str, params: Params, span: Span) -> str:
     return f"({_expanded_sql(view, tuple(roots.items()))}) AS {view}"
 
 
+def period_events(params: Params, span: Span) -> str:
+    """The site's deduplicated events of ``span`` (its time window; its own clock)."""
+    if params.zone is not None:
+        return _local_events(params.site, params.zone, span)
+    conditions = [_where(params.site, span.start, span.end)]
+    if span.since is not None:
+        conditions.append(f"event_time >= {_timestamp(span.since)}")
+    if span.until is not None:
+        conditions.append(f"event_time < {_timestamp(span.until)}")
+    return f"SELECT * FROM events_deduped WHERE {' AND '.join(conditions)}"
+
+
+def sessions_of(events: str) -> str:
+    """The ``sessions`` view's own SQL over ``events`` (a cut or a time zone's days)."""
+    return _expanded_sql("sessions", (("events_deduped", events),))
+
+
+def matching_visits(
+    params: Params, start: date, end: date, sessions_from: str, events_from: str
+) -> str:
+    """The visits that match every filter (for funnels, which order their events)."""
+    return _matching_sessions(params, start, end, sessions_from, events_from)
+
+
+def site_days(site: str, start: date, end: date, alias: str = "") -> str:
+    return _where(site, start, end, alias)
+
+
 def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 

@@ -478,3 +478,56 @@ async def _breakdown(
             label = label.capitalize()
         rows.append({"metrics": values, "dimensions": [label]})
     return rows, total
+
+
+async def funnel_answer(api: _Api, body: Any) -> dict[str, Any]:
+    """``POST /api/v2/funnel``: a funnel by name (or ``steps`` given inline) for a date
+    range and filters, as the dashboard's funnel panel counts it (funnels.py)."""
+    from ownstats.dashboard.app import _Query
+    from ownstats.dashboard.funnels import FunnelError, checked
+
+    if not isinstance(body, dict):
+        raise QueryError("#: Type mismatch. Expected Object.")
+    unknown = sorted(set(body) - {"site_id", "date_range", "filters", "funnel", "steps"})
+    if unknown:
+        raise QueryError(f"#/{unknown[0][:40]}: Schema does not allow additional properties.")
+    site = _text(body.get("site_id"), "#/site_id")
+    if "date_range" not in body:
+        raise QueryError("#/date_range: Required property date_range was not present.")
+    filters = _filters(_list(body, "filters"))
+    period, first, last = _date_range(body["date_range"], api._today())
+    items: list[tuple[str, str]] = [("site", site), ("period", period), ("comparison", "off")]
+    if first is not None and last is not None:
+        items += [("from", first.isoformat()), ("to", last.isoformat())]
+    if ("steps" in body) == ("funnel" in body):
+        raise QueryError("#: give either 'funnel' (a defined funnel's name) or 'steps'")
+    if "steps" in body:
+        try:
+            funnel = checked("(steps)", body["steps"])
+        except FunnelError as err:
+            raise QueryError(f"#/steps: {err}") from None
+    else:
+        funnel = api.funnel_named(_text(body["funnel"], "#/funnel"))
+    params = await api.params(_Query(QueryParams(items + filters)))
+    steps = (await api.funnel(params, funnel))["steps"]
+    return {
+        "results": [
+            {
+                "step": s["step"], "label": s["label"], "visitors": s["visitors"],
+                "dropoff": s["dropoff"],
+                "dropoff_rate": _round("percentage", s["dropoff_rate"]),
+                "conversion_rate": _round("conversion_rate", s["conversion_rate"]),
+            }
+            for s in steps
+        ],
+        "query": {
+            "site_id": site,
+            "funnel": funnel.name,
+            "steps": list(funnel.steps),
+            "date_range": [
+                f"{params.start.isoformat()}T00:00:00Z",
+                f"{params.end.isoformat()}T23:59:59Z",
+            ],
+            "filters": body.get("filters") or [],
+        },
+    }

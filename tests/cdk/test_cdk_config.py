@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -157,3 +158,13 @@ def test_time_zone_is_checked_at_synth() -> None:
     assert OwnstatsConfig.from_mapping({"domain": "example.com"}).time_zone == ""
     with pytest.raises(ConfigError, match="-c time_zone: unknown time zone 'Europe/Berln'"):
         OwnstatsConfig.from_mapping({"domain": "example.com", "time_zone": "Europe/Berln"})
+
+
+def test_funnels_are_checked_at_synth() -> None:
+    funnels = '[{"name": "Signup", "steps": ["/pricing", "goal:Signup"]}]'
+    config = OwnstatsConfig.from_mapping({"domain": "example.com", "funnels": funnels})
+    assert json.loads(config.funnels) == [{"name": "Signup", "steps": ["/pricing", "goal:Signup"]}]
+    assert OwnstatsConfig.from_mapping({"domain": "example.com"}).funnels == ""
+    for bad in ("[", '[{"name": "x", "steps": ["/a"]}]', '[{"name": "x", "steps": ["a", "b"]}]'):
+        with pytest.raises(ConfigError, match="-c funnels"):
+            OwnstatsConfig.from_mapping({"domain": "example.com", "funnels": bad})

@@ -83,6 +83,16 @@ def archive_server(engine: Engine) -> Iterator[str]:
     yield from _serve(build_app(engine, now=lambda: NOW, parallel=True, archive_input=True))
 
 
+@pytest.fixture(scope="session")
+def funnel_server(engine: Engine) -> Iterator[str]:
+    """The same dashboard with two funnels defined."""
+    from ownstats.dashboard.funnels import Funnel
+
+    funnels = [Funnel("Signup", ("/", "/pricing", "goal:Signup")),
+               Funnel("Reading", ("/", "/blog/*", "/docs/**"))]  # fmt: skip
+    yield from _serve(build_app(engine, now=lambda: NOW, parallel=True, funnels=lambda: funnels))
+
+
 def _serve(app: Any) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(

@@ -743,3 +743,33 @@ def test_the_filter_form_adds_is_not_and_several_values(server: str, page: tuple
     shown = pg.get_attribute('.card[data-metric="visitors"] .value', "data-value")
     assert int(float(shown)) == summary["metrics"]["visitors"]["value"] > 0
     assert errors.messages == []
+
+
+def test_the_funnel_panel_shows_each_step(funnel_server: str, page: tuple[Any, Any]) -> None:
+    pg, errors = page
+    open_page(pg, funnel_server, "period=30d")
+    pg.wait_for_selector('#funnel-steps[aria-busy="false"] .funnel-step')
+    for name in ("Signup", "Reading"):
+        if name != "Signup":
+            pg.select_option("#funnel-name", name)
+            pg.wait_for_function(
+                "document.querySelector('#funnel-steps .funnel-step .plain')"
+                f".textContent === '/' && document.querySelectorAll('#funnel-steps li').length "
+                f"=== 3 && document.querySelector('#funnel-name').value === '{name}'"
+            )
+            pg.wait_for_selector('#funnel-steps[aria-busy="false"]')
+        answer = api(pg, funnel_server, "/api/funnel", period="30d", funnel=name)
+        steps = pg.locator("#funnel-steps .funnel-step")
+        assert steps.count() == len(answer["steps"])
+        drawn = [int(v) for v in steps.evaluate_all("ls => ls.map(l => l.dataset.visitors)")]
+        assert drawn == [s["visitors"] for s in answer["steps"]]
+        assert drawn[0] > drawn[-1] > 0
+        labels = pg.locator("#funnel-steps .funnel-step .plain").all_inner_texts()
+        assert labels == [s["label"] for s in answer["steps"]]
+    assert errors.messages == []
+
+
+def test_no_funnel_panel_without_funnels(server: str, page: tuple[Any, Any]) -> None:
+    pg, _ = page
+    open_page(pg, server, "period=7d")
+    assert pg.locator("#funnel").is_hidden()

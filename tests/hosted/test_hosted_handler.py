@@ -37,6 +37,10 @@ CLAIMS = {"sub": "3f1c-user", "client_id": "client-123", "token_use": "access"}
 Invoke = Callable[..., tuple[int, Any, dict[str, str]]]
 
 
+#: what -c funnels gives the function
+FUNNELS = '[{"name": "Signup", "steps": ["/pricing", "goal:Signup"]}]'
+
+
 def api_requests() -> list[tuple[str, dict[str, str]]]:
     """(path, query) of every ``/api`` endpoint of the shared routes, each panel expanded."""
 
@@ -49,6 +53,9 @@ def api_requests() -> list[tuple[str, dict[str, str]]]:
         if not isinstance(route, Route) or not route.path.startswith("/api/"):
             continue
         params = set(route.param_convertors)
+        if route.path == "/api/funnel":  # the funnel the stack defines (FUNNELS)
+            requests.append((route.path, {"site": SITE, "funnel": "Signup"}))
+            continue
         if not params:
             requests.append((route.path, {"site": SITE}))
             continue
@@ -113,6 +120,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, started: list[dict[str, Any]]) -> It
     monkeypatch.setenv(hosted.WORKGROUP_ENV, WORKGROUP)
     monkeypatch.setenv(hosted.DATABASE_ENV, "ownstats_example_com")
     monkeypatch.setenv(hosted.DOMAINS_ENV, "example.com,blog.example.org")
+    monkeypatch.setenv(hosted.FUNNELS_ENV, FUNNELS)
     # Lambda calls the handler on a thread without a running event loop; under pytest
     # another suite's Playwright may run one on the main thread, so calls get a thread
     # (and loop) of their own, as Mangum sets it up on its first call
@@ -187,6 +195,9 @@ def test_every_endpoint_answers_zeros_not_failures(invoke: Invoke) -> None:
             assert body["points"] and {p["visitors"] for p in body["points"]} <= {0, None}
         elif path == "/api/freshness":
             assert body["newest_event_at"] is None and body["checked_at"]
+        elif path == "/api/funnel":  # its step numbers are no counts
+            assert [s["visitors"] for s in body["steps"]] == [0, 0]
+            continue
         # whatever the endpoint, an empty lake counts nothing
         assert set(_numbers({k: v for k, v in body.items() if k != "age_s"})) <= {0}, path
 
@@ -287,12 +298,14 @@ def test_the_stacks_time_zone_reaches_the_handler(monkeypatch: pytest.MonkeyPatc
 
     assert construct.TIME_ZONE_ENV == hosted.TIME_ZONE_ENV
     assert construct.INPUT_ENV == hosted.INPUT_ENV
+    assert construct.FUNNELS_ENV == hosted.FUNNELS_ENV
     seen: dict[str, Any] = {}
     monkeypatch.setattr(hosted, "build_hosted_app", lambda *a, **k: seen.update(k) or object())
     for name, value in (
         (hosted.WORKGROUP_ENV, "wg"), (hosted.DATABASE_ENV, "db"),
         (hosted.DOMAINS_ENV, "example.com"), (hosted.TIME_ZONE_ENV, "Asia/Kolkata"),
         (hosted.INPUT_ENV, "archive"), ("AWS_DEFAULT_REGION", "us-east-1"),
+        (hosted.FUNNELS_ENV, '[{"name": "Signup", "steps": ["/pricing", "goal:Signup"]}]'),
     ):  # fmt: skip
         monkeypatch.setenv(name, value)
     hosted._lambda_handler.cache_clear()
@@ -302,3 +315,4 @@ def test_the_stacks_time_zone_reaches_the_handler(monkeypatch: pytest.MonkeyPatc
         hosted._lambda_handler.cache_clear()
     assert seen["time_zone"] == "Asia/Kolkata"
     assert seen["archive_input"] is True
+    assert "goal:Signup" in seen["funnels"]

@@ -86,6 +86,9 @@
   // {mode: "realtime"} or, on a stack that reads CloudFront's standard logs only
   // (-c realtime=false), {mode: "archive", note}: no realtime period, no live counter
   let input = { mode: "realtime" };
+  // the funnels defined for this dashboard (/api/sites), and the one on screen
+  let funnels = [];
+  let funnelName = "";
   let generation = 0; // responses of an older render() are dropped
   let liveTimer = null;
   let totalsTimer = null;
@@ -352,11 +355,11 @@
       });
       // a page (goal, property) filter selects whole visits (their other pages count
       // too), unlike Plausible's page filter, which counts only that page's views
-      const whole = name === "page" || name === "event" || name.startsWith(PROP_PREFIX);
+      const visitsWith = name === "page" || name === "event" || name.startsWith(PROP_PREFIX);
       const text = name === "page" && op === "is"
         ? el("span", { title: "Whole visits that viewed this page: their other page views, time and bounces count too" },
           "Visits that viewed ", ...shownValues)
-        : el("span", whole ? { title: "Whole visits with such an event (is not: visits without one)" } : {},
+        : el("span", visitsWith ? { title: "Whole visits with such an event (is not: visits without one)" } : {},
           `${label} ${OP_TEXT[op]} `, ...shownValues);
       const spoken = `${label} ${OP_TEXT[op]} ${values.join(" or ")}`;
       return el("li", { class: "chip", "data-filter": name }, text,
@@ -752,6 +755,50 @@
     }
   }
 
+  // ---------------------------------------------------------------- funnel
+  // Steps in order within a visit (ownstats/dashboard/funnels.py): each step's visitors,
+  // the drop-off from the step before and the conversion from the first.
+  async function loadFunnel(state, gen) {
+    const section = $("#funnel");
+    section.hidden = funnels.length === 0;
+    if (!funnels.length) return;
+    if (!funnels.some((f) => f.name === funnelName)) funnelName = funnels[0].name;
+    const select = $("#funnel-name");
+    if (select.options.length !== funnels.length) {
+      select.replaceChildren(...funnels.map((f) => el("option", { value: f.name, text: f.name })));
+    }
+    select.value = funnelName;
+    const list = $("#funnel-steps");
+    list.setAttribute("aria-busy", "true");
+    try {
+      const data = await getJson(apiUrl("/api/funnel", state, { funnel: funnelName }));
+      if (gen !== generation) return;
+      list.replaceChildren(...data.steps.map((s) => {
+        const bar = el("span", { class: "bar" });
+        bar.style.setProperty("--w", `${100 * (s.conversion_rate || 0)}%`);
+        const drop = s.dropoff == null ? "" : `−${whole.format(s.dropoff)} (${s.dropoff_rate == null ? "–" : `${Math.round(s.dropoff_rate * 100)}%`})`;
+        return el("li", { class: "funnel-step", "data-step": s.step, "data-visitors": s.visitors },
+          el("div", { class: "label" }, bar, el("span", { class: "plain", text: s.label })),
+          el("span", { class: "visitors", text: `${whole.format(s.visitors)} visitors` }),
+          el("span", { class: "dropoff muted", text: drop }),
+          el("span", { class: "conversion", text: s.conversion_rate == null ? "–" : `${(s.conversion_rate * 100).toFixed(1)}%` }));
+      }));
+    } catch (err) {
+      if (gen === generation) list.replaceChildren(el("li", { class: "none", text: `No funnel: ${err.message}` }));
+    } finally {
+      if (gen === generation) list.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function setupFunnel() {
+    $("#funnel-name").addEventListener("change", (e) => {
+      funnelName = e.target.value;
+      loadFunnel(readState(), generation);
+    });
+    $("#funnel-csv").addEventListener("click", (event) => downloadCsv(
+      apiUrl("/api/funnel", readState(), { funnel: funnelName, format: "csv" }), "funnel.csv", event.currentTarget));
+  }
+
   // ---------------------------------------------------------------- world map
   // Countries coloured by visitors on an equirectangular map shipped with the page
   // (world-map.js: Natural Earth 1:110m via world-atlas, ISC); a click filters.
@@ -1119,6 +1166,7 @@
       return limit ? `${name}:${limit}` : name;
     });
     const page = getJson(apiUrl("/api/page", state, { panels: keys.join(","), live: "1" }));
+    loadFunnel(state, gen);
     PANELS.forEach((group, i) => loadPanel(group, state, gen, page.then((p) => p.panels[keys[i]])));
     try {
       const p = await page;
@@ -1252,6 +1300,7 @@
     });
     document.addEventListener("keydown", onKey);
     setupFilterForm();
+    setupFunnel();
     setInterval(tickFreshness, 1000);
     setupDetails();
     window.addEventListener("popstate", render);
@@ -1268,6 +1317,7 @@
       noneValue = data.none_value;
       fillFilterForm();
       input = data.input || input;
+      funnels = data.funnels || [];
       if (input.mode === "archive") {
         const option = $('#period option[value="realtime"]');
         option.disabled = true;
