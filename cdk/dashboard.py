@@ -69,6 +69,10 @@ CACHE_TTL_S = 60
 MEMORY_MB = 1769
 REUSE_MINUTES = 1
 API_PATH = "/api/*"
+#: the Stats API's routes: a Bearer API key instead of a Cognito token
+STATS_API_PATH = "/api/v2/{proxy+}"
+#: the object holding the API keys' hashes (ownstats.dashboard.api_keys.S3_KEY)
+API_KEYS_OBJECT = "settings/api-keys.json"
 #: steady requests per second and burst the API accepts (a page load sends ~20)
 THROTTLE_RATE = 20
 THROTTLE_BURST = 50
@@ -279,12 +283,29 @@ class HostedDashboard(Construct):
             authorizer_name="cognito",
             identity_source=["$request.header.Authorization"],
         )
+        integration = integrations.HttpLambdaIntegration("Lambda", self.function)
         self.api.add_routes(
             path="/api/{proxy+}",
             methods=[apigw.HttpMethod.GET],
-            integration=integrations.HttpLambdaIntegration("Lambda", self.function),
+            integration=integration,
             authorizer=self.authorizer,
         )
+        # the Stats API (docs/API.md): scripts send an API key, not a Cognito token; the
+        # function checks the key against the hashes in the lake bucket and rate-limits it
+        keyed = self.api.add_routes(
+            path=STATS_API_PATH,
+            methods=[apigw.HttpMethod.POST],
+            integration=integration,
+        )
+        for route in keyed:
+            acknowledge(
+                route,
+                {
+                    "APIG4": "The Stats API authenticates with the owner's API keys, "
+                    "checked in the function against their SHA-256 hashes (a Cognito "
+                    "token cannot be sent by a script or Grafana); no key, no data.",
+                },
+            )
         self._stage_settings(removal)
 
         # -- the page ------------------------------------------------------------------
@@ -372,7 +393,8 @@ class HostedDashboard(Construct):
                         api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY
                     ),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-                    allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                    # POST: the Stats API's queries (/api/v2/…); the rest are GETs
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     # answers depend on the signed-in user's token: never cached at the edge
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
                     # forwards Authorization and the query string, not Host (API Gateway
@@ -488,6 +510,8 @@ class HostedDashboard(Construct):
                 resources=[
                     lake_bucket.arn_for_objects(f"{events_prefix}*"),
                     lake_bucket.arn_for_objects(f"{ROLLUPS_PREFIX}*"),
+                    # the Stats API keys' hashes (ownstats api-key create --stack)
+                    lake_bucket.arn_for_objects(API_KEYS_OBJECT),
                 ],
             )
         )

@@ -795,12 +795,15 @@ def parser() -> argparse.ArgumentParser:
     )
     key_sub = key_p.add_subparsers(dest="action", required=True, metavar="ACTION")
     create_p = key_sub.add_parser("create", help="make a key; it is printed once")
-    data_arg(create_p)
     create_p.add_argument("--name", default="", help="what the key is for (shown by list)")
     list_p = key_sub.add_parser("list", help="the keys (their ids, never the keys)")
-    data_arg(list_p)
     revoke_p = key_sub.add_parser("revoke", help="delete a key: it stops working at once")
-    data_arg(revoke_p)
+    for key_action in (create_p, list_p, revoke_p):
+        data_arg(key_action)
+        key_action.add_argument(
+            "--stack", default=None,
+            help="the deployed stack's keys (its lake bucket) instead of the local ones",
+        )  # fmt: skip
     revoke_p.add_argument("key_id", metavar="ID", help="the id `list` shows (or the key)")
     key_p.set_defaults(func=cmd_api_key)
 
@@ -848,9 +851,17 @@ def cmd_funnel(args: argparse.Namespace) -> int:
 def cmd_api_key(args: argparse.Namespace) -> int:
     """Keys live hashed in ``<data>/api-keys.json``; a running ``serve`` sees changes at
     its next request."""
-    from ownstats.dashboard.api_keys import KeyStore, describe
+    from ownstats.dashboard.api_keys import KeyStore, S3KeyStore, describe
 
     store = KeyStore(Path(args.data))
+    if args.stack:
+        from ownstats.athena import aws_client, stack_outputs
+
+        bucket = stack_outputs(args.stack).get("LakeBucket")
+        if not bucket:
+            print(f"error: stack {args.stack} has no LakeBucket output", file=sys.stderr)
+            return 1
+        store = S3KeyStore(bucket, aws_client("s3"), refresh_s=0)
     if args.action == "create":
         key = store.create(args.name)
         print(key)

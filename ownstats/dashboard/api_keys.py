@@ -58,18 +58,15 @@ class KeyStore:
         except FileNotFoundError:
             return {}
         if mtime != self._loaded[0]:  # another process (the CLI) changed the keys
-            document = json.loads(self.path.read_text("utf-8"))
-            keys = {k["id"]: StoredKey(**k) for k in document.get("keys", [])}
-            self._loaded = (mtime, keys)
+            self._loaded = (mtime, _parsed(self.path.read_bytes()))
         return self._loaded[1]
 
     def _write(self, keys: dict[str, StoredKey]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{_FILE}.{secrets.token_hex(4)}")
-        document = {"keys": [vars(k) for k in keys.values()]}
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=1)
+        with os.fdopen(fd, "wb") as out:
+            out.write(_document(keys))
         os.replace(temporary, self.path)  # whole or not at all
 
     # -- what the CLI does ---------------------------------------------------------------
@@ -125,6 +122,54 @@ class KeyStore:
                 )
             self._used[key_id] = (start, used + 1)
         return key_id
+
+
+def _parsed(raw: bytes) -> dict[str, StoredKey]:
+    document = json.loads(raw.decode("utf-8"))
+    return {k["id"]: StoredKey(**k) for k in document.get("keys", [])}
+
+
+def _document(keys: dict[str, StoredKey]) -> bytes:
+    return json.dumps({"keys": [vars(k) for k in keys.values()]}, indent=1).encode()
+
+
+#: where a deployed stack keeps its keys' hashes: one object in the lake bucket, read by
+#: the dashboard function (GetObject on this key only), written by ``ownstats api-key``
+S3_KEY = "settings/api-keys.json"
+
+
+class S3KeyStore(KeyStore):
+    """The hosted stack's keys: ``s3://<lake bucket>/settings/api-keys.json``.
+
+    The function reads the object at most every ``refresh_s`` (a revoked key stops
+    working within that time); its rate limit counts per function instance, and the
+    API's stage throttling bounds the whole."""
+
+    def __init__(
+        self, bucket: str, client: Any, refresh_s: float = 60.0,
+        hourly_limit: int = HOURLY_LIMIT,
+    ) -> None:  # fmt: skip
+        super().__init__(Path("/nonexistent"), hourly_limit)
+        self.bucket, self.client, self.refresh_s = bucket, client, refresh_s
+        self._checked = -float("inf")
+
+    def _read(self) -> dict[str, StoredKey]:
+        now = time.monotonic()
+        if now - self._checked >= self.refresh_s:
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=S3_KEY)["Body"].read()
+                self._loaded = (now, _parsed(body))
+            except self.client.exceptions.NoSuchKey:
+                self._loaded = (now, {})
+            self._checked = now
+        return self._loaded[1]
+
+    def _write(self, keys: dict[str, StoredKey]) -> None:
+        self.client.put_object(
+            Bucket=self.bucket, Key=S3_KEY, Body=_document(keys),
+            ContentType="application/json", ServerSideEncryption="AES256",
+        )  # fmt: skip
+        self._checked = -float("inf")
 
 
 def describe(key: StoredKey) -> dict[str, Any]:

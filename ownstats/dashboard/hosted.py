@@ -70,6 +70,8 @@ TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
 INPUT_ENV = "OWNSTATS_INPUT"
 #: the funnels (-c funnels), JSON
 FUNNELS_ENV = "OWNSTATS_FUNNELS"
+#: the Stats API's routes (Bearer API key, no Cognito token)
+STATS_API_PREFIX = "/api/v2/"
 
 #: a reload within this many seconds costs no query on a warm instance
 DEFAULT_CACHE_TTL_S = 60.0
@@ -161,7 +163,10 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         refusal: tuple[int, str] | None = None
-        if self.require_claims and _claims(scope) is None:
+        # the Stats API's routes carry an API key instead of a Cognito token: the key is
+        # checked by the route itself (api_keys.py), and API Gateway has no authorizer there
+        keyed = str(scope.get("path", "")).startswith(STATS_API_PREFIX)
+        if self.require_claims and not keyed and _claims(scope) is None:
             refusal = (401, "sign in first: the request carries no verified Cognito token")
         else:
             query = scope.get("query_string", b"").decode("latin-1")
@@ -199,6 +204,7 @@ def build_hosted_app(
     time_zone: str = "",
     archive_input: bool = False,
     funnels: str = "",
+    api_keys: Any = None,
 ) -> ASGIApp:
     """The hosted dashboard API: the ``/api/*`` routes of ``dashboard_routes``.
 
@@ -216,7 +222,7 @@ def build_hosted_app(
         for r in dashboard_routes(
             backend, cache_ttl_s=cache_ttl_s, parallel=True, today=today, now=now,
             configured=domains, time_zone=time_zone, archive_input=archive_input,
-            funnels=(lambda: defined),
+            funnels=(lambda: defined), api_keys=api_keys,
         )
         if getattr(r, "path", "").startswith("/api/")
     ]
@@ -237,11 +243,15 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         os.environ[WORKGROUP_ENV], os.environ[DATABASE_ENV], client=client, poll_s=POLL_S,
         timeout_s=25.0,  # API Gateway gives up after 30 s; answer before it does
     )  # fmt: skip
+    keys = None
     if os.environ.get(LAKE_BUCKET_ENV):
         from lake_compactor.store import S3Store
+        from ownstats.dashboard.api_keys import S3KeyStore
         from ownstats.dashboard.lake_backend import LakeBackend
 
-        store = S3Store(os.environ[LAKE_BUCKET_ENV], boto3.client("s3"))
+        s3 = boto3.client("s3")
+        store = S3Store(os.environ[LAKE_BUCKET_ENV], s3)
+        keys = S3KeyStore(os.environ[LAKE_BUCKET_ENV], s3)
         cache = Path(tempfile.gettempdir()) / "ownstats-dashboard"
         # DuckDB may use 60 % of the function's memory; the rest is Python and boto3
         memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
@@ -256,6 +266,7 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         time_zone=os.environ.get(TIME_ZONE_ENV, ""),
         archive_input=os.environ.get(INPUT_ENV) == "archive",
         funnels=os.environ.get(FUNNELS_ENV, ""),
+        api_keys=keys,
     )
     return Mangum(app, lifespan="off")
 

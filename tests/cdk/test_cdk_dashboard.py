@@ -40,6 +40,7 @@ from cdk.dashboard_page import (
     hosted_index_html,
     stage_hosted_static,
 )
+from ownstats.dashboard.api_keys import S3_KEY
 
 pytestmark = pytest.mark.cdk
 
@@ -126,11 +127,14 @@ def test_every_api_route_requires_the_cognito_jwt(synth: Synth) -> None:
     assert props["JwtConfiguration"]["Audience"] == [{"Ref": client_id}]
     assert _joined(props["JwtConfiguration"]["Issuer"]).endswith(f"/<{pool_id}>")
     assert props["IdentitySource"] == ["$request.header.Authorization"]
-    routes = synth.resources("AWS::ApiGatewayV2::Route").values()
-    assert [r["Properties"]["RouteKey"] for r in routes] == ["GET /api/{proxy+}"]
-    for route in routes:
-        assert route["Properties"]["AuthorizationType"] == "JWT"
-        assert route["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
+    routes = {r["Properties"]["RouteKey"]: r["Properties"]
+              for r in synth.resources("AWS::ApiGatewayV2::Route").values()}  # fmt: skip
+    assert set(routes) == {"GET /api/{proxy+}", "POST /api/v2/{proxy+}"}
+    assert routes["GET /api/{proxy+}"]["AuthorizationType"] == "JWT"
+    assert routes["GET /api/{proxy+}"]["AuthorizerId"] == {"Ref": authorizer_id}
+    # the Stats API: an API key checked by the function (test_hosted_stats_api.py), so
+    # API Gateway has no authorizer there, and only POST reaches it
+    assert routes["POST /api/v2/{proxy+}"].get("AuthorizationType", "NONE") == "NONE"
     _, stage = _one(synth, "AWS::ApiGatewayV2::Stage")
     assert stage["Properties"]["AccessLogSettings"]["DestinationArn"]
     assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
@@ -144,6 +148,7 @@ def test_page_and_api_share_one_distribution_origin(synth: Synth) -> None:
     (api,) = config["CacheBehaviors"]
     assert api["PathPattern"] == "/api/*"
     assert api["ViewerProtocolPolicy"] == "https-only"
+    assert "POST" in api["AllowedMethods"]  # the Stats API
     assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
     # AllViewerExceptHostHeader: Authorization and the query string reach API Gateway
     assert api["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
@@ -241,10 +246,19 @@ def test_function_role_is_read_only_and_least_privilege(synth: Synth) -> None:
     # writes only under the results prefix; the lake is read-only
     assert all(r.endswith("/athena/*") for r in granted["s3:PutObject"])
     lake_reads = {r for r in granted["s3:GetObject"] if "Lake" in r}
-    assert {r.rsplit("/", 2)[1] for r in lake_reads} == {"events", "rollups"}
-    assert all(r.endswith("/*") for r in lake_reads)
+    keys = {r for r in lake_reads if r.endswith("/" + S3_KEY)}
+    assert len(keys) == 1  # the Stats API keys' hashes, that one object
+    assert construct_keys_object() == S3_KEY
+    assert {r.rsplit("/", 2)[1] for r in lake_reads - keys} == {"events", "rollups"}
+    assert all(r.endswith("/*") for r in lake_reads - keys)
     assert not any(a.startswith(("glue:Create", "glue:Update", "glue:Delete", "s3:Delete"))
                    for a in granted)  # fmt: skip
+
+
+def construct_keys_object() -> str:
+    from cdk.dashboard import API_KEYS_OBJECT
+
+    return API_KEYS_OBJECT
 
 
 def test_dashboard_url_output(synth: Synth) -> None:
