@@ -2,7 +2,8 @@
 
 - Bot or not: three maintained lists (crawler-user-agents, Crawler-Detect, Matomo's bots
   and HTTP libraries) and a short local list, all in ``bots.py``; then Matomo's feed
-  readers, players and mail clients when no web engine is named (``browsers.py``).
+  readers, players and mail clients when no web engine is named, and anything without the
+  shape of a browser that could run the tracker (``browsers.py``: ``no_engine``).
 - Browser and OS: ua-parser (its native ``ua-parser-rs`` matcher).
 - Device type: Matomo's device lists and rules, in ``devices.py``.
 
@@ -21,7 +22,7 @@ from typing import NamedTuple
 from ua_parser import BestAvailableResolver, Domain, Parser, load_lazy_builtins
 
 from .bots import bot_lists
-from .browsers import better_browser, better_os, non_browser_client
+from .browsers import better_browser, better_os, no_engine, non_browser_client
 from .devices import DEVICE_TYPES, device_type
 
 __all__ = ["DEVICE_TYPES", "MAX_LENGTH", "UNNAMED", "AgentInfo", "bot_reason", "classify", "warm"]
@@ -103,7 +104,7 @@ def _list_reason(user_agent: str) -> str | None:
         return "empty or too short to name a browser"
     if len(user_agent) > MAX_LENGTH:
         return f"longer than {MAX_LENGTH} characters"
-    return bot_lists().match(user_agent) or non_browser_client(user_agent)
+    return bot_lists().match(user_agent) or non_browser_client(user_agent) or no_engine(user_agent)
 
 
 def warm(models: bool = False) -> None:

