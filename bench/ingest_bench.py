@@ -6,7 +6,13 @@ The floor is the processor benchmark's (split + query from the stem + ``%25`` + 
 reading the file, the whole pipeline, pyarrow conversion, Parquet writing and the
 final compaction.
 
-    python bench/ingest_bench.py [--records 100000]
+Start-up (bench/startup.py): ``ownstats ingest`` of a one-record file in a fresh process,
+the time to its first record processed, the whole command and its peak memory; the whole
+command on the 100k records is compared with the floor. ``--before DIR`` (a worktree of the
+old code: ``git worktree add /tmp/ownstats-before HEAD``) runs both commands with that
+code too, side by side.
+
+    python bench/ingest_bench.py [--records 100000] [--before DIR] [--startup-runs 5]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # as the CLI runs it
 
 from processor_bench import floor
+from startup import ROOT, ingest_startup, report
 
 from ownstats import traffic
 from ownstats.cli import ingest, read_lines
@@ -31,6 +38,8 @@ from ownstats.cli import ingest, read_lines
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--before", type=Path, help="a tree with the old code, side by side")
+    parser.add_argument("--startup-runs", type=int, default=5)
     args = parser.parse_args()
 
     now = time.time()
@@ -54,25 +63,30 @@ def main() -> None:
         )
         ingest_s = time.perf_counter() - start
 
-        start = time.perf_counter()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ownstats.cli",
-                "ingest",
-                "--quiet",
-                "--data",
-                str(Path(tmp) / "lake2"),
-                "--domain",
-                "example.com,example.org",
-                str(log),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        command_s = time.perf_counter() - start
+        commands = {"now": ROOT} | ({"before": args.before} if args.before else {})
+        command_s: dict[str, float] = {}
+        for name, tree in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "ownstats.cli",
+                    "ingest",
+                    "--quiet",
+                    "--data",
+                    str(Path(tmp) / f"lake-{name}"),
+                    "--domain",
+                    "example.com,example.org",
+                    str(log),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=tree,
+                env={**os.environ, "PYTHONPATH": str(tree)},
+            )
+            command_s[name] = time.perf_counter() - start
         files = len(list((Path(tmp) / "lake").glob("events/*/*.parquet")))
 
     n = len(lines)
@@ -85,11 +99,20 @@ def main() -> None:
         f"ingest (in process, file -> lake):                  {ingest_s:6.2f} s "
         f"{n / ingest_s:>9,.0f} records/s = {ingest_s / floor_s:.2f}x floor"
     )
-    print(
-        f"`ownstats ingest` command (incl. start-up):        {command_s:6.2f} s "
-        f"{n / command_s:>9,.0f} records/s"
-    )
+    for name, seconds in command_s.items():
+        print(
+            f"`ownstats ingest` command (incl. start-up), {name:6}: {seconds:6.2f} s "
+            f"{n / seconds:>9,.0f} records/s = {seconds / floor_s:.2f}x floor"
+        )
     print(done.stdout.splitlines()[0])
+    report(
+        "`ownstats ingest` of 1 record",
+        ingest_startup,
+        lines,
+        "example.com,example.org",
+        args.before,
+        args.startup_runs,
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ JSON encode, as the Firehose sink does) must stay within 2× the floor's time. B
 in the same process on the same 100k realistic records in CloudFront's real format
 (ownstats.traffic writes what CloudFront writes), the sink stubbed.
 
-    python bench/processor_bench.py [--records 100000] [--repeat 3]
+It also reports a Lambda cold start as bench/startup.py measures it: a fresh process that
+imports the handler and processes one record (time to that record, peak memory), and,
+given ``--before`` (a worktree of the old code), the same for that code side by side.
+
+    python bench/processor_bench.py [--records 100000] [--repeat 3] [--before DIR]
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import resource
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+from startup import handler_startup, report
 
 from ownstats import traffic
 from ownstats.collector import kinesis_event
@@ -78,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--before", type=Path, help="a tree with the old code, for start-up")
+    parser.add_argument("--startup-runs", type=int, default=5)
     args = parser.parse_args()
 
     now = time.time()
@@ -121,6 +131,10 @@ def main() -> None:
     )
     verdict = "OK" if pipeline_s <= 2 * floor_s else "OVER BUDGET"
     print(f"target: pipeline <= 2.00x floor -> {verdict}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this benchmark's process: {rss:.0f} MB")
+    title = "Lambda handler import + 1 record"
+    report(title, handler_startup, lines, "example.com,example.org", args.before, args.startup_runs)
 
 
 if __name__ == "__main__":

@@ -26,16 +26,18 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lake_compactor.policy import LOCAL_POLICY, Policy, StoredObject
-from lake_compactor.run import EVENTS_PREFIX, Report, compact, manifest_prefix
 from lake_compactor.store import LocalStore, fsync_dir
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 from stream_processor.text import storable, storable_props
+
+if TYPE_CHECKING:
+    from lake_compactor.run import Report
 
 __all__ = [
     "EVENTS_SCHEMA",
@@ -93,6 +95,11 @@ def arrow_schema() -> pa.Schema:
 
 
 EVENTS_SCHEMA: pa.Schema = arrow_schema()
+
+
+def salts_dir(data_dir: str | os.PathLike[str]) -> Path:
+    """Local salts live beside the lake, never inside ``events/`` (docs/PROTOCOL.md, privacy)."""
+    return Path(data_dir) / "salts"
 
 
 def events_dir(data_dir: str | os.PathLike[str]) -> Path:
@@ -427,6 +434,10 @@ class LakeSink:
     def _run_compaction(
         self, policy: Policy, *, day: str | None = None, wait: bool = True
     ) -> Report:
+        # duckdb (the compactor's merge) is imported here, not with the lake: ``ownstats
+        # ingest`` reaches its first record without it (~0.1 s of start-up)
+        from lake_compactor.run import Report, compact
+
         store: LocalStore = LocalStore(self.data_dir)
         if day is not None:
             store = _OneDay(self.data_dir, day)
@@ -584,6 +595,8 @@ class _OneDay(LocalStore):
     manifests, which any run may settle)."""
 
     def __init__(self, root: str | os.PathLike[str], day: str) -> None:
+        from lake_compactor.run import EVENTS_PREFIX, manifest_prefix
+
         super().__init__(root)
         self._keep = (f"{EVENTS_PREFIX}{_PARTITION_KEY}={day}/", manifest_prefix())
 

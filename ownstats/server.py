@@ -46,18 +46,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ownstats.collector import Pump, Spool, Stream, routes, spool_dir
 from ownstats.engine import Engine
-from ownstats.lake import LakeSink, LakeWriteError, events_dir
+from ownstats.lake import LakeSink, LakeWriteError, events_dir, salts_dir
 from stream_processor.pipeline import BatchResult, Processor
 from stream_processor.visitor import FileSaltStore
 
 log = logging.getLogger(__name__)
 
 FLUSH_S = 0.5  # lake autoflush and pump interval: together well under the 2 s promise
-
-
-def salts_dir(data_dir: Path) -> Path:
-    """Local salts live beside the lake, never inside ``events/`` (docs/PROTOCOL.md, privacy)."""
-    return data_dir / "salts"
 
 
 @dataclass

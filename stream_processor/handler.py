@@ -34,9 +34,9 @@ def processor() -> Processor:
     import boto3
 
     from .sinks import FirehoseSink
-    from .useragent import warm
 
-    warm()  # build the bot/device list matchers now (2-4 s), not on the first record
+    # no useragent.warm(): the list matchers compile only the patterns records need
+    # (patternset.py), so a cold start no longer pays 2-4 s to build all of them first
     sink = FirehoseSink(boto3.client("firehose"), os.environ["OWNSTATS_FIREHOSE_STREAM"])
     return configured_processor(sink, boto3.client("ssm"))
 

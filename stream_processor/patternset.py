@@ -11,18 +11,32 @@ Rust's engine has no look-around. A pattern that needs it is matched in two step
 look-arounds removed (a looser pattern, so never a missed match) in Rust first, then, only
 when that matched, the exact pattern in Python's ``regex`` module on the same bounded text,
 with a timeout. Callers bound the text (useragent.py caps it) before asking.
+
+Compiling a whole list up front cost every process 2.5–4 s before its first record (a
+short ``ownstats ingest``, every Lambda cold start), for patterns most traffic never
+comes near. So a list compiles lazily: a literal index (``prefilter.py``) names the
+patterns a text could match, and each is compiled, alone, the first time it is named.
+The answers are the whole set's: the same first pattern in list order, the same Rust
+and Python engines, the same cap on exact checks (bench/matcher_verdicts.py compares
+them on every labelled user agent).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import regex
 import ua_parser_rs
+
+from .prefilter import LiteralIndex, literals
+
+if TYPE_CHECKING:
+    from .wholeset import WholeSet
 
 #: exact checks of look-around patterns give up after this long (seconds): no match
 VERIFY_TIMEOUT_S = 0.0002
@@ -118,61 +132,178 @@ def _drop_leading_star(pattern: str) -> str:
     return _LEADING_STAR.sub("", pattern, count=1)
 
 
-def _rust_ok(pattern: str, ignore_case: bool) -> bool:
+_Rust = ua_parser_rs.DeviceExtractor
+
+
+def _rust(pattern: str, ignore_case: bool, template: str | None = None) -> _Rust | None:
+    """One pattern compiled in Rust, or None when Rust refuses it."""
     try:
-        ua_parser_rs.DeviceExtractor([(pattern, "i" if ignore_case else None, "0", None, None)])
+        return _Rust([(pattern, "i" if ignore_case else None, "0", None, template)])
     except Exception:
-        return False
-    return True
+        return None
+
+
+def _rust_ok(pattern: str, ignore_case: bool) -> bool:
+    return _rust(pattern, ignore_case) is not None
+
+
+#: a set asked about this many texts compiles its whole list once and uses that from then
+#: on (``wholeset.py``): per text one Rust call beats trying candidates from Python, and a
+#: process that sees this much variety (a long run, a flood of new user agents) has paid
+#: the whole list's compile several times over in per-text overhead. Realistic traffic
+#: repeats a few thousand user agents, each asked once (``classify`` caches answers)
+WHOLE_SET_AFTER = 5000
+
+#: a pattern no engine can run (``unusable``): it never matches
+_NEVER = object()
+
+
+class _Loose:
+    """A look-around pattern: its look-arounds removed in Rust, then exactly in Python's
+    ``regex``, compiled only when a text first passes the Rust step (~10 ms each)."""
+
+    __slots__ = ("_exact", "ignore_case", "pattern", "relaxed")
+
+    def __init__(self, relaxed: _Rust, pattern: str, ignore_case: bool) -> None:
+        self.relaxed, self.pattern, self.ignore_case = relaxed, pattern, ignore_case
+        self._exact: regex.Pattern[str] | None = None
+
+    def exact(self) -> regex.Pattern[str] | None:
+        """The exact pattern, or None when Python's ``regex`` refuses it (it never matches)."""
+        if self._exact is None:
+            try:
+                flags = regex.IGNORECASE if self.ignore_case else 0
+                self._exact = regex.compile(self.pattern, flags)
+            except regex.error:
+                return None
+        return self._exact
 
 
 class PatternSet:
-    """The label of the first pattern that matches a text, in list order, or None."""
+    """The label of the first pattern that matches a text, in list order, or None.
+
+    Nothing is compiled when the set is made: the first text asked about builds the
+    literal index (``prefilter.py``, milliseconds), and each pattern is compiled the first
+    time a text holds its literal, so a process pays for the patterns its traffic needs,
+    not for the whole list (2.5–4 s for all of them). Patterns without a literal are
+    compiled together, once, as one Rust set. Both steps are once per process and
+    thread-safe (a lock; the answers never depend on which thread compiled).
+    """
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         self.patterns: tuple[Pattern, ...] = tuple(patterns)
-        prepared = [_drop_leading_star(p.regex) for p in self.patterns]
-        # compiling patterns one by one to see which Rust takes costs as much as compiling
-        # the set: only when the set refuses a pattern without look-around is that done
-        try:
-            self._build(prepared, [not _LOOKAROUND.search(p) for p in prepared])
-        except Exception:
-            ok = [
-                _rust_ok(pattern, p.ignore_case)
-                for pattern, p in zip(prepared, self.patterns, strict=True)
-            ]
-            self._build(prepared, ok)
+        self._lock = threading.Lock()
+        self._index: LiteralIndex | None = None
+        self._always: _Rust | None = None  # the strict patterns without a literal, as one set
+        self._always_each: tuple[int, ...] = ()  # the other patterns without a literal
+        # the look-around ones among them, loosely, as one set: most texts pass none
+        self._always_loose: _Rust | None = None
+        self._prepared: list[str] = []
+        self._compiled: dict[int, object] = {}  # index → _Rust, _Loose or _NEVER
+        self._asked = 0  # texts asked about (roughly, under threads: only a trigger)
+        self._whole: WholeSet | None = None
 
-    def _build(self, prepared: list[str], rust_ok: list[bool]) -> None:
-        strict: list[tuple[str, str | None, str, None, str | None]] = []
-        loose: list[tuple[int, str, bool]] = []
-        self.unusable: list[Pattern] = []
-        exact: dict[int, regex.Pattern[str]] = {}
-        for index, (p, pattern) in enumerate(zip(self.patterns, prepared, strict=True)):
-            flag = "i" if p.ignore_case else None
-            if rust_ok[index]:
-                strict.append((pattern, flag, str(index), None, _rust_template(p.template)))
-                continue
-            relaxed = _strip_lookarounds(pattern)
+    def _ready(self) -> LiteralIndex:
+        index = self._index
+        if index is None:
+            with self._lock:
+                if self._index is None:
+                    self._build()
+                index = self._index
+        assert index is not None
+        return index
+
+    def _build(self) -> None:
+        prepared = [_drop_leading_star(p.regex) for p in self.patterns]
+        # a look-around pattern is filtered by the literals of its looser Rust form: how
+        # many of them a text passes decides which ones are checked exactly (MAX_CHECKS)
+        found = [literals(_strip_lookarounds(p) if _LOOKAROUND.search(p) else p) for p in prepared]
+        index = LiteralIndex(found)
+        strict = [i for i in index.always if not _LOOKAROUND.search(prepared[i])]
+        rows = [
+            (prepared[i], "i" if p.ignore_case else None, str(i), None, _rust_template(p.template))
+            for i in strict
+            for p in [self.patterns[i]]
+        ]
+        try:
+            self._always = _Rust(rows) if rows else None
+        except Exception:  # a pattern Rust refuses: it and the rest are compiled one by one
+            self._always, strict = None, []
+        in_set = set(strict)
+        self._always_each = tuple(i for i in index.always if i not in in_set)
+        loose = [i for i in self._always_each if _LOOKAROUND.search(prepared[i])]
+        if len(loose) == len(self._always_each) and loose:
+            rows = [
+                (
+                    _strip_lookarounds(prepared[i]),
+                    "i" if p.ignore_case else None,
+                    str(i),
+                    None,
+                    None,
+                )
+                for i in loose
+                for p in [self.patterns[i]]
+            ]
             try:
-                exact[index] = regex.compile(pattern, regex.IGNORECASE if p.ignore_case else 0)
-            except regex.error:
-                self.unusable.append(p)
-                continue
-            if relaxed != pattern and _rust_ok(relaxed, p.ignore_case):
-                loose.append((index, relaxed, p.ignore_case))
-            else:
-                self.unusable.append(p)
-                del exact[index]
-        self._strict = ua_parser_rs.DeviceExtractor(strict) if strict else None
-        self._exact = exact
-        # all look-around patterns in one Rust prefilter: its first candidate is checked
-        # exactly; when that check fails, a prefilter of the patterns after it is asked
-        self._loose = tuple(index for index, _, _ in loose)
-        self._relaxed = {index: (rx, ic) for index, rx, ic in loose}
-        # position in _loose → prefilter of the look-around patterns from there on
-        self._from: dict[int, ua_parser_rs.DeviceExtractor] = {}
-        self._loose_set = self._suffix(0) if loose else None
+                self._always_loose = _Rust(rows)
+            except Exception:  # one Rust refuses: each is tried alone
+                self._always_loose = None
+        self._prepared = prepared
+        self._index = index
+
+    def _matcher(self, index: int) -> object:
+        found = self._compiled.get(index)
+        if found is None:
+            with self._lock:
+                found = self._compiled.get(index)
+                if found is None:
+                    found = self._compiled[index] = self._compile(index)
+        return found
+
+    def _compile(self, index: int) -> object:
+        """Like the whole set did: Rust when it takes the pattern, else its look-arounds
+        removed in Rust and the exact pattern in Python's ``regex``; else never."""
+        p, pattern = self.patterns[index], self._prepared[index]
+        if not _LOOKAROUND.search(pattern):
+            rust = _rust(pattern, p.ignore_case, _rust_template(p.template))
+            if rust is not None:
+                return rust
+        relaxed = _strip_lookarounds(pattern)
+        if relaxed == pattern:
+            return _NEVER
+        loose = _rust(relaxed, p.ignore_case)
+        if loose is None:
+            return _NEVER
+        return _Loose(loose, pattern, p.ignore_case)
+
+    @property
+    def unusable(self) -> list[Pattern]:
+        """Patterns neither engine can run (compiles every pattern: for tests)."""
+        self._ready()
+        return [p for i, p in enumerate(self.patterns) if self._never(self._matcher(i))]
+
+    @staticmethod
+    def _never(matcher: object) -> bool:
+        return matcher is _NEVER or (isinstance(matcher, _Loose) and matcher.exact() is None)
+
+    def _compile_whole(self) -> WholeSet:
+        from .wholeset import WholeSet
+
+        with self._lock:
+            if self._whole is None:
+                self._whole = WholeSet(self.patterns)
+                self._compiled = {}  # the whole set holds them all now
+            return self._whole
+
+    def prepare(self) -> None:
+        """Build the literal index now rather than on the first text."""
+        self._ready()
+
+    def compile_all(self) -> None:
+        """Compile every pattern now (a benchmark's warm state; never needed for answers)."""
+        self._ready()
+        for i in range(len(self.patterns)):
+            self._matcher(i)
 
     def first_index(self, text: str) -> int | None:
         """Index of the first pattern matching ``text`` (bounded by the caller)."""
@@ -181,46 +312,52 @@ class PatternSet:
 
     def first_match(self, text: str) -> tuple[int, str | None] | None:
         """(index, filled template or None) of the first pattern matching ``text``."""
+        whole = self._whole
+        if whole is not None:
+            return whole.first_match(text)
+        self._asked += 1
+        if self._asked >= WHOLE_SET_AFTER:
+            return self._compile_whole().first_match(text)
+        index = self._ready()
         best: int | None = None
         value: str | None = None
-        if self._strict is not None:
-            hit = self._strict.extract(text)
+        if self._always is not None:
+            hit = self._always.extract(text)
             if hit is not None:
                 best, value = int(hit.family), hit.model
-        if self._loose_set is None or (best is not None and self._loose[0] > best):
-            return None if best is None else (best, value)
-        position, checks = 0, 0
-        while position < len(self._loose) and checks < MAX_CHECKS:
-            checks += 1
-            hit = self._suffix(position).extract(text)
-            if hit is None:
+        candidates = index.candidates(text)
+        each = self._always_each
+        if each and self._always_loose is not None:
+            # those before the first that passes loosely cannot pass: not candidates
+            hit = self._always_loose.extract(text)
+            each = () if hit is None else tuple(i for i in each if i >= int(hit.family))
+        if each:
+            candidates = sorted({*candidates, *each})
+        checks = 0
+        for i in candidates:
+            if best is not None and i > best:
                 break
-            index = int(hit.family)
-            if best is not None and index > best:
-                break
-            match = self._verify(index, text)
-            if match is not None:
-                best, template = index, self.patterns[index].template
-                value = match.expand(_python_template(template)) if template else None
-                break
-            position = self._loose.index(index) + 1  # a false candidate: look further on
+            matcher = self._matcher(i)
+            if isinstance(matcher, _Loose):
+                # at most MAX_CHECKS exact checks per text, as many as candidates pass loosely
+                if checks >= MAX_CHECKS or matcher.relaxed.extract(text) is None:
+                    continue
+                exact = matcher.exact()
+                if exact is None:
+                    continue  # as unusable: never matches, uses no check
+                checks += 1
+                match = self._verify(exact, text)
+                if match is not None:
+                    template = self.patterns[i].template
+                    return i, match.expand(_python_template(template)) if template else None
+            elif matcher is not _NEVER:
+                hit = matcher.extract(text)  # type: ignore[attr-defined]
+                if hit is not None:
+                    return i, hit.model
         return None if best is None else (best, value)
 
-    def _suffix(self, position: int) -> ua_parser_rs.DeviceExtractor:
-        found = self._from.get(position)
-        if found is None:
-            found = ua_parser_rs.DeviceExtractor(
-                [
-                    (rx, "i" if ic else None, str(index), None, None)
-                    for index in self._loose[position:]
-                    for rx, ic in [self._relaxed[index]]
-                ]
-            )
-            self._from[position] = found
-        return found
-
-    def _verify(self, index: int, text: str) -> regex.Match[str] | None:
-        pattern = self._exact[index]
+    @staticmethod
+    def _verify(pattern: regex.Pattern[str], text: str) -> regex.Match[str] | None:
         return bounded(lambda: pattern.search(text, timeout=VERIFY_TIMEOUT_S, concurrent=False))
 
     def first(self, text: str) -> Pattern | None:
