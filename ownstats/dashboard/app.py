@@ -537,28 +537,18 @@ class _Api:
             return _csv(columns, answer["steps"], filename)
         return JSONResponse(answer)
 
-    def stats_funnel(self, keys: KeyStore) -> Handler:
-        """``POST /api/v2/funnel`` (an ownstats addition beside Plausible's query API)."""
-        from ownstats.dashboard import stats_api
+    def stats_endpoint(
+        self, keys: KeyStore, answer: Callable[[_Api, Any], Awaitable[dict[str, Any]]]
+    ) -> Handler:
+        """A Stats API route for holders of a key (``ownstats api-key create``):
+        ``POST /api/v2/query`` (Plausible's) and ``/api/v2/funnel`` (ours), both answered
+        on this dashboard's own queries (stats_api.py)."""
 
         async def endpoint(request: Request) -> Response:
             body = await _api_body(request, keys)
             if isinstance(body, Response):
                 return body
-            return JSONResponse(await stats_api.funnel_answer(self, body))
-
-        return endpoint
-
-    def stats_query(self, keys: KeyStore) -> Handler:
-        """``POST /api/v2/query``: Plausible's Stats API v2 for holders of a key
-        (``ownstats api-key create``), on this dashboard's own queries (stats_api.py)."""
-        from ownstats.dashboard import stats_api
-
-        async def endpoint(request: Request) -> Response:
-            body = await _api_body(request, keys)
-            if isinstance(body, Response):
-                return body
-            return JSONResponse(await stats_api.answer(self, body))
+            return JSONResponse(await answer(self, body))
 
         return endpoint
 
@@ -687,6 +677,7 @@ def dashboard_routes(
     )  # fmt: skip
     if funnels is not None:
         api.funnels = funnels
+    from ownstats.dashboard import stats_api  # the Stats API's translation, when served
     g = api.guarded
     return [
         Route("/", _index, methods=["GET", "HEAD"], name="dashboard"),
@@ -700,10 +691,10 @@ def dashboard_routes(
         Route("/api/page", g(api.get_page), name="api-page"),
         Route("/api/funnel", g(api.get_funnel), name="api-funnel"),
         *(
-            [Route("/api/v2/query", g(api.stats_query(api_keys)), methods=["POST"],
-                   name="api-v2-query"),
-             Route("/api/v2/funnel", g(api.stats_funnel(api_keys)), methods=["POST"],
-                   name="api-v2-funnel")]
+            [Route("/api/v2/query", g(api.stats_endpoint(api_keys, stats_api.answer)),
+                   methods=["POST"], name="api-v2-query"),
+             Route("/api/v2/funnel", g(api.stats_endpoint(api_keys, stats_api.funnel_answer)),
+                   methods=["POST"], name="api-v2-funnel")]
             if api_keys is not None
             else []
         ),

@@ -371,19 +371,10 @@ def _cut_source(view: str, params: Params, span: Span) -> str:
     window are recomputed by ``sessions.sql`` from its events (a visit still going at
     the cut is cut too, as today's are at "now"), then the view's SQL runs on them.
     """
-    if params.zone is not None:
-        events = _local_events(params.site, params.zone, span)
-    else:
-        conditions = [_where(params.site, span.start, span.end)]
-        if span.since is not None:
-            conditions.append(f"event_time >= {_timestamp(span.since)}")
-        if span.until is not None:
-            conditions.append(f"event_time < {_timestamp(span.until)}")
-        events = f"SELECT * FROM events_deduped WHERE {' AND '.join(conditions)}"
+    events = period_events(params, span)
     roots = {"events_deduped": events}
     if params.filters:
-        sessions = _expanded_sql("sessions", tuple(roots.items()))
-        inputs = (f"({sessions})", f"({events})")
+        inputs = (f"({sessions_of(events)})", f"({events})")
         visits = _matching_sessions(params, span.start, span.end, *inputs)
         return _with_visits(view, visits, params, span.start, span.end, f"({events})")
     return f"({_expanded_sql(view, tuple(roots.items()))}) AS {view}"

@@ -236,15 +236,29 @@ def _round(metric: str, value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-async def answer(api: _Api, body: Any) -> dict[str, Any]:
-    """The v2 response (``results``, ``meta``, ``query``) for one request body."""
+def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
+    """The request body as an object with no property it does not know."""
     if not isinstance(body, dict):
         raise QueryError("#: Type mismatch. Expected Object.")
-    allowed = {"site_id", "metrics", "date_range", "dimensions", "filters", "order_by",
-               "include", "pagination"}  # fmt: skip
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise QueryError(f"#/{unknown[0][:40]}: Schema does not allow additional properties.")
+    return body
+
+
+def _period_items(api: _Api, body: dict[str, Any], site: str) -> list[tuple[str, str]]:
+    """The dashboard's query parameters for the site and ``date_range`` (no comparison)."""
+    period, first, last = _date_range(body["date_range"], api._today())
+    items: list[tuple[str, str]] = [("site", site), ("period", period), ("comparison", "off")]
+    if first is not None and last is not None:
+        items += [("from", first.isoformat()), ("to", last.isoformat())]
+    return items
+
+
+async def answer(api: _Api, body: Any) -> dict[str, Any]:
+    """The v2 response (``results``, ``meta``, ``query``) for one request body."""
+    body = _object(body, {"site_id", "metrics", "date_range", "dimensions", "filters",
+                          "order_by", "include", "pagination"})  # fmt: skip
     site = _text(body.get("site_id"), "#/site_id")
     metrics = [_text(m, f"#/metrics/{i}") for i, m in enumerate(_list(body, "metrics", True))]
     if not metrics:
@@ -275,12 +289,7 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         ):
             raise QueryError(f"#/pagination/{name}: a whole number")
     order_by = _list(body, "order_by")
-
-    period, first, last = _date_range(body["date_range"], api._today())
-    items: list[tuple[str, str]] = [("site", site), ("period", period), ("comparison", "off")]
-    if first is not None and last is not None:
-        items += [("from", first.isoformat()), ("to", last.isoformat())]
-    items += filters
+    items = _period_items(api, body, site) + filters
 
     if len(dimensions) > 1:
         raise QueryError(
@@ -486,19 +495,12 @@ async def funnel_answer(api: _Api, body: Any) -> dict[str, Any]:
     from ownstats.dashboard.app import _Query
     from ownstats.dashboard.funnels import FunnelError, checked
 
-    if not isinstance(body, dict):
-        raise QueryError("#: Type mismatch. Expected Object.")
-    unknown = sorted(set(body) - {"site_id", "date_range", "filters", "funnel", "steps"})
-    if unknown:
-        raise QueryError(f"#/{unknown[0][:40]}: Schema does not allow additional properties.")
+    body = _object(body, {"site_id", "date_range", "filters", "funnel", "steps"})
     site = _text(body.get("site_id"), "#/site_id")
     if "date_range" not in body:
         raise QueryError("#/date_range: Required property date_range was not present.")
     filters = _filters(_list(body, "filters"))
-    period, first, last = _date_range(body["date_range"], api._today())
-    items: list[tuple[str, str]] = [("site", site), ("period", period), ("comparison", "off")]
-    if first is not None and last is not None:
-        items += [("from", first.isoformat()), ("to", last.isoformat())]
+    items = _period_items(api, body, site)
     if ("steps" in body) == ("funnel" in body):
         raise QueryError("#: give either 'funnel' (a defined funnel's name) or 'steps'")
     if "steps" in body:
