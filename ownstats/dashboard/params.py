@@ -126,11 +126,16 @@ class Clause:
 
     @property
     def negated(self) -> bool:
-        return self.op in ("is_not", "contains_not")
+        return self.op.endswith("_not")
 
     @property
     def contains(self) -> bool:
-        return self.op in ("contains", "contains_not")
+        return self.op.startswith("contains")
+
+    @property
+    def regex(self) -> bool:
+        """``matches``/``matches_not`` (RE2 patterns; the Stats API's ``where`` only)."""
+        return self.op.startswith("matches")
 
 
 def clause(raw: str) -> Clause:
@@ -157,8 +162,15 @@ def clause(raw: str) -> Clause:
     return Clause(op, tuple(values))
 
 
+#: the boolean expression of filters (filter_tree): one more filter, its value JSON
+WHERE = "where"
+
+
 def spec_of(name: str) -> Filter:
-    """The allow-listed filter, or the custom property one a ``prop.<key>`` name is."""
+    """The allow-listed filter, the custom property one a ``prop.<key>`` name is, or the
+    expression ``where`` is."""
+    if name == WHERE:
+        return Filter(WHERE, "Filter expression", "tree")
     if name.startswith(PROP_PREFIX):
         key = name[len(PROP_PREFIX) :]
         return Filter(name, f"Property {key}", "prop", key)
@@ -492,7 +504,7 @@ def parse(
         query.setdefault(key, []).append(value)
     unknown = sorted(
         k for k in query
-        if k not in _CONTROL and k not in FILTERS and not k.startswith(PROP_PREFIX)
+        if k not in _CONTROL and k not in FILTERS and k != WHERE and not k.startswith(PROP_PREFIX)
     )  # fmt: skip
     if unknown:
         raise BadRequest(
@@ -551,6 +563,12 @@ def parse(
             if value == "":
                 raise BadRequest(f"filter '{name}' is empty; use {NONE_VALUE!r} for no value")
             filters.append((name, _filter_value(name, _text(value, name))))
+    where = _one(query, WHERE)
+    if where is not None:
+        from ownstats.dashboard import filter_tree  # it builds on this module
+
+        filter_tree.parse(_text(where, WHERE))  # checked here; compiled by queries
+        filters.append((WHERE, where))
 
     limit_text = _one(query, "limit")
     limit = 10 if limit_text is None else parse_limit(limit_text)

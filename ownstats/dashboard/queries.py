@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ import sqlglot
 from sqlglot import exp
 
 from athena_views import load_views
+from ownstats.dashboard import filter_tree
 from ownstats.dashboard.params import (
     NONE_VALUE,
     Clause,
@@ -208,7 +210,9 @@ def _match(column: str, found: Clause) -> str:
     negation is the caller's: a visit "not from Google" is also one without a source."""
     parts = []
     for value in found.values:
-        if found.contains:
+        if found.regex:
+            parts.append(f"regexp_like({column}, {sql_string(value)})")
+        elif found.contains:
             parts.append(f"strpos(lower({column}), {sql_string(value.lower())}) > 0")
         elif value == NONE_VALUE:
             parts.append(f"{column} IS NULL")
@@ -223,15 +227,46 @@ def _condition(column: str, raw: str) -> str:
     return f"NOT coalesce({matched}, false)" if found.negated else matched
 
 
-def _event_match(name: str, found: Clause) -> str:
-    """The events (alias ``x``) a page, goal or property filter looks for in a visit."""
+def _event_match(name: str, found: Clause, *, each: bool = False) -> str:
+    """The events (alias ``x``) a page, goal or property filter looks for in a visit.
+    With ``each``, a negated clause is the event's own ("a page view not of /a", for
+    ``has_done``); otherwise negation is the caller's ("no page view of /a")."""
     spec = spec_of(name)
     if spec.kind == "page":
-        return f"x.event_type = 'pageview' AND {_match('x.page_path', found)}"
-    if spec.kind == "event":
-        return f"x.event_type = 'event' AND {_match('x.event_name', found)}"
-    key = sql_string(spec.column or "")
-    return f"x.event_type <> 'engagement' AND {_match(f'element_at(x.props, {key})', found)}"
+        kind, column = "x.event_type = 'pageview'", "x.page_path"
+    elif spec.kind == "event":
+        kind, column = "x.event_type = 'event'", "x.event_name"
+    else:
+        kind = "x.event_type <> 'engagement'"
+        column = f"element_at(x.props, {sql_string(spec.column or '')})"
+    matched = _match(column, found)
+    if each and found.negated:
+        matched = f"NOT coalesce({matched}, false)"
+    return f"{kind} AND {matched}"
+
+
+def _tree_condition(node: filter_tree.Node, alias: str, event_join: Callable[[str], str]) -> str:
+    """The SQL condition on the visit ``alias`` of a filter expression; ``event_join``
+    joins "the visit has such an event" and gives the join's alias."""
+    if node.op in ("and", "or"):
+        parts = [_tree_condition(child, alias, event_join) for child in node.children]
+        return "(" + f" {node.op.upper()} ".join(parts) + ")"
+    if node.op == "not":
+        return f"NOT coalesce({_tree_condition(node.children[0], alias, event_join)}, false)"
+    found = node.leaf
+    assert found is not None
+    spec = spec_of(found.name)
+    if spec.kind == "session":
+        matched = _match(f"{alias}.{spec.column}", found.clause)
+        return f"NOT coalesce({matched}, false)" if found.clause.negated else matched
+    if node.op == "leaf":  # "viewed /a"; negated: "never viewed /a", as the flat filters
+        positive = dataclasses.replace(found.clause, op=found.clause.op.removesuffix("_not"))
+        joined = event_join(_event_match(found.name, positive))
+        absent = found.clause.negated
+    else:
+        joined = event_join(_event_match(found.name, found.clause, each=True))
+        absent = node.op == "has_not_done"
+    return f"{joined}.visitor_id IS {'NULL' if absent else 'NOT NULL'}"
 
 
 def _matching_sessions(
@@ -256,28 +291,41 @@ def _matching_sessions(
                 found.append(_condition(f"{alias}.{spec.column}", value))
         return found
 
-    joins, absent = [], []
-    for i, (name, value) in enumerate(params.filters):
-        if spec_of(name).kind == "session":
-            continue
+    joins: list[str] = []
+
+    def join(match: str, *, left: bool = False) -> str:
         # read through events_deduped: locally a per-day table (no Parquet scan), on
-        # Athena the same view the panels use. "Is not": the visits with no such event
-        found = clause(value)
-        match = _event_match(name, found)
-        if found.negated:
-            absent.append(f"k{i}.visitor_id IS NULL")
+        # Athena the same view the panels use
+        alias = f"k{len(joins)}"
         joins.append(
-            f"{'LEFT ' if found.negated else ''}JOIN (SELECT DISTINCT v.event_date, "
+            f"{'LEFT ' if left else ''}JOIN (SELECT DISTINCT v.event_date, "
             "v.visitor_id, v.visit_no "
             f"FROM {sessions_from} AS v "
             f"JOIN {events_from} AS x ON x.event_date = v.event_date "
             "AND x.domain_name = v.domain_name AND x.visitor_id = v.visitor_id "
             "AND x.event_time BETWEEN v.session_start AND v.session_end "
             f"WHERE {' AND '.join(conditions('v'))} AND {_where(params.site, start, end, 'x')} "
-            f"AND {match}) AS k{i} "
-            f"ON k{i}.event_date = s.event_date AND k{i}.visitor_id = s.visitor_id "
-            f"AND k{i}.visit_no = s.visit_no"
+            f"AND {match}) AS {alias} "
+            f"ON {alias}.event_date = s.event_date AND {alias}.visitor_id = s.visitor_id "
+            f"AND {alias}.visit_no = s.visit_no"
         )
+        return alias
+
+    absent, trees = [], []
+    for name, value in params.filters:
+        kind = spec_of(name).kind
+        if kind == "tree":
+            trees.append(value)
+        elif kind != "session":
+            # "is not": the visits with no such event
+            found = clause(value)
+            alias = join(_event_match(name, found), left=found.negated)
+            if found.negated:
+                absent.append(f"{alias}.visitor_id IS NULL")
+    for text in trees:
+        # an expression may need an event in a visit on one branch only: left joins
+        tree = filter_tree.parse(text)
+        absent.append(_tree_condition(tree, "s", lambda match: join(match, left=True)))
     where = " AND ".join([*conditions("s"), *absent])
     return f"SELECT s.* FROM {sessions_from} AS s {' '.join(joins)} WHERE {where}"
 

@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import QueryParams
 
-from ownstats.dashboard import queries
+from ownstats.dashboard import filter_tree, queries
 from ownstats.dashboard.params import (
     MAX_FILTER_VALUES,
     PROP_PREFIX,
+    WHERE,
     BadRequest,
     Params,
     shown,
+    spec_of,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +80,9 @@ KNOWN_UNSERVED = (
     "visit:region_name", "visit:city_name", "visit:entry_page_hostname",
     "visit:exit_page_hostname",
 )  # fmt: skip
-FILTER_OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
+FILTER_OPERATORS = filter_tree.OPERATORS
+#: what the dashboard's own filters say (the rest goes into a ``where`` expression)
+FLAT_OPERATORS = ("is", "is_not", "contains", "contains_not")
 #: the dashboard's summary column of each aggregate metric
 _SUMMARY = {"visitors": "visitors", "visits": "visits", "pageviews": "pageviews",
             "views_per_visit": "views_per_visit", "bounce_rate": "bounce_rate",
@@ -145,23 +149,39 @@ def _date_range(value: Any, today: date) -> tuple[str, date | None, date | None]
 
 
 def _filters(value: list[Any]) -> list[tuple[str, str]]:
-    """The dashboard's ``(parameter, value)`` filters of a v2 filter list."""
-    out: list[tuple[str, str]] = []
+    """The dashboard's ``(parameter, value)`` filters of a v2 filter list: each simple
+    clause of the top-level ``and`` as the dashboard's own filter, anything else
+    (``or``, ``not``, ``has_done``, ``matches``, a second clause on one dimension) in one
+    ``where`` expression (filter_tree)."""
+    flat: list[tuple[str, str]] = []
+    tree: list[Any] = []
 
-    def walk(node: Any, where: str, depth: int) -> None:
-        if depth > 8:
-            raise QueryError(f"{where}: filters nested deeper than 8 levels")
+    def translated(node: Any, where: str, depth: int) -> list[Any]:
+        """``node`` with the dashboard's filter names, checked."""
+        if depth > filter_tree.MAX_DEPTH:
+            raise QueryError(f"{where}: filters nested deeper than {filter_tree.MAX_DEPTH} levels")
         if not isinstance(node, list) or not node:
             raise QueryError(f"{where}: Invalid filter {shown(json.dumps(node)[:80])}")
         operator = node[0]
-        if operator == "and" and len(node) == 2 and isinstance(node[1], list):
-            for i, child in enumerate(node[1][:MAX_LIST]):
-                walk(child, f"{where}/1/{i}", depth + 1)
-            return
-        if operator in ("or", "not", "has_done", "has_not_done"):
-            raise QueryError(
-                f"{where}: the '{operator}' filter is not supported by this server yet"
-            )
+        if operator in ("and", "or"):
+            if len(node) != 2 or not isinstance(node[1], list) or not node[1]:
+                raise QueryError(f"{where}: Invalid filter {shown(json.dumps(node)[:80])}")
+            if len(node[1]) > MAX_LIST:
+                raise QueryError(f"{where}/1: at most {MAX_LIST} filters")
+            children = [translated(c, f"{where}/1/{i}", depth + 1) for i, c in enumerate(node[1])]
+            return [operator, children]
+        if operator in ("not", "has_done", "has_not_done"):
+            if len(node) != 2:
+                raise QueryError(f"{where}: Invalid filter {shown(json.dumps(node)[:80])}")
+            inner = translated(node[1], f"{where}/1", depth + 1)
+            if operator != "not" and (
+                inner[0] not in FILTER_OPERATORS or _kind(inner) == "session"
+            ):
+                raise QueryError(
+                    f"{where}: {operator} takes one filter on event:page, event:goal or "
+                    "event:props:<name>"
+                )
+            return [operator, inner]
         if operator not in FILTER_OPERATORS or len(node) not in (3, 4):
             raise QueryError(f"{where}: Invalid filter {shown(json.dumps(node)[:80])}")
         dimension, clauses = _text(node[1], f"{where}/1"), node[2]
@@ -169,13 +189,8 @@ def _filters(value: list[Any]) -> list[tuple[str, str]]:
             raise QueryError(f"{where}/2: a non-empty list of values")
         if len(clauses) > MAX_FILTER_VALUES:
             raise QueryError(f"{where}/2: at most {MAX_FILTER_VALUES} values")
-        if operator in ("matches", "matches_not"):
-            raise QueryError(
-                f"{where}: the '{operator}' operator is not supported by this server yet "
-                "(is, is_not, contains, contains_not are)"
-            )
         if len(node) == 4 and node[3] not in ({}, {"case_sensitive": False}):
-            raise QueryError(f"{where}/3: only {{\"case_sensitive\": false}} is supported")
+            raise QueryError(f'{where}/3: only {{"case_sensitive": false}} is supported')
         if dimension.startswith("event:props:"):
             key = dimension[len("event:props:") :]
             if not key or len(key) > 100:
@@ -190,8 +205,6 @@ def _filters(value: list[Any]) -> list[tuple[str, str]]:
                     "server yet"
                 )
             raise QueryError(f"{where}/1: Invalid filter dimension {shown(dimension)}")
-        if param == "event" and operator not in ("is", "contains"):
-            raise QueryError(f"{where}: Invalid filter: goals are matched with is or contains")
         values = []
         for j, item in enumerate(clauses):
             if isinstance(item, int) and not isinstance(item, bool):
@@ -199,16 +212,40 @@ def _filters(value: list[Any]) -> list[tuple[str, str]]:
             text = _text(item, f"{where}/2/{j}")
             if not text:
                 raise QueryError(f"{where}/2/{j}: an empty value")
-            if param == "device":
+            if param == "device" and not operator.startswith("matches"):
                 text = text.lower()  # Plausible spells "Desktop", the lake "desktop"
             values.append(text)
-        if any(p == param for p, _ in out):
-            raise QueryError(f"{where}: two filters on {shown(dimension)} are not supported yet")
-        out.append((param, _raw(operator, values)))
+        try:
+            filter_tree.leaf(operator, param, values, where)
+        except BadRequest as err:
+            raise QueryError(str(err)) from None
+        return [operator, param, values]
 
+    def top(node: list[Any]) -> None:
+        if node[0] == "and":
+            for child in node[1]:
+                top(child)
+        elif node[0] in FLAT_OPERATORS and all(p != node[1] for p, _ in flat):
+            flat.append((node[1], _raw(node[0], node[2])))
+        else:
+            tree.append(node)
+
+    if len(value) > MAX_LIST:
+        raise QueryError(f"#/filters: at most {MAX_LIST} filters")
     for i, node in enumerate(value):
-        walk(node, f"#/filters/{i}", 0)
-    return out
+        top(translated(node, f"#/filters/{i}", 0))
+    if tree:
+        expression = json.dumps(tree[0] if len(tree) == 1 else ["and", tree])
+        try:
+            filter_tree.parse(expression)  # the limits on the whole expression
+        except BadRequest as err:
+            raise QueryError(f"#/filters: {str(err).removeprefix('where: ')}") from None
+        flat.append((WHERE, expression))
+    return flat
+
+
+def _kind(node: list[Any]) -> str:
+    return spec_of(node[1]).kind
 
 
 def _raw(operator: str, values: list[str]) -> str:
@@ -515,7 +552,9 @@ async def funnel_answer(api: _Api, body: Any) -> dict[str, Any]:
     return {
         "results": [
             {
-                "step": s["step"], "label": s["label"], "visitors": s["visitors"],
+                "step": s["step"],
+                "label": s["label"],
+                "visitors": s["visitors"],
                 "dropoff": s["dropoff"],
                 "dropoff_rate": _round("percentage", s["dropoff_rate"]),
                 "conversion_rate": _round("conversion_rate", s["conversion_rate"]),

@@ -9,6 +9,7 @@ goal or property filter when it has such an event; "not" is a visit without one)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -207,3 +208,88 @@ def test_the_stats_api_filters_equal_the_dashboards(
     assert answer.json()["results"][0]["metrics"] == [
         expected["visitors"]["value"], expected["visits"]["value"]
     ]
+
+
+# -- expressions: or, not, has_done, matches (the Stats API's ``where``) --------------------
+
+TREES = [
+    # (v2 filters, the independent condition on the visit s)
+    ([["or", [["is", "visit:source", ["{source}"]], ["contains", "event:page", ["blog"]]]]],
+     "s.source = '{source}' OR {has_blog}"),
+    ([["not", ["is", "visit:source", ["{source}"]]]],
+     "s.source IS NULL OR s.source <> '{source}'"),
+    ([["not", ["or", [["is", "visit:source", ["{source}"]], ["is", "event:props:plan", ["pro"]]]]]],
+     "NOT (s.source = '{source}' AND s.source IS NOT NULL) AND NOT {has_pro}"),
+    ([["has_done", ["is", "event:goal", ["Signup"]]]], "{has_signup}"),
+    ([["has_not_done", ["is", "event:goal", ["Signup"]]]], "NOT {has_signup}"),
+    ([["has_done", ["is_not", "event:page", ["{page}"]]]], "{has_other_page}"),
+    ([["matches", "event:page", ["^/blog/"]]], "{has_blog_prefix}"),
+    ([["matches_not", "visit:source", ["^G"]]],
+     "s.source IS NULL OR NOT regexp_like(s.source, '^G')"),
+    ([["contains", "event:page", ["blog"]], ["is_not", "event:page", ["{page}"]]],
+     "{has_blog} AND NOT {has_page}"),
+    ([["is", "visit:source", ["{source}", "{other}"]],
+      ["or", [["has_done", ["is", "event:goal", ["Signup"]]],
+              ["is", "event:props:plan", ["pro"]]]]],
+     "s.source IN ('{source}', '{other}') AND ({has_signup} OR {has_pro})"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("v2", "condition"), TREES)
+def test_filter_expressions_count_what_their_definition_says(
+    stats_api: Any, engine: Engine, top: dict[str, str], v2: list[Any], condition: str
+) -> None:
+    api, headers = stats_api
+    parts = {
+        **top,
+        "has_blog": having("x.event_type = 'pageview' AND strpos(lower(x.page_path), 'blog') > 0"),
+        "has_blog_prefix": having("x.event_type = 'pageview' AND x.page_path LIKE '/blog/%'"),
+        "has_page": having(f"x.event_type = 'pageview' AND x.page_path = '{top['page']}'"),
+        "has_other_page": having(f"x.event_type = 'pageview' AND x.page_path <> '{top['page']}'"),
+        "has_pro": having("x.event_type <> 'engagement' AND element_at(x.props, 'plan') = 'pro'"),
+        "has_signup": having("x.event_type = 'event' AND x.event_name = 'Signup'"),
+    }  # fmt: skip
+    text = json.dumps(v2).replace("{source}", top["source"]).replace("{other}", top["other"])
+    filled = json.loads(text.replace("{page}", top["page"]))
+    body = {"site_id": SITE, "metrics": ["visitors"], "filters": filled,
+            "date_range": [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]}  # fmt: skip
+    answer = api.post("/api/v2/query", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    expected = visitors_where(engine, condition.format(**parts))
+    assert answer.json()["results"][0]["metrics"] == [expected]
+    assert expected > 0, "an expression that matches nothing proves little"
+    # and the same expression breaks down and graphs to the same visitors
+    by_day = {**body, "dimensions": ["time:day"]}
+    days = api.post("/api/v2/query", json=by_day, headers=headers).json()["results"]
+    assert sum(d["metrics"][0] for d in days) == expected
+
+
+def test_an_expression_and_its_negation_add_up_to_everyone(
+    stats_api: Any, top: dict[str, str]
+) -> None:
+    api, headers = stats_api
+    expression = ["or", [["is", "visit:source", [top["source"]]],
+                         ["has_done", ["matches", "event:page", ["blog"]]]]]  # fmt: skip
+
+    def visits(filters: list[Any]) -> int:
+        body = {"site_id": SITE, "metrics": ["visits"], "filters": filters,
+                "date_range": [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]}  # fmt: skip
+        answer = api.post("/api/v2/query", json=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["results"][0]["metrics"][0])
+
+    yes, no, everyone = visits([expression]), visits([["not", expression]]), visits([])
+    assert yes + no == everyone and 0 < yes < everyone
+
+
+def test_the_dashboard_takes_an_expression_too(client: TestClient, top: dict[str, str]) -> None:
+    """``where`` is one more filter of the dashboard's API: the cards, panels and graph
+    all read it."""
+    where = json.dumps(["or", [["is", "source", [top["source"]]], ["is", "prop.plan", ["pro"]]]])
+    metrics = cards(client, where=where)
+    either = cards(client, source=top["source"])["visitors"]["value"]
+    assert metrics["visitors"]["value"] >= either > 0
+    rows = client.get("/api/breakdown/sources", params={**q(where=where), "limit": 300})
+    assert rows.status_code == 200
+    bad = client.get("/api/summary", params=q(where='["matches", "page", ["(a*)*"]]'))
+    assert bad.status_code == 400 and "exponential" in bad.json()["error"]

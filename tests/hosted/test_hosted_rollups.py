@@ -92,6 +92,19 @@ def page_queries() -> list[dict[str, str]]:
         {**base, "period": "custom", "from": DAYS[0], "to": DAYS[0], "interval": "hour"},
         {**base, "period": "7d", "source": "Google"},
         {**base, "period": "30d", "event": "Signup"},
+        # the Stats API's expressions: or, a regular expression, "never did"
+        {
+            **base,
+            "period": "30d",
+            "where": json.dumps(
+                ["or", [["is", "source", ["Google"]], ["matches", "page", ["^/blog"]]]]
+            ),
+        },
+        {
+            **base,
+            "period": "7d",
+            "where": json.dumps(["has_not_done", ["is", "event", ["Signup"]]]),
+        },
     ]
     return queries
 
