@@ -482,7 +482,7 @@ class _Api:
             raise BadRequest(
                 f"unknown breakdown {shown(slug)}; one of {', '.join(queries.BREAKDOWNS)}"
             )
-        extra = ("prop_event",) if slug == "event-props" else ()
+        extra = {"event-props": ("prop_event",), "props": ("prop_key",)}.get(slug, ())
         params = await self.params(request, extra=extra, columns=panel.columns)
         if slug == "event-props" and not params.prop_event:
             raise BadRequest("event-props needs 'prop_event' (a custom event name)")
@@ -678,6 +678,7 @@ def dashboard_routes(
     if funnels is not None:
         api.funnels = funnels
     from ownstats.dashboard import stats_api  # the Stats API's translation, when served
+
     g = api.guarded
     return [
         Route("/", _index, methods=["GET", "HEAD"], name="dashboard"),

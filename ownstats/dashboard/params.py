@@ -186,6 +186,7 @@ _CONTROL = (
     "limit",
     "format",
     "prop_event",
+    "prop_key",
     "comparison",
     "search",
     "order_by",
@@ -258,6 +259,8 @@ class Params:
     limit: int = 10
     format: str = "json"
     prop_event: str | None = None
+    #: the Properties panel narrowed to one property name
+    prop_key: str | None = None
     comparison: str = DEFAULT_COMPARISON
     now: datetime | None = None
     since: datetime | None = None
@@ -578,6 +581,11 @@ def parse(
     prop_event = _one(query, "prop_event")
     if prop_event is not None and "prop_event" not in extra:
         raise BadRequest("'prop_event' only applies to /api/breakdown/event-props")
+    prop_key = _one(query, "prop_key")
+    if prop_key is not None and "prop_key" not in extra:
+        raise BadRequest("'prop_key' only applies to /api/breakdown/props")
+    if prop_key is not None and not _PROP_KEY.fullmatch(prop_key):
+        raise BadRequest("'prop_key': a property name of 1-100 printable characters")
     search = _one(query, "search")
     order_by = _one(query, "order_by")
     order = _one(query, "order") or "desc"
@@ -612,6 +620,7 @@ def parse(
         limit=limit,
         format=fmt,
         prop_event=_text(prop_event, "prop_event") if prop_event is not None else None,
+        prop_key=prop_key,
         comparison=comparison,
         now=now,
         since=since,

@@ -188,6 +188,21 @@ BREAKDOWNS: dict[str, Breakdown] = {
             (("visitors", "sum(visitors)"), ("events", "sum(events)")),
             extra_dimensions=("prop_key",),
         ),
+        # every property's values over page views and custom events (prop_key= narrows
+        # to one property: the Stats API's event:props:<name>)
+        Breakdown(
+            "props",
+            "Properties",
+            "event_props",
+            "prop_value",
+            None,
+            (
+                ("visitors", "sum(visitors)"),
+                ("events", "sum(events)"),
+                ("pageviews", "sum(pageviews)"),
+            ),
+            extra_dimensions=("prop_key",),
+        ),
     )
 }
 
@@ -730,6 +745,8 @@ def breakdown_sql(panel: Breakdown, params: Params, limit: int | None) -> str:
     where = _where(params.site, params.start, params.end)
     if panel.slug == "event-props":
         where += f" AND event_name = {sql_string(params.prop_event or '')}"
+    if panel.slug == "props" and params.prop_key is not None:
+        where += f" AND prop_key = {sql_string(params.prop_key)}"
     if params.search:
         needle = sql_string(params.search.lower())
         where += f" AND strpos(lower({panel.dimension}), {needle}) > 0"

@@ -63,6 +63,8 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     # the edge location's city: the lake has no visitor city (no IP database)
     "visit:city": ("cities", "edge_city"),
 }
+#: event:props:<name>: the Properties panel narrowed to the property
+PROPERTY_DIMENSION = ("props", "prop_value")
 TIME_DIMENSIONS = {"time": None, "time:hour": "hour", "time:day": "day", "time:week": "week",
                    "time:month": "month"}  # fmt: skip
 #: v2 filter dimension → the dashboard's filter parameter
@@ -351,7 +353,8 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
     from ownstats.dashboard.app import _Query  # the dashboard's own request validation
 
     def params(extra: list[tuple[str, str]], columns: tuple[str, ...] = ()) -> Any:
-        return api.params(_Query(QueryParams(items + extra)), columns=columns)
+        allowed = tuple(name for name, _ in extra if name == "prop_key")
+        return api.params(_Query(QueryParams(items + extra)), extra=allowed, columns=columns)
 
     results: list[dict[str, Any]]
     meta: dict[str, Any] = {}
@@ -362,17 +365,13 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         if include.get("time_labels"):
             meta["time_labels"] = labels
         results = results[offset : offset + limit]
-    elif dimension in DIMENSIONS:
+    elif dimension in DIMENSIONS or dimension.startswith("event:props:"):
         results, total = await _breakdown(
             api, params, dimension, metrics, order_by, limit, offset,
             count=bool(include.get("total_rows")),
         )  # fmt: skip
         if total is not None:
             meta["total_rows"] = total
-    elif dimension.startswith("event:props:"):
-        raise QueryError(
-            "#/dimensions/0: custom property dimensions are not supported by this server yet"
-        )
     elif dimension in KNOWN_UNSERVED:
         raise QueryError(f"#/dimensions/0: {shown(dimension)} is not supported by this server yet")
     else:
@@ -454,7 +453,15 @@ async def _breakdown(
     *,
     count: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    slug, column = DIMENSIONS[dimension]
+    narrowed: list[tuple[str, str]] = []
+    if dimension.startswith("event:props:"):
+        key = dimension[len("event:props:") :]
+        if not key or len(key) > 100:
+            raise QueryError("#/dimensions/0: a property name of 1-100 characters")
+        slug, column = PROPERTY_DIMENSION
+        narrowed = [("prop_key", key)]
+    else:
+        slug, column = DIMENSIONS[dimension]
     panel = queries.BREAKDOWNS[slug]
     columns = dict.fromkeys(panel.columns)
     wanted: dict[str, str] = {}
@@ -495,7 +502,7 @@ async def _breakdown(
     while len(page) < limit:
         size = min(limit - len(page), 1000)
         state = await params(
-            [*extra, ("limit", str(size)), ("offset", str(offset + len(page)))],
+            [*narrowed, *extra, ("limit", str(size)), ("offset", str(offset + len(page)))],
             columns=panel.columns,
         )
         answer = await api.breakdown(panel, state)

@@ -711,6 +711,34 @@ def test_a_property_value_filters_the_page(server: str, page: tuple[Any, Any]) -
     assert errors.messages == []
 
 
+def test_the_properties_tab_lists_values_per_name_and_filters(
+    server: str, page: tuple[Any, Any]
+) -> None:
+    """#24: the Goals panel's Properties tab lists every property's values (name: value)
+    with the API's figures; a row click filters the page by that property."""
+    pg, errors = page
+    open_page(pg, server, "period=7d")
+    pg.click('#panel-4 [role=tab]:has-text("Properties")')
+    pg.wait_for_selector('#panel-4-body[data-slug="props"] tbody tr')
+    rows = api(pg, server, "/api/breakdown/props", period="7d")["rows"]
+    shown = pg.locator('#panel-4-body[data-slug="props"] tbody .pick').evaluate_all(
+        "ps => ps.map(p => [p.dataset.filter, p.dataset.value, p.textContent])"
+    )
+    assert shown == [
+        [f"prop.{r['prop_key']}", r["prop_value"], f"{r['prop_key']}: {r['prop_value']}"]
+        for r in rows
+    ]
+    first = rows[0]
+    pg.locator('#panel-4-body[data-slug="props"] tbody .pick').first.click()
+    wait_ready(pg)
+    assert query_of(pg)[f"prop.{first['prop_key']}"] == first["prop_value"]
+    asked = {f"prop.{first['prop_key']}": first["prop_value"]}
+    summary = api(pg, server, "/api/summary", period="7d", **asked)
+    cards = pg.get_attribute('.card[data-metric="visitors"] .value', "data-value")
+    assert int(float(cards)) == summary["metrics"]["visitors"]["value"] > 0
+    assert errors.messages == []
+
+
 def test_the_filter_form_adds_is_not_and_several_values(server: str, page: tuple[Any, Any]) -> None:
     pg, errors = page
     open_page(pg, server, "period=30d")

@@ -293,3 +293,52 @@ def test_the_dashboard_takes_an_expression_too(client: TestClient, top: dict[str
     assert rows.status_code == 200
     bad = client.get("/api/summary", params=q(where='["matches", "page", ["(a*)*"]]'))
     assert bad.status_code == 400 and "exponential" in bad.json()["error"]
+
+
+# -- the property breakdown -------------------------------------------------------------------
+
+
+def test_the_property_breakdown_lists_each_names_values(
+    stats_api: Any, client: TestClient, engine: Engine
+) -> None:
+    """``event:props:plan`` (and the Properties panel): each value's visitors are the
+    visitors with a page view or custom event carrying it, counted as plain SQL does."""
+    api, headers = stats_api
+    body = {"site_id": SITE, "metrics": ["visitors", "events", "pageviews", "percentage"],
+            "dimensions": ["event:props:plan"], "include": {"total_rows": True},
+            "date_range": [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]}  # fmt: skip
+    answer = api.post("/api/v2/query", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert {r["dimensions"][0] for r in results} == {"free", "pro", "team"}
+    assert answer.json()["meta"]["total_rows"] == 3
+    for row in results:
+        value = row["dimensions"][0]
+        carrying = (
+            f"element_at(x.props, 'plan') = '{value}' "
+            "AND x.event_type IN ('pageview', 'event')"
+        )
+        daily = engine.query(
+            "SELECT count(DISTINCT (x.event_date, x.visitor_id)), count(*), "
+            "count_if(x.event_type = 'pageview') FROM events_deduped AS x "
+            f"WHERE x.domain_name = '{SITE}' AND x.event_date BETWEEN '{FIRST_DAY.isoformat()}' "
+            f"AND '{LAST_DAY.isoformat()}' AND {carrying}"
+        ).rows[0]
+        assert row["metrics"][:3] == list(daily), value
+        assert 0 < row["metrics"][3] <= 100
+    # the dashboard's Properties panel gives the same rows
+    panel = client.get(
+        "/api/breakdown/props",
+        params={**q(), "period": "custom", "from": FIRST_DAY.isoformat(),
+                "to": LAST_DAY.isoformat(), "prop_key": "plan", "limit": 50},
+    )  # fmt: skip
+    assert panel.status_code == 200, panel.text
+    assert [[r["prop_value"], r["visitors"], r["events"], r["pageviews"]]
+            for r in panel.json()["rows"]] == [
+        [r["dimensions"][0], *r["metrics"][:3]] for r in results
+    ]  # fmt: skip
+    # without prop_key, every property's values, named
+    every = client.get("/api/breakdown/props", params={**q(), "limit": 50}).json()["rows"]
+    assert {r["prop_key"] for r in every} >= {"plan"}
+    refused = client.get("/api/breakdown/pages", params={**q(), "prop_key": "plan"})
+    assert refused.status_code == 400

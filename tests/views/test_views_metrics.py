@@ -259,6 +259,26 @@ def test_custom_events_and_props(dataset: Dataset, engine: Engine) -> None:
     assert_same(rows_by_key(engine, "custom_event_props", keys), expected)
 
 
+def test_event_props_counts_page_views_and_events_with_the_property(
+    dataset: Dataset, engine: Engine
+) -> None:
+    carrying = [e for e in dataset.events if e["event_type"] in ("pageview", "event")]
+    pairs = [(e, k, v) for e in carrying for k, v in (e["props"] or {}).items()]
+    expected = {
+        key: {
+            "visitors": len({e["visitor_id"] for e, _, _ in items}),
+            "events": len(items),
+            "pageviews": sum(e["event_type"] == "pageview" for e, _, _ in items),
+        }
+        for key, items in group(
+            pairs, lambda p: (p[0]["event_date"], p[0]["domain_name"], p[1], p[2])
+        ).items()
+    }
+    assert expected
+    keys = ["event_date", "domain_name", "prop_key", "prop_value"]
+    assert_same(rows_by_key(engine, "event_props", keys), expected)
+
+
 def test_multi_day_range_sums_daily_uniques(dataset: Dataset, engine: Engine) -> None:
     domain = dataset.events[0]["domain_name"]
     got = engine.query(

@@ -60,6 +60,9 @@ REQUIRED_COLUMNS = {
     "custom_event_props": [
         "event_date", "domain_name", "event_name", "prop_key", "prop_value", "visitors", "events",
     ],
+    "event_props": [
+        "event_date", "domain_name", "prop_key", "prop_value", "visitors", "events", "pageviews",
+    ],
     "current_visitors": ["domain_name", "visitors"],
 }  # fmt: skip
 

@@ -29,7 +29,7 @@
     { title: "Sources", tabs: [["sources", "Sources"], ["channels", "Channels"], ["campaigns", "Campaigns"]] },
     { title: "Locations", tabs: [["countries", "Countries"], ["map", "Map"], ["cities", "Edge cities"]] },
     { title: "Devices", tabs: [["devices", "Devices"], ["browsers", "Browsers"], ["operating-systems", "OS"]] },
-    { title: "Goals", tabs: [["custom-events", "Custom events"]] },
+    { title: "Goals", tabs: [["custom-events", "Custom events"], ["props", "Properties"]] },
     { title: "Campaign tags", tabs: [["mediums", "Medium"], ["terms", "Term"], ["contents", "Content"]] },
   ];
   const COLUMN_LABELS = {
@@ -683,6 +683,14 @@
       }, text);
       if (data.dimension === "country_code" && value) pick.append(el("span", { class: "code", text: value }));
       pick.addEventListener("click", () => { closeDetails(); filterBy(state, data, value); });
+      label.append(pick);
+    } else if (data.panel === "props" && row.prop_key != null) {
+      // a property's value filters by that property (prop.<name>=value)
+      const pick = el("button", {
+        type: "button", class: "pick", "data-filter": PROP_PREFIX + row.prop_key, "data-value": value ?? noneValue,
+        title: `Filter by ${row.prop_key} = ${text}`, "aria-label": `${row.prop_key}: ${text} — filter by property ${row.prop_key}`,
+      }, `${row.prop_key}: ${text}`);
+      pick.addEventListener("click", () => { closeDetails(); filterBy(state, data, value, PROP_PREFIX + row.prop_key); });
       label.append(pick);
     } else {
       const prefix = row.prop_key != null ? `${row.prop_key}: ` : "";
