@@ -385,11 +385,11 @@ def _parsed(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read="athena")
 
 
-def _expand(view: str, roots: dict[str, str]) -> exp.Expression:
-    """``view``'s own SQL with its inputs replaced: roots by the given subqueries, other
-    views by their (recursively expanded) SQL."""
+def _expand(view: str, roots: dict[str, str], *, sql: str | None = None) -> exp.Expression:
+    """``view``'s own SQL (or ``sql``) with its inputs replaced: roots by the given
+    subqueries, other views by their (recursively expanded) SQL."""
     views = _view_sql()
-    tree = _parsed(views[view]).copy()
+    tree = _parsed(views[view] if sql is None else sql).copy()
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         name = table.name.lower()
@@ -469,6 +469,56 @@ def matching_visits(
 
 def site_days(site: str, start: date, end: date, alias: str = "") -> str:
     return _where(site, start, end, alias)
+
+
+#: a time dimension's bucket of a visit's day (``event_date``, the site's own day)
+_DAY_BUCKETS = {
+    "day": "event_date",
+    "week": "CAST(date_trunc('week', CAST(event_date AS date)) AS varchar)",
+    "month": "CAST(date_trunc('month', CAST(event_date AS date)) AS varchar)",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _stats_grouped_by(columns: tuple[str, ...]) -> str:
+    """``daily_stats``'s own SQL, also grouped by the visit ``columns``: the cards'
+    figures split by those attributes, with no second formula."""
+    tree = _parsed(_view_sql()["daily_stats"]).copy()
+    assert isinstance(tree, exp.Select)
+    for column in columns:
+        tree = tree.select(column).group_by(column)
+    return tree.sql(dialect="athena")
+
+
+def grouped_sql(params: Params, columns: tuple[str, ...], bucket: str | None = None) -> str:
+    """The cards' figures per combination of visit ``columns`` (``sessions`` columns:
+    source, device_type, …) and, with ``bucket`` (day, week, month), per time bucket:
+    ``d0, d1, …`` then the cards' columns, one row per combination over the period.
+
+    Several dimensions at once (the Stats API's ``dimensions``): ``daily_stats.sql``
+    grouped by them over the matching visits, days combined as the cards combine them.
+    """
+    span = params.span
+    if span.cut or params.zone is not None:
+        events = period_events(params, span)
+        sessions_from = f"({sessions_of(events)})"
+        events_from = f"({events})"
+    else:
+        sessions_from, events_from = "sessions", "events_deduped"
+    if params.filters:
+        visits = _matching_sessions(params, span.start, span.end, sessions_from, events_from)
+    else:
+        days = _where(params.site, span.start, span.end, "s")
+        visits = f"SELECT * FROM {sessions_from} AS s WHERE {days}"
+    per_day = _expand(
+        "", {"sessions": "SELECT * FROM matching_visits"}, sql=_stats_grouped_by(columns)
+    ).sql(dialect="athena")
+    keys = [*columns, *([_DAY_BUCKETS[bucket]] if bucket else [])]
+    dims = ", ".join(f"{key} AS d{i}" for i, key in enumerate(keys))
+    return (
+        f"WITH matching_visits AS ({visits}) SELECT {dims}, {_CARD_METRICS} "
+        f"FROM ({per_day}) AS per_day GROUP BY {', '.join(keys)}"
+    )
 
 
 def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:

@@ -330,11 +330,9 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
     order_by = _list(body, "order_by")
     items = _period_items(api, body, site) + filters
 
-    if len(dimensions) > 1:
-        raise QueryError(
-            "#/dimensions: more than one dimension is not supported by this server yet"
-        )
-    dimension = dimensions[0] if dimensions else None
+    if len(set(dimensions)) != len(dimensions):
+        raise QueryError("#/dimensions: Expected items to be unique but they were not.")
+    dimension = dimensions[0] if len(dimensions) == 1 else None
     goal_filtered = any(p == "event" for p, _ in filters)
     if "percentage" in metrics and dimension is None:
         raise QueryError("Metric `percentage` can only be queried with a dimension")
@@ -358,7 +356,14 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
 
     results: list[dict[str, Any]]
     meta: dict[str, Any] = {}
-    if dimension is None:
+    if len(dimensions) > 1:
+        results, total = await _grouped(
+            api, params, dimensions, metrics, order_by, limit, offset,
+            count=bool(include.get("total_rows")),
+        )  # fmt: skip
+        if total is not None:
+            meta["total_rows"] = total
+    elif dimension is None:
         results = [await _aggregate(api, await params([]), metrics, goal_filtered)]
     elif dimension in TIME_DIMENSIONS:
         results, labels = await _timeseries(api, params, dimension, metrics)
@@ -376,7 +381,7 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         raise QueryError(f"#/dimensions/0: {shown(dimension)} is not supported by this server yet")
     else:
         raise QueryError(f"#/dimensions/0: Invalid dimension {shown(dimension)}")
-    if include.get("time_labels") and dimension not in TIME_DIMENSIONS:
+    if include.get("time_labels") and (dimension not in TIME_DIMENSIONS or len(dimensions) > 1):
         raise QueryError("Invalid include.time_labels: requires a time dimension")
     resolved = await params([])
     return {
@@ -396,6 +401,113 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
             "pagination": {"limit": limit, "offset": offset},
         },
     }
+
+
+#: what several dimensions at once may be: visit attributes (columns of ``sessions``)
+#: and one time dimension by day, week or month
+_GROUPED_METRICS = {"visitors": "visitors", "visits": "visits", "pageviews": "pageviews",
+                    "views_per_visit": "views_per_visit", "bounce_rate": "bounce_rate",
+                    "visit_duration": "visit_duration_s"}  # fmt: skip
+
+
+async def _grouped(
+    api: _Api,
+    params: Any,
+    dimensions: list[str],
+    metrics: list[str],
+    order_by: list[Any],
+    limit: int,
+    offset: int,
+    *,
+    count: bool = False,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Several dimensions at once: the cards' figures (``daily_stats.sql``) grouped by
+    the visits' attributes and a time bucket (queries.grouped_sql)."""
+    columns: list[str] = []
+    bucket = None
+    for i, name in enumerate(dimensions):
+        where = f"#/dimensions/{i}"
+        if name in TIME_DIMENSIONS:
+            if bucket is not None:
+                raise QueryError(f"{where}: one time dimension at most")
+            bucket = {"time": "day", "time:day": "day", "time:week": "week",
+                      "time:month": "month"}.get(name)  # fmt: skip
+            if bucket is None:
+                raise QueryError(f"{where}: {name} with other dimensions is not supported yet")
+            continue
+        param = FILTERS.get(name)
+        if param is None or spec_of(param).kind != "session":
+            if name in DIMENSIONS or name in KNOWN_UNSERVED or name.startswith("event:"):
+                raise QueryError(
+                    f"{where}: {shown(name)} with other dimensions is not supported by this "
+                    "server yet (visit:* dimensions and one time dimension are)"
+                )
+            raise QueryError(f"{where}: Invalid dimension {shown(name)}")
+        columns.append(spec_of(param).column or "")
+    for metric in metrics:
+        if metric not in _GROUPED_METRICS and metric != "percentage":
+            raise QueryError(
+                f"Metric `{metric}` is not supported with several dimensions by this server yet"
+            )
+    if "percentage" in metrics and bucket is not None:
+        raise QueryError("Metric `percentage` is not supported with a time dimension")
+    aliases = {name: f"d{i}" for i, name in enumerate([d for d in dimensions
+                                                     if d not in TIME_DIMENSIONS])}  # fmt: skip
+    time_dims = [d for d in dimensions if d in TIME_DIMENSIONS]
+    if time_dims:
+        aliases[time_dims[0]] = f"d{len(columns)}"
+    order = []
+    for j, entry in enumerate(order_by):
+        if not (isinstance(entry, list) and len(entry) == 2 and entry[1] in ("asc", "desc")):
+            raise QueryError(f'#/order_by/{j}: [metric or dimension, "asc" | "desc"]')
+        key = entry[0]
+        if key in aliases:
+            name = aliases[key]
+        elif key in metrics and key != "percentage":
+            name = _GROUPED_METRICS[key]
+        elif key == "percentage" and "visitors" in metrics:
+            name = "visitors"
+        else:
+            raise QueryError(
+                f"#/order_by/{j}: Entry is not a queried metric or dimension: {shown(str(key))}"
+            )
+        order.append(f"{name} {entry[1].upper()} NULLS LAST")
+    if not order:
+        if time_dims:
+            order.append(f"{aliases[time_dims[0]]} ASC")
+        first = metrics[0] if metrics[0] != "percentage" else "visitors"
+        order.append(f"{_GROUPED_METRICS[first]} DESC")
+    order += [f"{alias} ASC NULLS LAST" for alias in aliases.values()]
+    state = await params([])
+    sql = queries.grouped_sql(state, tuple(columns), bucket)
+    (page,) = await api.runner.run(
+        f"SELECT * FROM ({sql}) AS g ORDER BY {', '.join(order)}"
+        f"{f' OFFSET {offset}' if offset else ''} LIMIT {min(limit, 100_000)}"
+    )
+    total = None
+    if count:
+        (counted,) = await api.runner.run(f"SELECT count(*) AS n FROM ({sql}) AS g")
+        total = int(counted.rows[0][0]) if counted.rows else 0
+    everyone = None
+    if "percentage" in metrics:
+        everyone = (await api.summary(state))["metrics"]["visitors"]["value"] or 0
+    rows = []
+    for row in page.as_dicts():
+        values = []
+        for metric in metrics:
+            if metric == "percentage":
+                share = (row["visitors"] or 0) / everyone if everyone else None
+                values.append(_round("percentage", share))
+            else:
+                values.append(_round(metric, row[_GROUPED_METRICS[metric]]))
+        labels = []
+        for name in dimensions:
+            label = row[aliases[name]]
+            if name == "visit:device" and isinstance(label, str):
+                label = label.capitalize()
+            labels.append(str(label) if name in TIME_DIMENSIONS and label is not None else label)
+        rows.append({"metrics": values, "dimensions": labels})
+    return rows, total
 
 
 async def _aggregate(api: _Api, params: Params, metrics: list[str], goal: bool) -> dict[str, Any]:

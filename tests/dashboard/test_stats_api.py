@@ -178,6 +178,51 @@ def test_a_filtered_query_equals_the_filtered_dashboard(api: TestClient, key: st
     assert on_page["results"][0]["metrics"] == [cards["visitors"]["value"]]
 
 
+def test_several_dimensions_equal_the_cards_of_each_combination(
+    api: TestClient, key: str
+) -> None:
+    metrics = ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration",
+               "views_per_visit"]  # fmt: skip
+    answer = ask(api, key, query(metrics=metrics, dimensions=["visit:source", "visit:device"],
+                                 include={"total_rows": True}))  # fmt: skip
+    results = answer["results"]
+    assert len(results) == answer["meta"]["total_rows"] > 4
+    assert [r["metrics"][0] for r in results] == sorted(
+        (r["metrics"][0] for r in results), reverse=True
+    )
+    for row in results[:4]:
+        source, device = row["dimensions"]
+        assert device in ("Desktop", "Mobile", "Tablet")
+        params = q(comparison="off", source=source or "(none)", device=device.lower())
+        cards = api.get("/api/summary", params=params).json()["metrics"]
+        assert row["metrics"] == [
+            cards["visitors"]["value"], cards["visits"]["value"], cards["pageviews"]["value"],
+            round(cards["bounce_rate"]["value"] * 100), round(cards["visit_duration_s"]["value"]),
+            round(cards["views_per_visit"]["value"], 2),
+        ], row  # fmt: skip
+    everyone = api.get("/api/summary", params=q(comparison="off")).json()["metrics"]
+    assert sum(r["metrics"][1] for r in results) == everyone["visits"]["value"]
+    # a time dimension with a visit one: each source's days add up to its panel row
+    by_day = ask(api, key, query(metrics=["visitors", "visits"],
+                                 dimensions=["time:day", "visit:source"]))["results"]  # fmt: skip
+    days = [r["dimensions"][0] for r in by_day]
+    assert days == sorted(days)
+    panel = api.get("/api/breakdown/sources", params={**q(), "limit": 300}).json()["rows"]
+    for row in panel[:3]:
+        mine = [r["metrics"] for r in by_day if r["dimensions"][1] == row["source"]]
+        assert [sum(m[0] for m in mine), sum(m[1] for m in mine)] == [
+            row["visitors"], row["visits"]
+        ]
+    # filters and pagination apply as for one dimension
+    filtered = query(metrics=["visitors"], dimensions=["visit:country", "visit:browser"],
+                     filters=[["is", "visit:device", ["Mobile"]]])  # fmt: skip
+    whole = ask(api, key, filtered)["results"]
+    paged = ask(api, key, {**filtered, "pagination": {"limit": 3, "offset": 2}})["results"]
+    assert paged == whole[2:5]
+    mobile = api.get("/api/summary", params=q(comparison="off", device="mobile")).json()
+    assert sum(r["metrics"][0] for r in whole) == mobile["metrics"]["visitors"]["value"]
+
+
 def test_time_dimensions_equal_the_dashboards_graph(api: TestClient, key: str) -> None:
     answer = ask(api, key, query(metrics=["visitors", "pageviews"], dimensions=["time:day"],
                                  include={"time_labels": True}))  # fmt: skip
@@ -231,6 +276,11 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visitors"], date_range=["2026-01-01T00:00:00Z", "x"]), "date"),
         (query(metrics=["visitors"], dimensions=["visit:planet"]), "Invalid dimension"),
         (query(metrics=["visitors"], dimensions=["visit:region"]), "not supported"),
+        (query(metrics=["visitors"], dimensions=["event:page", "visit:os"]), "not supported"),
+        (query(metrics=["events"], dimensions=["visit:source", "visit:os"]), "not supported"),
+        (query(metrics=["visitors"], dimensions=["visit:os", "visit:os"]), "unique"),
+        (query(metrics=["visitors"], dimensions=["time:day", "time:week", "visit:os"]),
+         "one time dimension"),
         (query(metrics=["visitors"], dimensions=["visit:referrer"]), "not supported"),
         (query(metrics=["visits"], dimensions=["event:props:plan"]), "Session metric"),
         (query(metrics=["visitors"], filters=[["matches", "event:page", ["(a+)+$"]]]),

@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 from lake_compactor.roll_up import roll_up
 from lake_compactor.store import S3Store
 from ownstats.dashboard import hosted
+from ownstats.dashboard.api_keys import KeyStore
 from ownstats.dashboard.app import build_app
 from ownstats.dashboard.lake_backend import LakeBackend, date_bounds
 from ownstats.dashboard.queries import BREAKDOWNS
@@ -166,6 +167,45 @@ def test_every_page_equals_local_mode_and_asks_athena_nothing(
     # today and yesterday from events, the first day from its rollups (and reloads only
     # for cuts and filters); every rollup object was fetched once
     assert fast.lists >= 1
+
+
+def test_the_stats_api_answers_hosted_as_locally_without_athena(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    """#24: the Stats API's queries (several dimensions, a property breakdown, filter
+    expressions, a funnel) from the function's engine equal local mode's, no Athena."""
+    athena = NoAthena()
+    keys = KeyStore(tmp_path / "keys", hourly_limit=10_000)
+    key = keys.create("hosted")
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
+    routed = hosted.RoutedBackend(fast, athena)
+    hosted_app = hosted.build_hosted_app(
+        routed, [SITE], require_claims=False, now=lambda: NOW, cache_ttl_s=0, api_keys=keys
+    )
+    bodies: list[tuple[str, dict[str, Any]]] = [
+        ("query", {"metrics": ["visitors", "visits", "bounce_rate"], "date_range": "7d",
+                   "dimensions": ["visit:source", "visit:device"]}),
+        ("query", {"metrics": ["visitors", "pageviews"], "date_range": "7d",
+                   "dimensions": ["time:day", "visit:country"]}),
+        ("query", {"metrics": ["visitors", "events", "percentage"], "date_range": "7d",
+                   "dimensions": ["event:props:plan"]}),
+        ("query", {"metrics": ["visitors", "visits"], "date_range": "7d", "filters": [
+            ["or", [["is", "visit:source", ["Google"]], ["matches", "event:page", ["^/blog"]]]],
+            ["has_not_done", ["is", "event:goal", ["Signup"]]]]}),
+        ("funnel", {"date_range": "7d", "steps": ["/", "goal:Signup"]}),
+    ]  # fmt: skip
+    headers = {"Authorization": f"Bearer {key}"}
+    with Engine(lake) as engine:
+        local_app = build_app(engine, now=lambda: NOW, api_keys=keys)
+        with TestClient(hosted_app) as remote, TestClient(local_app) as local:
+            for path, body in bodies:
+                body = {"site_id": SITE, **body}
+                got = remote.post(f"/api/v2/{path}", json=body, headers=headers)
+                want = local.post(f"/api/v2/{path}", json=body, headers=headers)
+                assert got.status_code == want.status_code == 200, (body, got.text[:300])
+                assert got.json() == want.json(), body
+                assert got.json()["results"], body
+    assert athena.asked == []
 
 
 def test_days_without_rollups_are_read_from_events_and_big_ranges_go_to_athena(
