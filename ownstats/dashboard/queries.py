@@ -364,15 +364,46 @@ def _events_of(
     )
 
 
+#: the views that count events (not visits): under a page filter they count only the
+#: events on the matching pages, as Plausible's page filter does
+_EVENT_LEVEL = frozenset({"top_pages", "custom_events", "custom_event_props", "event_props",
+                          "edge_cities", "hourly_stats", "minute_stats"})  # fmt: skip
+
+
+def page_condition(params: Params, alias: str = "e") -> str | None:
+    """The events a page filter keeps in the event counts, or None (Plausible's page
+    filter: the visits that viewed the page, and of their events only those on it).
+
+    Each ``is``/``contains`` page clause of the top-level AND (the URL's ``page=``, or a
+    plain page leaf of a ``where`` expression) narrows the events to their page.
+    Negated clauses narrow nothing: the visits they keep never viewed those pages.
+    ``has_done`` and clauses under ``or``/``not`` select visits only, as
+    ``has_done`` does in Plausible.
+    """
+    found: list[Clause] = []
+    for name, value in params.filters:
+        if name == "page":
+            found.append(clause(value))
+        elif spec_of(name).kind == "tree":
+            tree = filter_tree.parse(value)
+            for node in tree.children if tree.op == "and" else (tree,):
+                if node.op == "leaf" and node.leaf is not None and node.leaf.name == "page":
+                    found.append(node.leaf.clause)
+    parts = [_match(f"{alias}.page_path", c) for c in found if not c.negated]
+    return " AND ".join(parts) if parts else None
+
+
 def _with_visits(
     view: str, visits: str, params: Params, start: date, end: date, events: str
 ) -> str:
     """``view``'s SQL over the matching visits and their events, the visits computed
     once in a CTE: views such as ``exit_pages`` read both (sessions and, through
     ``top_pages``, events), and inlining the visits twice made them run twice."""
+    of_visits = _events_of("matching_visits", params, start, end, events)
+    page = page_condition(params) if view in _EVENT_LEVEL else None
     roots = {
         "sessions": "SELECT * FROM matching_visits",
-        "events_deduped": _events_of("matching_visits", params, start, end, events),
+        "events_deduped": f"{of_visits} AND {page}" if page else of_visits,
     }
     body = _expanded_sql(view, tuple(roots.items()))
     return f"(WITH matching_visits AS ({visits}) {body}) AS {view}"
@@ -654,12 +685,22 @@ def _labelled(view: str, params: Params, parts: list[tuple[str, Span]], columns:
 
 
 _TOTALS = "visitors, visits, pageviews, bounces, total_visit_duration_s"
+#: the same columns from daily_stats without its page views, and from top_pages with
+#: only them (a page filter's page views)
+_VISIT_TOTALS = "visitors, visits, 0 AS pageviews, bounces, total_visit_duration_s"
+_PAGE_TOTALS = "0 AS visitors, 0 AS visits, pageviews, 0 AS bounces, 0 AS total_visit_duration_s"
 #: the cards' figures from daily_stats rows: counts summed, ratios from summed counts
 _CARD_METRICS = (
     "sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews, "
     "CAST(sum(pageviews) AS double) / sum(visits) AS views_per_visit, "
     "CAST(sum(bounces) AS double) / sum(visits) AS bounce_rate, "
     "CAST(sum(total_visit_duration_s) AS double) / sum(visits) AS visit_duration_s"
+)
+
+
+_PAGED_CARD_METRICS = _CARD_METRICS.replace(
+    "CAST(sum(pageviews) AS double) / sum(visits) AS views_per_visit",
+    "CAST(NULL AS double) AS views_per_visit",
 )
 
 
@@ -684,13 +725,17 @@ def summary_sql(params: Params) -> str:
     with a goal filter, 'current_all'/'previous_all' (every visitor: the conversion
     rate's denominator)."""
     parts = _period_parts(params)
-    selects = _labelled("daily_stats", params, parts, _TOTALS)
+    paged = page_condition(params) is not None
+    # under a page filter, page views are the page's own (top_pages), as Plausible counts
+    # them; views per visit has no meaning then (Plausible refuses it too)
+    selects = _labelled("daily_stats", params, parts, _VISIT_TOTALS if paged else _TOTALS)
+    if paged:
+        selects += _labelled("top_pages", params, parts, _PAGE_TOTALS)
     if any(spec_of(name).kind == "event" for name, _ in params.filters):
         everyone = _without_goal(params)
         selects += _labelled("daily_stats", everyone, [(f"{n}_all", p) for n, p in parts], _TOTALS)
-    return (
-        f"SELECT period, {_CARD_METRICS} FROM ({' UNION ALL '.join(selects)}) AS t GROUP BY period"
-    )
+    metrics = _PAGED_CARD_METRICS if paged else _CARD_METRICS
+    return f"SELECT period, {metrics} FROM ({' UNION ALL '.join(selects)}) AS t GROUP BY period"
 
 
 def conversions_sql(params: Params) -> str | None:
@@ -717,11 +762,23 @@ def minute_base(span: Span) -> datetime:
 
 
 def _bucketed(
-    view: str, params: Params, span: Span, bucket: str, metrics: str, where: str = ""
+    view: str,
+    params: Params,
+    span: Span,
+    bucket: str,
+    metrics: str,
+    where: str = "",
+    *,
+    also: tuple[tuple[str, str], ...] = (),
+    columns: str = "*",
 ) -> str:
+    """``metrics`` per ``bucket`` of ``view``'s rows (its ``columns``), and of the
+    ``also`` views' rows (view, columns) unioned with them."""
     selects = [
-        f"SELECT {bucket} AS bucket, * FROM {src} WHERE {_where(params.site, part.start, part.end)}"
-        for src, part in _parts(view, params, span)
+        f"SELECT {bucket} AS bucket, {cols} FROM {src} "
+        f"WHERE {_where(params.site, part.start, part.end)}"
+        for name, cols in ((view, columns), *also)
+        for src, part in _parts(name, params, span)
     ]
     return (
         f"SELECT bucket, {metrics} FROM ({' UNION ALL '.join(selects)}) AS t "
@@ -753,7 +810,14 @@ def timeseries_sql(params: Params, span: Span) -> list[str]:
             bucket = (
                 f"CAST(CAST(date_trunc('{interval}', CAST(event_date AS date)) AS date) AS varchar)"
             )
-        return [_bucketed("daily_stats", params, span, bucket, _CARD_METRICS)]
+        if page_condition(params) is None:
+            return [_bucketed("daily_stats", params, span, bucket, _CARD_METRICS)]
+        return [
+            _bucketed(
+                "daily_stats", params, span, bucket, _PAGED_CARD_METRICS,
+                columns=_VISIT_TOTALS, also=(("top_pages", _PAGE_TOTALS),),
+            )
+        ]  # fmt: skip
     if interval == "hour":
         return [
             _bucketed("hourly_stats", params, span, "event_hour", _ACTIVITY),

@@ -246,6 +246,10 @@ def _filters(value: list[Any]) -> list[tuple[str, str]]:
     return flat
 
 
+def _tree_leaves(text: str) -> list[filter_tree.Leaf]:
+    return filter_tree.leaves(filter_tree.parse(text))
+
+
 def _kind(node: list[Any]) -> str:
     return spec_of(node[1]).kind
 
@@ -339,6 +343,17 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
     if "conversion_rate" in metrics and not (goal_filtered or dimension == "event:goal"):
         raise QueryError(
             "Metric `conversion_rate` can only be queried with event:goal filters or dimensions"
+        )
+    paged = any(
+        p == "page" or (p == WHERE and any(x.name == "page" for x in _tree_leaves(v)))
+        for p, v in filters
+    )
+    if paged and "views_per_visit" in metrics:
+        raise QueryError("Metric `views_per_visit` cannot be queried with a filter on `event:page`")
+    if paged and len(dimensions) > 1 and "pageviews" in metrics:
+        raise QueryError(
+            "Metric `pageviews` with several dimensions and a filter on `event:page` is not "
+            "supported by this server yet"
         )
     if dimension is not None and dimension.startswith("event:") and dimension != "event:page":
         session = [m for m in metrics if m in _SESSION_METRICS]

@@ -342,3 +342,92 @@ def test_the_property_breakdown_lists_each_names_values(
     assert {r["prop_key"] for r in every} >= {"plan"}
     refused = client.get("/api/breakdown/pages", params={**q(), "prop_key": "plan"})
     assert refused.status_code == 400
+
+
+# -- a page filter as Plausible's: the visits that viewed it, the page's own page views ----
+
+
+def page_views_where(engine: Engine, condition: str) -> int:
+    sql = (
+        "SELECT count(*) FROM events_deduped AS s WHERE s.event_type = 'pageview' "
+        f"AND {RANGE} AND ({condition})"
+    )
+    return int(engine.query(sql).rows[0][0])
+
+
+@pytest.mark.parametrize(
+    ("filters", "pages"),
+    [
+        ({"page": "{page}"}, "s.page_path = '{page}'"),
+        ({"page": "~blog"}, "strpos(lower(s.page_path), 'blog') > 0"),
+        ({"page": "~blog", "source": "{source}"}, "strpos(lower(s.page_path), 'blog') > 0"),
+    ],
+)
+def test_a_page_filter_counts_that_pages_views_and_the_visits_that_viewed_it(
+    client: TestClient, engine: Engine, top: dict[str, str], filters: dict[str, str],
+    pages: str,
+) -> None:  # fmt: skip
+    asked = {k: v.format(**top) for k, v in filters.items()}
+    condition = pages.format(**top)
+    metrics = cards(client, **asked)
+    visits = having(f"x.event_type = 'pageview' AND {condition.replace('s.', 'x.')}")
+    if "source" in asked:
+        visits += f" AND s.source = '{asked['source']}'"
+        in_visits = (
+            f"({condition}) AND EXISTS (SELECT 1 FROM sessions AS v WHERE "
+            "v.event_date = s.event_date AND v.domain_name = s.domain_name AND "
+            "v.visitor_id = s.visitor_id AND s.event_time BETWEEN v.session_start AND "
+            f"v.session_end AND v.source = '{asked['source']}')"
+        )
+    else:
+        in_visits = condition
+    # visitors and visits: the visits that viewed such a page (a segment)
+    assert metrics["visitors"]["value"] == visitors_where(engine, visits) > 0
+    # page views: only those pages' own, as Plausible counts them
+    assert metrics["pageviews"]["value"] == page_views_where(engine, in_visits) > 0
+    assert metrics["views_per_visit"]["value"] is None  # Plausible has none either
+    # Top pages lists only the matching pages; their views add up to the card
+    rows = client.get("/api/breakdown/pages", params={**q(**asked), "limit": 300}).json()
+    assert rows["rows"] and all(
+        engine.query(f"SELECT {condition.replace('s.page_path', repr(r['page_path']))}")
+        .rows[0][0] for r in rows["rows"]
+    )  # fmt: skip
+    assert sum(r["pageviews"] for r in rows["rows"]) == metrics["pageviews"]["value"]
+    # the graph's page views too, by day and by week
+    for interval in ("day", "week"):
+        points = client.get("/api/timeseries", params=q(interval=interval, **asked)).json()
+        assert sum(p["pageviews"] or 0 for p in points["points"]) == metrics["pageviews"]["value"]
+    # visit panels stay visit panels: sources add up to the visits
+    sources = client.get("/api/breakdown/sources", params={**q(**asked), "limit": 300}).json()
+    assert sum(r["visits"] for r in sources["rows"]) == metrics["visits"]["value"]
+
+
+def test_a_negated_page_filter_keeps_every_page_of_the_other_visits(
+    client: TestClient, engine: Engine, top: dict[str, str]
+) -> None:
+    metrics = cards(client, page=f"!{top['page']}")
+    viewed = having(f"x.event_type = 'pageview' AND x.page_path = '{top['page']}'")
+    expected = engine.query(
+        f"SELECT sum(pageviews) FROM sessions AS s WHERE {RANGE} AND NOT {viewed}"
+    ).rows[0][0]
+    assert metrics["pageviews"]["value"] == expected > 0
+    assert metrics["views_per_visit"]["value"] is not None
+
+
+def test_the_stats_api_follows_the_page_filter_and_refuses_views_per_visit(
+    stats_api: Any, client: TestClient, top: dict[str, str]
+) -> None:
+    api, headers = stats_api
+    body = {"site_id": SITE, "metrics": ["visitors", "pageviews"],
+            "filters": [["is", "event:page", [top["page"]]]],
+            "date_range": [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]}  # fmt: skip
+    answer = api.post("/api/v2/query", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    expected = cards(client, page=top["page"])
+    assert answer.json()["results"][0]["metrics"] == [
+        expected["visitors"]["value"], expected["pageviews"]["value"]
+    ]
+    refused = api.post(
+        "/api/v2/query", json={**body, "metrics": ["views_per_visit"]}, headers=headers
+    )
+    assert refused.status_code == 400 and "views_per_visit" in refused.json()["error"]

@@ -58,8 +58,11 @@ def test_filter_values_stay_intact_and_escaped() -> None:
     p = params(("page", "/a's.b"), ("source", "news.ycombinator.com"))
     sql = summary_sql(p)
     # the session filter applies to the visits and to the page join's visits, found
-    # once for the period and the adjacent previous one
-    assert sql.count("'news.ycombinator.com'") == 2
+    # once for the period and the adjacent previous one: for the visit figures
+    # (daily_stats) and for the page's own page views (top_pages)
+    assert sql.count("'news.ycombinator.com'") == 4
+    visits_only = summary_sql(params(("source", "news.ycombinator.com")))
+    assert visits_only.count("'news.ycombinator.com'") == 1
     assert "'/a''s.b'" in sql
     assert "newv." not in sql
 

@@ -93,6 +93,9 @@ def page_queries() -> list[dict[str, str]]:
         {**base, "period": "custom", "from": DAYS[0], "to": DAYS[0], "interval": "hour"},
         {**base, "period": "7d", "source": "Google"},
         {**base, "period": "30d", "event": "Signup"},
+        # a page filter counts that page's views (and the hour graph's)
+        {**base, "period": "7d", "page": "~blog"},
+        {**base, "period": "today", "page": "/pricing", "interval": "hour"},
         # the Stats API's expressions: or, a regular expression, "never did"
         {
             **base,

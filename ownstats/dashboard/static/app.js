@@ -353,11 +353,11 @@
         if (i) shownValues.push(" or ");
         shownValues.push(el("strong", { text: v }));
       });
-      // a page (goal, property) filter selects whole visits (their other pages count
-      // too), unlike Plausible's page filter, which counts only that page's views
+      // a page filter, as Plausible's: the visits that viewed the page (visitors, visits,
+      // bounces, duration, sources...) and, of page views and pages, that page's own
       const visitsWith = name === "page" || name === "event" || name.startsWith(PROP_PREFIX);
       const text = name === "page" && op === "is"
-        ? el("span", { title: "Whole visits that viewed this page: their other page views, time and bounces count too" },
+        ? el("span", { title: "Visits that viewed this page; page views and Top pages count this page's own" },
           "Visits that viewed ", ...shownValues)
         : el("span", visitsWith ? { title: "Whole visits with such an event (is not: visits without one)" } : {},
           `${label} ${OP_TEXT[op]} `, ...shownValues);
