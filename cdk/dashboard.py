@@ -73,6 +73,8 @@ API_PATH = "/api/*"
 STATS_API_PATH = "/api/v2/{proxy+}"
 #: the object holding the API keys' hashes (ownstats.dashboard.api_keys.S3_KEY)
 API_KEYS_OBJECT = "settings/api-keys.json"
+#: the funnels the owner edits with `ownstats funnel add --stack` (funnels.S3_OBJECT)
+FUNNELS_OBJECT = "settings/funnels.json"
 #: steady requests per second and burst the API accepts (a page load sends ~20)
 THROTTLE_RATE = 20
 THROTTLE_BURST = 50
@@ -512,6 +514,8 @@ class HostedDashboard(Construct):
                     lake_bucket.arn_for_objects(f"{ROLLUPS_PREFIX}*"),
                     # the Stats API keys' hashes (ownstats api-key create --stack)
                     lake_bucket.arn_for_objects(API_KEYS_OBJECT),
+                    # the funnels (ownstats funnel add --stack)
+                    lake_bucket.arn_for_objects(FUNNELS_OBJECT),
                 ],
             )
         )

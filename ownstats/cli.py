@@ -819,15 +819,29 @@ def parser() -> argparse.ArgumentParser:
     fremove_p = funnel_sub.add_parser("remove", help="delete a funnel")
     data_arg(fremove_p)
     fremove_p.add_argument("name", metavar="NAME")
+    for funnel_action in (add_p, flist_p, fremove_p):
+        funnel_action.add_argument(
+            "--stack", default=None,
+            help="the deployed stack's funnels (its lake bucket) instead of the local ones",
+        )  # fmt: skip
     funnel_p.set_defaults(func=cmd_funnel)
     return root
 
 
 def cmd_funnel(args: argparse.Namespace) -> int:
-    """Funnels live in ``<data>/funnels.json``; a running ``serve`` shows changes at once."""
-    from ownstats.dashboard.funnels import FunnelError, FunnelStore
+    """Funnels live in ``<data>/funnels.json``; a running ``serve`` shows changes at once.
+    With ``--stack``, in the stack's lake bucket: its dashboard shows them within 60 s."""
+    from ownstats.dashboard.funnels import FunnelError, FunnelStore, S3FunnelStore
 
     store = FunnelStore(Path(args.data))
+    if args.stack:
+        from ownstats.athena import aws_client, stack_outputs
+
+        bucket = stack_outputs(args.stack).get("LakeBucket")
+        if not bucket:
+            print(f"error: stack {args.stack} has no LakeBucket output", file=sys.stderr)
+            return 1
+        store = S3FunnelStore(bucket, aws_client("s3"), refresh_s=0)
     try:
         if args.action == "add":
             funnel = store.add(args.name, list(args.steps))

@@ -8,17 +8,21 @@ everywhere in the dashboard). Visits are the ``sessions`` view's; events are
 ``events_deduped``'s: the funnel adds no definition of its own, only the ordering.
 
 Where funnels are kept: locally ``<data>/funnels.json`` (``ownstats funnel add``);
-hosted, the stack's ``-c funnels=<JSON>`` setting, given to the function as
-``OWNSTATS_FUNNELS``.
+hosted, ``s3://<lake bucket>/settings/funnels.json`` (``ownstats funnel add --stack``:
+the owner edits them without a deploy; the function reads the object at most every
+60 s), plus any the stack's ``-c funnels=<JSON>`` setting gives the function as
+``OWNSTATS_FUNNELS`` (one of the object's with the same name wins).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,8 @@ MIN_STEPS, MAX_STEPS = 2, 8
 MAX_FUNNELS = 50
 GOAL_PREFIX = "goal:"
 _FILE = "funnels.json"
+#: the hosted stack's funnels, in its lake bucket (the dashboard function may read it)
+S3_OBJECT = "settings/funnels.json"
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
 #: characters with a meaning in a regular expression (RE2 and DuckDB's alike)
 _SPECIAL = set(".^$+?()[]{}|\\")
@@ -75,7 +81,7 @@ def parse_all(document: Any) -> list[Funnel]:
     funnels = []
     for item in items:
         if not isinstance(item, dict):
-            raise FunnelError("a funnel is {\"name\": …, \"steps\": […]}")
+            raise FunnelError('a funnel is {"name": …, "steps": […]}')
         funnels.append(checked(item.get("name"), item.get("steps")))
     if len({f.name for f in funnels}) != len(funnels):
         raise FunnelError("two funnels have the same name")
@@ -122,6 +128,55 @@ class FunnelStore:
         with self._lock:
             self._write(kept)
         return True
+
+
+class S3FunnelStore(FunnelStore):
+    """The hosted stack's funnels: ``s3://<lake bucket>/settings/funnels.json``, read at
+    most every ``refresh_s`` (a change shows within that time)."""
+
+    def __init__(self, bucket: str, client: Any, refresh_s: float = 60.0) -> None:
+        super().__init__(Path("/nonexistent"))
+        self.bucket, self.client, self.refresh_s = bucket, client, refresh_s
+        self._checked = -float("inf")
+
+    def list(self) -> list[Funnel]:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= self.refresh_s:
+                self._checked = now  # a damaged object is read again after refresh_s
+                try:
+                    body = self.client.get_object(Bucket=self.bucket, Key=S3_OBJECT)["Body"]
+                    self._loaded = (now, parse_all(json.loads(body.read())))
+                except self.client.exceptions.NoSuchKey:
+                    self._loaded = (now, [])
+                except (ValueError, RecursionError) as err:  # FunnelError is a ValueError
+                    # the funnels last read stay: one bad edit does not empty the panel
+                    logging.getLogger(__name__).warning(
+                        "funnels: s3://%s/%s is not usable: %s", self.bucket, S3_OBJECT, err
+                    )
+            return list(self._loaded[1])
+
+    def _write(self, funnels: list[Funnel]) -> None:
+        body = json.dumps({"funnels": [f.as_dict() for f in funnels]}, indent=1)
+        self.client.put_object(
+            Bucket=self.bucket, Key=S3_OBJECT, Body=body.encode(),
+            ContentType="application/json", ServerSideEncryption="AES256",
+        )  # fmt: skip
+        self._checked = -float("inf")
+
+
+def combined(defined: list[Funnel], store: FunnelStore | None) -> list[Funnel]:
+    """The stack setting's funnels and the store's; the store's win by name. A store
+    that cannot be read (a damaged object) leaves the setting's."""
+    if store is None:
+        return list(defined)
+    try:
+        stored = store.list()
+    except (ValueError, RecursionError) as err:  # a local file edited by hand
+        logging.getLogger(__name__).warning("funnels: not usable: %s", err)
+        stored = []
+    names = {f.name for f in stored}
+    return [f for f in defined if f.name not in names] + stored
 
 
 def from_environment(value: str) -> list[Funnel]:

@@ -205,13 +205,14 @@ def build_hosted_app(
     archive_input: bool = False,
     funnels: str = "",
     api_keys: Any = None,
+    funnel_store: Any = None,
 ) -> ASGIApp:
     """The hosted dashboard API: the ``/api/*`` routes of ``dashboard_routes``.
 
     The page and its static files come from S3 through CloudFront, so only ``/api``
     routes are kept; ``require_claims=False`` is for local stand-ins without API Gateway.
     """
-    from ownstats.dashboard.funnels import from_environment
+    from ownstats.dashboard.funnels import combined, from_environment
 
     defined = from_environment(funnels)
     domains = tuple(d.strip().lower() for d in domains if d.strip())
@@ -220,9 +221,16 @@ def build_hosted_app(
     routes = [
         r
         for r in dashboard_routes(
-            backend, cache_ttl_s=cache_ttl_s, parallel=True, today=today, now=now,
-            configured=domains, time_zone=time_zone, archive_input=archive_input,
-            funnels=(lambda: defined), api_keys=api_keys,
+            backend,
+            cache_ttl_s=cache_ttl_s,
+            parallel=True,
+            today=today,
+            now=now,
+            configured=domains,
+            time_zone=time_zone,
+            archive_input=archive_input,
+            funnels=(lambda: combined(defined, funnel_store)),
+            api_keys=api_keys,
         )
         if getattr(r, "path", "").startswith("/api/")
     ]
@@ -243,15 +251,17 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         os.environ[WORKGROUP_ENV], os.environ[DATABASE_ENV], client=client, poll_s=POLL_S,
         timeout_s=25.0,  # API Gateway gives up after 30 s; answer before it does
     )  # fmt: skip
-    keys = None
+    keys = funnel_store = None
     if os.environ.get(LAKE_BUCKET_ENV):
         from lake_compactor.store import S3Store
         from ownstats.dashboard.api_keys import S3KeyStore
+        from ownstats.dashboard.funnels import S3FunnelStore
         from ownstats.dashboard.lake_backend import LakeBackend
 
         s3 = boto3.client("s3")
         store = S3Store(os.environ[LAKE_BUCKET_ENV], s3)
         keys = S3KeyStore(os.environ[LAKE_BUCKET_ENV], s3)
+        funnel_store = S3FunnelStore(os.environ[LAKE_BUCKET_ENV], s3)
         cache = Path(tempfile.gettempdir()) / "ownstats-dashboard"
         # DuckDB may use 60 % of the function's memory; the rest is Python and boto3
         memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
@@ -267,6 +277,7 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         archive_input=os.environ.get(INPUT_ENV) == "archive",
         funnels=os.environ.get(FUNNELS_ENV, ""),
         api_keys=keys,
+        funnel_store=funnel_store,
     )
     return Mangum(app, lifespan="off")
 

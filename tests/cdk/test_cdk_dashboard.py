@@ -41,6 +41,7 @@ from cdk.dashboard_page import (
     stage_hosted_static,
 )
 from ownstats.dashboard.api_keys import S3_KEY
+from ownstats.dashboard.funnels import S3_OBJECT as FUNNELS_S3_OBJECT
 
 pytestmark = pytest.mark.cdk
 
@@ -246,8 +247,8 @@ def test_function_role_is_read_only_and_least_privilege(synth: Synth) -> None:
     # writes only under the results prefix; the lake is read-only
     assert all(r.endswith("/athena/*") for r in granted["s3:PutObject"])
     lake_reads = {r for r in granted["s3:GetObject"] if "Lake" in r}
-    keys = {r for r in lake_reads if r.endswith("/" + S3_KEY)}
-    assert len(keys) == 1  # the Stats API keys' hashes, that one object
+    keys = {r for r in lake_reads if r.endswith(("/" + S3_KEY, "/" + FUNNELS_S3_OBJECT))}
+    assert len(keys) == 2  # the Stats API keys' hashes and the funnels, those two objects
     assert construct_keys_object() == S3_KEY
     assert {r.rsplit("/", 2)[1] for r in lake_reads - keys} == {"events", "rollups"}
     assert all(r.endswith("/*") for r in lake_reads - keys)
@@ -256,8 +257,9 @@ def test_function_role_is_read_only_and_least_privilege(synth: Synth) -> None:
 
 
 def construct_keys_object() -> str:
-    from cdk.dashboard import API_KEYS_OBJECT
+    from cdk.dashboard import API_KEYS_OBJECT, FUNNELS_OBJECT
 
+    assert FUNNELS_OBJECT == FUNNELS_S3_OBJECT
     return API_KEYS_OBJECT
 
 

@@ -376,3 +376,36 @@ def test_api_key_commands_for_a_deployed_stack(
         assert "grafana" in capsys.readouterr().out
         assert main(["api-key", "revoke", *stack, key.split("_")[1]]) == 0
         assert S3KeyStore("lake", s3).check(f"Bearer {key}") == (401, "invalid API key")
+
+
+def test_funnels_edited_for_a_deployed_stack_reach_its_dashboard(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#24 hosted: `ownstats funnel add --stack` writes the lake bucket's
+    settings/funnels.json; the function lists them (with the -c funnels setting's) and
+    answers them, without a deploy. A damaged object leaves the setting's funnels."""
+    import ownstats.athena as athena
+    from ownstats.cli import main
+    from ownstats.dashboard.funnels import S3_OBJECT, S3FunnelStore
+
+    monkeypatch.setenv(hosted.LAKE_BUCKET_ENV, "lake")
+    monkeypatch.setenv(hosted.FUNNELS_ENV, '[{"name": "Deployed", "steps": ["/", "/docs"]}]')
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
+    monkeypatch.setattr(athena, "stack_outputs", lambda name: {"LakeBucket": "lake"})
+    monkeypatch.setattr(athena, "aws_client", lambda service, **_: s3)
+    stack = ["--stack", "ownstats-example-com"]
+    assert main(["funnel", "add", *stack, "Signup", "/", "/pricing", "goal:Signup"]) == 0
+    assert main(["funnel", "add", *stack, "Docs", "/docs/*", "/pricing"]) == 0
+    assert main(["funnel", "remove", *stack, "Docs"]) == 0
+    assert main(["funnel", "list", *stack]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "Signup: / → /pricing → goal:Signup"
+    assert [f.name for f in S3FunnelStore("lake", s3).list()] == ["Signup"]
+    status, sites, _ = invoke("/api/sites")
+    assert status == 200, sites
+    assert [f["name"] for f in sites["funnels"]] == ["Deployed", "Signup"]
+    # a damaged object: the function keeps the setting's funnels and answers
+    s3.put_object(Bucket="lake", Key=S3_OBJECT, Body=b"{not json")
+    hosted._lambda_handler.cache_clear()
+    status, sites, _ = invoke("/api/sites")
+    assert status == 200 and [f["name"] for f in sites["funnels"]] == ["Deployed"]
