@@ -24,6 +24,10 @@ WITH marked AS (
         device_type,
         browser_name,
         os_name,
+        referrer_url,
+        utm_source,
+        browser_version,
+        os_version,
         CASE
             WHEN date_diff(
                 'millisecond',
@@ -73,7 +77,14 @@ visits AS (
             AS device_type,
         min_by(browser_name, event_time) FILTER (WHERE event_type <> 'engagement')
             AS browser_name,
-        min_by(os_name, event_time) FILTER (WHERE event_type <> 'engagement') AS os_name
+        min_by(os_name, event_time) FILTER (WHERE event_type <> 'engagement') AS os_name,
+        min_by(referrer_url, event_time) FILTER (WHERE event_type <> 'engagement')
+            AS referrer_url,
+        min_by(utm_source, event_time) FILTER (WHERE event_type <> 'engagement') AS utm_source,
+        min_by(browser_version, event_time) FILTER (WHERE event_type <> 'engagement')
+            AS browser_version,
+        min_by(os_version, event_time) FILTER (WHERE event_type <> 'engagement')
+            AS os_version
     FROM numbered
     GROUP BY event_date, domain_name, visitor_id, visit_no
 )
@@ -103,6 +114,10 @@ SELECT
     os_name,
     utm_medium,
     utm_term,
-    utm_content
+    utm_content,
+    referrer_url,
+    utm_source,
+    browser_version,
+    os_version
 FROM visits
 WHERE events > 0

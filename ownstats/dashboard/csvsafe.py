@@ -42,6 +42,7 @@ def visible(text: str) -> str:
     ``\\u202e``), everything else as it is."""
     return UNSAFE.sub(_escape, text)
 
+
 #: what a spreadsheet may read as the start of a formula, once normalised (NFKC folds
 #: the fullwidth ＝＋－＠ and the small ﹦﹢﹣﹫ forms onto these)
 _FORMULA_START = frozenset("=+-@")

@@ -77,7 +77,8 @@ class Filter:
 
     ``kind`` is ``"session"`` for a column of the ``sessions`` view (the visit's
     attribute), ``"page"`` for "the visit viewed this page" and ``"event"`` for "the
-    visit sent this custom event".
+    visit sent this custom event", ``"hostname"`` for "the visit had an event on this
+    hostname".
     """
 
     param: str
@@ -103,6 +104,13 @@ FILTERS: dict[str, Filter] = {
         Filter("browser", "Browser", "session", "browser_name"),
         Filter("os", "OS", "session", "os_name"),
         Filter("event", "Event", "event"),
+        # the Stats API's other visit attributes (no panel of their own; any panel
+        # takes them as filters)
+        Filter("referrer", "Referrer", "session", "referrer_url"),
+        Filter("utm_source", "UTM source", "session", "utm_source"),
+        Filter("browser_version", "Browser version", "session", "browser_version"),
+        Filter("os_version", "OS version", "session", "os_version"),
+        Filter("hostname", "Hostname", "hostname"),
     )
 }
 

@@ -251,6 +251,8 @@ def _event_match(name: str, found: Clause, *, each: bool = False) -> str:
         kind, column = "x.event_type = 'pageview'", "x.page_path"
     elif spec.kind == "event":
         kind, column = "x.event_type = 'event'", "x.event_name"
+    elif spec.kind == "hostname":
+        kind, column = "x.event_type <> 'engagement'", "x.hostname"
     else:
         kind = "x.event_type <> 'engagement'"
         column = f"element_at(x.props, {sql_string(spec.column or '')})"

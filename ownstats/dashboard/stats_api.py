@@ -73,12 +73,13 @@ FILTERS = {
     "visit:exit_page": "exit_page", "visit:source": "source", "visit:channel": "channel",
     "visit:utm_campaign": "campaign", "visit:utm_medium": "medium", "visit:utm_term": "term",
     "visit:utm_content": "content", "visit:country": "country", "visit:device": "device",
-    "visit:browser": "browser", "visit:os": "os",
+    "visit:browser": "browser", "visit:os": "os", "visit:referrer": "referrer",
+    "visit:utm_source": "utm_source", "visit:browser_version": "browser_version",
+    "visit:os_version": "os_version", "event:hostname": "hostname",
 }  # fmt: skip
 #: known to Plausible, not served here (yet): refused by name rather than as unknown
 KNOWN_UNSERVED = (
-    "event:name", "event:hostname", "visit:referrer", "visit:utm_source", "visit:screen",
-    "visit:browser_version", "visit:os_version", "visit:region", "visit:country_name",
+    "event:name", "event:hostname", "visit:screen", "visit:region", "visit:country_name",
     "visit:region_name", "visit:city_name", "visit:entry_page_hostname",
     "visit:exit_page_hostname",
 )  # fmt: skip
@@ -250,6 +251,13 @@ def _tree_leaves(text: str) -> list[filter_tree.Leaf]:
     return filter_tree.leaves(filter_tree.parse(text))
 
 
+def _grouped_only(dimension: str) -> bool:
+    """A visit attribute with no panel of its own (visit:referrer, visit:utm_source,
+    visit:browser_version, visit:os_version): answered as several dimensions are."""
+    param = FILTERS.get(dimension)
+    return dimension not in DIMENSIONS and param is not None and spec_of(param).kind == "session"
+
+
 def _kind(node: list[Any]) -> str:
     return spec_of(node[1]).kind
 
@@ -371,7 +379,8 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
 
     results: list[dict[str, Any]]
     meta: dict[str, Any] = {}
-    if len(dimensions) > 1:
+    grouped_only = dimension is not None and _grouped_only(dimension)
+    if len(dimensions) > 1 or grouped_only:
         results, total = await _grouped(
             api, params, dimensions, metrics, order_by, limit, offset,
             count=bool(include.get("total_rows")),

@@ -223,6 +223,55 @@ def test_several_dimensions_equal_the_cards_of_each_combination(
     assert sum(r["metrics"][0] for r in whole) == mobile["metrics"]["visitors"]["value"]
 
 
+@pytest.mark.parametrize(
+    ("dimension", "column", "param"),
+    [
+        ("visit:referrer", "referrer_url", "referrer"),
+        ("visit:utm_source", "utm_source", "utm_source"),
+        ("visit:browser_version", "browser_version", "browser_version"),
+        ("visit:os_version", "os_version", "os_version"),
+    ],
+)
+def test_visit_attributes_without_a_panel_break_down_and_filter(
+    api: TestClient, key: str, engine: Engine, dimension: str, column: str, param: str
+) -> None:
+    """The visit's first referrer, utm_source, browser and OS versions: each value's
+    visitors as plain SQL over ``sessions`` counts them, and each is a filter."""
+    answer = ask(api, key, query(metrics=["visitors", "visits"], dimensions=[dimension],
+                                 date_range=[FIRST_DAY.isoformat(), LAST_DAY.isoformat()]))
+    rows = answer["results"]
+    expected = dict(
+        ((value, (visitors, visits)) for value, visitors, visits in engine.query(
+            f"SELECT {column}, count(DISTINCT (event_date, visitor_id)), count(*) "
+            f"FROM sessions WHERE domain_name = '{SITE}' AND event_date BETWEEN "
+            f"'{FIRST_DAY.isoformat()}' AND '{LAST_DAY.isoformat()}' GROUP BY {column}"
+        ).rows)
+    )  # fmt: skip
+    assert {r["dimensions"][0]: tuple(r["metrics"]) for r in rows} == expected
+    top = next(r for r in rows if r["dimensions"][0] is not None)
+    value = top["dimensions"][0]
+    filtered = ask(api, key, query(metrics=["visitors", "visits"],
+                                   date_range=[FIRST_DAY.isoformat(), LAST_DAY.isoformat()],
+                                   filters=[["is", dimension, [value]]]))  # fmt: skip
+    assert filtered["results"][0]["metrics"] == top["metrics"]
+    cards = api.get("/api/summary", params=q(comparison="off", period="custom",
+                                             **{"from": FIRST_DAY.isoformat(),
+                                                "to": LAST_DAY.isoformat(), param: value}))
+    assert cards.json()["metrics"]["visits"]["value"] == top["metrics"][1]
+
+
+def test_a_hostname_filter_is_the_visits_with_an_event_there(
+    api: TestClient, key: str, engine: Engine
+) -> None:
+    (host,) = engine.query(
+        f"SELECT hostname FROM events_deduped WHERE domain_name = '{SITE}' "
+        "AND hostname IS NOT NULL GROUP BY hostname ORDER BY count(*) DESC LIMIT 1"
+    ).rows[0]
+    answer = ask(api, key, query(metrics=["visits"], filters=[["is", "event:hostname", [host]]]))
+    everyone = ask(api, key, query(metrics=["visits"]))
+    assert 0 < answer["results"][0]["metrics"][0] <= everyone["results"][0]["metrics"][0]
+
+
 def test_time_dimensions_equal_the_dashboards_graph(api: TestClient, key: str) -> None:
     answer = ask(api, key, query(metrics=["visitors", "pageviews"], dimensions=["time:day"],
                                  include={"time_labels": True}))  # fmt: skip
@@ -281,7 +330,7 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visitors"], dimensions=["visit:os", "visit:os"]), "unique"),
         (query(metrics=["visitors"], dimensions=["time:day", "time:week", "visit:os"]),
          "one time dimension"),
-        (query(metrics=["visitors"], dimensions=["visit:referrer"]), "not supported"),
+        (query(metrics=["visitors"], dimensions=["event:hostname"]), "not supported"),
         (query(metrics=["visits"], dimensions=["event:props:plan"]), "Session metric"),
         (query(metrics=["visitors"], filters=[["matches", "event:page", ["(a+)+$"]]]),
          "exponential"),
