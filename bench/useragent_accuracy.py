@@ -41,6 +41,10 @@ clients and apps' native HTTP clients that a corpus calls "browser" are in the f
 
     python bench/useragent_accuracy.py [--classifier module:function] [--path DIR] [--show 10]
 
+``--show N`` prints N misses of each tune, self-check and information corpus; the held-out
+corpora's misses stay unprinted unless ``--show-held-out`` is given (to audit a finished
+change, never to write rules from).
+
 **Label disagreements** (``LABEL_DISAGREEMENTS``): a corpus string whose label this project
 disagrees with for its own purpose, each named with the reason. They keep their corpus label
 in every figure; the pooled lines are printed a second time with them set aside (out of both
@@ -360,9 +364,13 @@ def _share(wrong: int, total: int) -> str:
     return f"{wrong:5d} / {total:6d} = {wrong / total:7.2%}" if total else f"{'-':>24s}"
 
 
-def report_verdicts(data: list[Corpus], classify: Callable[[str], Any], show: int) -> None:
+def report_verdicts(
+    data: list[Corpus], classify: Callable[[str], Any], show: int, show_held_out: bool = False
+) -> None:
     """One line per corpus, then pooled figures per role: held-out apart from self-checks;
-    again without ``LABEL_DISAGREEMENTS`` where a role holds one."""
+    again without ``LABEL_DISAGREEMENTS`` where a role holds one. Misses are printed
+    (``show``) for every role but held-out, unless ``show_held_out``: reading the held-out
+    misses while writing rules would make the held-out figure a self-check."""
     pooled: dict[tuple[str, str], Counter[str]] = {}
     found: set[str] = set()
     print(
@@ -391,7 +399,7 @@ def report_verdicts(data: list[Corpus], classify: Callable[[str], Any], show: in
         if disputed:
             line += f" ({len(disputed)} label disagreement{'s' * (len(disputed) > 1)})"
         print(line)
-        for ua in wrong[:show]:
+        for ua in wrong[: show if corpus.role != HELD_OUT or show_held_out else 0]:
             mark = "  [label disagreement]" if ua in LABEL_DISAGREEMENTS else ""
             print(f"      {ua[:160]}{mark}")
     stale = set(LABEL_DISAGREEMENTS) - found
@@ -433,7 +441,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classifier", default="stream_processor.useragent:classify")
     parser.add_argument("--path", help="a directory put first on sys.path (another checkout)")
-    parser.add_argument("--show", type=int, default=0, help="print N examples of each miss")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=0,
+        help="print N examples of each miss (held-out corpora: only with --show-held-out)",
+    )
+    parser.add_argument(
+        "--show-held-out",
+        action="store_true",
+        help="also print held-out misses (for auditing a finished change, not for writing "
+        "rules: rules written from them turn the held-out figure into a self-check)",
+    )
     args = parser.parse_args()
     if args.path:
         sys.path.insert(0, args.path)
@@ -445,7 +464,7 @@ def main() -> None:
     truth = Truth(matomo_browsers)
     print(f"classifier: {args.classifier}" + (f" (from {args.path})" if args.path else ""))
     print("bot verdicts (share of each corpus given the wrong verdict):")
-    report_verdicts(data, classify, args.show)
+    report_verdicts(data, classify, args.show, args.show_held_out)
 
     scores: dict[str, Counter[bool]] = {k: Counter() for k in ("browser", "os", "device")}
     misses: dict[str, Counter[tuple[str, str]]] = {k: Counter() for k in scores}

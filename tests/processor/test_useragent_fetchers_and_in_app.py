@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stream_processor.bots import bot_lists
 from stream_processor.browsers import non_browser_client
 from stream_processor.useragent import bot_reason, classify
 
@@ -117,6 +118,81 @@ def test_in_app_and_editor_browsers_are_kept(ua: str, device: str | None) -> Non
     assert info is not None, bot_reason(ua)
     if device is not None:
         assert info.device_type == device
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # a contact page: a fediverse server's link preview, a crawler's help page
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36 Misskey/13.0 (https://misskey.io)",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36 (+www.example.de/faq)",
+        # a contact mailbox
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36 (contact: ops@example.org)",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) Version/17.0 Safari/605.1.15 (mailto:webteam)",
+        # a service naming its site as its product (isbot "tune": Brokenlinkcheck.com)
+        "mozilla/5.0 (windows nt 5.1) brokenlinkcheck.com/1.2",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36 LinkAudit.io",
+        # happy-dom's default string (a DOM emulator in Node, as jsdom is)
+        "Mozilla/5.0 (X11; Linux x64) AppleWebKit/537.36 (KHTML, like Gecko) HappyDOM/0.0.0",
+    ],
+)
+def test_contact_addresses_and_dom_emulators_are_dropped(ua: str) -> None:
+    assert classify(ua) is None
+    assert bot_reason(ua) is not None
+    assert bot_lists().signs.first(ua) is not None  # the sign alone, lists aside
+
+
+@pytest.mark.parametrize(
+    ("ua", "device"),
+    [
+        # Internet Explorer tokens ".NET CLR" / ".NET4.0C" are no host name
+        (
+            "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; SLCC2; .NET CLR "
+            "2.0.50727; .NET CLR 3.5.30729; .NET4.0C; .NET4.0E; Media Center PC 6.0)",
+            "desktop",
+        ),
+        # an app's embedded Internet Explorer describing its component (masked)
+        (
+            "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1; i-NavFourF; TuneUp HTML "
+            "Client Embedded Web Browser from: http://bsalsa.com/; .NET CLR 1.1.4322; .NET CLR "
+            "2.0.50727)",
+            "desktop",
+        ),
+        # Ecosia's app token has an "@" before its version, no mailbox
+        (
+            "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/111.0.0.0 Mobile Safari/537.36 (Ecosia android@111.0.5563.116)",
+            "mobile",
+        ),
+        # a phone model with a dot ("Q.Me") and a version ending in a letter pair ("1.ai")
+        (
+            "Mozilla/5.0 (Linux; Android 6.0; Q.Me Build/MRA58K; wv) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Version/4.0 Chrome/44.0.2403.119 Mobile Safari/537.36",
+            "mobile",
+        ),
+        (
+            "Mozilla/5.0 (Linux; U; Android 4.2.2; zh-cn;GiONEE-V182/V182 Build/IMM76D) "
+            "AppleWebKit534.30(KHTML,like Gecko)Version/4.0 Mobile Safari/534.30 RV/4.2.0 "
+            "GNBR/1.7.1.ai (securitypay,securityinstalled)",
+            "mobile",
+        ),
+    ],
+)
+def test_browser_tokens_that_look_like_addresses_are_kept(ua: str, device: str) -> None:
+    info = classify(ua)
+    assert info is not None, bot_reason(ua)
+    assert info.device_type == device
+
+
+def test_a_list_names_a_crawler_before_its_contact_address_does() -> None:
+    """The contact signs are tried after every list, so the reason stays the list's name."""
+    ua = "Mozilla/5.0 (compatible; MJ12bot/v2.0.5; http://mj12bot.com/)"
+    assert bot_reason(ua) == "Matomo bot: MJ12 Bot"
 
 
 def test_non_browser_clients_need_no_engine() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stream_processor import devices
-from stream_processor.bots import DISABLED, LOCAL_DENY, LOCAL_MASKS, bot_lists
+from stream_processor.bots import DISABLED, LOCAL_DENY, LOCAL_MASKS, LOCAL_SIGNS, bot_lists
 from stream_processor.browsers import NO_ENGINE
 from stream_processor.devices import DEVICE_TYPES
 from stream_processor.patternset import VERIFY_TIMEOUT_S, bounded
@@ -289,7 +289,7 @@ def test_every_device_type_is_a_known_one() -> None:
 
 
 def test_local_lists_say_why() -> None:
-    for entry in (*LOCAL_DENY, *LOCAL_MASKS):
+    for entry in (*LOCAL_DENY, *LOCAL_SIGNS, *LOCAL_MASKS):
         assert len(entry) == 2 and entry[1].strip()
     assert all(why.strip() for why in DISABLED.values())
 
@@ -298,6 +298,7 @@ def test_every_list_pattern_is_used() -> None:
     lists = bot_lists()
     assert lists.deny.unusable == []
     assert lists.crawler_detect.unusable == []
+    assert lists.signs.unusable == []
     assert len(lists.deny.patterns) > 2000 and len(lists.crawler_detect.patterns) > 1400
 
 
@@ -311,6 +312,9 @@ def test_every_list_pattern_is_used() -> None:
         "Mozilla/5.0 (" * 39,
         "a" * 512,
         "; " * 255,
+        "a." * 255,  # the host-name sign's repeated labels
+        "x@y." * 127,  # the e-mail sign
+        " www.a" * 85,
         "x" * 20_000,
     ],
 )

@@ -130,3 +130,24 @@ def test_label_disagreements_are_fixture_strings_with_a_reason() -> None:
     )
     for ua, why in bench.LABEL_DISAGREEMENTS.items():
         assert ua in fixtures and why.strip()
+
+
+def test_the_bench_prints_held_out_misses_only_when_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Rules are written from the tune misses; the held-out ones stay unread unless asked."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "useragent_accuracy.py"
+    spec = importlib.util.spec_from_file_location("useragent_accuracy_for_show", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.LABEL_DISAGREEMENTS = {}  # a module of its own: none of these corpora holds them
+    data = [
+        bench.Corpus("tune corpus", "bot", bench.TUNE, ["TuneMiss/1.0"]),
+        bench.Corpus("held corpus", "bot", bench.HELD_OUT, ["HeldMiss/1.0"]),
+    ]
+    bench.report_verdicts(data, lambda ua: object(), show=5)
+    printed = capsys.readouterr().out
+    assert "TuneMiss/1.0" in printed and "HeldMiss/1.0" not in printed
+    bench.report_verdicts(data, lambda ua: object(), show=5, show_held_out=True)
+    assert "HeldMiss/1.0" in capsys.readouterr().out
