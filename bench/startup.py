@@ -5,7 +5,10 @@ first record, so it is measured the way they meet it: a new interpreter each tim
 from just before it is started to the moment its first batch comes back from the
 processor (the child prints that moment), its peak memory (``VmHWM``) as it exits.
 Given another tree (``git worktree add /tmp/ownstats-before HEAD``), the same children run
-its code, for a before/after side by side. Used by processor_bench.py and ingest_bench.py.
+its code, for a before/after side by side. Used by processor_bench.py and ingest_bench.py,
+and on its own:
+
+    python bench/startup.py [--before /tmp/ownstats-before] [--runs 5]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from stream_processor import pipeline
 _process = pipeline.Processor.process
 def _first(self, items):
     result = _process(self, items)
-    print(f"FIRST-RECORD {time.time():.6f}", flush=True)
+    print(f"FIRST-RECORD {time.time():.6f} {time.process_time():.6f}", flush=True)
     pipeline.Processor.process = _process
     return result
 pipeline.Processor.process = _first
@@ -78,11 +81,14 @@ class Startup:
     first_record_s: float  # process start → first record processed
     command_s: float  # the whole process, exit included
     maxrss_mb: float
+    #: the CPU time the process used until its first record (interpreter start included):
+    #: on a machine that other jobs keep busy, wall time measures them too
+    first_record_cpu_s: float = 0.0
 
     def __str__(self) -> str:
         return (
-            f"first record {self.first_record_s:5.2f} s, whole process {self.command_s:5.2f} s, "
-            f"peak memory {self.maxrss_mb:4.0f} MB"
+            f"first record {self.first_record_s:5.2f} s ({self.first_record_cpu_s:4.2f} s CPU), "
+            f"whole process {self.command_s:5.2f} s, peak memory {self.maxrss_mb:4.0f} MB"
         )
 
 
@@ -102,9 +108,9 @@ def _run(code: str, args: list[str], tree: Path, stdin: str = "") -> Startup:
     ended = time.time()
     if child.returncode != 0:
         raise RuntimeError(f"start-up child failed ({child.returncode}): {err[-2000:]}")
-    first = next(float(x.split()[1]) for x in out.splitlines() if x.startswith("FIRST-RECORD"))
+    marks = next(x.split() for x in out.splitlines() if x.startswith("FIRST-RECORD"))
     rss = next(float(x.split()[1]) for x in out.splitlines() if x.startswith("MAXRSS"))
-    return Startup(first - started, ended - started, rss / 1024)
+    return Startup(float(marks[1]) - started, ended - started, rss / 1024, float(marks[2]))
 
 
 def ingest_startup(tree: Path, line: str, domains: str) -> Startup:
@@ -124,11 +130,22 @@ def handler_startup(tree: Path, line: str, domains: str) -> Startup:
 def median_of(runs: int, measure: object, *args: object) -> Startup:
     """The median of ``runs`` fresh processes (a busy machine shifts single runs)."""
     found = [measure(*args) for _ in range(runs)]  # type: ignore[operator]
+    return _median(found)
+
+
+def _median(found: list[Startup]) -> Startup:
     return Startup(
         statistics.median(s.first_record_s for s in found),
         statistics.median(s.command_s for s in found),
         statistics.median(s.maxrss_mb for s in found),
+        statistics.median(s.first_record_cpu_s for s in found),
     )
+
+
+def _spread(found: list[Startup]) -> str:
+    first = sorted(s.first_record_s for s in found)
+    cpu = sorted(s.first_record_cpu_s for s in found)
+    return f"first record {first[0]:.2f}-{first[-1]:.2f} s, {cpu[0]:.2f}-{cpu[-1]:.2f} s CPU"
 
 
 #: which first record: the lists a record needs (and so what the old code built before
@@ -163,9 +180,41 @@ def report(
     before: Path | None,
     runs: int,
 ) -> None:
-    """Print start-up of this tree, and of ``before`` when given, for each kind of record."""
+    """Print start-up of this tree, and of ``before`` when given, for each kind of record:
+    the median of ``runs`` processes and the spread of their first-record times. The
+    trees take turns, run by run, so a load that comes and goes weighs on both alike."""
     trees = [("now", ROOT)] + ([("before", before)] if before else [])
     for kind, line in first_records(lines).items():
-        for name, tree in trees:
-            result = median_of(runs, measure, tree, line, domains)
-            print(f"start-up, {title}, {kind:14} {name:6} (median of {runs}): {result}")
+        found: dict[str, list[Startup]] = {name: [] for name, _ in trees}
+        for _ in range(runs):
+            for name, tree in trees:
+                found[name].append(measure(tree, line, domains))  # type: ignore[operator]
+        for name, _ in trees:
+            print(
+                f"start-up, {title}, {kind:14} {name:6} (median of {runs}): "
+                f"{_median(found[name])} (spread: {_spread(found[name])})"
+            )
+
+
+def main() -> None:
+    """Both start-ups (``ownstats ingest`` and the Lambda handler), every kind of record."""
+    import argparse
+    import time as clock
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, help="a tree with the old code, side by side")
+    parser.add_argument("--runs", type=int, default=5, help="processes per figure (median)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from ownstats import traffic
+
+    now = clock.time()
+    lines = list(traffic.lines(["example.com", "example.org"], now - 7 * 86400, now, 2000))
+    domains = "example.com,example.org"
+    report("`ownstats ingest` of 1 record", ingest_startup, lines, domains, args.before, args.runs)
+    title = "Lambda handler import + 1 record"
+    report(title, handler_startup, lines, domains, args.before, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, TypeVar
 import regex
 import ua_parser_rs
 
-from .prefilter import LiteralIndex, literals
+from .prefilter import (
+    _LOOKAROUND,
+    LiteralIndex,
+    _drop_leading_star,
+    _strip_lookarounds,
+    cached_literals,
+)
 
 if TYPE_CHECKING:
     from .wholeset import WholeSet
@@ -75,63 +81,6 @@ def _python_template(template: str) -> str:
     return _GROUP.sub(lambda m: "\\g<%s>" % (m[1] or m[2]), template)
 
 
-def _strip_lookarounds(pattern: str) -> str:
-    """``pattern`` without its ``(?=…)`` ``(?!…)`` ``(?<=…)`` ``(?<!…)`` groups (a looser regex)."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if c == "[":  # a character class: copied whole
-            j = i + 1
-            if j < n and pattern[j] == "^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 2 if pattern[j] == "\\" else 1
-            out.append(pattern[i : j + 1])
-            i = j + 1
-            continue
-        if pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i) and not pattern.startswith(
-            "(?<P", i
-        ):
-            depth, j = 0, i
-            while j < n:
-                if pattern[j] == "\\":
-                    j += 2
-                    continue
-                if pattern[j] == "[":
-                    j += 1
-                    while j < n and pattern[j] != "]":
-                        j += 2 if pattern[j] == "\\" else 1
-                elif pattern[j] == "(":
-                    depth += 1
-                elif pattern[j] == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            i = j + 1
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-_LOOKAROUND = re.compile(r"\(\?<?[=!]")
-_LEADING_STAR = re.compile(r"^\[(?:\\.|[^\]\\])+\]\*(?=.)")
-
-
-def _drop_leading_star(pattern: str) -> str:
-    """``[a-z0-9_-]*bot`` → ``bot``: a leading ``[…]*`` never decides whether a search matches,
-    but makes the matcher extend every match backwards over the whole text."""
-    return _LEADING_STAR.sub("", pattern, count=1)
-
-
 _Rust = ua_parser_rs.DeviceExtractor
 
 
@@ -153,6 +102,14 @@ def _rust_ok(pattern: str, ignore_case: bool) -> bool:
 #: the whole list's compile several times over in per-text overhead. Realistic traffic
 #: repeats a few thousand user agents, each asked once (``classify`` caches answers)
 WHOLE_SET_AFTER = 5000
+#: a list longer than this never switches: compiling it whole is the one long wait of a
+#: run (the device brands 1.2 s, Matomo's bots 0.3 s, one record holding it up, ingest's
+#: and a Lambda's alike), and lazily it answers as fast per text, its literals being
+#: whole runs of characters (prefilter.py): measured on the adversarial mix of
+#: bench/useragent_worst_case.py, lists warm, device brands 29 us a text lazily and
+#: 44 us whole, Matomo's bots 7.9 and 9.1, Crawler-Detect 5.6 and 5.7. The shorter lists
+#: (browsers, OSes: 615 and 352 patterns) are faster whole, by 1-5 us, and cost 0.1 s
+WHOLE_SET_MAX = 1000
 
 #: a pattern no engine can run (``unusable``): it never matches
 _NEVER = object()
@@ -198,7 +155,6 @@ class PatternSet:
         self._always_each: tuple[int, ...] = ()  # the other patterns without a literal
         # the look-around ones among them, loosely, as one set: most texts pass none
         self._always_loose: _Rust | None = None
-        self._prepared: list[str] = []
         self._compiled: dict[int, object] = {}  # index → _Rust, _Loose or _NEVER
         self._asked = 0  # texts asked about (roughly, under threads: only a trigger)
         self._whole: WholeSet | None = None
@@ -214,11 +170,11 @@ class PatternSet:
         return index
 
     def _build(self) -> None:
-        prepared = [_drop_leading_star(p.regex) for p in self.patterns]
-        # a look-around pattern is filtered by the literals of its looser Rust form: how
-        # many of them a text passes decides which ones are checked exactly (MAX_CHECKS)
-        found = [literals(_strip_lookarounds(p) if _LOOKAROUND.search(p) else p) for p in prepared]
-        index = LiteralIndex(found)
+        # the literals of every pattern come from the file made at build time
+        # (prefilter.cached_literals): computing them costs ~25 us a pattern, 0.2 s for
+        # the device brands a phone's first user agent needs
+        index = LiteralIndex(cached_literals([p.regex for p in self.patterns]))
+        prepared = {i: self._prepare(i) for i in index.always}
         strict = [i for i in index.always if not _LOOKAROUND.search(prepared[i])]
         rows = [
             (prepared[i], "i" if p.ignore_case else None, str(i), None, _rust_template(p.template))
@@ -248,8 +204,11 @@ class PatternSet:
                 self._always_loose = _Rust(rows)
             except Exception:  # one Rust refuses: each is tried alone
                 self._always_loose = None
-        self._prepared = prepared
         self._index = index
+
+    def _prepare(self, index: int) -> str:
+        """The pattern as the matchers run it (``_drop_leading_star``)."""
+        return _drop_leading_star(self.patterns[index].regex)
 
     def _matcher(self, index: int) -> object:
         found = self._compiled.get(index)
@@ -263,7 +222,7 @@ class PatternSet:
     def _compile(self, index: int) -> object:
         """Like the whole set did: Rust when it takes the pattern, else its look-arounds
         removed in Rust and the exact pattern in Python's ``regex``; else never."""
-        p, pattern = self.patterns[index], self._prepared[index]
+        p, pattern = self.patterns[index], self._prepare(index)
         if not _LOOKAROUND.search(pattern):
             rust = _rust(pattern, p.ignore_case, _rust_template(p.template))
             if rust is not None:
@@ -316,7 +275,7 @@ class PatternSet:
         if whole is not None:
             return whole.first_match(text)
         self._asked += 1
-        if self._asked >= WHOLE_SET_AFTER:
+        if self._asked >= WHOLE_SET_AFTER and len(self.patterns) <= WHOLE_SET_MAX:
             return self._compile_whole().first_match(text)
         index = self._ready()
         best: int | None = None

@@ -16,14 +16,21 @@ traffic repeats a few thousand of them.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
-from typing import NamedTuple
+from operator import attrgetter
+from typing import Any, NamedTuple
 
-from ua_parser import BestAvailableResolver, Domain, Parser, load_lazy_builtins
+import ua_parser_rs
+from ua_parser import load_lazy_builtins
 
+from . import patternset
 from .bots import bot_lists
 from .browsers import better_browser, better_os, no_engine, non_browser_client
 from .devices import DEVICE_TYPES, device_type
+from .patternset import PatternSet
+from .prefilter import LiteralIndex, cached_literals
 
 __all__ = ["DEVICE_TYPES", "MAX_LENGTH", "UNNAMED", "AgentInfo", "bot_reason", "classify", "warm"]
 
@@ -55,22 +62,120 @@ class _Names(NamedTuple):
     ua_parser_os_major: str | None
 
 
+#: a row of a ua-parser-rs extractor: (regex, family, major, minor, patch, patch_minor)
+Row = tuple[str, str | None, str | None, str | None, str | None, str | None]
+
+
+class LazyExtractor:
+    """A ua-parser-rs ``UserAgentExtractor`` or ``OSExtractor`` over ``rows`` (ua-parser's
+    browser or OS list), compiled as ``PatternSet`` compiles: row by row, the first time
+    a text holds one of a row's literals.
+
+    Compiling ua-parser's two lists whole costs ~40 ms before the first record. The
+    answers are the whole extractor's: the first row in list order whose regex matches,
+    its replacements filled by ua-parser-rs itself (each row is compiled alone, as an
+    extractor of one row). Rows without a literal are found by one extractor of them all
+    whose families are their indexes. After ``WHOLE_SET_AFTER`` texts the whole
+    extractor is compiled and used, as ``PatternSet`` does."""
+
+    def __init__(self, rows: Iterable[Row], make: Callable[[Iterable[Row]], Any]) -> None:
+        self.rows: tuple[Row, ...] = tuple(rows)
+        self._make = make
+        self._lock = threading.Lock()
+        self._index: LiteralIndex | None = None
+        self._always: Any = None  # the rows without a literal, families their indexes
+        self._always_each: tuple[int, ...] = ()  # when that set could not be compiled
+        self._one: dict[int, Any] = {}
+        self._asked = 0
+        self._whole: Any = None
+
+    def _ready(self) -> LiteralIndex:
+        index = self._index
+        if index is None:
+            with self._lock:
+                if self._index is None:
+                    found = LiteralIndex(cached_literals([row[0] for row in self.rows]))
+                    rows = [(self.rows[i][0], str(i), None, None, None, None) for i in found.always]
+                    try:
+                        self._always = self._make(rows) if rows else None
+                    except Exception:  # a regex Rust refuses: each is tried alone
+                        self._always_each = found.always
+                    self._index = found
+                index = self._index
+        assert index is not None
+        return index
+
+    def prepare(self) -> None:
+        """Build the literal index now rather than on the first text."""
+        self._ready()
+
+    def _row(self, index: int) -> Any:
+        found = self._one.get(index)
+        if found is None:
+            with self._lock:
+                found = self._one.get(index)
+                if found is None:
+                    found = self._one[index] = self._make([self.rows[index]])
+        return found
+
+    def extract(self, text: str) -> Any:
+        """What the whole extractor's ``extract(text)`` gives (None: no row matches)."""
+        whole = self._whole
+        if whole is not None:
+            return whole.extract(text)
+        self._asked += 1
+        if self._asked >= patternset.WHOLE_SET_AFTER:
+            with self._lock:
+                if self._whole is None:
+                    self._whole = self._make(self.rows)
+                    self._one = {}
+            return self._whole.extract(text)
+        index = self._ready()
+        best: int | None = None
+        if self._always is not None:
+            hit = self._always.extract(text)
+            if hit is not None:
+                best = int(hit.family)
+        candidates = index.candidates(text)
+        if self._always_each:
+            candidates = sorted({*candidates, *self._always_each})
+        for i in candidates:
+            if best is not None and i >= best:
+                break
+            hit = self._row(i).extract(text)
+            if hit is not None:
+                return hit
+        return None if best is None else self._row(best).extract(text)
+
+
+class _Parser:
+    """ua-parser's browser and OS lists, as its Rust resolver matches them.
+
+    Without ua-parser's own cache: ``classify`` caches whole answers per user agent, so a
+    second cache would only cost a lookup and an eviction per new user agent. Without its
+    device list, never asked (device types come from ``devices.py``). And compiled
+    lazily (``LazyExtractor``): the two lists compiled whole cost ~40 ms before a
+    process's first record; the answers are the same rows' and the same extractors'."""
+
+    def __init__(self) -> None:
+        agents, systems, _devices = load_lazy_builtins()
+        fields = attrgetter("regex", "family", "major", "minor", "patch", "patch_minor")
+        self.agents = LazyExtractor(map(fields, agents), ua_parser_rs.UserAgentExtractor)
+        self.systems = LazyExtractor(map(fields, systems), ua_parser_rs.OSExtractor)
+
+    def __call__(self, user_agent: str) -> tuple[Any, Any]:
+        """ua-parser-rs's browser and OS matches (``family``, ``major``, ``minor``, …), or
+        None each: what ua-parser's resolver wraps into its ``UserAgent`` and ``OS``."""
+        return self.agents.extract(user_agent), self.systems.extract(user_agent)
+
+
 @cache
-def _parser() -> Parser:
-    """ua-parser without its own cache: ``classify`` caches whole answers per user agent,
-    so a second cache would only cost a lookup and an eviction per new user agent. Only
-    its browser and OS lists are compiled: its device list (60 % of its start-up, ~70 ms)
-    is never asked (``_BROWSER_AND_OS``); device types come from ``devices.py``."""
-    agents, systems, _devices = load_lazy_builtins()
-    return Parser(BestAvailableResolver((agents, systems, [])))
-
-
-_BROWSER_AND_OS = Domain.USER_AGENT | Domain.OS
+def _parser() -> _Parser:
+    return _Parser()
 
 
 def _names(user_agent: str) -> _Names:
-    parsed = _parser()(user_agent, _BROWSER_AND_OS)
-    agent, os = parsed.user_agent, parsed.os
+    agent, os = _parser()(user_agent)
     browser_name = agent.family if agent and agent.family != "Other" else None
     browser_version = agent.major if agent and browser_name else None
     better = better_browser(user_agent, browser_name)
@@ -110,27 +215,47 @@ def _list_reason(user_agent: str) -> str | None:
     return bot_lists().match(user_agent) or non_browser_client(user_agent) or no_engine(user_agent)
 
 
+def pattern_sets(models: bool = False) -> list[PatternSet]:
+    """Every list matcher the answers use; with ``models``, also each brand's model list
+    that is matched in Rust (building every brand's model list: seconds). What
+    ``indexed_patterns`` reads."""
+    from .browsers import _browsers, _non_browser_clients, _systems
+    from .devices import RustModels, _lists, _tv_browsers
+
+    # every list of bots.py's BotLists, whichever it has (deny, Crawler-Detect, local signs…)
+    sets = [found for found in vars(bot_lists()).values() if isinstance(found, PatternSet)]
+    sets += [_browsers(), _non_browser_clients(), _systems(), _tv_browsers()]
+    sets += [device_list.brands for _gate, device_list in _lists()]
+    if models:
+        for _gate, device_list in _lists():
+            for index in range(len(device_list.entries)):
+                found = device_list.models(index)
+                if isinstance(found, RustModels):
+                    sets.append(found.patterns)
+    return sets
+
+
+def indexed_patterns() -> set[str]:
+    """Every regex a literal index is built for (each list's, each brand's model list
+    in Rust, ua-parser's browsers and OSes): what ``prefilter.CACHE_FILE`` holds."""
+    found = {p.regex for patterns in pattern_sets(models=True) for p in patterns.patterns}
+    parser = _parser()
+    return found | {row[0] for row in (*parser.agents.rows, *parser.systems.rows)}
+
+
 def warm(models: bool = False) -> None:
-    """Make every list's literal index and ua-parser now (~0.3 s) rather than on the first
+    """Make every list's literal index and ua-parser now (~0.1 s) rather than on the first
     user agent; with ``models``, also compile every pattern and every brand's model list
     (several seconds): otherwise each is compiled the first time a user agent needs it
     (a pattern ~0.3 ms, a brand's models up to ~0.2 s, once per process)."""
-    from .browsers import _browsers, _non_browser_clients, _systems
-    from .devices import _lists, _tv_browsers
-
-    lists = bot_lists()
-    _parser()
-    sets = [lists.deny, lists.crawler_detect, _browsers(), _non_browser_clients(), _systems()]
-    sets += [_tv_browsers(), *(device_list.brands for _gate, device_list in _lists())]
-    for found in sets:
+    parser = _parser()
+    parser.agents.prepare()
+    parser.systems.prepare()
+    for found in pattern_sets(models):
         if models:
             found.compile_all()
         else:
             found.prepare()
-    if models:
-        for _gate, device_list in _lists():
-            for index in range(len(device_list.entries)):
-                device_list.models(index)
 
 
 @lru_cache(maxsize=8192)

@@ -35,11 +35,22 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "useragents"
         ("Googlebot", ("googlebot",)),
         (r"bingbot\/", ("bingbot/",)),
         (r"(?:^|[^A-Z0-9_\-]|[^A-Z0-9\-]_|sprd-|MZ-)(?:Exabot|Exalead)", ("exabot", "exalead")),
-        ("abcd?efgh", ("efgh",)),
+        ("abcd?efgh", ("abcdefgh", "abcefgh")),
         ("[a-z0-9_-]+bot", ("bot",)),
         ("(?=abc)xyzw", ("xyzw",)),
         ("(?i)Spider", ("spider",)),
-        ("(abc|def)[0-9]", ("abc", "def")),
+        ("(abc|def)[0-2]", ("abc0", "abc1", "abc2", "def0", "def1", "def2")),
+        # a run of characters and exact sets is concatenated (Matomo's model lists)
+        ("AM(?:350|40[25])(?:[);/ ]|$)", ("am350", "am402", "am405")),
+        ("X98 Air( Pro)?", ("x98 air", "x98 air pro")),
+        (r"OB[_-](?:421|5\.0)", ("ob-421", "ob-5.0", "ob_421", "ob_5.0")),
+        # a branch that is not exact gives its best literal, which is not concatenated
+        ("ab(?:cd[0-2]+xyz|ghi)", ("cd0", "cd1", "cd2", "ghi")),
+        ("x(?:abc.d|efg)", ("abc", "efg")),
+        # a wide class, a negated one or an escape in a class is no literal: the run ends
+        ("abc[a-z]def", ("abc",)),
+        ("abcd[^x]ef", ("abcd",)),
+        (r"abcd[\d]ef", ("abcd",)),
         ("Chrome/(\\d+)", ("chrome/",)),
         ("ab+cdef", ("cdef",)),
     ],
@@ -58,6 +69,8 @@ def test_literals_every_match_contains(pattern: str, expected: tuple[str, ...]) 
         "[[a-z]]bot",  # a nested class
         "(?x)a b c d",  # verbose mode
         "ab",  # too short to filter anything
+        "a[bc]",  # concatenated, still too short
+        "(?:ab)*cdx?",  # repeated any number of times: nothing required but "cd"
     ],
 )
 def test_literals_refuse_what_they_cannot_tell(pattern: str) -> None:
@@ -181,3 +194,16 @@ def test_a_set_asked_often_switches_to_the_whole_list_with_the_same_answers(
     switching = PatternSet(_browsers().patterns)
     assert [switching.first_match(text) for text in agents] == expected
     assert switching._whole is not None and not switching._compiled
+
+
+def test_a_long_list_stays_lazy_with_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling a long list whole would hold one record up for up to a second."""
+    from stream_processor import patternset
+
+    agents = _sample()[:400]
+    expected = [PatternSet(_browsers().patterns).first_match(text) for text in agents]
+    monkeypatch.setattr(patternset, "WHOLE_SET_AFTER", 10)
+    monkeypatch.setattr(patternset, "WHOLE_SET_MAX", len(_browsers().patterns) - 1)
+    staying = PatternSet(_browsers().patterns)
+    assert [staying.first_match(text) for text in agents] == expected
+    assert staying._whole is None and staying._compiled
