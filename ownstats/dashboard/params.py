@@ -272,6 +272,8 @@ class Params:
     comparison: str = DEFAULT_COMPARISON
     now: datetime | None = None
     since: datetime | None = None
+    #: the end of a range given to the second (the Stats API's datetimes), exclusive
+    until: datetime | None = None
     previous: Span | None = None
     search: str | None = None
     order_by: str | None = None
@@ -292,6 +294,8 @@ class Params:
         """The period as a ``Span`` (realtime is cut to its last minutes, up to now)."""
         if self.since is None:
             return Span(self.start, self.end)
+        if self.until is not None:
+            return Span(self.start, self.end, since=self.since, until=self.until)
         until = self.now + timedelta(minutes=1) if self.now else None
         return Span(self.start, self.end, since=self.since, until=until)
 
@@ -419,6 +423,33 @@ def _date(value: str, name: str) -> date:
     return day
 
 
+def _moments(start: str, end: str, zone: str | None) -> tuple[datetime, datetime]:
+    """``from``/``to`` given to the second (ISO, with or without an offset) as the
+    range's first moment and the moment after its last (``to`` is inclusive to the
+    second), on the site's clock: an offset is converted, a bare time is the site's."""
+    moments = []
+    for value, name in ((start, "from"), (end, "to")):
+        if len(value) > 40:
+            raise BadRequest(f"'{name}' is too long")
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRequest(
+                f"'{name}' must be a date (YYYY-MM-DD) or a datetime "
+                f"(YYYY-MM-DDTHH:MM:SS[Z|±HH:MM]), got {shown(value)}"
+            ) from None
+        if moment.tzinfo is not None:
+            local = ZoneInfo(zone) if zone else UTC
+            moment = moment.astimezone(local).replace(tzinfo=None)
+        if not MIN_DATE <= moment.date() <= MAX_DATE:
+            raise BadRequest(f"'{name}' must be from {MIN_DATE} to {MAX_DATE}")
+        moments.append(moment)
+    first, last = moments[0], moments[1] + timedelta(seconds=1)
+    if first >= last:
+        raise BadRequest(f"'from' ({start}) is after 'to' ({end}); swap them")
+    return first, last
+
+
 def parse_limit(value: str) -> int:
     number = int(value) if _NUMBER.fullmatch(value) else 0
     if not 1 <= number <= MAX_LIMIT:
@@ -544,13 +575,18 @@ def parse(
         # its translation and the Athena answer cache are reused by every refresh
         now = now.replace(second=0, microsecond=0)
         today = now.date()
-    since = None
+    since = until = None
     if period == "realtime":
         if start is not None or end is not None:
             raise BadRequest("'from'/'to' only go with period=custom")
         # the running minute and the 29 before it
         since = now - timedelta(minutes=REALTIME_MINUTES - 1)
         first, last = since.date(), today
+    elif period == "custom" and start is not None and end is not None and "T" in start + end:
+        since, until = _moments(start, end, zone)
+        first, last = _range(period, since.date().isoformat(),
+                             (until - timedelta(microseconds=1)).date().isoformat(),
+                             today, first_day)  # fmt: skip
     else:
         first, last = _range(period, start, end, today, first_day)
     comparison = _one(query, "comparison") or DEFAULT_COMPARISON
@@ -558,7 +594,7 @@ def parse(
         raise BadRequest(
             f"'comparison' must be one of {', '.join(COMPARISONS)}, got {shown(comparison)}"
         )
-    previous = previous_span(period, first, last, comparison, now)
+    previous = None if until else previous_span(period, first, last, comparison, now)
 
     filters = []
     props = sorted(k for k in query if k.startswith(PROP_PREFIX))
@@ -632,6 +668,7 @@ def parse(
         comparison=comparison,
         now=now,
         since=since,
+        until=until,
         previous=previous,
         search=_text(search, "search") if search else None,
         order_by=order_by,

@@ -124,7 +124,7 @@ def _text(value: Any, where: str) -> str:
     return value
 
 
-def _date_range(value: Any, today: date) -> tuple[str, date | None, date | None]:
+def _date_range(value: Any, today: date) -> tuple[str, date | str | None, date | str | None]:
     """The dashboard's period (and dates for a custom range)."""
     presets = {"day": "today", "7d": "7d", "30d": "30d", "month": "month", "year": "year",
                "12mo": "12mo", "all": "all"}  # fmt: skip
@@ -140,12 +140,14 @@ def _date_range(value: Any, today: date) -> tuple[str, date | None, date | None]
             return "custom", first, today
         raise QueryError(f"#/date_range: Invalid date range {shown(value)}")
     if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        if all("T" in v and len(v) <= 40 for v in value):
+            return "custom", value[0], value[1]  # datetimes: checked by params.parse
         try:
             first, last = (date.fromisoformat(v) for v in value)
         except ValueError:
             raise QueryError(
-                "#/date_range: two ISO dates (YYYY-MM-DD); datetimes are not supported by "
-                "this server yet"
+                "#/date_range: two ISO dates (YYYY-MM-DD) or two ISO datetimes "
+                "(YYYY-MM-DDTHH:MM:SS with Z or an offset)"
             ) from None
         return "custom", first, last
     raise QueryError(f"#/date_range: Invalid date range {shown(json.dumps(value)[:80])}")
@@ -247,6 +249,19 @@ def _filters(value: list[Any]) -> list[tuple[str, str]]:
     return flat
 
 
+def _resolved_range(params: Params) -> list[str]:
+    """The range answered, as Plausible echoes it (the site's clock; "Z" for UTC)."""
+    zone = "" if params.zone else "Z"
+    if params.since is not None and params.until is not None:
+        last = params.until - timedelta(seconds=1)
+        return [f"{params.since.isoformat(timespec='seconds')}{zone}",
+                f"{last.isoformat(timespec='seconds')}{zone}"]  # fmt: skip
+    return [
+        f"{params.start.isoformat()}T00:00:00{zone}",
+        f"{params.end.isoformat()}T23:59:59{zone}",
+    ]
+
+
 def _tree_leaves(text: str) -> list[filter_tree.Leaf]:
     return filter_tree.leaves(filter_tree.parse(text))
 
@@ -302,7 +317,7 @@ def _period_items(api: _Api, body: dict[str, Any], site: str) -> list[tuple[str,
     period, first, last = _date_range(body["date_range"], api._today())
     items: list[tuple[str, str]] = [("site", site), ("period", period), ("comparison", "off")]
     if first is not None and last is not None:
-        items += [("from", first.isoformat()), ("to", last.isoformat())]
+        items += [("from", str(first)), ("to", str(last))]
     return items
 
 
@@ -414,10 +429,7 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         "query": {
             "site_id": site,
             "metrics": metrics,
-            "date_range": [
-                f"{resolved.start.isoformat()}T00:00:00Z",
-                f"{resolved.end.isoformat()}T23:59:59Z",
-            ],
+            "date_range": _resolved_range(resolved),
             "filters": body.get("filters") or [],
             "dimensions": dimensions,
             "order_by": order_by,
@@ -708,10 +720,7 @@ async def funnel_answer(api: _Api, body: Any) -> dict[str, Any]:
             "site_id": site,
             "funnel": funnel.name,
             "steps": list(funnel.steps),
-            "date_range": [
-                f"{params.start.isoformat()}T00:00:00Z",
-                f"{params.end.isoformat()}T23:59:59Z",
-            ],
+            "date_range": _resolved_range(params),
             "filters": body.get("filters") or [],
         },
     }

@@ -12,6 +12,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,35 @@ def test_a_hostname_filter_is_the_visits_with_an_event_there(
     assert 0 < answer["results"][0]["metrics"][0] <= everyone["results"][0]["metrics"][0]
 
 
+def test_a_range_of_datetimes_counts_the_events_between_them(
+    api: TestClient, key: str, engine: Engine
+) -> None:
+    """``date_range`` as two datetimes (Plausible's): the events from the first moment
+    to the last, inclusive to the second, on the site's clock (UTC here)."""
+    first = f"{(LAST_DAY - timedelta(days=2)).isoformat()}T09:30:00Z"
+    last = f"{LAST_DAY.isoformat()}T14:15:59Z"
+    answer = ask(api, key, query(metrics=["visitors", "pageviews"], date_range=[first, last]))
+    since, until = first[:19].replace("T", " "), last[:19].replace("T", " ")
+    expected = engine.query(
+        "SELECT count(DISTINCT (event_date, visitor_id)) FILTER (WHERE event_type <> "
+        "'engagement'), count(*) FILTER (WHERE event_type = 'pageview') FROM events_deduped "
+        f"WHERE domain_name = '{SITE}' AND event_time >= TIMESTAMP '{since}' "
+        f"AND event_time < TIMESTAMP '{until}' + INTERVAL '1' SECOND"
+    ).rows[0]
+    assert answer["results"][0]["metrics"] == list(expected)
+    assert expected[1] > 0
+    assert answer["query"]["date_range"] == [first, last]
+    # an offset is converted; a day's datetimes by day add up to the whole
+    shifted = f"{(LAST_DAY - timedelta(days=2)).isoformat()}T11:30:00+02:00"
+    same = ask(api, key, query(metrics=["visitors", "pageviews"], date_range=[shifted, last]))
+    assert same["results"] == answer["results"]
+    days = ask(api, key, query(metrics=["pageviews"], date_range=[first, last],
+                               dimensions=["time:day"]))["results"]  # fmt: skip
+    assert sum(d["metrics"][0] for d in days) == expected[1]
+    for bad in ([last, first], [first, "2026-13-01T00:00:00Z"]):
+        assert ask(api, key, query(metrics=["visitors"], date_range=bad), 400)
+
+
 def test_time_dimensions_equal_the_dashboards_graph(api: TestClient, key: str) -> None:
     answer = ask(api, key, query(metrics=["visitors", "pageviews"], dimensions=["time:day"],
                                  include={"time_labels": True}))  # fmt: skip
@@ -323,6 +353,7 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["bounce_rate"], dimensions=["event:goal"]), "Session metric"),
         (query(metrics=["visitors"], date_range="5d"), "Invalid date range"),
         (query(metrics=["visitors"], date_range=["2026-01-01T00:00:00Z", "x"]), "date"),
+        (query(metrics=["visitors"], date_range=["2026-01-01T00:00:00Z", "2026-01-02"]), "date"),
         (query(metrics=["visitors"], dimensions=["visit:planet"]), "Invalid dimension"),
         (query(metrics=["visitors"], dimensions=["visit:region"]), "not supported"),
         (query(metrics=["visitors"], dimensions=["event:page", "visit:os"]), "not supported"),
