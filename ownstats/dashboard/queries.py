@@ -188,6 +188,20 @@ BREAKDOWNS: dict[str, Breakdown] = {
             (("visitors", "sum(visitors)"), ("events", "sum(events)")),
             extra_dimensions=("prop_key",),
         ),
+        # the hostnames page views and custom events came from (no tab: the Stats API's
+        # event:hostname, and the panel API)
+        Breakdown(
+            "hostnames",
+            "Hostnames",
+            "hostnames",
+            "hostname",
+            "hostname",
+            (
+                ("visitors", "sum(visitors)"),
+                ("pageviews", "sum(pageviews)"),
+                ("events", "sum(events)"),
+            ),
+        ),
         # every property's values over page views and custom events (prop_key= narrows
         # to one property: the Stats API's event:props:<name>)
         Breakdown(
@@ -369,7 +383,7 @@ def _events_of(
 #: the views that count events (not visits): under a page filter they count only the
 #: events on the matching pages, as Plausible's page filter does
 _EVENT_LEVEL = frozenset({"top_pages", "custom_events", "custom_event_props", "event_props",
-                          "edge_cities", "hourly_stats", "minute_stats"})  # fmt: skip
+                          "edge_cities", "hourly_stats", "minute_stats", "hostnames"})  # fmt: skip
 
 
 def page_condition(params: Params, alias: str = "e") -> str | None:

@@ -62,6 +62,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "visit:os": ("operating-systems", "os_name"),
     # the edge location's city: the lake has no visitor city (no IP database)
     "visit:city": ("cities", "edge_city"),
+    "event:hostname": ("hostnames", "hostname"),
 }
 #: event:props:<name>: the Properties panel narrowed to the property
 PROPERTY_DIMENSION = ("props", "prop_value")
@@ -79,7 +80,7 @@ FILTERS = {
 }  # fmt: skip
 #: known to Plausible, not served here (yet): refused by name rather than as unknown
 KNOWN_UNSERVED = (
-    "event:name", "event:hostname", "visit:screen", "visit:region", "visit:country_name",
+    "event:name", "visit:screen", "visit:region", "visit:country_name",
     "visit:region_name", "visit:city_name", "visit:entry_page_hostname",
     "visit:exit_page_hostname",
 )  # fmt: skip

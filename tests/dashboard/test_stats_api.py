@@ -271,6 +271,19 @@ def test_a_hostname_filter_is_the_visits_with_an_event_there(
     answer = ask(api, key, query(metrics=["visits"], filters=[["is", "event:hostname", [host]]]))
     everyone = ask(api, key, query(metrics=["visits"]))
     assert 0 < answer["results"][0]["metrics"][0] <= everyone["results"][0]["metrics"][0]
+    # the breakdown: each hostname's visitors and page views, as plain SQL counts them
+    window = f"event_date BETWEEN '{FIRST_DAY.isoformat()}' AND '{LAST_DAY.isoformat()}'"
+    rows = ask(api, key, query(metrics=["visitors", "pageviews"], dimensions=["event:hostname"],
+                               date_range=[FIRST_DAY.isoformat(), LAST_DAY.isoformat()]))
+    expected = {
+        name: [visitors, views] for name, visitors, views in engine.query(
+            "SELECT hostname, count(DISTINCT (event_date, visitor_id)), "
+            "count_if(event_type = 'pageview') FROM events_deduped "
+            f"WHERE domain_name = '{SITE}' AND {window} "
+            "AND event_type IN ('pageview', 'event') GROUP BY hostname"
+        ).rows
+    }  # fmt: skip
+    assert {r["dimensions"][0]: r["metrics"] for r in rows["results"]} == expected
 
 
 def test_a_range_of_datetimes_counts_the_events_between_them(
@@ -361,7 +374,8 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visitors"], dimensions=["visit:os", "visit:os"]), "unique"),
         (query(metrics=["visitors"], dimensions=["time:day", "time:week", "visit:os"]),
          "one time dimension"),
-        (query(metrics=["visitors"], dimensions=["event:hostname"]), "not supported"),
+        (query(metrics=["visitors"], dimensions=["event:name"]), "not supported"),
+        (query(metrics=["visits"], dimensions=["event:hostname"]), "Session metric"),
         (query(metrics=["visits"], dimensions=["event:props:plan"]), "Session metric"),
         (query(metrics=["visitors"], filters=[["matches", "event:page", ["(a+)+$"]]]),
          "exponential"),

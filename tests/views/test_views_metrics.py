@@ -259,6 +259,25 @@ def test_custom_events_and_props(dataset: Dataset, engine: Engine) -> None:
     assert_same(rows_by_key(engine, "custom_event_props", keys), expected)
 
 
+def test_hostnames_count_page_views_and_events_per_hostname(
+    dataset: Dataset, engine: Engine
+) -> None:
+    sent = [e for e in dataset.events if e["event_type"] in ("pageview", "event")]
+    expected = {
+        key: {
+            "visitors": len({e["visitor_id"] for e in evs}),
+            "pageviews": sum(e["event_type"] == "pageview" for e in evs),
+            "events": len(evs),
+        }
+        for key, evs in group(
+            sent, lambda e: (e["event_date"], e["domain_name"], e.get("hostname"))
+        ).items()
+    }
+    assert expected
+    keys = ["event_date", "domain_name", "hostname"]
+    assert_same(rows_by_key(engine, "hostnames", keys), expected)
+
+
 def test_event_props_counts_page_views_and_events_with_the_property(
     dataset: Dataset, engine: Engine
 ) -> None:

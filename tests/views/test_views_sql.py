@@ -60,6 +60,7 @@ REQUIRED_COLUMNS = {
     "custom_event_props": [
         "event_date", "domain_name", "event_name", "prop_key", "prop_value", "visitors", "events",
     ],
+    "hostnames": ["event_date", "domain_name", "hostname", "visitors", "pageviews", "events"],
     "event_props": [
         "event_date", "domain_name", "prop_key", "prop_value", "visitors", "events", "pageviews",
     ],
