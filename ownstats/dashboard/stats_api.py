@@ -490,9 +490,7 @@ async def _grouped(
         aliases[time_dims[0]] = f"d{len(columns)}"
     order = []
     for j, entry in enumerate(order_by):
-        if not (isinstance(entry, list) and len(entry) == 2 and entry[1] in ("asc", "desc")):
-            raise QueryError(f'#/order_by/{j}: [metric or dimension, "asc" | "desc"]')
-        key = entry[0]
+        key, direction = _order_entry(entry, j)
         if key in aliases:
             name = aliases[key]
         elif key in metrics and key != "percentage":
@@ -503,7 +501,7 @@ async def _grouped(
             raise QueryError(
                 f"#/order_by/{j}: Entry is not a queried metric or dimension: {shown(str(key))}"
             )
-        order.append(f"{name} {entry[1].upper()} NULLS LAST")
+        order.append(f"{name} {direction.upper()} NULLS LAST")
     if not order:
         if time_dims:
             order.append(f"{aliases[time_dims[0]]} ASC")
@@ -516,29 +514,15 @@ async def _grouped(
         f"SELECT * FROM ({sql}) AS g ORDER BY {', '.join(order)}"
         f"{f' OFFSET {offset}' if offset else ''} LIMIT {min(limit, 100_000)}"
     )
-    total = None
-    if count:
-        (counted,) = await api.runner.run(f"SELECT count(*) AS n FROM ({sql}) AS g")
-        total = int(counted.rows[0][0]) if counted.rows else 0
-    everyone = None
-    if "percentage" in metrics:
-        everyone = (await api.summary(state))["metrics"]["visitors"]["value"] or 0
-    rows = []
-    for row in page.as_dicts():
-        values = []
-        for metric in metrics:
-            if metric == "percentage":
-                share = (row["visitors"] or 0) / everyone if everyone else None
-                values.append(_round("percentage", share))
-            else:
-                values.append(_round(metric, row[_GROUPED_METRICS[metric]]))
-        labels = []
-        for name in dimensions:
-            label = row[aliases[name]]
-            if name == "visit:device" and isinstance(label, str):
-                label = label.capitalize()
-            labels.append(str(label) if name in TIME_DIMENSIONS and label is not None else label)
-        rows.append({"metrics": values, "dimensions": labels})
+    total = await _row_count(api, sql) if count else None
+    everyone = await _everyone(api, state, metrics)
+    rows = [
+        {
+            "metrics": _values(row, metrics, _GROUPED_METRICS, everyone),
+            "dimensions": [_label(name, row[aliases[name]]) for name in dimensions],
+        }
+        for row in page.as_dicts()
+    ]
     return rows, total
 
 
@@ -627,10 +611,7 @@ async def _breakdown(
     if order_by:
         if len(order_by) > 1:
             raise QueryError("#/order_by: one entry is supported by this server yet")
-        entry = order_by[0]
-        if not (isinstance(entry, list) and len(entry) == 2 and entry[1] in ("asc", "desc")):
-            raise QueryError('#/order_by/0: [metric or dimension, "asc" | "desc"]')
-        key = entry[0]
+        key, direction = _order_entry(order_by[0], 0)
         if key == dimension:
             name = column
         elif key in wanted:
@@ -639,7 +620,7 @@ async def _breakdown(
             raise QueryError(
                 f"#/order_by/0: Entry is not a queried metric or dimension: {shown(str(key))}"
             )
-        extra = [("order_by", name), ("order", entry[1])]
+        extra = [("order_by", name), ("order", direction)]
     # the dashboard's pages hold up to 1,000 rows: a bigger limit reads several
     page: list[dict[str, Any]] = []
     state = None
@@ -655,26 +636,58 @@ async def _breakdown(
             break
     total = None
     if count and state is not None:
-        sql = queries.breakdown_sql(panel, state, None)
-        (result,) = await api.runner.run(f"SELECT count(*) AS n FROM ({sql}) AS counted")
-        total = int(result.rows[0][0]) if result.rows else 0
-    everyone = None
-    if "percentage" in metrics:
-        everyone = (await api.summary(await params([])))["metrics"]["visitors"]["value"] or 0
-    rows = []
-    for row in page[:limit]:
-        values = []
-        for metric in metrics:
-            if metric == "percentage":
-                share = (row["visitors"] or 0) / everyone if everyone else None
-                values.append(_round("percentage", share))
-            else:
-                values.append(_round(metric, row[wanted[metric]]))
-        label = row[column]
-        if dimension == "visit:device" and isinstance(label, str):
-            label = label.capitalize()
-        rows.append({"metrics": values, "dimensions": [label]})
+        total = await _row_count(api, queries.breakdown_sql(panel, state, None))
+    everyone = await _everyone(api, await params([]), metrics)
+    rows = [
+        {"metrics": _values(row, metrics, wanted, everyone),
+         "dimensions": [_label(dimension, row[column])]}
+        for row in page[:limit]
+    ]  # fmt: skip
     return rows, total
+
+
+def _order_entry(entry: Any, j: int) -> tuple[Any, str]:
+    """An ``order_by`` entry's key and direction, checked."""
+    if not (isinstance(entry, list) and len(entry) == 2 and entry[1] in ("asc", "desc")):
+        raise QueryError(f'#/order_by/{j}: [metric or dimension, "asc" | "desc"]')
+    return entry[0], entry[1]
+
+
+async def _row_count(api: _Api, sql: str) -> int:
+    """``include.total_rows``: the rows ``sql`` gives, unpaged."""
+    (counted,) = await api.runner.run(f"SELECT count(*) AS n FROM ({sql}) AS counted")
+    return int(counted.rows[0][0]) if counted.rows else 0
+
+
+async def _everyone(api: _Api, state: Params, metrics: list[str]) -> int | None:
+    """``percentage``'s denominator: the visitors of the range under the same filters."""
+    if "percentage" not in metrics:
+        return None
+    return (await api.summary(state))["metrics"]["visitors"]["value"] or 0
+
+
+def _values(
+    row: dict[str, Any], metrics: list[str], column_of: dict[str, str], everyone: int | None
+) -> list[Any]:
+    """A result row's metrics in Plausible's units; ``column_of`` names each metric's
+    column of ``row``, ``percentage`` is the row's share of ``everyone``."""
+    values = []
+    for metric in metrics:
+        if metric == "percentage":
+            share = (row["visitors"] or 0) / everyone if everyone else None
+            values.append(_round("percentage", share))
+        else:
+            values.append(_round(metric, row[column_of[metric]]))
+    return values
+
+
+def _label(dimension: str, value: Any) -> Any:
+    """A dimension's value as Plausible spells it (``Mobile``; time buckets as text)."""
+    if dimension == "visit:device" and isinstance(value, str):
+        return value.capitalize()
+    if dimension in TIME_DIMENSIONS and value is not None:
+        return str(value)
+    return value
 
 
 async def funnel_answer(api: _Api, body: Any) -> dict[str, Any]:
