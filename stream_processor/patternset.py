@@ -136,6 +136,20 @@ class _Loose:
         return self._exact
 
 
+def built_once(
+    cache: dict[int, T], lock: threading.Lock, index: int, make: Callable[[int], T]
+) -> T:
+    """``cache[index]``, made by ``make(index)`` the first time it is asked for: read
+    without the lock, built under it once (threads asking together wait for one build)."""
+    found = cache.get(index)
+    if found is None:
+        with lock:
+            found = cache.get(index)
+            if found is None:
+                found = cache[index] = make(index)
+    return found
+
+
 class PatternSet:
     """The label of the first pattern that matches a text, in list order, or None.
 
@@ -211,13 +225,7 @@ class PatternSet:
         return _drop_leading_star(self.patterns[index].regex)
 
     def _matcher(self, index: int) -> object:
-        found = self._compiled.get(index)
-        if found is None:
-            with self._lock:
-                found = self._compiled.get(index)
-                if found is None:
-                    found = self._compiled[index] = self._compile(index)
-        return found
+        return built_once(self._compiled, self._lock, index, self._compile)
 
     def _compile(self, index: int) -> object:
         """Like the whole set did: Rust when it takes the pattern, else its look-arounds

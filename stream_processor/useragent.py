@@ -110,13 +110,9 @@ class LazyExtractor:
         self._ready()
 
     def _row(self, index: int) -> Any:
-        found = self._one.get(index)
-        if found is None:
-            with self._lock:
-                found = self._one.get(index)
-                if found is None:
-                    found = self._one[index] = self._make([self.rows[index]])
-        return found
+        return patternset.built_once(
+            self._one, self._lock, index, lambda i: self._make([self.rows[i]])
+        )
 
     def extract(self, text: str) -> Any:
         """What the whole extractor's ``extract(text)`` gives (None: no row matches)."""
