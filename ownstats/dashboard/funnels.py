@@ -214,20 +214,7 @@ def funnel_sql(params: Params, funnel: Funnel) -> str:
     from ownstats.dashboard import queries  # the dashboard's visits and filters
 
     span: Span = params.span
-    start, end = span.start, span.end
-    if span.cut or params.zone is not None:
-        events = queries.period_events(params, span)
-        sessions_from = f"({queries.sessions_of(events)})"
-        events_from = f"({events})"
-    else:
-        sessions_from, events_from = "sessions", "events_deduped"
-    if params.filters:
-        visits = queries.matching_visits(params, start, end, sessions_from, events_from)
-    else:
-        visits = (
-            f"SELECT * FROM {sessions_from} AS s "
-            f"WHERE {queries.site_days(params.site, start, end, 's')}"
-        )
+    visits, events_from = queries.period_visits(params)
     conditions = [_step_condition(step) for step in funnel.steps]
     flags = ", ".join(f"{c} AS s{i + 1}" for i, c in enumerate(conditions))
     ctes = [
@@ -236,7 +223,7 @@ def funnel_sql(params: Params, funnel: Funnel) -> str:
         f"{flags} FROM {events_from} AS e JOIN visits AS m ON m.event_date = e.event_date "
         "AND m.domain_name = e.domain_name AND m.visitor_id = e.visitor_id "
         "AND e.event_time BETWEEN m.session_start AND m.session_end "
-        f"WHERE {queries.site_days(params.site, start, end, 'e')} "
+        f"WHERE {queries.site_days(params.site, span.start, span.end, 'e')} "
         f"AND ({' OR '.join(conditions)}))",
         "step1 AS (SELECT event_date, visitor_id, visit_no, min(event_time) AS t FROM ev "
         "WHERE s1 GROUP BY event_date, visitor_id, visit_no)",

@@ -507,11 +507,24 @@ def sessions_of(events: str) -> str:
     return _expanded_sql("sessions", (("events_deduped", events),))
 
 
-def matching_visits(
-    params: Params, start: date, end: date, sessions_from: str, events_from: str
-) -> str:
-    """The visits that match every filter (for funnels, which order their events)."""
-    return _matching_sessions(params, start, end, sessions_from, events_from)
+def period_visits(params: Params) -> tuple[str, str]:
+    """The period's visits that match every filter, and what their events are read
+    from: the views' per-day rows for whole UTC days, else (a cut, a site's own clock)
+    ``sessions.sql`` over the period's events. For the questions the views' per-day rows
+    cannot answer by themselves: funnels (which order a visit's events) and several
+    dimensions at once."""
+    span = params.span
+    if span.cut or params.zone is not None:
+        events = period_events(params, span)
+        sessions_from, events_from = f"({sessions_of(events)})", f"({events})"
+    else:
+        sessions_from, events_from = "sessions", "events_deduped"
+    if params.filters:
+        visits = _matching_sessions(params, span.start, span.end, sessions_from, events_from)
+    else:
+        days = _where(params.site, span.start, span.end, "s")
+        visits = f"SELECT * FROM {sessions_from} AS s WHERE {days}"
+    return visits, events_from
 
 
 def site_days(site: str, start: date, end: date, alias: str = "") -> str:
@@ -545,18 +558,7 @@ def grouped_sql(params: Params, columns: tuple[str, ...], bucket: str | None = N
     Several dimensions at once (the Stats API's ``dimensions``): ``daily_stats.sql``
     grouped by them over the matching visits, days combined as the cards combine them.
     """
-    span = params.span
-    if span.cut or params.zone is not None:
-        events = period_events(params, span)
-        sessions_from = f"({sessions_of(events)})"
-        events_from = f"({events})"
-    else:
-        sessions_from, events_from = "sessions", "events_deduped"
-    if params.filters:
-        visits = _matching_sessions(params, span.start, span.end, sessions_from, events_from)
-    else:
-        days = _where(params.site, span.start, span.end, "s")
-        visits = f"SELECT * FROM {sessions_from} AS s WHERE {days}"
+    visits, _ = period_visits(params)
     per_day = _expand(
         "", {"sessions": "SELECT * FROM matching_visits"}, sql=_stats_grouped_by(columns)
     ).sql(dialect="athena")
