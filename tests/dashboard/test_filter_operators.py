@@ -293,6 +293,24 @@ def test_the_dashboard_takes_an_expression_too(client: TestClient, top: dict[str
     assert rows.status_code == 200
     bad = client.get("/api/summary", params=q(where='["matches", "page", ["(a*)*"]]'))
     assert bad.status_code == 400 and "exponential" in bad.json()["error"]
+    # hostile expressions from a URL: a 400 each, in bounded time, never a 5xx
+    leaf = ["is", "source", ["x"]]
+    hostile = [
+        "[" * 5000 + "]" * 5000,  # deeper than any parser should go
+        "{not json", "x" * 20_000, json.dumps(["and", [leaf] * 60]),
+        json.dumps(["xor", [leaf]]), json.dumps(["is", "planet", ["Mars"]]),
+        json.dumps(["has_done", leaf]), json.dumps(["is", "source", []]),
+        json.dumps(["is", "source", ["a"] * 21]), json.dumps(["is", "event", ["\u0000"]]),
+    ]  # fmt: skip
+    for _ in range(12):
+        leaf = ["not", leaf]
+    hostile.append(json.dumps(leaf))  # nested past the 8 levels allowed
+    for text in hostile:
+        answer = client.get("/api/summary", params=q(where=text))
+        assert answer.status_code == 400, (text[:60], answer.text[:200])
+    site = q()["site"]
+    raw = client.get(f"/api/summary?site={site}&period=30d&where=%FF%FE%5B")  # not UTF-8
+    assert raw.status_code == 400, raw.text[:200]
 
 
 # -- the property breakdown -------------------------------------------------------------------
