@@ -79,6 +79,18 @@ QUERIES: dict[str, dict[str, Any]] = {
         "metrics": ["visitors", "events", "percentage"], "date_range": "30d",
         "dimensions": ["event:props:plan"],
     },
+    "page x source": {
+        "metrics": ["visitors", "pageviews"], "date_range": "30d",
+        "dimensions": ["event:page", "visit:source"], "pagination": {"limit": 20},
+    },
+    "goal x device x day + conversion": {
+        "metrics": ["visitors", "events", "conversion_rate"], "date_range": "30d",
+        "dimensions": ["event:goal", "visit:device", "time:day"],
+    },
+    "hours x device, 7 days": {
+        "metrics": ["visitors", "pageviews", "visits"], "date_range": "7d",
+        "dimensions": ["time:hour", "visit:device"],
+    },
     "or / matches / has_not_done": {
         "metrics": ["visitors", "visits"], "date_range": "30d",
         "filters": [["or", [["is", "visit:source", ["Google"]],

@@ -531,45 +531,6 @@ def site_days(site: str, start: date, end: date, alias: str = "") -> str:
     return _where(site, start, end, alias)
 
 
-#: a time dimension's bucket of a visit's day (``event_date``, the site's own day)
-_DAY_BUCKETS = {
-    "day": "event_date",
-    "week": "CAST(date_trunc('week', CAST(event_date AS date)) AS varchar)",
-    "month": "CAST(date_trunc('month', CAST(event_date AS date)) AS varchar)",
-}
-
-
-@functools.lru_cache(maxsize=64)
-def _stats_grouped_by(columns: tuple[str, ...]) -> str:
-    """``daily_stats``'s own SQL, also grouped by the visit ``columns``: the cards'
-    figures split by those attributes, with no second formula."""
-    tree = _parsed(_view_sql()["daily_stats"]).copy()
-    assert isinstance(tree, exp.Select)
-    for column in columns:
-        tree = tree.select(column).group_by(column)
-    return tree.sql(dialect="athena")
-
-
-def grouped_sql(params: Params, columns: tuple[str, ...], bucket: str | None = None) -> str:
-    """The cards' figures per combination of visit ``columns`` (``sessions`` columns:
-    source, device_type, …) and, with ``bucket`` (day, week, month), per time bucket:
-    ``d0, d1, …`` then the cards' columns, one row per combination over the period.
-
-    Several dimensions at once (the Stats API's ``dimensions``): ``daily_stats.sql``
-    grouped by them over the matching visits, days combined as the cards combine them.
-    """
-    visits, _ = period_visits(params)
-    per_day = _expand(
-        "", {"sessions": "SELECT * FROM matching_visits"}, sql=_stats_grouped_by(columns)
-    ).sql(dialect="athena")
-    keys = [*columns, *([_DAY_BUCKETS[bucket]] if bucket else [])]
-    dims = ", ".join(f"{key} AS d{i}" for i, key in enumerate(keys))
-    return (
-        f"WITH matching_visits AS ({visits}) SELECT {dims}, {_CARD_METRICS} "
-        f"FROM ({per_day}) AS per_day GROUP BY {', '.join(keys)}"
-    )
-
-
 def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import QueryParams
 
-from ownstats.dashboard import filter_tree, queries
+from ownstats.dashboard import filter_tree, grouping, queries
 from ownstats.dashboard.params import (
     MAX_FILTER_VALUES,
     PROP_PREFIX,
@@ -32,6 +32,7 @@ from ownstats.dashboard.params import (
     Params,
     shown,
     spec_of,
+    sql_string,
 )
 
 if TYPE_CHECKING:
@@ -362,9 +363,9 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         raise QueryError("#/dimensions: Expected items to be unique but they were not.")
     dimension = dimensions[0] if len(dimensions) == 1 else None
     goal_filtered = any(p == "event" for p, _ in filters)
-    if "percentage" in metrics and dimension is None:
+    if "percentage" in metrics and not dimensions:
         raise QueryError("Metric `percentage` can only be queried with a dimension")
-    if "conversion_rate" in metrics and not (goal_filtered or dimension == "event:goal"):
+    if "conversion_rate" in metrics and not (goal_filtered or "event:goal" in dimensions):
         raise QueryError(
             "Metric `conversion_rate` can only be queried with event:goal filters or dimensions"
         )
@@ -374,11 +375,6 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
     )
     if paged and "views_per_visit" in metrics:
         raise QueryError("Metric `views_per_visit` cannot be queried with a filter on `event:page`")
-    if paged and len(dimensions) > 1 and "pageviews" in metrics:
-        raise QueryError(
-            "Metric `pageviews` with several dimensions and a filter on `event:page` is not "
-            "supported by this server yet"
-        )
     if dimension is not None and dimension.startswith("event:") and dimension != "event:page":
         session = [m for m in metrics if m in _SESSION_METRICS]
         if session:
@@ -395,13 +391,25 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
 
     results: list[dict[str, Any]]
     meta: dict[str, Any] = {}
-    grouped = len(dimensions) > 1 or (dimension is not None and _grouped_only(dimension))
-    listed = grouped or dimension in DIMENSIONS or str(dimension).startswith("event:props:")
-    if listed:
-        rows_of = _grouped if grouped else _breakdown
-        results, total = await rows_of(
-            api, params, dimensions if grouped else dimension, metrics, order_by, limit,
-            offset, count=bool(include.get("total_rows")),
+    labels: dict[str, Any] = {}
+    grouped = (
+        len(dimensions) > 1
+        or (dimension is not None and _grouped_only(dimension))
+        or _hourly(dimensions, await params([]))
+    )
+    if grouped:
+        results, total = await _grouped(
+            api, params, dimensions, metrics, order_by, limit, offset,
+            count=bool(include.get("total_rows")), labels=labels,
+        )  # fmt: skip
+        if total is not None:
+            meta["total_rows"] = total
+        if include.get("time_labels") and "time_labels" in labels:
+            meta["time_labels"] = labels["time_labels"]
+    elif dimension in DIMENSIONS or str(dimension).startswith("event:props:"):
+        results, total = await _breakdown(
+            api, params, dimension, metrics, order_by, limit, offset,
+            count=bool(include.get("total_rows")),
         )  # fmt: skip
         if total is not None:
             meta["total_rows"] = total
@@ -416,7 +424,7 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         raise QueryError(f"#/dimensions/0: {shown(dimension)} is not supported by this server yet")
     else:
         raise QueryError(f"#/dimensions/0: Invalid dimension {shown(dimension)}")
-    if include.get("time_labels") and (dimension not in TIME_DIMENSIONS or len(dimensions) > 1):
+    if include.get("time_labels") and not any(d in TIME_DIMENSIONS for d in dimensions):
         raise QueryError("Invalid include.time_labels: requires a time dimension")
     resolved = await params([])
     return {
@@ -435,11 +443,70 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
     }
 
 
-#: what several dimensions at once may be: visit attributes (columns of ``sessions``)
-#: and one time dimension by day, week or month
+#: what several dimensions at once may be: visit attributes (columns of ``sessions``),
+#: at most one event-level dimension (its panel's view) and one time dimension
 _GROUPED_METRICS = {"visitors": "visitors", "visits": "visits", "pageviews": "pageviews",
                     "views_per_visit": "views_per_visit", "bounce_rate": "bounce_rate",
-                    "visit_duration": "visit_duration_s"}  # fmt: skip
+                    "visit_duration": "visit_duration_s",
+                    "conversion_rate": "conversion_rate"}  # fmt: skip
+#: event-level dimensions: the panel whose view (and metrics) answers them per visit group
+_EVENT_PANELS = {"event:page": "pages", "event:goal": "custom-events",
+                 "event:hostname": "hostnames", "visit:city": "cities"}  # fmt: skip
+#: time:hour's figures: activity from ``hourly_stats``, visits by the hour they started
+_HOUR_METRICS = {"visitors": "visitors", "pageviews": "pageviews", "visits": "visits",
+                 "views_per_visit": "views_per_visit", "bounce_rate": "bounce_rate",
+                 "visit_duration": "visit_duration_s"}  # fmt: skip
+_BUCKETS = {"time:day": "day", "time:week": "week", "time:month": "month",
+            "time:hour": grouping.HOUR}  # fmt: skip
+
+
+def _bucket_of(name: str, state: Params) -> str:
+    """A time dimension's bucket; ``time`` follows the range as the graph does."""
+    if name == "time":
+        return grouping.HOUR if state.interval in ("hour", "minute") else state.interval
+    return _BUCKETS[name]
+
+
+def _hourly(dimensions: list[str], state: Params) -> bool:
+    """Whether one time dimension alone is answered by hours (``time:hour``, or ``time``
+    over one day): as several dimensions are, so labels are Plausible's datetimes."""
+    return (
+        len(dimensions) == 1
+        and dimensions[0] in TIME_DIMENSIONS
+        and (_bucket_of(dimensions[0], state) == grouping.HOUR)
+    )
+
+
+def _time_labels(state: Params, bucket: str) -> list[str]:
+    """Every bucket of the range (``include.time_labels``), as the rows label them."""
+    labels: list[str] = []
+    day = state.start
+    if bucket == "week":
+        day -= timedelta(days=day.weekday())
+    elif bucket == "month":
+        day = day.replace(day=1)
+    while day <= state.end:
+        if bucket == grouping.HOUR:
+            labels += [f"{day.isoformat()} {hour:02}:00:00" for hour in range(24)]
+        else:
+            labels.append(day.isoformat())
+        if bucket == "month":
+            day = (day + timedelta(days=32)).replace(day=1)
+        else:
+            day += timedelta(days=7 if bucket == "week" else 1)
+    return labels
+
+
+def _event_dimension(name: str, where: str) -> tuple[queries.Breakdown, tuple[str, ...], str]:
+    """An event-level dimension's panel, the view's columns it groups by (its value
+    last) and the condition on the view's rows."""
+    if name.startswith("event:props:"):
+        key = name[len("event:props:") :]
+        if not key or len(key) > 100:
+            raise QueryError(f"{where}: a property name of 1-100 characters")
+        return queries.BREAKDOWNS["props"], ("prop_value",), f"prop_key = {sql_string(key)}"
+    panel = queries.BREAKDOWNS[_EVENT_PANELS[name]]
+    return panel, (*panel.extra_dimensions, panel.dimension), ""
 
 
 async def _grouped(
@@ -452,50 +519,131 @@ async def _grouped(
     offset: int,
     *,
     count: bool = False,
+    labels: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Several dimensions at once: the cards' figures (``daily_stats.sql``) grouped by
-    the visits' attributes and a time bucket (queries.grouped_sql)."""
+    """Several dimensions at once (grouping.py): visit attributes by ``daily_stats.sql``
+    grouped by them, an event-level dimension or an hour by its view per visit group.
+    ``labels``: filled with ``time_labels`` when a time dimension is asked."""
+    state = await params([])
     columns: list[str] = []
-    bucket = None
+    visit_dims: list[str] = []
+    bucket = time_dim = event_dim = None
     for i, name in enumerate(dimensions):
         where = f"#/dimensions/{i}"
         if name in TIME_DIMENSIONS:
-            if bucket is not None:
+            if time_dim is not None:
                 raise QueryError(f"{where}: one time dimension at most")
-            bucket = {"time": "day", "time:day": "day", "time:week": "week",
-                      "time:month": "month"}.get(name)  # fmt: skip
-            if bucket is None:
-                raise QueryError(f"{where}: {name} with other dimensions is not supported yet")
+            time_dim, bucket = name, _bucket_of(name, state)
+            continue
+        if name in _EVENT_PANELS or name.startswith("event:props:"):
+            if event_dim is not None:
+                raise QueryError(
+                    f"{where}: {shown(name)} with {shown(event_dim)}: one event dimension "
+                    "(event:*, visit:city) at most is supported by this server yet"
+                )
+            event_dim = name
             continue
         param = FILTERS.get(name)
         if param is None or spec_of(param).kind != "session":
             if name in DIMENSIONS or name in KNOWN_UNSERVED or name.startswith("event:"):
                 raise QueryError(
                     f"{where}: {shown(name)} with other dimensions is not supported by this "
-                    "server yet (visit:* dimensions and one time dimension are)"
+                    "server yet"
                 )
             raise QueryError(f"{where}: Invalid dimension {shown(name)}")
+        visit_dims.append(name)
         columns.append(spec_of(param).column or "")
-    for metric in metrics:
-        if metric not in _GROUPED_METRICS and metric != "percentage":
-            raise QueryError(
-                f"Metric `{metric}` is not supported with several dimensions by this server yet"
-            )
-    if "percentage" in metrics and bucket is not None:
+    if event_dim is not None and bucket == grouping.HOUR:
+        raise QueryError(
+            f"{shown(event_dim)} with an hourly time dimension is not supported by this "
+            "server yet (day, week and month are)"
+        )
+    if "percentage" in metrics and time_dim is not None:
         raise QueryError("Metric `percentage` is not supported with a time dimension")
-    aliases = {name: f"d{i}" for i, name in enumerate([d for d in dimensions
-                                                     if d not in TIME_DIMENSIONS])}  # fmt: skip
-    time_dims = [d for d in dimensions if d in TIME_DIMENSIONS]
-    if time_dims:
-        aliases[time_dims[0]] = f"d{len(columns)}"
+    goal = any(name == "event" for name, _ in state.filters)
+    if "conversion_rate" in metrics and bucket == grouping.HOUR:
+        raise QueryError("Metric `conversion_rate` by hour is not supported by this server yet")
+
+    if event_dim is not None:
+        panel, keys, condition = _event_dimension(event_dim, "#/dimensions")
+        expressions = dict(panel.metrics)
+        column_of = {m: _PANEL_METRIC.get(m, "") for m in metrics}
+        if event_dim.startswith("event:") and event_dim != "event:page":
+            session = [m for m in metrics if m in _SESSION_METRICS]
+            if session:
+                raise QueryError(
+                    f"Session metric(s) {', '.join(f'`{m}`' for m in session)} cannot be "
+                    "queried along with event dimensions."
+                )
+        for metric in metrics:
+            if metric == "percentage" or (metric == "conversion_rate" and panel.conversion):
+                continue
+            if column_of[metric] not in expressions:
+                raise QueryError(
+                    f"Metric `{metric}` is not supported with dimension `{event_dim}` by "
+                    "this server yet"
+                )
+        if "percentage" in metrics and "visitors" not in expressions:
+            raise QueryError(f"Metric `percentage` is not supported with `{event_dim}` yet")
+        wanted = [(c, expressions[c]) for m, c in column_of.items() if c in expressions]
+        if "visitors" in expressions and all(c != "visitors" for c, _ in wanted):
+            wanted.append(("visitors", expressions["visitors"]))
+        sql = grouping.event_grouped_sql(
+            state, panel.view, keys, tuple(wanted), tuple(columns), bucket, condition
+        )
+        if "conversion_rate" in metrics:
+            time_at = len(columns) + len(keys) if bucket else None
+            sql = grouping.with_conversion_rate(sql, state, tuple(columns), bucket, time_at)
+        event_at = len(columns) + len(keys) - 1
+    elif bucket == grouping.HOUR:
+        column_of = {}
+        for metric in metrics:
+            if metric not in _HOUR_METRICS and metric != "percentage":
+                raise QueryError(
+                    f"Metric `{metric}` is not supported with an hourly time dimension by "
+                    "this server yet"
+                )
+            column_of[metric] = _HOUR_METRICS.get(metric, "")
+        sql = grouping.event_grouped_sql(
+            state, "hourly_stats", (), (("visitors", "sum(visitors)"),
+                                        ("pageviews", "sum(pageviews)")),
+            tuple(columns), bucket,
+        )  # fmt: skip
+        event_at = None
+    else:
+        column_of = {}
+        for metric in metrics:
+            if metric not in _GROUPED_METRICS and metric != "percentage":
+                raise QueryError(
+                    f"Metric `{metric}` is not supported with several dimensions by this server yet"
+                )
+            column_of[metric] = _GROUPED_METRICS.get(metric, "")
+        if "conversion_rate" in metrics and not goal:
+            raise QueryError(
+                "Metric `conversion_rate` can only be queried with event:goal filters or dimensions"
+            )
+        sql = grouping.grouped_sql(state, tuple(columns), bucket)
+        if queries.page_condition(state) is not None and "pageviews" in metrics:
+            sql = _page_views_joined(sql, state, tuple(columns), bucket)
+        if "conversion_rate" in metrics:
+            time_at = len(columns) if bucket else None
+            sql = grouping.with_conversion_rate(sql, state, tuple(columns), bucket, time_at)
+        event_at = None
+
+    aliases = {name: f"d{i}" for i, name in enumerate(visit_dims)}
+    if event_dim is not None and event_at is not None:
+        aliases[event_dim] = f"d{event_at}"
+    if time_dim is not None:
+        last = len(columns) + (len(keys) if event_dim is not None else 0)
+        aliases[time_dim] = f"d{last}"
     order = []
     for j, entry in enumerate(order_by):
         key, direction = _order_entry(entry, j)
         if key in aliases:
             name = aliases[key]
         elif key in metrics and key != "percentage":
-            name = _GROUPED_METRICS[key]
-        elif key == "percentage" and "visitors" in metrics:
+            name = column_of[key]
+        elif key == "percentage" and "percentage" in metrics:
             name = "visitors"
         else:
             raise QueryError(
@@ -503,27 +651,43 @@ async def _grouped(
             )
         order.append(f"{name} {direction.upper()} NULLS LAST")
     if not order:
-        if time_dims:
-            order.append(f"{aliases[time_dims[0]]} ASC")
-        first = metrics[0] if metrics[0] != "percentage" else "visitors"
-        order.append(f"{_GROUPED_METRICS[first]} DESC")
+        if time_dim is not None:
+            order.append(f"{aliases[time_dim]} ASC")
+        first = metrics[0]
+        order.append(f"{'visitors' if first == 'percentage' else column_of[first]} DESC")
     order += [f"{alias} ASC NULLS LAST" for alias in aliases.values()]
-    state = await params([])
-    sql = queries.grouped_sql(state, tuple(columns), bucket)
     (page,) = await api.runner.run(
         f"SELECT * FROM ({sql}) AS g ORDER BY {', '.join(order)}"
         f"{f' OFFSET {offset}' if offset else ''} LIMIT {min(limit, 100_000)}"
     )
     total = await _row_count(api, sql) if count else None
     everyone = await _everyone(api, state, metrics)
+    if labels is not None and time_dim is not None and bucket is not None:
+        labels["time_labels"] = _time_labels(state, bucket)
     rows = [
         {
-            "metrics": _values(row, metrics, _GROUPED_METRICS, everyone),
+            "metrics": _values(row, metrics, column_of, everyone),
             "dimensions": [_label(name, row[aliases[name]]) for name in dimensions],
         }
         for row in page.as_dicts()
     ]
     return rows, total
+
+
+def _page_views_joined(
+    sql: str, state: Params, columns: tuple[str, ...], bucket: str | None
+) -> str:
+    """``sql``'s rows (grouped_sql) with page views counted as a page filter counts them:
+    only the page's own (``top_pages`` per visit group), as the cards do."""
+    pages = grouping.event_grouped_sql(
+        state, "top_pages", (), (("pageviews", "sum(pageviews)"),), columns, bucket
+    )
+    keys = len(columns) + (1 if bucket else 0)
+    on = " AND ".join(f"v.d{i} IS NOT DISTINCT FROM p.d{i}" for i in range(keys)) or "TRUE"
+    kept = [f"v.d{i}" for i in range(keys)]
+    kept += ["v.visitors", "v.visits", "coalesce(p.pageviews, 0) AS pageviews",
+             "v.views_per_visit", "v.bounce_rate", "v.visit_duration_s"]  # fmt: skip
+    return f"SELECT {', '.join(kept)} FROM ({sql}) AS v LEFT JOIN ({pages}) AS p ON {on}"
 
 
 async def _aggregate(api: _Api, params: Params, metrics: list[str], goal: bool) -> dict[str, Any]:

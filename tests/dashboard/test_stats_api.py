@@ -328,6 +328,212 @@ def test_time_dimensions_equal_the_dashboards_graph(api: TestClient, key: str) -
     assert sum(w["metrics"][0] for w in weeks) == sum(p["visits"] for p in graph)
 
 
+def _by(rows: list[dict[str, Any]], at: int) -> dict[Any, list[Any]]:
+    """Result rows keyed by their ``at``-th dimension."""
+    return {r["dimensions"][at]: r["metrics"] for r in rows}
+
+
+def _source_filter(source: str | None) -> str:
+    return source or "(none)"
+
+
+@pytest.mark.parametrize(
+    ("dimension", "panel", "column", "metrics", "columns"),
+    [
+        ("event:page", "pages", "page_path", ["visitors", "pageviews", "time_on_page"],
+         ["visitors", "pageviews", "avg_time_on_page_s"]),
+        ("event:goal", "custom-events", "event_name", ["visitors", "events", "conversion_rate"],
+         ["visitors", "events", "conversion_rate"]),
+        ("event:hostname", "hostnames", "hostname", ["visitors", "pageviews", "events"],
+         ["visitors", "pageviews", "events"]),
+        ("visit:city", "cities", "edge_city", ["visitors", "pageviews"], ["visitors", "pageviews"]),
+    ],
+)  # fmt: skip
+def test_an_event_dimension_with_a_visit_one_equals_the_panel_under_that_filter(
+    api: TestClient,
+    key: str,
+    dimension: str,
+    panel: str,
+    column: str,
+    metrics: list[str],
+    columns: list[str],
+) -> None:
+    """``event:page`` × ``visit:source`` (and goals, hostnames, cities): the rows of each
+    source are the panel's rows under that source's filter, figure for figure."""
+    answer = ask(api, key, query(metrics=metrics, dimensions=[dimension, "visit:source"],
+                                 include={"total_rows": True}))  # fmt: skip
+    results = answer["results"]
+    assert len(results) == answer["meta"]["total_rows"] > 3
+    assert [r["metrics"][0] for r in results] == sorted(
+        (r["metrics"][0] for r in results), reverse=True
+    )
+    sources = api.get("/api/breakdown/sources", params={**q(), "limit": 3}).json()["rows"]
+    for source in [s["source"] for s in sources]:
+        params = {**q(source=_source_filter(source)), "limit": 1000}
+        rows = api.get(f"/api/breakdown/{panel}", params=params).json()["rows"]
+        expected = {}
+        for row in rows:
+            values = []
+            for name in columns:
+                value = row[name]
+                if name == "conversion_rate":
+                    value = round(value * 100, 1)
+                elif name == "avg_time_on_page_s":
+                    value = None if value is None else round(value)
+                values.append(value)
+            expected[row[column]] = values
+        mine = {r["dimensions"][0]: r["metrics"] for r in results if r["dimensions"][1] == source}
+        assert mine == expected and mine, (source, panel)
+
+
+def test_several_dimensions_with_an_event_one_as_plain_sql_counts_them(
+    api: TestClient, key: str, engine: Engine
+) -> None:
+    """Independent of the panels: each page's visitors and page views per device of
+    the visit, by plain SQL joining events to their visit."""
+    window = f"event_date BETWEEN '{FIRST_DAY.isoformat()}' AND '{LAST_DAY.isoformat()}'"
+    answer = ask(
+        api,
+        key,
+        query(
+            metrics=["visitors", "pageviews"],
+            dimensions=["visit:device", "event:page"],
+            date_range=[FIRST_DAY.isoformat(), LAST_DAY.isoformat()],
+        ),
+    )
+    expected = {
+        (device.capitalize(), page): [visitors, views]
+        for device, page, visitors, views in engine.query(
+            "SELECT s.device_type, e.page_path, count(DISTINCT (e.event_date, e.visitor_id)), "
+            "count(*) FROM events_deduped AS e JOIN sessions AS s ON s.event_date = "
+            "e.event_date AND s.domain_name = e.domain_name AND s.visitor_id = e.visitor_id "
+            "AND e.event_time BETWEEN s.session_start AND s.session_end "
+            f"WHERE e.domain_name = '{SITE}' AND e.{window} AND e.event_type = 'pageview' "
+            "GROUP BY ALL"
+        ).rows
+    }  # fmt: skip
+    assert {tuple(r["dimensions"]): r["metrics"] for r in answer["results"]} == expected
+    # a property's values by source: the Properties panel under each source's filter
+    (prop,) = engine.query(
+        f"SELECT p.k FROM events_deduped, UNNEST(map_keys(props)) AS p(k) WHERE "
+        f"domain_name = '{SITE}' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).rows[0]
+    by_prop = ask(
+        api,
+        key,
+        query(metrics=["visitors", "events"], dimensions=[f"event:props:{prop}", "visit:source"]),
+    )
+    sources = {r["dimensions"][1] for r in by_prop["results"]}
+    for source in sorted(sources, key=str)[:2]:
+        params = {**q(source=_source_filter(source)), "prop_key": prop, "limit": 1000}
+        rows = api.get("/api/breakdown/props", params=params).json()["rows"]
+        mine = {r["dimensions"][0]: r["metrics"] for r in by_prop["results"]
+                if r["dimensions"][1] == source}  # fmt: skip
+        assert mine == {r["prop_value"]: [r["visitors"], r["events"]] for r in rows}
+
+
+def test_hours_are_the_graphs_hours_with_plausibles_labels(api: TestClient, key: str) -> None:
+    """``time:hour`` (alone, or with a visit attribute): each hour's visitors, page views
+    and visits as the day's hourly graph counts them under that attribute's filter; the
+    labels are Plausible's datetimes, over ranges of several days too."""
+    day = LAST_DAY - timedelta(days=1)
+    one_day = [day.isoformat(), day.isoformat()]
+    metrics = ["visitors", "pageviews", "visits"]
+    alone = ask(api, key, query(metrics=metrics, date_range=one_day, dimensions=["time:hour"],
+                                include={"time_labels": True}))  # fmt: skip
+    labels = [f"{day.isoformat()} {h:02}:00:00" for h in range(24)]
+    assert alone["meta"]["time_labels"] == labels
+    period = {"period": "custom", "from": day.isoformat(), "to": day.isoformat()}
+    graph = api.get("/api/timeseries", params={**q(**period)}).json()["points"]
+    assert alone["results"] == [
+        {"metrics": [p["visitors"], p["pageviews"], p["visits"]],
+         "dimensions": [labels[int(p["bucket"])]]}
+        for p in graph if p["visitors"]
+    ]  # fmt: skip
+    # "time" over one day is hours too
+    assert ask(api, key, query(metrics=metrics, date_range=one_day,
+                               dimensions=["time"]))["results"] == alone["results"]  # fmt: skip
+    by_device = ask(
+        api,
+        key,
+        query(metrics=metrics, date_range=one_day, dimensions=["time:hour", "visit:device"]),
+    )["results"]
+    for device in ("desktop", "mobile"):
+        graph = api.get("/api/timeseries", params=q(device=device, **period)).json()["points"]
+        mine = _by([r for r in by_device if r["dimensions"][1] == device.capitalize()], 0)
+        assert mine == {labels[int(p["bucket"])]: [p["visitors"], p["pageviews"], p["visits"]]
+                        for p in graph if p["visitors"]}  # fmt: skip
+    # several days: each day's hours add up to that day's page views
+    week = ask(api, key, query(metrics=["pageviews"], dimensions=["time:hour"], date_range="7d",
+                               include={"time_labels": True}))  # fmt: skip
+    assert len(week["meta"]["time_labels"]) == 7 * 24
+    days = ask(api, key, query(metrics=["pageviews"], dimensions=["time:day"],
+                               date_range="7d"))["results"]  # fmt: skip
+    summed: dict[str, int] = {}
+    for row in week["results"]:
+        label = row["dimensions"][0]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:00:00", label)
+        summed[label[:10]] = summed.get(label[:10], 0) + row["metrics"][0]
+    assert summed == {d["dimensions"][0]: d["metrics"][0] for d in days}
+
+
+def test_an_event_dimension_by_day_adds_up_to_its_panel_row(api: TestClient, key: str) -> None:
+    rows = ask(api, key, query(metrics=["visitors", "pageviews"],
+                               dimensions=["time:day", "event:page"],
+                               include={"time_labels": True}))  # fmt: skip
+    days = [r["dimensions"][0] for r in rows["results"]]
+    assert days == sorted(days) and len(rows["meta"]["time_labels"]) == 30
+    panel = api.get("/api/breakdown/pages", params={**q(), "limit": 3}).json()["rows"]
+    for row in panel:
+        mine = [r["metrics"] for r in rows["results"] if r["dimensions"][1] == row["page_path"]]
+        assert [sum(m[0] for m in mine), sum(m[1] for m in mine)] == [
+            row["visitors"], row["pageviews"]
+        ]  # fmt: skip
+
+
+def test_page_views_and_conversion_rates_of_several_visit_dimensions(
+    api: TestClient, key: str
+) -> None:
+    """Under a page filter, a combination's page views are the page's own (as the
+    cards count them); under a goal filter, its conversion rate is over the same
+    combination's visitors."""
+    page = api.get("/api/breakdown/pages", params={**q(), "limit": 1}).json()["rows"][0]
+    paged = ask(
+        api,
+        key,
+        query(
+            metrics=["visitors", "pageviews"],
+            dimensions=["visit:source", "visit:device"],
+            filters=[["is", "event:page", [page["page_path"]]]],
+        ),
+    )
+    for row in paged["results"][:3]:
+        source, device = row["dimensions"]
+        params = q(comparison="off", page=page["page_path"], source=_source_filter(source),
+                   device=device.lower())  # fmt: skip
+        cards = api.get("/api/summary", params=params).json()["metrics"]
+        assert row["metrics"] == [cards["visitors"]["value"], cards["pageviews"]["value"]]
+    goal = api.get("/api/breakdown/custom-events", params={**q(), "limit": 1}).json()["rows"][0]
+    converted = ask(
+        api,
+        key,
+        query(
+            metrics=["visitors", "conversion_rate"],
+            dimensions=["visit:device", "visit:os"],
+            filters=[["is", "event:goal", [goal["event_name"]]]],
+        ),
+    )
+    assert converted["results"]
+    for row in converted["results"][:3]:
+        device, os_name = row["dimensions"]
+        params = q(comparison="off", event=goal["event_name"], device=device.lower(),
+                   os=os_name or "(none)")  # fmt: skip
+        cards = api.get("/api/summary", params=params).json()["metrics"]
+        assert row["metrics"] == [
+            cards["visitors"]["value"], round(cards["conversion_rate"]["value"] * 100, 1)
+        ]  # fmt: skip
+
+
 # -- Plausible's documented examples ------------------------------------------------------
 
 
@@ -369,7 +575,12 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visitors"], date_range=["2026-01-01T00:00:00Z", "2026-01-02"]), "date"),
         (query(metrics=["visitors"], dimensions=["visit:planet"]), "Invalid dimension"),
         (query(metrics=["visitors"], dimensions=["visit:region"]), "not supported"),
-        (query(metrics=["visitors"], dimensions=["event:page", "visit:os"]), "not supported"),
+        (query(metrics=["visitors"], dimensions=["event:page", "event:goal"]),
+         "one event dimension"),
+        (query(metrics=["visitors"], dimensions=["event:page", "time:hour"]), "not supported"),
+        (query(metrics=["visits"], dimensions=["event:goal", "visit:os"]), "Session metric"),
+        (query(metrics=["visits"], dimensions=["event:page", "visit:os"]), "not supported"),
+        (query(metrics=["percentage"], dimensions=["visit:os", "time:hour"]), "time dimension"),
         (query(metrics=["events"], dimensions=["visit:source", "visit:os"]), "not supported"),
         (query(metrics=["visitors"], dimensions=["visit:os", "visit:os"]), "unique"),
         (query(metrics=["visitors"], dimensions=["time:day", "time:week", "visit:os"]),

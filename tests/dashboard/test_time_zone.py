@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from dashboard_support import DOMAINS, NOW
 from starlette.testclient import TestClient
 
 from ownstats.dashboard import build_app
+from ownstats.dashboard.api_keys import KeyStore
 from ownstats.engine import Engine
 from ownstats.zones import time_zones
 
@@ -150,6 +152,33 @@ def test_filters_and_panels_count_the_same_local_days(
         for d in ("desktop", "tablet")
     ]
     assert mobile["visits"]["value"] + sum(rest) == summary
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_the_stats_apis_hours_are_the_sites_hours(
+    zone: str, engine: Engine, events: list[tuple[datetime, str, str]], tmp_path: Path
+) -> None:
+    """``time:hour`` with a visit attribute: a local day's page views per local hour,
+    labelled on the site's clock (Kolkata's hours are half past UTC's)."""
+    keys = KeyStore(tmp_path, hourly_limit=100)
+    key = keys.create("zone")
+    app = build_app(engine, now=lambda: NOW, time_zone=f"{SITE}={zone}", api_keys=keys)
+    day = date(2026, 3, 9)  # New York's first full day of daylight time
+    body = {"site_id": SITE, "metrics": ["pageviews"], "date_range": [day.isoformat()] * 2,
+            "dimensions": ["time:hour", "visit:device"]}  # fmt: skip
+    with TestClient(app) as client:
+        answer = client.post(
+            "/api/v2/query", json=body, headers={"Authorization": f"Bearer {key}"}
+        ).json()
+    hours: Counter[str] = Counter()
+    for moment, kind, _ in events:
+        wall = local(moment, zone)
+        if wall.date() == day and kind == "pageview":
+            hours[f"{day.isoformat()} {wall.hour:02}:00:00"] += 1
+    summed: Counter[str] = Counter()
+    for row in answer["results"]:
+        summed[row["dimensions"][0]] += row["metrics"][0]
+    assert summed == hours and len(hours) > 12
 
 
 def test_time_zone_setting() -> None:

@@ -195,6 +195,14 @@ def test_the_stats_api_answers_hosted_as_locally_without_athena(
         ("query", {"metrics": ["visitors", "visits"], "date_range": "7d", "filters": [
             ["or", [["is", "visit:source", ["Google"]], ["matches", "event:page", ["^/blog"]]]],
             ["has_not_done", ["is", "event:goal", ["Signup"]]]]}),
+        ("query", {"metrics": ["visitors", "pageviews"], "date_range": "7d",
+                   "dimensions": ["event:page", "visit:source"]}),
+        ("query", {"metrics": ["visitors", "events", "conversion_rate"], "date_range": "7d",
+                   "dimensions": ["event:goal", "visit:device", "time:day"]}),
+        ("query", {"metrics": ["visitors", "pageviews", "visits"], "date_range": "day",
+                   "dimensions": ["time:hour", "visit:device"]}),
+        ("query", {"metrics": ["visitors"], "date_range": "7d",
+                   "dimensions": ["visit:city", "visit:browser"]}),
         ("funnel", {"date_range": "7d", "steps": ["/", "goal:Signup"]}),
     ]  # fmt: skip
     headers = {"Authorization": f"Bearer {key}"}

@@ -1,0 +1,166 @@
+"""Several dimensions at once (the Stats API's ``dimensions``), by the views' own SQL.
+
+Two shapes, one rule: every figure is computed by the view that defines it, over the
+period's matching visits (queries.period_visits), never by a second formula.
+
+- **Visit attributes** (source, device, …) and a day/week/month bucket: ``daily_stats.sql``
+  grouped by those columns of ``sessions`` (``grouped_sql``), so each row equals the
+  cards under the matching filters.
+- **An event-level dimension** (a page, goal, hostname, property value, edge city, or an
+  hour) with visit attributes: the event view (``top_pages``, ``custom_events``, …) run
+  over the visits' events with each event's ``domain_name`` replaced by its *visit
+  group*, the number of its visit's combination of attributes (``event_grouped_sql``).
+  The view groups and joins by ``domain_name`` already, so it splits its rows by the
+  combination without being rewritten; the group numbers are then mapped back to the
+  attributes. A visitor with visits from two sources counts once under each, as
+  Plausible counts a visit attribute with an event dimension.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from sqlglot import exp
+
+from ownstats.dashboard.params import Params
+from ownstats.dashboard.queries import (
+    _CARD_METRICS,
+    _VISITS,
+    _expand,
+    _parsed,
+    _view_sql,
+    _where,
+    _without_goal,
+    page_condition,
+    period_visits,
+)
+from stream_processor.schema import ALL_COLUMN_NAMES
+
+#: a time dimension's bucket of a row's day (``event_date``, the site's own day)
+DAY_BUCKETS = {
+    "day": "event_date",
+    "week": "CAST(date_trunc('week', CAST(event_date AS date)) AS varchar)",
+    "month": "CAST(date_trunc('month', CAST(event_date AS date)) AS varchar)",
+}
+#: the hour of a row of ``hourly_stats``, as Plausible labels it ("2026-12-04 13:00:00")
+_HOUR_LABEL = "concat(event_date, ' ', lpad(CAST({hour} AS varchar), 2, '0'), ':00:00')"
+HOUR = "hour"
+
+
+@functools.lru_cache(maxsize=64)
+def _stats_grouped_by(columns: tuple[str, ...]) -> str:
+    """``daily_stats``'s own SQL, also grouped by the visit ``columns``: the cards'
+    figures split by those attributes, with no second formula."""
+    tree = _parsed(_view_sql()["daily_stats"]).copy()
+    assert isinstance(tree, exp.Select)
+    for column in columns:
+        tree = tree.select(column).group_by(column)
+    return tree.sql(dialect="athena")
+
+
+def grouped_sql(params: Params, columns: tuple[str, ...], bucket: str | None = None) -> str:
+    """The cards' figures per combination of visit ``columns`` (``sessions`` columns:
+    source, device_type, …) and, with ``bucket`` (day, week, month), per time bucket:
+    ``d0, d1, …`` then the cards' columns, one row per combination over the period."""
+    visits, _ = period_visits(params)
+    per_day = _expand(
+        "", {"sessions": "SELECT * FROM matching_visits"}, sql=_stats_grouped_by(columns)
+    ).sql(dialect="athena")
+    keys = [*columns, *([DAY_BUCKETS[bucket]] if bucket else [])]
+    dims = ", ".join(f"{key} AS d{i}" for i, key in enumerate(keys))
+    grouped = f" GROUP BY {', '.join(keys)}" if keys else ""
+    return (
+        f"WITH matching_visits AS ({visits}) SELECT {dims + ', ' if dims else ''}"
+        f"{_CARD_METRICS} FROM ({per_day}) AS per_day{grouped}"
+    )
+
+
+def event_grouped_sql(
+    params: Params,
+    view: str,
+    keys: tuple[str, ...],
+    aggregates: tuple[tuple[str, str], ...],
+    columns: tuple[str, ...],
+    bucket: str | None = None,
+    where: str = "",
+) -> str:
+    """``aggregates`` (name, expression over ``view``'s rows) per combination of the
+    visit ``columns``, the view's ``keys`` and a ``bucket`` (day, week, month, or
+    ``HOUR``: the view is then ``hourly_stats``): ``d0, d1, …`` in that order, then the
+    aggregates by name. With ``HOUR``, the visit figures of the visits that started in
+    each hour join them (``visits``, ``views_per_visit``, ``bounce_rate``,
+    ``visit_duration_s``), as the graph's hours count them.
+
+    Under a page filter the view counts only the events on the page (Plausible's page
+    filter, as the panels do).
+    """
+    visits, events_from = period_visits(params)
+    span = params.span
+    if columns:
+        order = ", ".join(f"m.{c}" for c in columns)
+        rank = f"dense_rank() OVER (ORDER BY {order})"
+    else:
+        rank = "1"
+    kept = ", ".join(f"e.{c}" for c in ALL_COLUMN_NAMES if c != "domain_name")
+    events = (
+        f"SELECT {kept}, CAST(m.visit_group AS varchar) AS domain_name FROM {events_from} "
+        "AS e JOIN grouped_visits AS m ON m.event_date = e.event_date AND m.domain_name = "
+        "e.domain_name AND m.visitor_id = e.visitor_id AND e.event_time BETWEEN "
+        f"m.session_start AND m.session_end WHERE {_where(params.site, span.start, span.end, 'e')}"
+    )
+    page = page_condition(params)
+    if page is not None:
+        events += f" AND {page}"
+    rows = _expand(view, {"events_deduped": events}).sql(dialect="athena")
+    time_key = None
+    if bucket == HOUR:
+        time_key = _HOUR_LABEL.format(hour="event_hour")
+    elif bucket is not None:
+        time_key = DAY_BUCKETS[bucket]
+    grouping = [f"v.{k}" for k in keys] + ([time_key] if time_key else [])
+    named = [*(f"{g} AS k{i}" for i, g in enumerate(grouping))]
+    per_group = (
+        f"SELECT v.domain_name AS visit_group{''.join(', ' + n for n in named)}, "
+        f"{', '.join(f'{expr} AS {name}' for name, expr in aggregates)} "
+        f"FROM ({rows}) AS v{f' WHERE {where}' if where else ''} "
+        f"GROUP BY v.domain_name{''.join(', ' + g for g in grouping)}"
+    )
+    dims = [f"g.d{i}" for i in range(len(columns))]
+    dims += [f"p.k{i} AS d{len(columns) + i}" for i in range(len(grouping))]
+    picked = [f"p.{name}" for name, _ in aggregates]
+    joins = ""
+    if bucket == HOUR:
+        started = _HOUR_LABEL.format(hour="hour(session_start)")
+        joins = (
+            f" LEFT JOIN (SELECT CAST(visit_group AS varchar) AS visit_group, {started} AS k, "
+            f"{_VISITS} FROM grouped_visits GROUP BY visit_group, {started}) AS h "
+            f"ON h.visit_group = p.visit_group AND h.k = p.k{len(grouping) - 1}"
+        )
+        picked += ["coalesce(h.visits, 0) AS visits", "h.views_per_visit", "h.bounce_rate",
+                   "h.visit_duration_s"]  # fmt: skip
+    attributes = ", ".join(f"{c} AS d{i}" for i, c in enumerate(columns))
+    return (
+        f"WITH matching_visits AS ({visits}), "
+        f"grouped_visits AS (SELECT m.*, {rank} AS visit_group FROM matching_visits AS m), "
+        f"visit_groups AS (SELECT DISTINCT visit_group{', ' + attributes if attributes else ''} "
+        "FROM grouped_visits) "
+        f"SELECT {', '.join([*dims, *picked])} FROM ({per_group}) AS p "
+        f"JOIN visit_groups AS g ON CAST(g.visit_group AS varchar) = p.visit_group{joins}"
+    )
+
+
+def with_conversion_rate(
+    sql: str, params: Params, columns: tuple[str, ...], bucket: str | None, time_at: int | None
+) -> str:
+    """``sql``'s rows (``d0…`` with the visit ``columns`` first and, at ``d{time_at}``, the
+    day/week/month bucket) and their ``conversion_rate``: the row's visitors over the
+    visitors of the same visit attributes and bucket under the same filters but the goal
+    (Plausible's conversion rate, as the Goals panel has it)."""
+    everyone = grouped_sql(_without_goal(params), columns, bucket)
+    on = [f"a.d{i} IS NOT DISTINCT FROM r.d{i}" for i in range(len(columns))]
+    if bucket is not None and time_at is not None:
+        on.append(f"a.d{len(columns)} = r.d{time_at}")
+    return (
+        "SELECT r.*, CAST(r.visitors AS double) / nullif(a.visitors, 0) AS conversion_rate "
+        f"FROM ({sql}) AS r LEFT JOIN ({everyone}) AS a ON {' AND '.join(on) or 'TRUE'}"
+    )
