@@ -86,10 +86,11 @@ def event_grouped_sql(
 ) -> str:
     """``aggregates`` (name, expression over ``view``'s rows) per combination of the
     visit ``columns``, the view's ``keys`` and a ``bucket`` (day, week, month, or
-    ``HOUR``: the view is then ``hourly_stats``): ``d0, d1, …`` in that order, then the
-    aggregates by name. With ``HOUR``, the visit figures of the visits that started in
-    each hour join them (``visits``, ``views_per_visit``, ``bounce_rate``,
-    ``visit_duration_s``), as the graph's hours count them.
+    ``HOUR``): ``d0, d1, …`` in that order, then the aggregates by name. With ``HOUR``
+    and ``hourly_stats``, the visit figures of the visits that started in each hour join
+    them (``visits``, ``views_per_visit``, ``bounce_rate``, ``visit_duration_s``), as the
+    graph's hours count them; another view by hour sees each event's hour folded into
+    its group (``<group>/<hour>``), so it splits its rows by hour unchanged too.
 
     Under a page filter the view counts only the events on the page (Plausible's page
     filter, as the panels do).
@@ -102,8 +103,13 @@ def event_grouped_sql(
     else:
         rank = "1"
     kept = ", ".join(f"e.{c}" for c in ALL_COLUMN_NAMES if c != "domain_name")
+    # by hour, a view without an hour of its own gets it folded into the group too
+    folded = bucket == HOUR and view != "hourly_stats"
+    group = "CAST(m.visit_group AS varchar)"
+    if folded:
+        group = f"concat({group}, '/', CAST(hour(e.event_time) AS varchar))"
     events = (
-        f"SELECT {kept}, CAST(m.visit_group AS varchar) AS domain_name FROM {events_from} "
+        f"SELECT {kept}, {group} AS domain_name FROM {events_from} "
         "AS e JOIN grouped_visits AS m ON m.event_date = e.event_date AND m.domain_name = "
         "e.domain_name AND m.visitor_id = e.visitor_id AND e.event_time BETWEEN "
         f"m.session_start AND m.session_end WHERE {_where(params.site, span.start, span.end, 'e')}"
@@ -113,23 +119,26 @@ def event_grouped_sql(
         events += f" AND {page}"
     rows = _expand(view, {"events_deduped": events}).sql(dialect="athena")
     time_key = None
-    if bucket == HOUR:
+    if folded:
+        time_key = _HOUR_LABEL.format(hour="CAST(split_part(v.domain_name, '/', 2) AS integer)")
+    elif bucket == HOUR:
         time_key = _HOUR_LABEL.format(hour="event_hour")
     elif bucket is not None:
         time_key = DAY_BUCKETS[bucket]
     grouping = [f"v.{k}" for k in keys] + ([time_key] if time_key else [])
     named = [*(f"{g} AS k{i}" for i, g in enumerate(grouping))]
+    visit_group = "split_part(v.domain_name, '/', 1)" if folded else "v.domain_name"
     per_group = (
-        f"SELECT v.domain_name AS visit_group{''.join(', ' + n for n in named)}, "
+        f"SELECT {visit_group} AS visit_group{''.join(', ' + n for n in named)}, "
         f"{', '.join(f'{expr} AS {name}' for name, expr in aggregates)} "
         f"FROM ({rows}) AS v{f' WHERE {where}' if where else ''} "
-        f"GROUP BY v.domain_name{''.join(', ' + g for g in grouping)}"
+        f"GROUP BY {visit_group}{''.join(', ' + g for g in grouping)}"
     )
     dims = [f"g.d{i}" for i in range(len(columns))]
     dims += [f"p.k{i} AS d{len(columns) + i}" for i in range(len(grouping))]
     picked = [f"p.{name}" for name, _ in aggregates]
     joins = ""
-    if bucket == HOUR:
+    if bucket == HOUR and not folded:
         started = _HOUR_LABEL.format(hour="hour(session_start)")
         joins = (
             f" LEFT JOIN (SELECT CAST(visit_group AS varchar) AS visit_group, {started} AS k, "
@@ -156,7 +165,13 @@ def with_conversion_rate(
     day/week/month bucket) and their ``conversion_rate``: the row's visitors over the
     visitors of the same visit attributes and bucket under the same filters but the goal
     (Plausible's conversion rate, as the Goals panel has it)."""
-    everyone = grouped_sql(_without_goal(params), columns, bucket)
+    if bucket == HOUR:  # each hour's visitors, as the hourly graph counts them
+        everyone = event_grouped_sql(
+            _without_goal(params), "hourly_stats", (), (("visitors", "sum(visitors)"),),
+            columns, HOUR,
+        )  # fmt: skip
+    else:
+        everyone = grouped_sql(_without_goal(params), columns, bucket)
     on = [f"a.d{i} IS NOT DISTINCT FROM r.d{i}" for i in range(len(columns))]
     if bucket is not None and time_at is not None:
         on.append(f"a.d{len(columns)} = r.d{time_at}")

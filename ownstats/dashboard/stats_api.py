@@ -553,16 +553,9 @@ async def _grouped(
             raise QueryError(f"{where}: Invalid dimension {shown(name)}")
         visit_dims.append(name)
         columns.append(spec_of(param).column or "")
-    if event_dim is not None and bucket == grouping.HOUR:
-        raise QueryError(
-            f"{shown(event_dim)} with an hourly time dimension is not supported by this "
-            "server yet (day, week and month are)"
-        )
     if "percentage" in metrics and time_dim is not None:
         raise QueryError("Metric `percentage` is not supported with a time dimension")
     goal = any(name == "event" for name, _ in state.filters)
-    if "conversion_rate" in metrics and bucket == grouping.HOUR:
-        raise QueryError("Metric `conversion_rate` by hour is not supported by this server yet")
 
     if event_dim is not None:
         panel, keys, condition = _event_dimension(event_dim, "#/dimensions")
@@ -598,17 +591,22 @@ async def _grouped(
     elif bucket == grouping.HOUR:
         column_of = {}
         for metric in metrics:
-            if metric not in _HOUR_METRICS and metric != "percentage":
+            if metric == "conversion_rate" and goal:
+                column_of[metric] = metric
+            elif metric in _HOUR_METRICS:
+                column_of[metric] = _HOUR_METRICS[metric]
+            else:
                 raise QueryError(
                     f"Metric `{metric}` is not supported with an hourly time dimension by "
                     "this server yet"
                 )
-            column_of[metric] = _HOUR_METRICS.get(metric, "")
         sql = grouping.event_grouped_sql(
             state, "hourly_stats", (), (("visitors", "sum(visitors)"),
                                         ("pageviews", "sum(pageviews)")),
             tuple(columns), bucket,
         )  # fmt: skip
+        if "conversion_rate" in metrics:
+            sql = grouping.with_conversion_rate(sql, state, tuple(columns), bucket, len(columns))
         event_at = None
     else:
         column_of = {}

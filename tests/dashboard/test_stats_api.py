@@ -477,6 +477,41 @@ def test_hours_are_the_graphs_hours_with_plausibles_labels(api: TestClient, key:
     assert summed == {d["dimensions"][0]: d["metrics"][0] for d in days}
 
 
+def test_an_event_dimension_by_hour_as_plain_sql_counts_it(
+    api: TestClient, key: str, engine: Engine
+) -> None:
+    """``event:page`` × ``time:hour``: each page's visitors and page views in each hour
+    (plain SQL); a goal filter's conversion rate per hour is over that hour's visitors,
+    as the hourly graphs (filtered and not) count them."""
+    day = LAST_DAY - timedelta(days=1)
+    one_day = [day.isoformat(), day.isoformat()]
+    answer = ask(api, key, query(metrics=["visitors", "pageviews"], date_range=one_day,
+                                 dimensions=["event:page", "time:hour"]))  # fmt: skip
+    expected = {
+        (page, f"{day.isoformat()} {hour:02}:00:00"): [visitors, views]
+        for page, hour, visitors, views in engine.query(
+            "SELECT page_path, hour(event_time), count(DISTINCT visitor_id), count(*) "
+            f"FROM events_deduped WHERE domain_name = '{SITE}' AND event_date = "
+            f"'{day.isoformat()}' AND event_type = 'pageview' GROUP BY ALL"
+        ).rows
+    }  # fmt: skip
+    assert {tuple(r["dimensions"]): r["metrics"] for r in answer["results"]} == expected
+    goal = api.get("/api/breakdown/custom-events", params={**q(), "limit": 1}).json()["rows"][0]
+    rates = ask(api, key, query(metrics=["visitors", "conversion_rate"], date_range=one_day,
+                                dimensions=["time:hour"],
+                                filters=[["is", "event:goal", [goal["event_name"]]]]))
+    period = {"period": "custom", "from": day.isoformat(), "to": day.isoformat()}
+    everyone = api.get("/api/timeseries", params=q(**period)).json()["points"]
+    converted = api.get("/api/timeseries", params=q(event=goal["event_name"], **period)).json()
+    want = {
+        f"{day.isoformat()} {int(c['bucket']):02}:00:00": [
+            c["visitors"], round(c["visitors"] / e["visitors"] * 100, 1)
+        ]
+        for c, e in zip(converted["points"], everyone, strict=True) if c["visitors"]
+    }  # fmt: skip
+    assert _by(rates["results"], 0) == want and want
+
+
 def test_an_event_dimension_by_day_adds_up_to_its_panel_row(api: TestClient, key: str) -> None:
     rows = ask(api, key, query(metrics=["visitors", "pageviews"],
                                dimensions=["time:day", "event:page"],
@@ -577,7 +612,6 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visitors"], dimensions=["visit:region"]), "not supported"),
         (query(metrics=["visitors"], dimensions=["event:page", "event:goal"]),
          "one event dimension"),
-        (query(metrics=["visitors"], dimensions=["event:page", "time:hour"]), "not supported"),
         (query(metrics=["visits"], dimensions=["event:goal", "visit:os"]), "Session metric"),
         (query(metrics=["visits"], dimensions=["event:page", "visit:os"]), "not supported"),
         (query(metrics=["percentage"], dimensions=["visit:os", "time:hour"]), "time dimension"),

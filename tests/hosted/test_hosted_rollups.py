@@ -203,6 +203,8 @@ def test_the_stats_api_answers_hosted_as_locally_without_athena(
                    "dimensions": ["time:hour", "visit:device"]}),
         ("query", {"metrics": ["visitors"], "date_range": "7d",
                    "dimensions": ["visit:city", "visit:browser"]}),
+        ("query", {"metrics": ["visitors", "events", "conversion_rate"], "date_range": "day",
+                   "dimensions": ["event:goal", "time:hour"]}),
         ("funnel", {"date_range": "7d", "steps": ["/", "goal:Signup"]}),
     ]  # fmt: skip
     headers = {"Authorization": f"Bearer {key}"}
