@@ -83,14 +83,17 @@ def event_grouped_sql(
     columns: tuple[str, ...],
     bucket: str | None = None,
     where: str = "",
+    attribute: str | None = None,
 ) -> str:
     """``aggregates`` (name, expression over ``view``'s rows) per combination of the
-    visit ``columns``, the view's ``keys`` and a ``bucket`` (day, week, month, or
-    ``HOUR``): ``d0, d1, …`` in that order, then the aggregates by name. With ``HOUR``
+    visit ``columns``, the view's ``keys``, an event ``attribute`` (a second event-level
+    dimension: its value on each event the view counts) and a ``bucket`` (day, week,
+    month, or ``HOUR``): ``d0, d1, …`` in that order, then the aggregates by name. With ``HOUR``
     and ``hourly_stats``, the visit figures of the visits that started in each hour join
     them (``visits``, ``views_per_visit``, ``bounce_rate``, ``visit_duration_s``), as the
     graph's hours count them; another view by hour sees each event's hour folded into
-    its group (``<group>/<hour>``), so it splits its rows by hour unchanged too.
+    its group (``<group>/<hour>``), so it splits its rows by hour unchanged too, and the
+    attribute is folded the same way (``<group>[/<hour>]/v<value>``).
 
     Under a page filter the view counts only the events on the page (Plausible's page
     filter, as the panels do).
@@ -103,11 +106,18 @@ def event_grouped_sql(
     else:
         rank = "1"
     kept = ", ".join(f"e.{c}" for c in ALL_COLUMN_NAMES if c != "domain_name")
-    # by hour, a view without an hour of its own gets it folded into the group too
-    folded = bucket == HOUR and view != "hourly_stats"
-    group = "CAST(m.visit_group AS varchar)"
-    if folded:
-        group = f"concat({group}, '/', CAST(hour(e.event_time) AS varchar))"
+    # what the view cannot split by itself is folded into each event's group, after it:
+    # the hour (a view without one of its own), then a second event attribute
+    # (``attribute``, an expression over the event ``e``), marked so NULL stays NULL
+    hourly = bucket == HOUR and view != "hourly_stats"
+    parts = ["CAST(m.visit_group AS varchar)"]
+    if hourly:
+        parts.append("CAST(hour(e.event_time) AS varchar)")
+    if attribute is not None:
+        parts.append(f"CASE WHEN {attribute} IS NULL THEN 'n' ELSE concat('v', {attribute}) END")
+    folded = len(parts) > 1
+    separator = ", '/', "
+    group = f"concat({separator.join(parts)})" if folded else parts[0]
     events = (
         f"SELECT {kept}, {group} AS domain_name FROM {events_from} "
         "AS e JOIN grouped_visits AS m ON m.event_date = e.event_date AND m.domain_name = "
@@ -119,13 +129,21 @@ def event_grouped_sql(
         events += f" AND {page}"
     rows = _expand(view, {"events_deduped": events}).sql(dialect="athena")
     time_key = None
-    if folded:
+    if hourly:
         time_key = _HOUR_LABEL.format(hour="CAST(split_part(v.domain_name, '/', 2) AS integer)")
     elif bucket == HOUR:
         time_key = _HOUR_LABEL.format(hour="event_hour")
     elif bucket is not None:
         time_key = DAY_BUCKETS[bucket]
-    grouping = [f"v.{k}" for k in keys] + ([time_key] if time_key else [])
+    grouping = [f"v.{k}" for k in keys]
+    if attribute is not None:
+        # the marked value is what follows the group (and hour) and its slash
+        prefix = "split_part(v.domain_name, '/', 1)"
+        if hourly:
+            prefix = f"concat({prefix}, '/', split_part(v.domain_name, '/', 2))"
+        marked = f"substr(v.domain_name, length({prefix}) + 2)"
+        grouping.append(f"CASE WHEN {marked} = 'n' THEN NULL ELSE substr({marked}, 2) END")
+    grouping += [time_key] if time_key else []
     named = [*(f"{g} AS k{i}" for i, g in enumerate(grouping))]
     visit_group = "split_part(v.domain_name, '/', 1)" if folded else "v.domain_name"
     per_group = (
@@ -138,7 +156,7 @@ def event_grouped_sql(
     dims += [f"p.k{i} AS d{len(columns) + i}" for i in range(len(grouping))]
     picked = [f"p.{name}" for name, _ in aggregates]
     joins = ""
-    if bucket == HOUR and not folded:
+    if bucket == HOUR and not hourly:
         started = _HOUR_LABEL.format(hour="hour(session_start)")
         joins = (
             f" LEFT JOIN (SELECT CAST(visit_group AS varchar) AS visit_group, {started} AS k, "

@@ -456,6 +456,11 @@ _EVENT_PANELS = {"event:page": "pages", "event:goal": "custom-events",
 _HOUR_METRICS = {"visitors": "visitors", "pageviews": "pageviews", "visits": "visits",
                  "views_per_visit": "views_per_visit", "bounce_rate": "bounce_rate",
                  "visit_duration": "visit_duration_s"}  # fmt: skip
+#: which of two event-level dimensions is counted (its panel's view and metrics); the
+#: other splits the counted events by their own value of it (_ATTRIBUTES)
+_PRIMARY = ("event:goal", "event:props:", "event:hostname", "event:page", "visit:city")
+_ATTRIBUTES = {"event:page": "e.page_path", "event:goal": "e.event_name",
+               "event:hostname": "e.hostname", "visit:city": "e.edge_city"}  # fmt: skip
 _BUCKETS = {"time:day": "day", "time:week": "week", "time:month": "month",
             "time:hour": grouping.HOUR}  # fmt: skip
 
@@ -497,6 +502,10 @@ def _time_labels(state: Params, bucket: str) -> list[str]:
     return labels
 
 
+def _primary_rank(name: str) -> int:
+    return next(i for i, prefix in enumerate(_PRIMARY) if name.startswith(prefix))
+
+
 def _event_dimension(name: str, where: str) -> tuple[queries.Breakdown, tuple[str, ...], str]:
     """An event-level dimension's panel, the view's columns it groups by (its value
     last) and the condition on the view's rows."""
@@ -528,6 +537,7 @@ async def _grouped(
     columns: list[str] = []
     visit_dims: list[str] = []
     bucket = time_dim = event_dim = None
+    event_dims: list[str] = []
     for i, name in enumerate(dimensions):
         where = f"#/dimensions/{i}"
         if name in TIME_DIMENSIONS:
@@ -536,12 +546,12 @@ async def _grouped(
             time_dim, bucket = name, _bucket_of(name, state)
             continue
         if name in _EVENT_PANELS or name.startswith("event:props:"):
-            if event_dim is not None:
+            if len(event_dims) == 2:
                 raise QueryError(
-                    f"{where}: {shown(name)} with {shown(event_dim)}: one event dimension "
-                    "(event:*, visit:city) at most is supported by this server yet"
+                    f"{where}: {shown(name)}: two event-level dimensions (event:*, "
+                    "visit:city) at most are supported by this server yet"
                 )
-            event_dim = name
+            event_dims.append(name)
             continue
         param = FILTERS.get(name)
         if param is None or spec_of(param).kind != "session":
@@ -556,6 +566,11 @@ async def _grouped(
     if "percentage" in metrics and time_dim is not None:
         raise QueryError("Metric `percentage` is not supported with a time dimension")
     goal = any(name == "event" for name, _ in state.filters)
+    # two event-level dimensions: the first in _PRIMARY's order is counted by its
+    # panel's view, the other split by as each counted event's own attribute
+    event_dims.sort(key=_primary_rank)
+    event_dim = event_dims[0] if event_dims else None
+    second = event_dims[1] if len(event_dims) > 1 else None
 
     if event_dim is not None:
         panel, keys, condition = _event_dimension(event_dim, "#/dimensions")
@@ -581,13 +596,17 @@ async def _grouped(
         wanted = [(c, expressions[c]) for m, c in column_of.items() if c in expressions]
         if "visitors" in expressions and all(c != "visitors" for c, _ in wanted):
             wanted.append(("visitors", expressions["visitors"]))
+        attribute = _ATTRIBUTES.get(str(second))
+        if second is not None and second.startswith("event:props:"):
+            attribute = f"element_at(e.props, {sql_string(second[len('event:props:') :])})"
         sql = grouping.event_grouped_sql(
-            state, panel.view, keys, tuple(wanted), tuple(columns), bucket, condition
-        )
-        if "conversion_rate" in metrics:
-            time_at = len(columns) + len(keys) if bucket else None
-            sql = grouping.with_conversion_rate(sql, state, tuple(columns), bucket, time_at)
+            state, panel.view, keys, tuple(wanted), tuple(columns), bucket, condition,
+            attribute,
+        )  # fmt: skip
         event_at = len(columns) + len(keys) - 1
+        if "conversion_rate" in metrics:
+            time_at = event_at + 1 + (second is not None) if bucket else None
+            sql = grouping.with_conversion_rate(sql, state, tuple(columns), bucket, time_at)
     elif bucket == grouping.HOUR:
         column_of = {}
         for metric in metrics:
@@ -631,8 +650,10 @@ async def _grouped(
     aliases = {name: f"d{i}" for i, name in enumerate(visit_dims)}
     if event_dim is not None and event_at is not None:
         aliases[event_dim] = f"d{event_at}"
+        if second is not None:
+            aliases[second] = f"d{event_at + 1}"
     if time_dim is not None:
-        last = len(columns) + (len(keys) if event_dim is not None else 0)
+        last = len(columns) + (len(keys) + (second is not None) if event_dim else 0)
         aliases[time_dim] = f"d{last}"
     order = []
     for j, entry in enumerate(order_by):

@@ -512,6 +512,40 @@ def test_an_event_dimension_by_hour_as_plain_sql_counts_it(
     assert _by(rates["results"], 0) == want and want
 
 
+def test_two_event_dimensions_split_the_counted_events_by_the_other(
+    api: TestClient, key: str, engine: Engine
+) -> None:
+    """Goals by the page they were sent from, and pages by edge city and device: the
+    counted events split by their own value of the other event attribute (plain SQL)."""
+    dates = [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]
+    window = f"event_date BETWEEN '{dates[0]}' AND '{dates[1]}'"
+    answer = ask(api, key, query(metrics=["visitors", "events"], date_range=dates,
+                                 dimensions=["event:page", "event:goal"]))  # fmt: skip
+    expected = {
+        (page, goal): [visitors, events]
+        for goal, page, visitors, events in engine.query(
+            "SELECT event_name, page_path, count(DISTINCT (event_date, visitor_id)), count(*) "
+            f"FROM events_deduped WHERE domain_name = '{SITE}' AND {window} "
+            "AND event_type = 'event' GROUP BY ALL"
+        ).rows
+    }  # fmt: skip
+    assert {tuple(r["dimensions"]): r["metrics"] for r in answer["results"]} == expected
+    assert len(expected) > 3
+    cities = ask(api, key, query(metrics=["pageviews"], date_range=dates,
+                                 dimensions=["visit:city", "event:page", "visit:device"]))
+    expected = {
+        (city, page, device.capitalize()): [views]
+        for city, page, device, views in engine.query(
+            "SELECT e.edge_city, e.page_path, s.device_type, count(*) FROM events_deduped "
+            "AS e JOIN sessions AS s ON s.event_date = e.event_date AND s.domain_name = "
+            "e.domain_name AND s.visitor_id = e.visitor_id AND e.event_time BETWEEN "
+            f"s.session_start AND s.session_end WHERE e.domain_name = '{SITE}' "
+            f"AND e.{window} AND e.event_type = 'pageview' GROUP BY ALL"
+        ).rows
+    }  # fmt: skip
+    assert {tuple(r["dimensions"]): r["metrics"] for r in cities["results"]} == expected
+
+
 def test_an_event_dimension_by_day_adds_up_to_its_panel_row(api: TestClient, key: str) -> None:
     rows = ask(api, key, query(metrics=["visitors", "pageviews"],
                                dimensions=["time:day", "event:page"],
@@ -610,8 +644,8 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visitors"], date_range=["2026-01-01T00:00:00Z", "2026-01-02"]), "date"),
         (query(metrics=["visitors"], dimensions=["visit:planet"]), "Invalid dimension"),
         (query(metrics=["visitors"], dimensions=["visit:region"]), "not supported"),
-        (query(metrics=["visitors"], dimensions=["event:page", "event:goal"]),
-         "one event dimension"),
+        (query(metrics=["visitors"], dimensions=["event:page", "event:goal", "visit:city"]),
+         "two event-level dimensions"),
         (query(metrics=["visits"], dimensions=["event:goal", "visit:os"]), "Session metric"),
         (query(metrics=["visits"], dimensions=["event:page", "visit:os"]), "not supported"),
         (query(metrics=["percentage"], dimensions=["visit:os", "time:hour"]), "time dimension"),

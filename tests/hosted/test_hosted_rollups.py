@@ -205,6 +205,8 @@ def test_the_stats_api_answers_hosted_as_locally_without_athena(
                    "dimensions": ["visit:city", "visit:browser"]}),
         ("query", {"metrics": ["visitors", "events", "conversion_rate"], "date_range": "day",
                    "dimensions": ["event:goal", "time:hour"]}),
+        ("query", {"metrics": ["visitors", "events"], "date_range": "7d",
+                   "dimensions": ["event:goal", "event:page", "visit:source"]}),
         ("funnel", {"date_range": "7d", "steps": ["/", "goal:Signup"]}),
     ]  # fmt: skip
     headers = {"Authorization": f"Bearer {key}"}
