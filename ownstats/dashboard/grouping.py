@@ -22,11 +22,12 @@ import functools
 
 from sqlglot import exp
 
-from ownstats.dashboard.params import Params
+from ownstats.dashboard.params import Params, clause, spec_of
 from ownstats.dashboard.queries import (
     _CARD_METRICS,
     _VISITS,
     _expand,
+    _match,
     _parsed,
     _view_sql,
     _where,
@@ -197,3 +198,17 @@ def with_conversion_rate(
         "SELECT r.*, CAST(r.visitors AS double) / nullif(a.visitors, 0) AS conversion_rate "
         f"FROM ({sql}) AS r LEFT JOIN ({everyone}) AS a ON {' AND '.join(on) or 'TRUE'}"
     )
+
+
+def events_sql(params: Params, columns: tuple[str, ...], bucket: str | None = None) -> str:
+    """Plausible's ``events`` per combination of visit ``columns`` and ``bucket``
+    (``d0…``, then ``events``): page views and custom events (``hostnames`` counts
+    both, whatever their hostname), or under a goal filter the goal's own events (the
+    cards' "total conversions")."""
+    goals = [clause(value) for name, value in params.filters if spec_of(name).kind == "event"]
+    if goals:
+        matched = " AND ".join(_match("event_name", goal) for goal in goals)
+        return event_grouped_sql(
+            params, "custom_events", (), (("events", "sum(events)"),), columns, bucket, matched
+        )
+    return event_grouped_sql(params, "hostnames", (), (("events", "sum(events)"),), columns, bucket)

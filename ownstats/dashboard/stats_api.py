@@ -275,6 +275,13 @@ def _grouped_only(dimension: str) -> bool:
     return dimension not in DIMENSIONS and param is not None and spec_of(param).kind == "session"
 
 
+def _visit_level(dimension: str) -> bool:
+    """A visit attribute or a time dimension: ``events`` of it are counted as several
+    dimensions count them (the panels and the graph have no events column)."""
+    param = FILTERS.get(dimension)
+    return dimension in TIME_DIMENSIONS or (param is not None and spec_of(param).kind == "session")
+
+
 def _kind(node: list[Any]) -> str:
     return spec_of(node[1]).kind
 
@@ -396,6 +403,7 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         len(dimensions) > 1
         or (dimension is not None and _grouped_only(dimension))
         or _hourly(dimensions, await params([]))
+        or ("events" in metrics and dimension is not None and _visit_level(dimension))
     )
     if grouped:
         results, total = await _grouped(
@@ -610,7 +618,7 @@ async def _grouped(
     elif bucket == grouping.HOUR:
         column_of = {}
         for metric in metrics:
-            if metric == "conversion_rate" and goal:
+            if (metric == "conversion_rate" and goal) or metric == "events":
                 column_of[metric] = metric
             elif metric in _HOUR_METRICS:
                 column_of[metric] = _HOUR_METRICS[metric]
@@ -624,17 +632,19 @@ async def _grouped(
                                         ("pageviews", "sum(pageviews)")),
             tuple(columns), bucket,
         )  # fmt: skip
+        if "events" in metrics:
+            sql = _events_joined(sql, state, tuple(columns), bucket)
         if "conversion_rate" in metrics:
             sql = grouping.with_conversion_rate(sql, state, tuple(columns), bucket, len(columns))
         event_at = None
     else:
-        column_of = {}
+        column_of = {"events": "events"} if "events" in metrics else {}
         for metric in metrics:
-            if metric not in _GROUPED_METRICS and metric != "percentage":
+            if metric not in _GROUPED_METRICS and metric not in column_of | {"percentage": ""}:
                 raise QueryError(
                     f"Metric `{metric}` is not supported with several dimensions by this server yet"
                 )
-            column_of[metric] = _GROUPED_METRICS.get(metric, "")
+            column_of.setdefault(metric, _GROUPED_METRICS.get(metric, ""))
         if "conversion_rate" in metrics and not goal:
             raise QueryError(
                 "Metric `conversion_rate` can only be queried with event:goal filters or dimensions"
@@ -642,6 +652,8 @@ async def _grouped(
         sql = grouping.grouped_sql(state, tuple(columns), bucket)
         if queries.page_condition(state) is not None and "pageviews" in metrics:
             sql = _page_views_joined(sql, state, tuple(columns), bucket)
+        if "events" in metrics:
+            sql = _events_joined(sql, state, tuple(columns), bucket)
         if "conversion_rate" in metrics:
             time_at = len(columns) if bucket else None
             sql = grouping.with_conversion_rate(sql, state, tuple(columns), bucket, time_at)
@@ -709,16 +721,27 @@ def _page_views_joined(
     return f"SELECT {', '.join(kept)} FROM ({sql}) AS v LEFT JOIN ({pages}) AS p ON {on}"
 
 
+def _events_joined(sql: str, state: Params, columns: tuple[str, ...], bucket: str | None) -> str:
+    """``sql``'s rows (grouped_sql) with Plausible's ``events`` of each combination."""
+    counted = grouping.events_sql(state, columns, bucket)
+    keys = len(columns) + (1 if bucket else 0)
+    on = " AND ".join(f"v.d{i} IS NOT DISTINCT FROM p.d{i}" for i in range(keys)) or "TRUE"
+    return (
+        f"SELECT v.*, coalesce(p.events, 0) AS events FROM ({sql}) AS v "
+        f"LEFT JOIN ({counted}) AS p ON {on}"
+    )
+
+
 async def _aggregate(api: _Api, params: Params, metrics: list[str], goal: bool) -> dict[str, Any]:
     summary = (await api.summary(params))["metrics"]
     values = []
     for metric in metrics:
         if metric == "events":
-            if not goal:
-                raise QueryError(
-                    "Metric `events` without a dimension needs an event:goal filter here (yet)"
-                )
-            values.append(summary["total_conversions"]["value"])
+            if goal:
+                values.append(summary["total_conversions"]["value"])
+            else:
+                (counted,) = await api.runner.run(grouping.events_sql(params, ()))
+                values.append(int(counted.rows[0][0] or 0) if counted.rows else 0)
         elif metric == "conversion_rate":
             values.append(_round(metric, summary["conversion_rate"]["value"]))
         elif metric in _SUMMARY:
@@ -791,23 +814,33 @@ async def _breakdown(
     if "percentage" in metrics and "visitors" not in columns:
         raise QueryError(f"Metric `percentage` is not supported with `{dimension}` yet")
     extra: list[tuple[str, str]] = []
-    if order_by:
-        if len(order_by) > 1:
-            raise QueryError("#/order_by: one entry is supported by this server yet")
-        key, direction = _order_entry(order_by[0], 0)
+    order: list[str] = []
+    for j, entry in enumerate(order_by):
+        key, direction = _order_entry(entry, j)
         if key == dimension:
             name = column
         elif key in wanted:
             name = wanted[key]
+        elif key == "percentage" and "percentage" in metrics:
+            name = "visitors"
         else:
             raise QueryError(
-                f"#/order_by/0: Entry is not a queried metric or dimension: {shown(str(key))}"
+                f"#/order_by/{j}: Entry is not a queried metric or dimension: {shown(str(key))}"
             )
+        order.append(f"{name} {direction.upper()} NULLS LAST")
         extra = [("order_by", name), ("order", direction)]
     # the dashboard's pages hold up to 1,000 rows: a bigger limit reads several
     page: list[dict[str, Any]] = []
     state = None
-    while len(page) < limit:
+    if len(order) > 1:  # several keys: the panel's rows, sorted by them here
+        state = await params(narrowed, columns=panel.columns)
+        (sorted_rows,) = await api.runner.run(
+            f"SELECT * FROM ({queries.breakdown_sql(panel, state, None)}) AS b "
+            f"ORDER BY {', '.join(order)}, {column} ASC NULLS LAST"
+            f"{f' OFFSET {offset}' if offset else ''} LIMIT {min(limit, 100_000)}"
+        )
+        page = sorted_rows.as_dicts()
+    while len(page) < limit and len(order) <= 1:
         size = min(limit - len(page), 1000)
         state = await params(
             [*narrowed, *extra, ("limit", str(size)), ("offset", str(offset + len(page)))],

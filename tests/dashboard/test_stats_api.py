@@ -546,6 +546,65 @@ def test_two_event_dimensions_split_the_counted_events_by_the_other(
     assert {tuple(r["dimensions"]): r["metrics"] for r in cities["results"]} == expected
 
 
+def test_events_are_page_views_and_custom_events_or_a_goals_own(
+    api: TestClient, key: str, engine: Engine
+) -> None:
+    """Plausible's ``events`` without a goal filter: page views and custom events, in
+    total, per visit attribute, per day and per hour (plain SQL); with one, the goal's
+    own events (the cards' total conversions)."""
+    dates = [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]
+    window = f"e.event_date BETWEEN '{dates[0]}' AND '{dates[1]}'"
+
+    def counted(by: str, where: str = "") -> dict[tuple[Any, ...], list[int]]:
+        rows = engine.query(
+            f"SELECT {by}, count(*) FROM events_deduped AS e JOIN sessions AS s "
+            "ON s.event_date = e.event_date AND s.domain_name = e.domain_name "
+            "AND s.visitor_id = e.visitor_id AND e.event_time BETWEEN s.session_start "
+            f"AND s.session_end WHERE e.domain_name = '{SITE}' AND {window} "
+            f"AND e.event_type IN ('pageview', 'event'){where} GROUP BY ALL"
+        ).rows
+        return {tuple(r[:-1]): [r[-1]] for r in rows}
+
+    total = ask(api, key, query(metrics=["events"], date_range=dates))["results"][0]
+    assert [total["metrics"]] == list(counted("'all'").values())
+    for dimension, by in (("visit:source", "s.source"), ("time:day", "e.event_date"),
+                          ("visit:os", "s.os_name")):  # fmt: skip
+        rows = ask(api, key, query(metrics=["events"], date_range=dates,
+                                   dimensions=[dimension]))["results"]  # fmt: skip
+        assert {tuple(r["dimensions"]): r["metrics"] for r in rows} == counted(by), dimension
+    day = LAST_DAY.isoformat()
+    hours = ask(api, key, query(metrics=["events"], date_range=[day, day],
+                                dimensions=["time:hour", "visit:device"]))["results"]
+    want = {
+        (f"{day} {hour:02}:00:00", device.capitalize()): value
+        for (hour, device), value in counted(
+            "hour(e.event_time), s.device_type", f" AND e.event_date = '{day}'"
+        ).items()
+    }  # fmt: skip
+    assert {tuple(r["dimensions"]): r["metrics"] for r in hours} == want
+    goal = api.get("/api/breakdown/custom-events", params={**q(), "limit": 1}).json()["rows"][0]
+    name = goal["event_name"]
+    filters = [["is", "event:goal", [name]]]
+    by_source = ask(api, key, query(metrics=["events"], dimensions=["visit:source"],
+                                    filters=filters))["results"]  # fmt: skip
+    cards = api.get("/api/summary", params=q(event=name)).json()["metrics"]
+    assert sum(r["metrics"][0] for r in by_source) == cards["total_conversions"]["value"] > 0
+
+
+def test_several_order_by_entries_with_one_dimension(api: TestClient, key: str) -> None:
+    body = query(metrics=["visitors", "pageviews"], dimensions=["event:page"],
+                 order_by=[["visitors", "asc"], ["event:page", "desc"]],
+                 pagination={"limit": 7, "offset": 2})  # fmt: skip
+    rows = ask(api, key, body)["results"]
+    panel = api.get("/api/breakdown/pages", params={**q(), "limit": 1000}).json()["rows"]
+    panel.sort(key=lambda r: r["page_path"], reverse=True)
+    panel.sort(key=lambda r: r["visitors"])
+    assert rows == [
+        {"metrics": [r["visitors"], r["pageviews"]], "dimensions": [r["page_path"]]}
+        for r in panel[2:9]
+    ]
+
+
 def test_an_event_dimension_by_day_adds_up_to_its_panel_row(api: TestClient, key: str) -> None:
     rows = ask(api, key, query(metrics=["visitors", "pageviews"],
                                dimensions=["time:day", "event:page"],
@@ -649,7 +708,8 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visits"], dimensions=["event:goal", "visit:os"]), "Session metric"),
         (query(metrics=["visits"], dimensions=["event:page", "visit:os"]), "not supported"),
         (query(metrics=["percentage"], dimensions=["visit:os", "time:hour"]), "time dimension"),
-        (query(metrics=["events"], dimensions=["visit:source", "visit:os"]), "not supported"),
+        (query(metrics=["scroll_depth"], dimensions=["visit:source", "visit:os"]),
+         "not supported"),
         (query(metrics=["visitors"], dimensions=["visit:os", "visit:os"]), "unique"),
         (query(metrics=["visitors"], dimensions=["time:day", "time:week", "visit:os"]),
          "one time dimension"),

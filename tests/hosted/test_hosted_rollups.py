@@ -207,6 +207,9 @@ def test_the_stats_api_answers_hosted_as_locally_without_athena(
                    "dimensions": ["event:goal", "time:hour"]}),
         ("query", {"metrics": ["visitors", "events"], "date_range": "7d",
                    "dimensions": ["event:goal", "event:page", "visit:source"]}),
+        ("query", {"metrics": ["visitors", "events"], "date_range": "7d",
+                   "dimensions": ["visit:source"]}),
+        ("query", {"metrics": ["events", "pageviews"], "date_range": "7d"}),
         ("funnel", {"date_range": "7d", "steps": ["/", "goal:Signup"]}),
     ]  # fmt: skip
     headers = {"Authorization": f"Bearer {key}"}
