@@ -276,8 +276,9 @@ def _grouped_only(dimension: str) -> bool:
 
 
 def _visit_level(dimension: str) -> bool:
-    """A visit attribute or a time dimension: ``events`` of it are counted as several
-    dimensions count them (the panels and the graph have no events column)."""
+    """A visit attribute or a time dimension: its ``events`` and ``conversion_rate``
+    are counted as several dimensions count them (its panel and the graph have no such
+    column)."""
     param = FILTERS.get(dimension)
     return dimension in TIME_DIMENSIONS or (param is not None and spec_of(param).kind == "session")
 
@@ -403,7 +404,11 @@ async def answer(api: _Api, body: Any) -> dict[str, Any]:
         len(dimensions) > 1
         or (dimension is not None and _grouped_only(dimension))
         or _hourly(dimensions, await params([]))
-        or ("events" in metrics and dimension is not None and _visit_level(dimension))
+        or (
+            ("events" in metrics or "conversion_rate" in metrics)
+            and dimension is not None
+            and _visit_level(dimension)
+        )
     )
     if grouped:
         results, total = await _grouped(

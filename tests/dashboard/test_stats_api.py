@@ -589,6 +589,15 @@ def test_events_are_page_views_and_custom_events_or_a_goals_own(
                                     filters=filters))["results"]  # fmt: skip
     cards = api.get("/api/summary", params=q(event=name)).json()["metrics"]
     assert sum(r["metrics"][0] for r in by_source) == cards["total_conversions"]["value"] > 0
+    # conversion rate by one visit attribute: the Goals panel under that attribute
+    rates = ask(api, key, query(metrics=["visitors", "conversion_rate"],
+                                dimensions=["visit:source"], filters=filters))["results"]
+    for row in rates[:3]:
+        source = row["dimensions"][0]
+        params = {**q(source=_source_filter(source)), "limit": 100}
+        panel = api.get("/api/breakdown/custom-events", params=params).json()["rows"]
+        (mine,) = [r for r in panel if r["event_name"] == name]
+        assert row["metrics"] == [mine["visitors"], round(mine["conversion_rate"] * 100, 1)]
 
 
 def test_several_order_by_entries_with_one_dimension(api: TestClient, key: str) -> None:
