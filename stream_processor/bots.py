@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml_rs
 
-from .patternset import Pattern, PatternSet, required_literal
+from .patternset import Pattern, PatternSet, required_literal, required_literals
 
 # Matomo's rule: a match starts the string or follows a non-word character (AbstractParser).
 MATOMO_PREFIX = r"(?:^|[^A-Z0-9_\-]|[^A-Z0-9\-]_|sprd-|MZ-)"
@@ -117,9 +117,11 @@ LOCAL_MASKS: tuple[tuple[str, str], ...] = (
     (r"Caboto", "a company name in an Internet Explorer token ('bot')"),
     (r"Demonstration only", "HbbTV demo firmware ('Demon')"),
     (
-        r"Embedded Web Browser from: http://bsalsa\.com/",
+        r"(?:Embedded Web Browser from: )?http://bsalsa\.com\b/?",
         "the EmbeddedWB component's self-description in the Internet Explorer string of an "
-        "app built on it (a URL, but an app's browser window, not a crawler's contact)",
+        "app built on it (a URL, but an app's browser window, not a crawler's contact), also "
+        "as its bare address ('…; SV1; http://bsalsa.com) (none)': Crawler-Detect's "
+        "devices.txt, 8 Internet Explorer strings",
     ),
 )
 
@@ -208,7 +210,11 @@ class BotLists:
     def __init__(self) -> None:
         crawler_detect, self.exclusions = _crawler_detect()
         self.masks = re.compile("|".join(f"(?:{p})" for p, _ in LOCAL_MASKS), re.IGNORECASE)
-        self.mask_literals = tuple({required_literal(p) or p.lower() for p, _ in LOCAL_MASKS})
+        # a mask is tried when one of its literals is in the text; one whose literals cannot
+        # be told is always tried ("" is in every text), never gated on its own pattern text
+        self.mask_literals = tuple(
+            {literal for p, _ in LOCAL_MASKS for literal in required_literals(p) or ("",)}
+        )
         self.deny = PatternSet(
             [Pattern(p, True, f"local: {why}") for p, why in LOCAL_DENY]
             + _matomo()

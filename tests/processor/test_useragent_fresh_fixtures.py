@@ -1,0 +1,61 @@
+"""The fresh held-out corpora (Yauaa, WhichBrowser, well-known-bots) are what their headers
+say: labelled crawler or browser, in no bot list's own corpus and in no other fixture, so
+bench/useragent_accuracy.py's "held-out (fresh)" figure measures user agents no list holds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "useragents"
+FRESH = ("yauaa.tsv", "whichbrowser.tsv", "well-known-bots.tsv")
+
+
+def _rows(name: str) -> list[list[str]]:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def _bench() -> object:
+    spec = importlib.util.spec_from_file_location(
+        "useragent_accuracy_for_fixtures", ROOT / "bench" / "useragent_accuracy.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fresh_rows_are_labelled_and_unique() -> None:
+    seen: set[str] = set()
+    for name in FRESH:
+        rows = _rows(name)
+        assert rows, name
+        for row in rows:
+            assert len(row) == 3 and row[0] in ("crawler", "browser"), (name, row)
+            assert row[2] == row[2].strip() and row[2] not in seen, (name, row[2])
+            seen.add(row[2])
+
+
+def test_fresh_rows_are_in_no_list_corpus_and_no_other_fixture() -> None:
+    import crawleruseragents
+
+    bench = _bench()
+    fresh = {row[2].casefold() for name in FRESH for row in _rows(name)}
+    listed = {row["user_agent"] for row in bench.matomo_fixtures()}  # type: ignore[attr-defined]
+    listed.update(i for e in crawleruseragents.CRAWLER_USER_AGENTS_DATA for i in e["instances"])
+    for path in FIXTURES.iterdir():
+        if path.suffix in (".txt", ".tsv") and path.name not in FRESH:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line and not line.startswith("#"):
+                    listed.update(line.split("\t"))
+    assert not fresh & {ua.casefold() for ua in listed if ua}
+
+
+def test_the_bench_reads_every_fresh_row_as_held_out() -> None:
+    bench = _bench()
+    corpora = [c for c in bench.corpora() if c.role == bench.HELD_OUT_FRESH]  # type: ignore[attr-defined]
+    counted = sum(len(c.items) for c in corpora)
+    assert counted == sum(len(_rows(name)) for name in FRESH)
+    assert {c.kind for c in corpora} == {"bot", "browser"}
