@@ -156,17 +156,21 @@ class Recorder:
 def compact(data_dir: Path) -> None:
     """Every partition as the compactor leaves a closed day: its merge, the raw files gone."""
     from lake_compactor.merge import merge
-    from lake_compactor.policy import Policy
+    from lake_compactor.policy import Policy, run_id
 
     for partition in sorted({p.parent for p in data_dir.rglob("*.parquet")}):
+        if partition.parent.name != "events":
+            continue
         inputs = sorted(partition.glob("*.parquet"))
         merged = partition.parent / f".merged-{partition.name}"
         with tempfile.TemporaryDirectory() as spill:
             merge(inputs, merged, policy=Policy(), temp_dir=Path(spill))
         for path in inputs:
             path.unlink()
-        for path in merged.iterdir():
-            path.rename(partition / path.name)
+        # named as the compactor names a closed day's output (policy._OUTPUT_NAME)
+        run = run_id(time.time(), "be0c0000")
+        for number, path in enumerate(sorted(merged.iterdir())):
+            path.rename(partition / f"compacted-day-{run}-{number:03}.parquet")
         merged.rmdir()
 
 

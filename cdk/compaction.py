@@ -145,7 +145,8 @@ class Compaction(Construct):
                 "generated key; the compactor can only write there, not read or list.",
                 f"IAM5[Resource::<{bucket_id}.Arn>/{ROLLUPS_PREFIX}*]": "The compactor "
                 "writes one rollup object per view and month (keys named by view and "
-                "month) and their index under rollups/, and replaces them as days change.",
+                "month), one visits object per day and their index under rollups/, and "
+                "replaces them as days change.",
             },
         )
 

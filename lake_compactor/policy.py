@@ -156,7 +156,8 @@ def tier_of(obj: StoredObject) -> str | None:
     return match.group("tier") if match else None
 
 
-def _run_of(obj: StoredObject) -> str | None:
+def run_of(obj: StoredObject) -> str | None:
+    """The compaction run that wrote ``obj`` (None for a raw file)."""
     match = _OUTPUT_NAME.match(obj.name)
     return match.group("run") if match else None
 
@@ -194,7 +195,7 @@ def plan_partition(
         )
     )
     if now >= day_end(day) + policy.close_after_s:
-        day_runs = {_run_of(o) for o in ready if tier_of(o) == DAY_TIER}
+        day_runs = {run_of(o) for o in ready if tier_of(o) == DAY_TIER}
         others = [o for o in ready if tier_of(o) != DAY_TIER]
         if others:
             return Plan(day, DAY_TIER, ready, f"closed day: {len(others)} file(s) to merge")

@@ -2,9 +2,9 @@
 
 Layout (``lake_compactor.rollups``): one Parquet object per view and month,
 ``rollups/<view>/month=YYYY-MM/rollup.parquet``, holding that view's rows of every day of
-the month; and ``rollups/_index.json``, which names the view definition they were
-computed under, each day's events signature (its objects' keys and sizes) and each
-month object's size and MD5.
+the month; one object of visits per day, ``rollups/sessions/event_date=DAY/visits.parquet``;
+and ``rollups/_index.json``, which names the view definition they were computed under,
+each day's events signature (its objects' keys and sizes) and each object's size and MD5.
 
 One run:
 
@@ -44,6 +44,7 @@ from lake_compactor.policy import StoredObject, partition_of
 from lake_compactor.rollups import (
     INDEX_KEY,
     PARTITION,
+    VISITS_VIEW,
     compute,
     definition,
     files_literal,
@@ -51,6 +52,7 @@ from lake_compactor.rollups import (
     read_rollups,
     rollup_views,
     sql_string,
+    visits_key,
 )
 from lake_compactor.store import Store
 
@@ -58,7 +60,8 @@ __all__ = ["INDEX_VERSION", "RollupReport", "checkpoint", "day_signature", "roll
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+#: 2: with the days' visits objects (an index of 1 recomputes every day once)
+INDEX_VERSION = 2
 #: Parquet bytes of events computed in one pass (a day of 100 M page views a month is
 #: ~90 MB compacted; a month of 1 M, ~15 MB)
 BATCH_BYTES = 256 * 1024 * 1024
@@ -216,6 +219,7 @@ def _roll_month(
             shutil.rmtree(workdir / "in", ignore_errors=True)
         con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
         try:
+            _write_visits(store, con, days, batches, computed, index, workdir, written)
             for view in rollup_views(views):
                 key = month_key(view, month)
                 new = [c[view] for c in computed]
@@ -253,3 +257,46 @@ def _roll_month(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return written
+
+
+def _write_visits(
+    store: Store,
+    con: Any,
+    days: list[str],
+    batches: list[list[str]],
+    computed: list[dict[str, Path]],
+    index: dict[str, Any],
+    workdir: Path,
+    written: dict[str, int],
+) -> None:
+    """Each recomputed day's visits as its own object (``visits_key``); a gone day's is
+    deleted. Before the index, as the month objects: a crash in between leaves the index
+    with the day's old signature, which no reader trusts for the day's new objects."""
+    for batch, paths in zip(batches, computed, strict=True):
+        source = paths.get(VISITS_VIEW)
+        if source is None:
+            continue
+        for day in batch:
+            key = visits_key(day)
+            out = workdir / "visits" / f"{day}.parquet"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            rows = con.execute(
+                f"SELECT count(*) FROM {read_rollups(sql_string(str(source)))} "
+                f"WHERE {PARTITION} = {sql_string(day)}"
+            ).fetchone()[0]  # type: ignore[index]
+            con.execute(
+                f"COPY (SELECT * FROM {read_rollups(sql_string(str(source)))} "
+                f"WHERE {PARTITION} = {sql_string(day)}) "
+                f"TO {sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+            store.upload(out, key)
+            checkpoint("visits_written")
+            size = out.stat().st_size
+            index["files"][key] = {"size": size, "md5": _md5(out), "rows": int(rows)}
+            written[key] = size
+    gone = [visits_key(d) for d in days if not any(d in batch for batch in batches)]
+    stale = [key for key in gone if key in index["files"]]
+    if stale:
+        store.delete(stale)
+        for key in stale:
+            del index["files"][key]

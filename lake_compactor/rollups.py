@@ -13,8 +13,11 @@ views it materialises with the same ``is_day_aggregate`` and reads events throug
 same ``events_select``; the compactor (``lake_compactor.roll_up``) writes rollups for
 the AWS stack and the hosted dashboard (``ownstats.dashboard.lake_backend``) reads them.
 
-Not rolled up: ``sessions`` (one row per visit, as big as the traffic, needed only by
-filtered panels) and ``events_deduped`` (one row per event). Those are read from events.
+Visits (``sessions``, one row per visit, as big as the traffic and needed only by
+filtered panels) are stored per *day*, not per month (``visits_key``): the hosted
+dashboard fetches a day's visits only when a filtered panel loads that day, instead of
+running the visit windows over its events again (most of a cold filtered load).
+``events_deduped`` (one row per event) is not stored twice: it is the events.
 """
 
 from __future__ import annotations
@@ -45,13 +48,16 @@ __all__ = [
     "read_rollups",
     "rollup_views",
     "sql_string",
+    "visits_key",
 ]
 
 PARTITION = PARTITION_KEYS[0][0]
 #: the view every other view reads events through
 BASE_VIEW = "events_deduped"
-#: day aggregates that are not rolled up: one row per visit (read from events instead)
-NOT_ROLLED_UP = frozenset({"sessions"})
+#: one row per visit: stored per day (``visits_key``), not as a month rollup
+VISITS_VIEW = "sessions"
+#: day aggregates that are not rolled up by month
+NOT_ROLLED_UP = frozenset({VISITS_VIEW})
 #: what the compactor rolled up, from which events, into which files (JSON, written last)
 INDEX_KEY = ROLLUPS_INDEX_KEY
 
@@ -157,6 +163,12 @@ def read_rollups(source: str) -> str:
     return f"read_parquet({source}, hive_partitioning = false, union_by_name = true)"
 
 
+def visits_key(day: str) -> str:
+    """Where a day's ``sessions`` rows live (one object per day: a month of visits is as
+    big as a month of traffic, and a filtered panel needs only its days)."""
+    return f"{ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/visits.parquet"
+
+
 def month_key(view: str, month: str) -> str:
     """Where a view's rollup rows of one month (``YYYY-MM``) live: one Parquet object per
     view and month, so a year of a view is 12 reads, not 365."""
@@ -170,7 +182,8 @@ def compute(
     views: Sequence[View] | None = None,
 ) -> dict[str, Path]:
     """Every rollup view's rows for the days of ``files`` (one day's events partition or
-    several), each written to ``out_dir/<view>.parquet``; the paths by view.
+    several), each written to ``out_dir/<view>.parquet``, and the visits
+    (``sessions.parquet``); the paths by view.
 
     ``con`` is a fresh DuckDB connection. The deduplicated events are staged once in a
     table that shadows ``events_deduped`` and the visits once in one that shadows
@@ -193,13 +206,19 @@ def compute(
     con.execute("SET search_path = 'main,live'")
     if BASE_VIEW in names:
         con.execute(f"CREATE OR REPLACE TABLE main.{BASE_VIEW} AS SELECT * FROM live.{BASE_VIEW}")
-    if "sessions" in names:
-        con.execute("CREATE OR REPLACE TABLE main.sessions AS SELECT * FROM live.sessions")
     written = {}
+    if VISITS_VIEW in names:
+        con.execute("CREATE OR REPLACE TABLE main.sessions AS SELECT * FROM live.sessions")
+        path = out_dir / f"{VISITS_VIEW}.parquet"
+        con.execute(
+            f"COPY (SELECT {_stored_columns(con, VISITS_VIEW)} FROM main.sessions) "
+            f"TO {sql_string(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        written[VISITS_VIEW] = path
     for name in rollup_views(views):
         path = out_dir / f"{name}.parquet"
         con.execute(
-            f"COPY (SELECT {_stored_columns(con, name)} FROM live.\"{name}\") "
+            f'COPY (SELECT {_stored_columns(con, name)} FROM live."{name}") '
             f"TO {sql_string(str(path))} (FORMAT parquet, COMPRESSION zstd)"
         )
         written[name] = path

@@ -1,6 +1,8 @@
 """The one check of stored rollups: each rolled-up view's rows, read from its month
 objects under ``<root>/rollups``, equal the view over ``<root>/events`` (the same view
-SQL, live, on DuckDB). Shared by the rollup tests and the compaction tests on S3."""
+SQL, live, on DuckDB), and so do each day's stored visits (``sessions``), one object per
+day with events and none for a day without. Shared by the rollup tests and the
+compaction tests on S3."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from lake_compactor.rollups import read_rollups, rollup_views
+from lake_compactor.rollups import read_rollups, rollup_views, visits_key
 from ownstats.engine import Engine
 
 
@@ -49,3 +51,17 @@ def assert_rollups_equal_views(root: Path) -> None:
             if want:
                 assert columns == result.columns, view
     assert checked, "no rows to compare: the check would pass on an empty lake"
+    days = sorted(p.name.split("=", 1)[1] for p in (root / "events").glob("event_date=*"))
+    days = [d for d in days if any((root / "events" / f"event_date={d}").glob("*.parquet"))]
+    on_disk = sorted((root / "rollups" / "sessions").glob("event_date=*/visits.parquet"))
+    assert [p.relative_to(root).as_posix() for p in on_disk] == [visits_key(d) for d in days]
+    with Engine(root, materialize=False) as engine:
+        for day in days:
+            con = duckdb.connect()
+            rows, columns = _rows(
+                con.sql(f"SELECT * FROM {read_rollups(repr(str(root / visits_key(day))))}")
+            )
+            result = engine.query(f"SELECT * FROM sessions WHERE event_date = '{day}'")
+            want = sorted((tuple(_normal(v) for v in row) for row in result.rows), key=repr)
+            assert rows == want and want, day
+            assert columns == result.columns, day

@@ -40,12 +40,13 @@ import sqlglot
 from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
-from lake_compactor.policy import StoredObject, partition_of
+from lake_compactor.policy import StoredObject, partition_of, run_of, tier_of
 from lake_compactor.roll_up import day_signature
 from lake_compactor.rollups import (
     BASE_VIEW,
     INDEX_KEY,
     PARTITION,
+    VISITS_VIEW,
     definition,
     empty_events_select,
     events_select,
@@ -199,6 +200,12 @@ class LakeBackend:
         self.gets = 0
         self.lists = 0
         self.bytes_fetched = 0
+        #: loaded days whose visits were read from their stored object, not computed
+        self.visits_read = 0
+        #: loaded days whose events were one day-compaction's output, read as they are
+        self.merged_read = 0
+        #: day → the events signature its stored visits were computed from, and the object
+        self._visit_objects: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
@@ -363,8 +370,15 @@ class LakeBackend:
             for (key, _), path in zip(wanted, paths, strict=True):
                 files.setdefault(key.split("/")[1], []).append(path)
             self._rollup_files = files
+            days = index.get("days", {})
+            self._visit_objects = {
+                key.split("/")[2].split("=", 1)[1]: (days[day]["signature"], key, meta)
+                for key, meta in index.get("files", {}).items()
+                if key.split("/")[1] == VISITS_VIEW
+                and (day := key.split("/")[2].split("=", 1)[1]) in days
+            }
         else:  # no rollups yet, or written under other view SQL: events only
-            self._rolled_days, self._rollup_files = set(), {}
+            self._rolled_days, self._rollup_files, self._visit_objects = set(), {}, {}
         self._unload({day for day in self._loaded if day not in partitions})
         self._load(
             sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
@@ -425,26 +439,92 @@ class LakeBackend:
         computed = [d for d in days if d in recent or d not in self._rolled_days]
         main = self._main
         in_days = f"{PARTITION} IN ({', '.join(sql_string(d) for d in days)})"
+        # the rolled-up views' rows are computed for the computed days only, in a pass
+        # of their own: computing every view over a filtered month's events to keep
+        # two days' rows was most of a cold filtered load (the views are per day)
+        others = [d for d in days if d not in computed]
+        # a closed day's visits stored by the compactor from exactly these objects are
+        # read, not computed again (the visit windows were most of a cold filtered load)
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            stored = dict(zip(others, pool.map(self._visits_file, others), strict=True))
+        visits = {d: path for d, path in stored.items() if path is not None}
+        passes = [
+            (computed, True),
+            ([d for d in others if d not in visits], False),
+            ([d for d in others if d in visits], False),
+        ]
         with self._transaction() as cur:
             for table in (BASE_VIEW, "sessions", *self._rolled):
                 cur.execute(f'DELETE FROM {main}."{self._kept(table)}" WHERE {in_days}')
-            if files:
+            for group, rolled in passes:
+                paths = [f for f in files if f.parent.name.split("=", 1)[1] in group]
+                if not paths:
+                    continue
                 # temporary objects shadow main's for this cursor only: each view's SQL
                 # reads these days' own events, visits and (exit_pages) pages, in order
-                cur.execute(f"CREATE TEMP VIEW events AS {events_select(files_literal(files))}")
-                tables = [BASE_VIEW, "sessions", *(self._rolled if computed else ())]
+                cur.execute(
+                    f"CREATE OR REPLACE TEMP VIEW events AS {events_select(files_literal(paths))}"
+                )
+                read = [visits[d] for d in group if d in visits]
+                if read:
+                    cur.execute(
+                        f"INSERT INTO {main}.sessions BY NAME "
+                        f"SELECT * FROM {read_rollups(files_literal(read))}"
+                    )
+                    self.visits_read += len(read)
+                if read and self._deduplicated(group, cur):
+                    # one day-compaction's output: the merge kept the copy events_deduped
+                    # keeps (same order), so its rows are events_deduped's as they are
+                    cur.execute(f'INSERT INTO {main}."{BASE_VIEW}" BY NAME SELECT * FROM events')
+                    self.merged_read += len(group)
+                    tables: list[str] = []
+                else:
+                    tables = [BASE_VIEW, *(() if read else ("sessions",))]
                 for table in tables:
-                    cur.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"')
-                    rows = f'SELECT * FROM temp.main."{table}"'
-                    if table in self._rolled and len(computed) < len(days):
-                        rows += f" WHERE {PARTITION} IN ({', '.join(map(sql_string, computed))})"
-                    cur.execute(f'INSERT INTO {main}."{self._kept(table)}" {rows}')
+                    cur.execute(
+                        f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"'
+                    )
+                    cur.execute(
+                        f'INSERT INTO {main}."{self._kept(table)}" '
+                        f'SELECT * FROM temp.main."{table}"'
+                    )
+                for table in self._rolled if rolled else ():
+                    cur.execute(
+                        f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"'
+                    )
+                    cur.execute(
+                        f'INSERT INTO {main}."{self._kept(table)}" '
+                        f'SELECT * FROM temp.main."{table}"'
+                    )
         for day in days:
             self._loaded[day] = day_signature(self._partitions.get(day, []))
             if day in computed:
                 self._computed.add(day)
             else:
                 self._computed.discard(day)
+
+    def _deduplicated(self, days: list[str], cur: duckdb.DuckDBPyConnection) -> bool:
+        """Whether every one of ``days`` is one day-compaction's output (merge.py keeps
+        the copy of a duplicated event that events_deduped keeps) with no event lacking
+        an id (which the merge keeps all of and the view one of): its events need no
+        dedupe window."""
+        for day in days:
+            objects = self._partitions.get(day, [])
+            if not objects or any(tier_of(o) != "day" for o in objects):
+                return False
+            if len({run_of(o) for o in objects}) != 1:
+                return False
+        missing = cur.execute("SELECT count(*) FROM events WHERE event_id IS NULL").fetchone()
+        return bool(missing) and missing[0] == 0
+
+    def _visits_file(self, day: str) -> Path | None:
+        """The day's stored visits (fetched into the cache), if the compactor computed
+        them from the very objects listed now; else None (computed here)."""
+        found = self._visit_objects.get(day)
+        if found is None or found[0] != day_signature(self._partitions.get(day, [])):
+            return None
+        _, key, meta = found
+        return self._fetch_rollup(key, meta)
 
     def _recent(self) -> set[str]:
         today = self.today()

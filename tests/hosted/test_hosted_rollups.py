@@ -23,6 +23,8 @@ import pytest
 from moto import mock_aws
 from starlette.testclient import TestClient
 
+from lake_compactor.merge import merge
+from lake_compactor.policy import Policy, run_id
 from lake_compactor.roll_up import roll_up
 from lake_compactor.store import S3Store
 from ownstats.dashboard import hosted
@@ -224,6 +226,45 @@ def test_the_stats_api_answers_hosted_as_locally_without_athena(
                 assert got.json() == want.json(), body
                 assert got.json()["results"], body
     assert athena.asked == []
+
+
+def test_a_filtered_page_reads_stored_visits_and_a_merged_day_as_it_is(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    """#22: a closed day's visits come from the compactor's object (no visit windows in
+    the function), and a day that is one day-compaction's output is read without the
+    dedupe window; the filtered pages still equal local mode's, duplicates and all."""
+    day = DAYS[0]
+    objects = bucket.list(f"events/event_date={day}/")
+    fetched = [bucket.fetch(o.key, tmp_path / "in") for o in objects]
+    merge(fetched, tmp_path / "merged", policy=Policy(), temp_dir=tmp_path / "spill")
+    run = run_id(NOW.timestamp(), "0a1b2c3d")
+    for n, path in enumerate(sorted((tmp_path / "merged").iterdir())):
+        bucket.upload(path, f"events/event_date={day}/compacted-day-{run}-{n:03}.parquet")
+    bucket.delete([o.key for o in objects])
+    assert roll_up(bucket, workdir=tmp_path / "work").days == [day]
+    athena = NoAthena()
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
+    routed = hosted.RoutedBackend(fast, athena)
+    hosted_app = hosted.build_hosted_app(
+        routed, [SITE], require_claims=False, now=lambda: NOW, cache_ttl_s=0
+    )
+    span = {"period": "custom", "from": DAYS[0], "to": DAYS[2]}
+    queries = [
+        {"site": SITE, "panels": PANELS, **span, "source": "Google"},
+        {"site": SITE, "panels": PANELS, **span, "page": "~blog"},
+        {"site": SITE, "panels": PANELS, **span, "event": "Signup", "device": "mobile"},
+    ]
+    with Engine(lake) as engine:
+        local_app = build_app(engine, now=lambda: NOW)
+        with TestClient(hosted_app) as remote, TestClient(local_app) as local:
+            for query in queries:
+                got = remote.get("/api/page", params=query)
+                want = local.get("/api/page", params=query)
+                assert got.status_code == want.status_code == 200, got.text[:300]
+                assert normal(got.json()) == normal(want.json()), query
+    assert athena.asked == []
+    assert fast.visits_read == 1 and fast.merged_read == 1  # DAYS[0]; the others are recent
 
 
 def test_days_without_rollups_are_read_from_events_and_big_ranges_go_to_athena(
