@@ -79,6 +79,10 @@ QUERIES: dict[str, dict[str, Any]] = {
         "metrics": ["visitors", "events", "percentage"], "date_range": "30d",
         "dimensions": ["event:props:plan"],
     },
+    "cards of one page (page filter)": {
+        "metrics": ["visitors", "visits", "pageviews", "bounce_rate"], "date_range": "30d",
+        "filters": [["is", "event:page", ["/"]]],
+    },
     "page x source": {
         "metrics": ["visitors", "pageviews"], "date_range": "30d",
         "dimensions": ["event:page", "visit:source"], "pagination": {"limit": 20},
