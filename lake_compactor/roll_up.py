@@ -247,16 +247,30 @@ def _roll_month(
                     f"COPY (SELECT * FROM ({union}) ORDER BY {PARTITION}) "
                     f"TO {sql_string(str(merged))} (FORMAT parquet, COMPRESSION zstd)"
                 )
-                store.upload(merged, key)
-                checkpoint("rollup_written")
-                size = merged.stat().st_size
-                index["files"][key] = {"size": size, "md5": _md5(merged), "rows": int(rows)}
-                written[key] = size
+                _publish(store, merged, key, rows, index, written, "rollup_written")
         finally:
             con.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return written
+
+
+def _publish(
+    store: Store,
+    path: Path,
+    key: str,
+    rows: int,
+    index: dict[str, Any],
+    written: dict[str, int],
+    step: str,
+) -> None:
+    """Upload one rollup object whole and name it in the index (which the caller writes
+    after the month's objects)."""
+    store.upload(path, key)
+    checkpoint(step)
+    size = path.stat().st_size
+    index["files"][key] = {"size": size, "md5": _md5(path), "rows": int(rows)}
+    written[key] = size
 
 
 def _write_visits(
@@ -289,11 +303,7 @@ def _write_visits(
                 f"WHERE {PARTITION} = {sql_string(day)}) "
                 f"TO {sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
             )
-            store.upload(out, key)
-            checkpoint("visits_written")
-            size = out.stat().st_size
-            index["files"][key] = {"size": size, "md5": _md5(out), "rows": int(rows)}
-            written[key] = size
+            _publish(store, out, key, rows, index, written, "visits_written")
     gone = [visits_key(d) for d in days if not any(d in batch for batch in batches)]
     stale = [key for key in gone if key in index["files"]]
     if stale:
