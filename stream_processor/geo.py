@@ -54,10 +54,25 @@ def country_code(c_country: str, timezone: str | None) -> str | None:
 
 
 @cache
-def _airports() -> dict[str, dict[str, object]]:
-    import airportsdata  # ~8k airports: loaded on the first event, not at import
+def _airports() -> dict[str, tuple[str, str, float, float]]:
+    """IATA code → (city, country, latitude, longitude) of airportsdata's airports.
 
-    return airportsdata.load("IATA")
+    Loaded on the first event, not at import. The rows of ``airportsdata.load("IATA")``
+    (its CSV, its dialect, the last row of a code kept), read with ``csv.reader``
+    instead of the ``csv.DictReader`` it uses: a dict per airport for 28k rows made it
+    84 ms of every cold start and ``ownstats ingest``, half that without them.
+    """
+    import csv
+    from operator import itemgetter
+
+    with resources.files("airportsdata").joinpath("airports.csv").open(encoding="utf8") as f:
+        reader = csv.reader(f, quoting=csv.QUOTE_NONNUMERIC)
+        header = next(reader)
+        code = itemgetter(header.index("iata"))
+        fields = itemgetter(*(header.index(n) for n in ("city", "country", "lat", "lon")))
+        airports = {code(row): fields(row) for row in reader if row}
+    airports.pop("", None)
+    return airports
 
 
 #: IATA metropolitan-area codes, which name a city, not an airport, and so are not in
@@ -88,10 +103,11 @@ def edge(location: str) -> Edge | None:
         airport = _airports().get(main)
     if airport is None:
         return Edge(location, None, None, None, None)
+    airport_city, country, latitude, longitude = airport
     return Edge(
         location,
-        city or str(airport["city"]) or None,
-        str(airport["country"]) or None,
-        float(airport["lat"]),  # type: ignore[arg-type]
-        float(airport["lon"]),  # type: ignore[arg-type]
+        city or str(airport_city) or None,
+        str(country) or None,
+        float(latitude),
+        float(longitude),
     )

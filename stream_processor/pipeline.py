@@ -53,6 +53,8 @@ MAX_CLOCK_SKEW_S = 600
 KNOWN_PATHS = frozenset({"/hello.gif", "/hello.js", "/", "/favicon.ico", "/robots.txt"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 Drop = tuple[Reason, str]
+#: the edge fields of an event whose x-edge-location is empty
+NO_EDGE = (None, None, None, None, None)
 
 
 @dataclass(slots=True)
@@ -80,6 +82,8 @@ class Steps:
         self.sites = Sites(domains)
         self.domains = self.sites.domains
         self.masks = PathMasks(mask_paths)
+        #: the masks' cached ``apply``, None without masks: tested per event
+        self.mask_path = self.masks.apply if self.masks else None
         self.salts = CachedSalts(salts)
         #: the latest event time accepted (epoch ms); the processor moves it per batch
         self.horizon_ms = 0
@@ -147,13 +151,14 @@ class Steps:
     def put_event(self, hit: Hit) -> Drop | None:
         b, values, agent = hit.beacon, hit.values, hit.agent
         assert b is not None and agent is not None
-        p = b.params
+        get = b.params.get
         referrer_url, referrer_domain = referrer_parts(b.referrer, hit.site)
-        utm_source, utm_medium = bounded(p.get("us")), bounded(p.get("um"))
-        utm_campaign = bounded(p.get("uc"))
-        source, category = sources.source_of(utm_source, bounded(p.get("s")), referrer_domain)
-        timezone = bounded(p.get("tz"), 64)
-        edge = geo.edge(values[I_EDGE][:32])
+        utm_source, utm_medium = bounded(get("us")), bounded(get("um"))
+        utm_campaign = bounded(get("uc"))
+        source, category = sources.source_of(utm_source, bounded(get("s")), referrer_domain)
+        timezone = bounded(get("tz"), 64)
+        # one unpacking, not five "… if edge else None" (this step runs on every event)
+        location, city, country, latitude, longitude = geo.edge(values[I_EDGE][:32]) or NO_EDGE
         event_date = utc_day(hit.time_ms)
         hit.event = {
             "event_id": event_id_of(values[I_REQUEST_ID]),
@@ -162,8 +167,8 @@ class Steps:
             "event_name": b.event_name,
             "props": b.props,
             "domain_name": hit.domain,
-            "page_path": self.masks.apply(b.path) if self.masks else b.path,
-            "page_id": bounded(p.get("id"), 64),
+            "page_path": self.mask_path(b.path) if self.mask_path else b.path,
+            "page_id": bounded(get("id"), 64),
             "referrer_url": referrer_url,
             "referrer_domain": referrer_domain,
             "source": source[:MAX_SHORT],
@@ -171,27 +176,27 @@ class Steps:
             "utm_source": utm_source,
             "utm_medium": utm_medium,
             "utm_campaign": utm_campaign,
-            "utm_term": bounded(p.get("ut")),
-            "utm_content": bounded(p.get("un")),
+            "utm_term": bounded(get("ut")),
+            "utm_content": bounded(get("un")),
             "browser_name": agent.browser_name,
             "browser_version": agent.browser_version,
             "os_name": agent.os_name,
             "os_version": agent.os_version,
             "device_type": agent.device_type,
-            "screen_width": bounded_int(p.get("sw"), beacon_mod.MAX_DIMENSION),
-            "screen_height": bounded_int(p.get("sh"), beacon_mod.MAX_DIMENSION),
-            "viewport_width": bounded_int(p.get("w"), beacon_mod.MAX_DIMENSION),
-            "language": bounded(p.get("l"), 35),
+            "screen_width": bounded_int(get("sw"), beacon_mod.MAX_DIMENSION),
+            "screen_height": bounded_int(get("sh"), beacon_mod.MAX_DIMENSION),
+            "viewport_width": bounded_int(get("w"), beacon_mod.MAX_DIMENSION),
+            "language": bounded(get("l"), 35),
             "timezone": timezone,
             "country_code": geo.country_code(values[I_COUNTRY], timezone),
-            "edge_location": edge.location if edge else None,
-            "edge_city": edge.city if edge else None,
-            "edge_country": edge.country if edge else None,
-            "edge_latitude": edge.latitude if edge else None,
-            "edge_longitude": edge.longitude if edge else None,
+            "edge_location": location,
+            "edge_city": city,
+            "edge_country": country,
+            "edge_latitude": latitude,
+            "edge_longitude": longitude,
             "visitor_id": None,
-            "engagement_ms": bounded_int(p.get("e"), beacon_mod.MAX_ENGAGEMENT_MS),
-            "scroll_depth": bounded_int(p.get("sd"), 100),
+            "engagement_ms": bounded_int(get("e"), beacon_mod.MAX_ENGAGEMENT_MS),
+            "scroll_depth": bounded_int(get("sd"), 100),
             "hostname": hit.hostname[:MAX_SHORT],
             "event_date": event_date,
         }
@@ -386,8 +391,11 @@ class Processor:
             events.append(outcome)
             owners.append(item_id)
         if errors:
-            log.error("processing error on %d records (counted as malformed): %s",
-                      sum(errors.values()), dict(errors))
+            log.error(
+                "processing error on %d records (counted as malformed): %s",
+                sum(errors.values()),
+                dict(errors),
+            )
         if events:
             self._deliver(events, owners, result, failed)
         result.failed_ids = list(failed)

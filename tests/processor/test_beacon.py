@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from factories import beacon_query
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from stream_processor.beacon import MAX_PROPS, MAX_QUERY, MAX_URL, BeaconError, decode
+from stream_processor.beacon import (
+    MAX_CACHED_VALUE,
+    MAX_PROPS,
+    MAX_QUERY,
+    MAX_URL,
+    BeaconError,
+    decode,
+    parse_query,
+)
 from stream_processor.reasons import Reason
 
 
@@ -102,3 +112,27 @@ def test_long_paths_and_names_are_cut() -> None:
     beacon = decode(beacon_query(t="ev", n="E" * 500, u="https://example.com/" + "p" * 5000))
     assert len(beacon.path) == MAX_URL
     assert beacon.event_name is not None and len(beacon.event_name) == 120
+
+
+#: what makes query parsing differ: separators, escapes (valid, partial, encoding a
+#: separator or a non-UTF-8 byte), ``+``, non-ASCII and lone surrogates
+_QUERY_PIECES = st.sampled_from(
+    ["&", "=", "&&", "==", "+", "%", "%2", "%26", "%3D", "%3d", "%2B", "%25", "%41", "%C3%A9",
+     "%C3", "%E2%82", "%FF", "%zz", "é", "\ud800", " ", "v", "t", "u", "1", "pv", ";"]
+)  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_QUERY_PIECES, max_size=30).map("".join))
+def test_parse_query_is_parse_qsl(query: str) -> None:
+    """The beacon's own parser gives exactly ``dict(parse_qsl(query))``, blank values
+    dropped, names repeated, escapes good or broken, twice for the cached values."""
+    expected = dict(parse_qsl(query, keep_blank_values=False))
+    assert parse_query(query) == expected
+    assert parse_query(query) == expected
+
+
+def test_parse_query_decodes_long_values_uncached() -> None:
+    long = "https%3A%2F%2Fexample.com%2F" + "a" * MAX_CACHED_VALUE
+    query = f"v=1&t=pv&u={long}&r={long[:40]}"
+    assert parse_query(query) == dict(parse_qsl(query))
