@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lake_compactor.policy import LOCAL_POLICY
 from ownstats import lake
@@ -116,6 +118,56 @@ def test_invalid_events_are_reported_and_valid_ones_kept(
     with LakeSink(tmp_path) as sink:
         assert sink.put(events) == [1, 2, 3, 4, 5]
     assert read_day(tmp_path, DAY1).num_rows == 2
+
+
+def _row_column_by_column(event: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """``lake._to_row`` as it was: ``_check`` on every value that is not plainly fine."""
+    values = []
+    for name, glue, _ in EVENT_COLUMNS:
+        value = event.get(name)
+        if (glue == "string" and type(value) is str) or (
+            value is None and name not in lake._REQUIRED
+        ):
+            values.append(value)
+        else:
+            values.append(lake._check(name, glue, value))
+    day = event.get("event_date")
+    if day is None:
+        day = time.strftime("%Y-%m-%d", time.gmtime(event["event_time"] // 1000))
+    if not isinstance(day, str) or not lake._DAY.match(day):
+        raise ValueError("event_date must be YYYY-MM-DD")
+    return day, tuple(values)
+
+
+class _Text(str):
+    pass
+
+
+#: values of every kind a column could be handed: fine, convertible or unstorable
+_ANY_VALUE = st.sampled_from(
+    [None, "x", _Text("sub"), 7, -(2**31) - 1, 2**31, 2**40, True, 1.5, float("nan"),
+     {"k": "v"}, {"k": 1}, {1: "v"}, [("k", "v")], b"x"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.dictionaries(st.sampled_from([n for n, _, _ in EVENT_COLUMNS]), _ANY_VALUE))
+def test_rows_are_checked_as_column_by_column(changes: dict[str, Any]) -> None:
+    """The row conversion planned per combination of value types gives the values, or
+    the first error, that checking every column in turn gives."""
+    event: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
+    event.update(event_id="e1", event_time=1_772_323_200_000, event_type="pageview")
+    event.update(domain_name="example.com", screen_width=1920, edge_latitude=50.0)
+    event.update(changes, event_date=DAY1)
+    try:
+        expected: Any = _row_column_by_column(event)
+    except ValueError as err:
+        expected = ("error", str(err))
+    try:
+        found: Any = lake._to_row(event)
+    except ValueError as err:
+        found = ("error", str(err))
+    assert repr(found) == repr(expected)
 
 
 def test_missing_event_date_is_derived_from_event_time(
