@@ -113,15 +113,22 @@ def merge(
     temp_dir: Path,
     threads: int | None = None,
     memory_limit: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> MergeResult:
-    """Rewrite ``inputs`` into ``out_dir/data_N.parquet`` (N = 0, 1, …, in sort order)."""
+    """Rewrite ``inputs`` into ``out_dir/data_N.parquet`` (N = 0, 1, …, in sort order).
+
+    ``con``: an open connection (from ``connect``) to do it with, left open; without
+    one, a connection with ``temp_dir``, ``threads`` and ``memory_limit`` is made.
+    """
     if not inputs:
         raise MergeError("nothing to merge")
     out_dir.mkdir(parents=True, exist_ok=True)
     if any(out_dir.iterdir()):
         raise MergeError(f"{out_dir} is not empty")
     files = [str(p) for p in inputs]
-    con = connect(temp_dir, threads=threads, memory_limit=memory_limit)
+    own = con is None
+    if con is None:
+        con = connect(temp_dir, threads=threads, memory_limit=memory_limit)
     try:
         source = "read_parquet($files, union_by_name = true)"
         present = {
@@ -136,12 +143,16 @@ def merge(
             {"files": files},
         ).fetchall()[0]
         order = ", ".join(_ident(k) for k in (*policy.sort_keys, "event_id"))
-        query = (
-            f"SELECT {select_list(present)} FROM {source} "
+        # the dedupe is a window over every row (a quarter of a small partition's
+        # rewrite): run it only when the counts just read show an event_id twice, since
+        # with none repeated it keeps every row and the output is the same without it
+        dedupe = (
             "QUALIFY event_id IS NULL OR row_number() OVER "
             "(PARTITION BY event_id ORDER BY event_time, visitor_id) = 1 "
-            f"ORDER BY {order}"
+            if input_rows != expected
+            else ""
         )
+        query = f"SELECT {select_list(present)} FROM {source} {dedupe}ORDER BY {order}"
         options = (
             "FORMAT parquet, COMPRESSION zstd, "
             f"COMPRESSION_LEVEL {int(policy.compression_level)}, "
@@ -164,7 +175,8 @@ def merge(
     except duckdb.Error as err:
         raise MergeError(f"DuckDB could not rewrite the partition: {err}") from err
     finally:
-        con.close()
+        if own:
+            con.close()
     written = sum(o.rows for o in outputs)
     if written != expected:
         raise MergeError(
