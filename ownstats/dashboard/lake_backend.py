@@ -480,15 +480,7 @@ class LakeBackend:
                     tables: list[str] = []
                 else:
                     tables = [BASE_VIEW, *(() if read else ("sessions",))]
-                for table in tables:
-                    cur.execute(
-                        f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"'
-                    )
-                    cur.execute(
-                        f'INSERT INTO {main}."{self._kept(table)}" '
-                        f'SELECT * FROM temp.main."{table}"'
-                    )
-                for table in self._rolled if rolled else ():
+                for table in [*tables, *(self._rolled if rolled else ())]:
                     cur.execute(
                         f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"'
                     )
