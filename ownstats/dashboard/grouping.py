@@ -191,13 +191,20 @@ def with_conversion_rate(
         )  # fmt: skip
     else:
         everyone = grouped_sql(_without_goal(params), columns, bucket)
-    on = [f"a.d{i} IS NOT DISTINCT FROM r.d{i}" for i in range(len(columns))]
+    on = same_dimensions("a", "r", len(columns))
     if bucket is not None and time_at is not None:
-        on.append(f"a.d{len(columns)} = r.d{time_at}")
+        on += f" AND a.d{len(columns)} = r.d{time_at}"
     return (
         "SELECT r.*, CAST(r.visitors AS double) / nullif(a.visitors, 0) AS conversion_rate "
-        f"FROM ({sql}) AS r LEFT JOIN ({everyone}) AS a ON {' AND '.join(on) or 'TRUE'}"
+        f"FROM ({sql}) AS r LEFT JOIN ({everyone}) AS a ON {on}"
     )
+
+
+def same_dimensions(left: str, right: str, count: int) -> str:
+    """Two grouped results joined on their first ``count`` dimensions (``d0…``), a NULL
+    value (no source, say) equal to a NULL one."""
+    pairs = [f"{left}.d{i} IS NOT DISTINCT FROM {right}.d{i}" for i in range(count)]
+    return " AND ".join(pairs) or "TRUE"
 
 
 def events_sql(params: Params, columns: tuple[str, ...], bucket: str | None = None) -> str:

@@ -672,20 +672,11 @@ async def _grouped(
     if time_dim is not None:
         last = len(columns) + (len(keys) + (second is not None) if event_dim else 0)
         aliases[time_dim] = f"d{last}"
-    order = []
-    for j, entry in enumerate(order_by):
-        key, direction = _order_entry(entry, j)
-        if key in aliases:
-            name = aliases[key]
-        elif key in metrics and key != "percentage":
-            name = column_of[key]
-        elif key == "percentage" and "percentage" in metrics:
-            name = "visitors"
-        else:
-            raise QueryError(
-                f"#/order_by/{j}: Entry is not a queried metric or dimension: {shown(str(key))}"
-            )
-        order.append(f"{name} {direction.upper()} NULLS LAST")
+    sortable = {**{m: column_of[m] for m in metrics if m != "percentage"}, **aliases}
+    order = [
+        f"{name} {direction.upper()} NULLS LAST"
+        for name, direction in _order_terms(order_by, sortable, metrics)
+    ]
     if not order:
         if time_dim is not None:
             order.append(f"{aliases[time_dim]} ASC")
@@ -719,7 +710,7 @@ def _page_views_joined(
         state, "top_pages", (), (("pageviews", "sum(pageviews)"),), columns, bucket
     )
     keys = len(columns) + (1 if bucket else 0)
-    on = " AND ".join(f"v.d{i} IS NOT DISTINCT FROM p.d{i}" for i in range(keys)) or "TRUE"
+    on = grouping.same_dimensions("v", "p", keys)
     kept = [f"v.d{i}" for i in range(keys)]
     kept += ["v.visitors", "v.visits", "coalesce(p.pageviews, 0) AS pageviews",
              "v.views_per_visit", "v.bounce_rate", "v.visit_duration_s"]  # fmt: skip
@@ -730,7 +721,7 @@ def _events_joined(sql: str, state: Params, columns: tuple[str, ...], bucket: st
     """``sql``'s rows (grouped_sql) with Plausible's ``events`` of each combination."""
     counted = grouping.events_sql(state, columns, bucket)
     keys = len(columns) + (1 if bucket else 0)
-    on = " AND ".join(f"v.d{i} IS NOT DISTINCT FROM p.d{i}" for i in range(keys)) or "TRUE"
+    on = grouping.same_dimensions("v", "p", keys)
     return (
         f"SELECT v.*, coalesce(p.events, 0) AS events FROM ({sql}) AS v "
         f"LEFT JOIN ({counted}) AS p ON {on}"
@@ -818,22 +809,9 @@ async def _breakdown(
         wanted[metric] = name
     if "percentage" in metrics and "visitors" not in columns:
         raise QueryError(f"Metric `percentage` is not supported with `{dimension}` yet")
-    extra: list[tuple[str, str]] = []
-    order: list[str] = []
-    for j, entry in enumerate(order_by):
-        key, direction = _order_entry(entry, j)
-        if key == dimension:
-            name = column
-        elif key in wanted:
-            name = wanted[key]
-        elif key == "percentage" and "percentage" in metrics:
-            name = "visitors"
-        else:
-            raise QueryError(
-                f"#/order_by/{j}: Entry is not a queried metric or dimension: {shown(str(key))}"
-            )
-        order.append(f"{name} {direction.upper()} NULLS LAST")
-        extra = [("order_by", name), ("order", direction)]
+    terms = _order_terms(order_by, {**wanted, dimension: column}, metrics)
+    order = [f"{name} {direction.upper()} NULLS LAST" for name, direction in terms]
+    extra = [("order_by", terms[-1][0]), ("order", terms[-1][1])] if terms else []
     # the dashboard's pages hold up to 1,000 rows: a bigger limit reads several
     page: list[dict[str, Any]] = []
     state = None
@@ -865,6 +843,26 @@ async def _breakdown(
         for row in page[:limit]
     ]  # fmt: skip
     return rows, total
+
+
+def _order_terms(
+    order_by: list[Any], sortable: dict[str, str], metrics: list[str]
+) -> list[tuple[str, str]]:
+    """Each ``order_by`` entry as (column, direction): ``sortable`` names the column of
+    each queried dimension and metric; ``percentage`` sorts as its visitors."""
+    terms = []
+    for j, entry in enumerate(order_by):
+        key, direction = _order_entry(entry, j)
+        if isinstance(key, str) and key in sortable:
+            name = sortable[key]
+        elif key == "percentage" and "percentage" in metrics:
+            name = "visitors"
+        else:
+            raise QueryError(
+                f"#/order_by/{j}: Entry is not a queried metric or dimension: {shown(str(key))}"
+            )
+        terms.append((name, direction))
+    return terms
 
 
 def _order_entry(entry: Any, j: int) -> tuple[Any, str]:
