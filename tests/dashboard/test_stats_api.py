@@ -744,6 +744,8 @@ def test_the_examples_in_docs_api_md_run(api: TestClient, key: str) -> None:
         (query(metrics=["visitors"], pagination={"limit": 0}), "limit"),
         (query(metrics=["visitors"], dimensions=["visit:os"], order_by=[["visits", "asc"]]),
          "not a queried metric"),
+        (query(metrics=["visitors"], dimensions=["visit:os", "visit:device"],
+               order_by=[[["visitors"], "asc"]]), "not a queried metric"),
         (query(metrics=["visitors"], extra=1), "additional properties"),
         ({**query(metrics=["visitors"]), "site_id": "elsewhere.example"}, "site"),
         ([1, 2, 3], "Object"),
