@@ -7,13 +7,17 @@ objects per view and month, so the function reads those objects and answers the
 dashboard's SQL itself:
 
 - a rolled-up view (``daily_stats``, ``top_pages``, …) is its month objects' rows for
-  days not loaded here, plus *the view's own SQL* over the events of the days that are;
+  the days whose rollups were computed from the objects the day holds now (the index
+  names each day's signature), plus *the view's own SQL* over the events of the other
+  days: today, as soon as Firehose has delivered since the compactor's last run, and
+  any day the rollups lack or hold an older state of;
 - events are loaded per day (downloaded once, kept in ``/tmp`` by key, deduplicated and
-  sessionised once per change of the day's objects): today and yesterday always (the
-  rollups of the day still filling are an hour old), any day a query needs rows of
-  (a cut of a closed day for "previous period until now", a filtered panel's visits),
-  and days the rollups do not cover yet, while the events involved stay under
-  ``max_event_bytes``;
+  sessionised once per change of the day's objects): those days, any day a query needs
+  rows of (a cut of a closed day for "previous period until now", a filtered panel's
+  visits) and, for the live counter, today and yesterday, while the events involved
+  stay under ``max_event_bytes``. A closed day that one day-compaction wrote, with its
+  visits stored, is read where it lies (its files and visits object are the
+  ``events_deduped`` and ``sessions`` rows, copied nowhere);
 - anything beyond that (a filtered year) is not answered here: ``answers`` says so and
   the caller (``hosted.RoutedBackend``) asks Athena.
 
@@ -193,8 +197,12 @@ class LakeBackend:
         self._rollup_files: dict[str, list[Path]] = {}
         #: day → signature of the objects its loaded rows came from
         self._loaded: dict[str, str] = {}
-        #: loaded days whose rolled-up views' rows were computed here, not read from rollups
-        self._computed: set[str] = set()
+        #: rolled-up view → loaded days whose rows of it were computed here (a view is
+        #: computed for a day when a query asks for it, not before: a filtered page reads
+        #: visits and events only)
+        self._computed: dict[str, set[str]] = {name: set() for name in self._rolled}
+        #: rolled-up view → the rolled-up views its SQL reads, itself included
+        self._closure = {name: self._dependencies(name) for name in self._rolled}
         self._views_key: tuple[Any, ...] = ()
         #: what this instance fetched from the store (reported by the benchmark)
         self.gets = 0
@@ -206,6 +214,16 @@ class LakeBackend:
         self.merged_read = 0
         #: day → the events signature its stored visits were computed from, and the object
         self._visit_objects: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        #: loaded days whose deduplicated events are their cached files as they are: read
+        #: in place by the ``events_deduped`` union view, never copied into a table
+        #: (copying a month of events was most of a cold filtered load, and a query reads
+        #: a few of their columns)
+        self._in_place: set[str] = set()
+        #: cached files no view names any more, deleted at the next refresh: a query
+        #: bound to the views before a reload may still be reading them
+        self._garbage: list[Path] = []
+        #: loaded day → its cached event files
+        self._files: dict[str, list[Path]] = {}
         self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
@@ -230,10 +248,10 @@ class LakeBackend:
                 statement.replace(f'VIEW "{view.name}"', f'VIEW live."{view.name}"', 1)
             )
         self._con.execute(_SEARCH_PATH)
-        for table in (BASE_VIEW, "sessions", *(f"{v}__loaded" for v in self._rolled)):
-            source = table.removesuffix("__loaded")
+        for table in self._tables():
             self._con.execute(
-                f'CREATE TABLE main."{table}" AS SELECT * FROM live."{source}" WHERE false'
+                f'CREATE TABLE main."{self._kept(table)}" AS SELECT * FROM live."{table}" '
+                "WHERE false"
             )
         self._rebuild()
 
@@ -260,10 +278,19 @@ class LakeBackend:
 
     # -- what a query needs ---------------------------------------------------------------
 
-    def _days_needed(self, sql: str) -> set[str] | None:
-        """The days whose events must be loaded to answer ``sql``; None if it cannot be
-        answered here. Each table reference counts with its own query's ``event_date``
-        range: a cut of today next to thirty rolled-up days loads today only."""
+    def _dependencies(self, name: str) -> set[str]:
+        found = {name}
+        for ref in self._references.get(name, ()):
+            if ref in self._rolled and ref not in found:
+                found |= self._dependencies(ref)
+        return found
+
+    def _needs(self, sql: str) -> tuple[set[str], set[str]] | None:
+        """The days whose events must be loaded to answer ``sql``, and the rolled-up
+        views to compute for those of them the rollups do not hold (with the views they
+        read); None if it cannot be answered here. Each table reference counts with its
+        own query's ``event_date`` range: a cut of today next to thirty rolled-up days
+        loads today only."""
         try:
             tree = sqlglot.parse_one(sql, read="athena")
         except sqlglot.errors.SqlglotError:
@@ -272,6 +299,7 @@ class LakeBackend:
         recent = {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         needed: set[str] = set()
+        views: set[str] = set()
         for table in tree.find_all(exp.Table):
             name = table.name.lower()
             if name in ctes:
@@ -291,17 +319,19 @@ class LakeBackend:
             }
             if name in ROW_LEVEL:
                 needed |= days  # rows per event or visit: every day of its range
-            else:  # a rolled-up view: the days its rollups lack, and the recent ones
-                needed |= {d for d in days if d in recent or d not in self._rolled_days}
-        return needed
+            else:  # a rolled-up view: the days its rollups lack or hold an older state of
+                needed |= days - self._rolled_days
+                views |= self._closure.get(name, set())
+        return needed, views
 
     def answers(self, sql: str) -> bool:
         """Whether this backend answers ``sql``; loads what it needs to."""
         with self._lock:
             self._refresh()
-            days = self._days_needed(sql)
-            if days is None:
+            needs = self._needs(sql)
+            if needs is None:
                 return False
+            days, views = needs
             size = sum(
                 o.size for d in days | set(self._loaded) for o in self._partitions.get(d, ())
             )
@@ -312,16 +342,9 @@ class LakeBackend:
                 ):
                     return False
                 self._unload(set(self._loaded) - days)  # make room: keep what this query needs
-            recent = self._recent()
-            missing = sorted(
-                d
-                for d in days
-                if d not in self._loaded
-                or (d not in self._computed and (d in recent or d not in self._rolled_days))
-            )
-            self._load(missing)
-            if missing:
-                self._rebuild()
+            self._load(sorted(d for d in days if d not in self._loaded))
+            self._compute(views, sorted(days - self._rolled_days))
+            self._rebuild()
             return True
 
     def query(self, sql: str) -> QueryResult:
@@ -347,6 +370,11 @@ class LakeBackend:
         rollups are fetched, loaded days whose objects changed are loaded again."""
         if self.monotonic() - self._checked < self.refresh_s:
             return
+        in_use = {path for files in self._files.values() for path in files}
+        for path in self._garbage:
+            if path not in in_use:  # (a day unloaded, then loaded again, reuses its files)
+                path.unlink(missing_ok=True)
+        self._garbage = []
         index = self.store.get_json(INDEX_KEY) or {}
         self.gets += 1
         listing = self.store.list(self.events_prefix)
@@ -358,7 +386,14 @@ class LakeBackend:
                 partitions[day] = [*partitions.get(day, []), obj]
         self._partitions = partitions
         if index.get("definition") == self._definition:
-            self._rolled_days = set(index.get("days", {}))
+            # a day's rollups count only while they were computed from the objects it
+            # holds now: today's, once Firehose has delivered since the compactor's last
+            # run, are computed here (as any day whose objects changed since)
+            self._rolled_days = {
+                day
+                for day, meta in index.get("days", {}).items()
+                if day not in partitions or meta.get("signature") == day_signature(partitions[day])
+            }
             wanted = [
                 (key, meta)
                 for key, meta in sorted(index.get("files", {}).items())
@@ -420,12 +455,11 @@ class LakeBackend:
 
     def _load(self, days: list[str]) -> None:
         """(Re)load days' events in one pass: deduplicated and turned into visits by the
-        views' own SQL; for the days the rollups lack (and the recent ones), each
-        rolled-up view's rows too. A closed day loaded for its rows (a filtered panel,
-        a cut) keeps reading its rolled-up views from the rollups."""
+        views' own SQL, or read as the compactor left them (its visits object, a
+        day-compaction's output). Their rolled-up views are computed apart
+        (``_compute``), when a query asks for them."""
         if not days:
             return
-        recent = self._recent()
         files: list[Path] = []
         for day in days:
             objects = sorted(self._partitions.get(day, []), key=lambda o: o.key)
@@ -433,54 +467,45 @@ class LakeBackend:
                 fetched = list(pool.map(self._fetch_event_file, objects, [day] * len(objects)))
             keep = {f.name for f in fetched}
             for old in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet"):
-                if old.name not in keep:  # compacted away
-                    old.unlink(missing_ok=True)
+                if old.name not in keep:  # compacted away: out of the views, deleted later
+                    self._garbage.append(old)
+            self._files[day] = fetched
             files += fetched
-        computed = [d for d in days if d in recent or d not in self._rolled_days]
         main = self._main
         in_days = f"{PARTITION} IN ({', '.join(sql_string(d) for d in days)})"
-        # the rolled-up views' rows are computed for the computed days only, in a pass
-        # of their own: computing every view over a filtered month's events to keep
-        # two days' rows was most of a cold filtered load (the views are per day)
-        others = [d for d in days if d not in computed]
-        # a closed day's visits stored by the compactor from exactly these objects are
-        # read, not computed again (the visit windows were most of a cold filtered load)
+        # a day's visits stored by the compactor from exactly these objects are read,
+        # not computed again (the visit windows were most of a cold filtered load)
         with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
-            stored = dict(zip(others, pool.map(self._visits_file, others), strict=True))
+            stored = dict(zip(days, pool.map(self._visits_file, days), strict=True))
         visits = {d: path for d, path in stored.items() if path is not None}
+        in_place = self._deduplicated([d for d in days if d in visits], files)
+        # (days, visits computed too)
         passes = [
-            (computed, True),
-            ([d for d in others if d not in visits], False),
-            ([d for d in others if d in visits], False),
+            ([d for d in days if d not in visits], True),
+            ([d for d in days if d in visits and d not in in_place], False),
         ]
+        self._in_place -= set(days)
+        for computed in self._computed.values():
+            computed -= set(days)
         with self._transaction() as cur:
-            for table in (BASE_VIEW, "sessions", *self._rolled):
+            for table in self._tables():
                 cur.execute(f'DELETE FROM {main}."{self._kept(table)}" WHERE {in_days}')
-            for group, rolled in passes:
+            if visits:
+                # a table, not read in place: every filtered query reads the visits
+                cur.execute(
+                    f"INSERT INTO {main}.{self._kept(VISITS_VIEW)} BY NAME "
+                    f"SELECT * FROM {read_rollups(files_literal(list(visits.values())))}"
+                )
+            for group, sessions in passes:
                 paths = [f for f in files if f.parent.name.split("=", 1)[1] in group]
                 if not paths:
                     continue
-                # temporary objects shadow main's for this cursor only: each view's SQL
-                # reads these days' own events, visits and (exit_pages) pages, in order
+                # temporary objects shadow main's for this cursor only: the views' SQL
+                # reads these days' own events and deduplicated events
                 cur.execute(
                     f"CREATE OR REPLACE TEMP VIEW events AS {events_select(files_literal(paths))}"
                 )
-                read = [visits[d] for d in group if d in visits]
-                if read:
-                    cur.execute(
-                        f"INSERT INTO {main}.sessions BY NAME "
-                        f"SELECT * FROM {read_rollups(files_literal(read))}"
-                    )
-                    self.visits_read += len(read)
-                if read and self._deduplicated(group, cur):
-                    # one day-compaction's output: the merge kept the copy events_deduped
-                    # keeps (same order), so its rows are events_deduped's as they are
-                    cur.execute(f'INSERT INTO {main}."{BASE_VIEW}" BY NAME SELECT * FROM events')
-                    self.merged_read += len(group)
-                    tables: list[str] = []
-                else:
-                    tables = [BASE_VIEW, *(() if read else ("sessions",))]
-                for table in [*tables, *(self._rolled if rolled else ())]:
+                for table in [BASE_VIEW, *((VISITS_VIEW,) if sessions else ())]:
                     cur.execute(
                         f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM live."{table}"'
                     )
@@ -488,26 +513,62 @@ class LakeBackend:
                         f'INSERT INTO {main}."{self._kept(table)}" '
                         f'SELECT * FROM temp.main."{table}"'
                     )
+        self.visits_read += len(visits)
+        self._in_place.update(in_place)
+        self.merged_read += len(in_place)
         for day in days:
             self._loaded[day] = day_signature(self._partitions.get(day, []))
-            if day in computed:
-                self._computed.add(day)
-            else:
-                self._computed.discard(day)
 
-    def _deduplicated(self, days: list[str], cur: duckdb.DuckDBPyConnection) -> bool:
-        """Whether every one of ``days`` is one day-compaction's output (merge.py keeps
-        the copy of a duplicated event that events_deduped keeps) with no event lacking
-        an id (which the merge keeps all of and the view one of): its events need no
-        dedupe window."""
-        for day in days:
-            objects = self._partitions.get(day, [])
-            if not objects or any(tier_of(o) != "day" for o in objects):
-                return False
-            if len({run_of(o) for o in objects}) != 1:
-                return False
-        missing = cur.execute("SELECT count(*) FROM events WHERE event_id IS NULL").fetchone()
-        return bool(missing) and missing[0] == 0
+    def _compute(self, views: set[str], days: list[str]) -> None:
+        """The rows of the rolled-up ``views`` (each with the views it reads) for loaded
+        ``days`` that lack them, by the views' own SQL over those days' kept events and
+        visits; one transaction."""
+        todo = [name for name in self._rolled if name in views]
+        days = [d for d in days if d in self._loaded]
+        lacking = sorted({d for name in todo for d in days if d not in self._computed[name]})
+        if not lacking:
+            return
+        main = self._main
+        in_days = f"{PARTITION} IN ({', '.join(sql_string(d) for d in lacking)})"
+        with self._transaction() as cur:
+            # temporary tables shadow main's for this cursor only: each view's SQL reads
+            # these days' deduplicated events, visits and (exit_pages) pages
+            for table in (BASE_VIEW, VISITS_VIEW):
+                cur.execute(
+                    f'CREATE TEMP TABLE "{table}" AS SELECT * FROM {main}."{table}" WHERE {in_days}'
+                )
+            for name in todo:
+                cur.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM live."{name}"')
+                kept = f'{main}."{self._kept(name)}"'
+                cur.execute(f"DELETE FROM {kept} WHERE {in_days}")
+                cur.execute(f'INSERT INTO {kept} SELECT * FROM temp.main."{name}"')
+        for name in todo:
+            self._computed[name] |= set(lacking)
+
+    def _deduplicated(self, days: list[str], files: list[Path]) -> set[str]:
+        """Those of ``days`` that are one day-compaction's output (merge.py keeps the copy
+        of a duplicated event that events_deduped keeps, in its order) with no event
+        lacking an id (which the merge keeps all of and the view one of): their files
+        are their ``events_deduped`` rows as they are."""
+        merged = {
+            day
+            for day in days
+            if (objects := self._partitions.get(day, []))
+            and all(tier_of(o) == "day" for o in objects)
+            and len({run_of(o) for o in objects}) == 1
+        }
+        paths = [f for f in files if f.parent.name.split("=", 1)[1] in merged]
+        if not paths:
+            return set()
+        cur = self._cursor()
+        try:
+            lacking = cur.execute(
+                f"SELECT DISTINCT {PARTITION} FROM ({events_select(files_literal(paths))}) "
+                "WHERE event_id IS NULL"
+            ).fetchall()
+        finally:
+            cur.close()
+        return merged - {row[0] for row in lacking}
 
     def _visits_file(self, day: str) -> Path | None:
         """The day's stored visits (fetched into the cache), if the compactor computed
@@ -518,49 +579,60 @@ class LakeBackend:
         _, key, meta = found
         return self._fetch_rollup(key, meta)
 
-    def _recent(self) -> set[str]:
-        today = self.today()
-        return {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
+    def _tables(self) -> list[str]:
+        """The relations kept per loaded day (each a union view over its parts)."""
+        return [BASE_VIEW, VISITS_VIEW, *self._rolled]
 
     def _kept(self, table: str) -> str:
-        """Where a loaded day's rows of ``table`` are kept: the events and visits as
-        themselves, a rolled-up view's beside its union view."""
-        return f"{table}__loaded" if table in self._rolled else table
+        """Where the rows of ``table`` computed here for loaded days are kept, beside the
+        union view of that name (``_rebuild``)."""
+        return f"{table}__loaded"
 
     def _unload(self, days: set[str]) -> None:
         for day in days:
             on_day = f"{PARTITION} = {sql_string(day)}"
-            for table in (BASE_VIEW, "sessions", *self._rolled):
+            for table in self._tables():
                 self._con.execute(f'DELETE FROM {self._main}."{self._kept(table)}" WHERE {on_day}')
             self._loaded.pop(day, None)
-            self._computed.discard(day)
+            for computed in self._computed.values():
+                computed.discard(day)
+            self._in_place.discard(day)
+            self._garbage += self._files.pop(day, [])
         if days:
             self._rebuild()
 
     def _rebuild(self) -> None:
         """``main.events`` over the loaded days' files; each rolled-up view as its
         rollups' rows of the other days plus the rows computed here."""
-        computed = sorted(self._computed)
-        paths = sorted(
-            path
-            for day in self._loaded
-            for path in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet")
-        )
+        computed = tuple((name, tuple(sorted(days))) for name, days in self._computed.items())
+        paths = sorted(path for day in self._loaded for path in self._files.get(day, ()))
         stored_files = tuple((v, tuple(p)) for v, p in sorted(self._rollup_files.items()))
-        key = (tuple(computed), tuple(paths), stored_files)
+        in_place = sorted(p for p in paths if p.parent.name.split("=", 1)[1] in self._in_place)
+        key = (computed, tuple(paths), stored_files, tuple(in_place))
         if key == self._views_key:
             return
         events = events_select(files_literal(paths)) if paths else empty_events_select()
-        in_loaded = (
-            f"{PARTITION} IN ({', '.join(sql_string(d) for d in computed)})"
-            if computed
-            else "false"
-        )
+        # the row-level relations: the rows kept here, and the days read in place
+        deduped = [f'SELECT * FROM {self._main}."{self._kept(BASE_VIEW)}"']
+        if in_place:
+            deduped.append(events_select(files_literal(in_place)))
         with self._transaction() as cur:
             cur.execute(f"CREATE OR REPLACE VIEW main.events AS {events}")
+            union = " UNION ALL BY NAME ".join(deduped)
+            cur.execute(f'CREATE OR REPLACE VIEW main."{BASE_VIEW}" AS {union}')
+            cur.execute(
+                f'CREATE OR REPLACE VIEW main."{VISITS_VIEW}" AS '
+                f'SELECT * FROM {self._main}."{self._kept(VISITS_VIEW)}"'
+            )
             for name in self._rolled:
-                parts = [f'SELECT * FROM {self._main}."{name}__loaded"']
+                parts = [f'SELECT * FROM {self._main}."{self._kept(name)}"']
                 stored = self._rollup_files.get(name)
+                days = sorted(self._computed[name])
+                in_loaded = (
+                    f"{PARTITION} IN ({', '.join(sql_string(d) for d in days)})"
+                    if days
+                    else "false"
+                )
                 if stored:
                     parts.insert(
                         0,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import duckdb
 import pytest
 from moto import mock_aws
 from starlette.testclient import TestClient
@@ -228,6 +229,24 @@ def test_the_stats_api_answers_hosted_as_locally_without_athena(
     assert athena.asked == []
 
 
+def compact_day(bucket: S3Store, day: str, tmp_path: Path, lake: Path | None = None) -> None:
+    """Replace ``day``'s objects by one day-compaction's output (its merge, as the
+    compactor names it); with ``lake``, a copy of the local lake gets the same files."""
+    objects = bucket.list(f"events/event_date={day}/")
+    fetched = [bucket.fetch(o.key, tmp_path / "in") for o in objects]
+    merge(fetched, tmp_path / "merged", policy=Policy(), temp_dir=tmp_path / "spill")
+    run = run_id(NOW.timestamp(), "0a1b2c3d")
+    for n, path in enumerate(sorted((tmp_path / "merged").iterdir())):
+        name = f"compacted-day-{run}-{n:03}.parquet"
+        bucket.upload(path, f"events/event_date={day}/{name}")
+        if lake is not None:
+            folder = lake / "events" / f"event_date={day}"
+            for old in folder.glob("*.parquet"):
+                old.unlink()
+            shutil.copyfile(path, folder / name)
+    bucket.delete([o.key for o in objects])
+
+
 def test_a_filtered_page_reads_stored_visits_and_a_merged_day_as_it_is(
     bucket: S3Store, lake: Path, tmp_path: Path
 ) -> None:
@@ -235,13 +254,7 @@ def test_a_filtered_page_reads_stored_visits_and_a_merged_day_as_it_is(
     the function), and a day that is one day-compaction's output is read without the
     dedupe window; the filtered pages still equal local mode's, duplicates and all."""
     day = DAYS[0]
-    objects = bucket.list(f"events/event_date={day}/")
-    fetched = [bucket.fetch(o.key, tmp_path / "in") for o in objects]
-    merge(fetched, tmp_path / "merged", policy=Policy(), temp_dir=tmp_path / "spill")
-    run = run_id(NOW.timestamp(), "0a1b2c3d")
-    for n, path in enumerate(sorted((tmp_path / "merged").iterdir())):
-        bucket.upload(path, f"events/event_date={day}/compacted-day-{run}-{n:03}.parquet")
-    bucket.delete([o.key for o in objects])
+    compact_day(bucket, day, tmp_path)
     assert roll_up(bucket, workdir=tmp_path / "work").days == [day]
     athena = NoAthena()
     fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
@@ -264,7 +277,122 @@ def test_a_filtered_page_reads_stored_visits_and_a_merged_day_as_it_is(
                 assert got.status_code == want.status_code == 200, got.text[:300]
                 assert normal(got.json()) == normal(want.json()), query
     assert athena.asked == []
-    assert fast.visits_read == 1 and fast.merged_read == 1  # DAYS[0]; the others are recent
+    # every day's rollups were computed from the objects it holds: each day's visits are
+    # its stored object; DAYS[0] alone is one day-compaction's output
+    assert fast.visits_read == len(DAYS) and fast.merged_read == 1
+
+
+def test_a_merged_day_with_events_lacking_an_id_goes_through_the_dedupe_window(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    """The merge keeps every event without an id, the view one of them: such a day is
+    deduplicated in the function, not read as it lies, and still equals local mode."""
+    local = tmp_path / "local"
+    shutil.copytree(lake, local)
+    day = DAYS[0]
+    compact_day(bucket, day, tmp_path, lake=local)
+    # two copies of one event lose their id (as an old file without the column would)
+    for key in [o.key for o in bucket.list(f"events/event_date={day}/")][:1]:
+        path = local / key
+        con = duckdb.connect()
+        try:
+            first = con.execute(f"SELECT event_id FROM '{path}' LIMIT 1").fetchone()[0]  # type: ignore[index]
+            con.execute(
+                f"COPY (SELECT * REPLACE (CASE WHEN event_id = '{first}' THEN NULL "
+                f"ELSE event_id END AS event_id) FROM '{path}' UNION ALL "
+                f"SELECT * REPLACE (NULL AS event_id) FROM '{path}' WHERE event_id = '{first}') "
+                f"TO '{tmp_path / 'nulls.parquet'}' (FORMAT parquet)"
+            )
+        finally:
+            con.close()
+        shutil.copyfile(tmp_path / "nulls.parquet", path)
+        bucket.upload(path, key)
+    assert roll_up(bucket, workdir=tmp_path / "work").days == [day]
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
+    hosted_app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0,
+    )  # fmt: skip
+    query = {"site": SITE, "panels": PANELS, "period": "custom", "from": day, "to": day}
+    with Engine(local) as engine:
+        local_app = build_app(engine, now=lambda: NOW)
+        with TestClient(hosted_app) as remote, TestClient(local_app) as here:
+            for filters in ({"source": "Google"}, {"page": "~blog"}, {}):
+                got = remote.get("/api/page", params={**query, **filters})
+                want = here.get("/api/page", params={**query, **filters})
+                assert got.status_code == want.status_code == 200, got.text[:300]
+                assert normal(got.json()) == normal(want.json()), filters
+    assert fast.visits_read == 1 and fast.merged_read == 0
+
+
+def test_a_reloaded_days_old_files_are_deleted_at_the_next_refresh_not_before(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    """A query may still be reading a day's files when a refresh reloads the day after
+    a compaction: its old cached files go one refresh later, and the page follows the
+    new objects at once."""
+    local = tmp_path / "local"
+    shutil.copytree(lake, local)
+    clock = {"t": 0.0}
+    cache = tmp_path / "cache"
+    fast = LakeBackend(bucket, cache, today=NOW.date, monotonic=lambda: clock["t"])
+    app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0,
+    )  # fmt: skip
+    day = DAYS[0]
+    query = {"site": SITE, "panels": PANELS, "period": "custom", "from": day, "to": day,
+             "source": "Google"}  # fmt: skip
+    folder = cache / "events" / f"event_date={day}"
+    with TestClient(app) as client:
+        assert client.get("/api/page", params=query).status_code == 200
+        before = sorted(p.name for p in folder.glob("*.parquet"))
+        assert before and not any(name.startswith("compacted-day-") for name in before)
+        compact_day(bucket, day, tmp_path, lake=local)
+        roll_up(bucket, workdir=tmp_path / "work")
+        clock["t"] += fast.refresh_s + 1
+        after = client.get("/api/page", params=query).json()
+        names = sorted(p.name for p in folder.glob("*.parquet"))
+        assert set(before) < set(names)  # the old files are still there
+        clock["t"] += fast.refresh_s + 1
+        assert client.get("/api/page", params=query).json() == after
+        left = sorted(p.name for p in folder.glob("*.parquet"))
+        assert left and all(name.startswith("compacted-day-") for name in left)
+    assert fast.merged_read == 1
+    with Engine(local) as engine, TestClient(build_app(engine, now=lambda: NOW)) as here:
+        assert normal(after) == normal(here.get("/api/page", params=query).json())
+
+
+def test_a_stale_days_views_are_computed_when_a_query_asks_for_them(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    """Today has a delivery the rollups lack: a filtered page reads today's visits and
+    events and computes no panel view for it; the unfiltered page that follows computes
+    the ones it shows; both equal local mode."""
+    local = tmp_path / "local"
+    shutil.copytree(lake, local)
+    folder = local / "events" / f"event_date={DAYS[2]}"
+    newest = max(folder.glob("*.parquet"))
+    renamed = newest.with_name("later-" + newest.name)
+    newest.rename(renamed)  # a new object name: the day's signature changes
+    bucket.upload(renamed, f"events/event_date={DAYS[2]}/{renamed.name}")
+    bucket.delete([f"events/event_date={DAYS[2]}/{newest.name}"])
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
+    hosted_app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0,
+    )  # fmt: skip
+    base = {"site": SITE, "panels": PANELS, "period": "7d"}
+    with Engine(local) as engine:
+        local_app = build_app(engine, now=lambda: NOW)
+        with TestClient(hosted_app) as remote, TestClient(local_app) as here:
+            for filters, computed in (({"source": "Google"}, False), ({}, True)):
+                got = remote.get("/api/page", params={**base, **filters})
+                want = here.get("/api/page", params={**base, **filters})
+                assert got.status_code == want.status_code == 200, got.text[:300]
+                assert normal(got.json()) == normal(want.json()), filters
+                assert (DAYS[2] in fast._computed["countries"]) is computed
+                assert not any(DAYS[0] in days for days in fast._computed.values())
 
 
 def test_days_without_rollups_are_read_from_events_and_big_ranges_go_to_athena(
@@ -359,9 +487,13 @@ def test_the_lambda_handler_answers_a_page_from_rollups_without_athena(
     assert datetime.now(UTC)  # the real clock is not what the page used
 
 
-def test_a_new_delivery_for_today_is_seen_after_the_refresh_interval(
-    bucket: S3Store, lake: Path, tmp_path: Path
+@pytest.mark.parametrize("late_day", [DAYS[2], DAYS[0]], ids=["today", "a closed day"])
+def test_a_new_delivery_is_seen_after_the_refresh_interval(
+    bucket: S3Store, lake: Path, tmp_path: Path, late_day: str
 ) -> None:
+    """A day's rollups count only while its objects are those they were computed from:
+    after a delivery (today's Firehose file, or a late one for a closed day) the day is
+    computed in the function until the compactor runs again."""
     clock = {"t": 0.0}
     fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, monotonic=lambda: clock["t"])
     routed = hosted.RoutedBackend(fast, NoAthena())
@@ -372,7 +504,7 @@ def test_a_new_delivery_for_today_is_seen_after_the_refresh_interval(
     with TestClient(app) as client:
         before = client.get("/api/page", params=query).json()
         # Firehose delivers a file for today: new events of new visitors
-        late = [dict(e) for e in generate(seed=21) if e["event_date"] == DAYS[2]][:60]
+        late = [dict(e) for e in generate(seed=21) if e["event_date"] == late_day][:60]
         for n, event in enumerate(late):
             event["event_id"] = f"late-{n}"
             event["visitor_id"] = f"late-visitor-{n % 9}"
@@ -381,7 +513,7 @@ def test_a_new_delivery_for_today_is_seen_after_the_refresh_interval(
         assert sink.put(late) == []
         sink.close()
         for path in (extra / "events").rglob("*.parquet"):
-            bucket.upload(path, f"events/event_date={DAYS[2]}/late-{path.name}")
+            bucket.upload(path, f"events/event_date={late_day}/late-{path.name}")
         # within the refresh interval the function answers from what it has
         assert client.get("/api/page", params=query).json() == before
         clock["t"] += fast.refresh_s + 1
@@ -390,7 +522,7 @@ def test_a_new_delivery_for_today_is_seen_after_the_refresh_interval(
     copy = tmp_path / "copy"
     shutil.copytree(lake, copy)
     for path in (extra / "events").rglob("*.parquet"):
-        target = copy / "events" / f"event_date={DAYS[2]}" / f"late-{path.name}"
+        target = copy / "events" / f"event_date={late_day}" / f"late-{path.name}"
         shutil.copyfile(path, target)
     with Engine(copy) as engine, TestClient(build_app(engine, now=lambda: NOW)) as local:
         want = local.get("/api/page", params=query).json()
