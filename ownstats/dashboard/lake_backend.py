@@ -29,6 +29,7 @@ a query that reads events without a bound is never answered here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import shutil
 import threading
@@ -75,6 +76,26 @@ ROW_LEVEL = frozenset({"events", BASE_VIEW, "sessions", "page_views", "current_v
 _SEARCH_PATH = "SET search_path = 'main,live'"
 #: SQL never makes DuckDB download or load an extension
 _NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def _damage(path: Path, md5: str | None, con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why a fetched object cannot be used (None if it can): its bytes are not those the
+    index names, or DuckDB cannot read it as Parquet."""
+    if md5 is not None:
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != md5:
+            return "its bytes differ from the index's MD5"
+    cursor = con.cursor()
+    try:
+        cursor.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(path))})").fetchall()
+    except duckdb.Error as err:
+        return f"not readable Parquet: {str(err).splitlines()[0][:200]}"
+    finally:
+        cursor.close()
+    return None
 
 
 def _literal_day(node: exp.Expression | None) -> str | None:
@@ -210,6 +231,10 @@ class LakeBackend:
         self.bytes_fetched = 0
         #: loaded days whose visits were read from their stored object, not computed
         self.visits_read = 0
+        #: damaged objects left out (rollups, visits, events), and the rollup objects'
+        #: names (digest-size) not to fetch again
+        self.set_aside = 0
+        self._set_aside: set[str] = set()
         #: loaded days whose events were one day-compaction's output, read as they are
         self.merged_read = 0
         #: day → the events signature its stored visits were computed from, and the object
@@ -402,9 +427,15 @@ class LakeBackend:
             with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
                 paths = list(pool.map(lambda item: self._fetch_rollup(*item), wanted))
             files: dict[str, list[Path]] = {}
+            damaged: set[str] = set()  # months (YYYY-MM) with an object set aside
             for (key, _), path in zip(wanted, paths, strict=True):
-                files.setdefault(key.split("/")[1], []).append(path)
+                if path is None:
+                    damaged.add(key.split("/")[2].split("=", 1)[1])
+                else:
+                    files.setdefault(key.split("/")[1], []).append(path)
             self._rollup_files = files
+            # such a month's days are computed here, as days the rollups lack
+            self._rolled_days = {d for d in self._rolled_days if d[:7] not in damaged}
             days = index.get("days", {})
             self._visit_objects = {
                 key.split("/")[2].split("=", 1)[1]: (days[day]["signature"], key, meta)
@@ -431,17 +462,31 @@ class LakeBackend:
         else:
             shutil.copyfile(fetched, target)
 
-    def _fetch_rollup(self, key: str, meta: dict[str, Any]) -> Path:
-        target = (
-            self.cache_dir / "rollups" / f"{meta.get('md5', 'x')}-{meta.get('size', 0)}.parquet"
-        )
+    def _fetch_rollup(self, key: str, meta: dict[str, Any]) -> Path | None:
+        """The object in the cache, or None if it is damaged: its bytes differ from the
+        MD5 the index names, or it is no readable Parquet. Then it is set aside (counted,
+        named in one log line, not fetched again under that digest) and what it holds
+        is computed from the events instead, as if the compactor had not written it."""
+        name = f"{meta.get('md5', 'x')}-{meta.get('size', 0)}.parquet"
+        target = self.cache_dir / "rollups" / name
+        if name in self._set_aside:
+            return None
         if not target.is_file():
             self._keep(self.store.fetch(key, self.cache_dir / "incoming"), target)
             self.gets += 1
             self.bytes_fetched += target.stat().st_size
+            problem = _damage(target, meta.get("md5"), self._con)
+            if problem:
+                target.unlink(missing_ok=True)
+                self._set_aside.add(name)
+                self.set_aside += 1
+                log.warning("dashboard: rollup object %s set aside (%s)", key, problem)
+                return None
         return target
 
-    def _fetch_event_file(self, obj: StoredObject, day: str) -> Path:
+    def _fetch_event_file(self, obj: StoredObject, day: str) -> Path | None:
+        """The events object in the cache, or None if it is no readable Parquet (left
+        out of the day, counted, named in one log line; the compactor sets it aside)."""
         target = self.cache_dir / "events" / f"{PARTITION}={day}" / obj.key.rsplit("/", 1)[1]
         if not target.name.endswith(".parquet"):
             target = target.with_name(target.name + ".parquet")
@@ -449,6 +494,12 @@ class LakeBackend:
             self._keep(self.store.fetch(obj.key, self.cache_dir / "incoming"), target)
             self.gets += 1
             self.bytes_fetched += obj.size
+            problem = _damage(target, None, self._con)
+            if problem:
+                target.unlink(missing_ok=True)
+                self.set_aside += 1
+                log.warning("dashboard: events object %s left out (%s)", obj.key, problem)
+                return None
         return target
 
     # -- loaded days ------------------------------------------------------------------------
@@ -464,7 +515,8 @@ class LakeBackend:
         for day in days:
             objects = sorted(self._partitions.get(day, []), key=lambda o: o.key)
             with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
-                fetched = list(pool.map(self._fetch_event_file, objects, [day] * len(objects)))
+                found = list(pool.map(self._fetch_event_file, objects, [day] * len(objects)))
+            fetched = [path for path in found if path is not None]
             keep = {f.name for f in fetched}
             for old in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet"):
                 if old.name not in keep:  # compacted away: out of the views, deleted later

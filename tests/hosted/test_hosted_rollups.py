@@ -395,6 +395,77 @@ def test_a_stale_days_views_are_computed_when_a_query_asks_for_them(
                 assert not any(DAYS[0] in days for days in fast._computed.values())
 
 
+@pytest.mark.parametrize(
+    "damaged",
+    ["rollups/countries/month=2026-03/rollup.parquet", f"rollups/sessions/event_date={DAYS[0]}/"],
+    ids=["a month rollup", "a day's visits"],
+)
+def test_a_damaged_rollup_object_is_set_aside_and_its_days_computed_from_events(
+    bucket: S3Store, lake: Path, tmp_path: Path, damaged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated object (a bad upload, a bit flip): its days come from their events,
+    equal to local mode, without Athena; one log line names it, and it is not fetched
+    again while the index names the same digest."""
+    key = next(o.key for o in bucket.list(damaged))
+    local_copy = bucket.fetch(key, tmp_path / "in")
+    data = Path(local_copy).read_bytes()
+    (tmp_path / "bad.parquet").write_bytes(data[: len(data) // 2])
+    bucket.upload(tmp_path / "bad.parquet", key)
+    clock = {"t": 0.0}
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, monotonic=lambda: clock["t"])
+    hosted_app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0,
+    )  # fmt: skip
+    queries = [
+        {"site": SITE, "panels": PANELS, "period": "7d"},
+        {"site": SITE, "panels": PANELS, "period": "7d", "source": "Google"},
+    ]
+    with Engine(lake) as engine:
+        local_app = build_app(engine, now=lambda: NOW)
+        with TestClient(hosted_app) as remote, TestClient(local_app) as here:
+            for query in queries:
+                got = remote.get("/api/page", params=query)
+                want = here.get("/api/page", params=query)
+                assert got.status_code == want.status_code == 200, got.text[:300]
+                assert normal(got.json()) == normal(want.json()), query
+            gets = fast.gets
+            clock["t"] += fast.refresh_s + 1
+            assert remote.get("/api/page", params=queries[0]).status_code == 200
+    assert fast.set_aside == 1
+    assert fast.gets == gets + 1  # the index only: the damaged object is not fetched again
+    named = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    assert len(named) == 1 and key in named[0]
+
+
+def test_a_damaged_events_object_is_left_out_of_its_day_as_local_mode_does(
+    bucket: S3Store, lake: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    local = tmp_path / "local"
+    shutil.copytree(lake, local)
+    path = min((local / "events" / f"event_date={DAYS[0]}").glob("*.parquet"))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    key = f"events/event_date={DAYS[0]}/{path.name}"
+    bucket.upload(path, key)
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
+    hosted_app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0,
+    )  # fmt: skip
+    query = {"site": SITE, "panels": PANELS, "period": "7d", "source": "Google"}
+    with Engine(local) as engine:
+        local_app = build_app(engine, now=lambda: NOW)
+        with TestClient(hosted_app) as remote, TestClient(local_app) as here:
+            got = remote.get("/api/page", params=query)
+            want = here.get("/api/page", params=query)
+            assert got.status_code == want.status_code == 200, got.text[:300]
+            assert normal(got.json()) == normal(want.json())
+    assert fast.set_aside == 1
+    named = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(named) == 1 and key in named[0]
+
+
 def test_days_without_rollups_are_read_from_events_and_big_ranges_go_to_athena(
     bucket: S3Store, tmp_path: Path
 ) -> None:
