@@ -358,6 +358,8 @@ def test_every_list_pattern_is_used() -> None:
         "a." * 255,  # the host-name sign's repeated labels
         "x@y." * 127,  # the e-mail sign
         " www.a" * 85,
+        "Mozilla/5.0 (" * 78,  # past MAX_LENGTH: its head is read
+        "Mozilla/5.0 (Windows NT 10.0) " + "x" * 990,
         "x" * 20_000,
     ],
 )

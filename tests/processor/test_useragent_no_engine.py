@@ -146,12 +146,17 @@ def test_the_bench_prints_held_out_misses_only_when_asked(
         bench.Corpus("tune corpus", "bot", bench.TUNE, ["TuneMiss/1.0"]),
         bench.Corpus("held corpus", "bot", bench.HELD_OUT, ["HeldMiss/1.0"]),
         bench.Corpus("fresh corpus", "bot", bench.HELD_OUT_FRESH, ["FreshMiss/1.0"]),
+        bench.Corpus("fresh 2 corpus", "bot", bench.HELD_OUT_FRESH_2, ["Fresh2Miss/1.0"]),
     ]
     bench.report_verdicts(data, lambda ua: object(), show=5)
     printed = capsys.readouterr().out
     assert "TuneMiss/1.0" in printed
-    assert "HeldMiss/1.0" not in printed and "FreshMiss/1.0" not in printed
-    assert "held-out (fresh) crawlers counted     1 /      1" in printed
+    for miss in ("HeldMiss/1.0", "FreshMiss/1.0", "Fresh2Miss/1.0"):
+        assert miss not in printed
+    assert "held-out (fresh)   crawlers counted     1 /      1" in printed
+    assert "held-out (fresh 2) crawlers counted     1 /      1" in printed
+    assert "held-out, all      crawlers counted     3 /      3" in printed
     bench.report_verdicts(data, lambda ua: object(), show=5, show_held_out=True)
     printed = capsys.readouterr().out
-    assert "HeldMiss/1.0" in printed and "FreshMiss/1.0" in printed
+    for miss in ("HeldMiss/1.0", "FreshMiss/1.0", "Fresh2Miss/1.0"):
+        assert miss in printed
