@@ -42,8 +42,9 @@ from .reasons import Reason, Rejections
 from .sinks import Event, Sink
 from .sites import Sites, ascii_host, normalize_domain
 from .text import storable_event
+from .useragent import MAX_BYTES as MAX_AGENT_BYTES
 from .useragent import MAX_LENGTH as MAX_AGENT_LENGTH
-from .useragent import AgentInfo, classify
+from .useragent import AgentInfo, classify, head
 from .visitor import CachedSalts, SaltStore, SaltUnavailable, visitor_id
 
 log = logging.getLogger(__name__)
@@ -251,15 +252,22 @@ def utc_day(time_ms: int) -> str:
 
 @lru_cache(maxsize=8192)
 def agent_of(raw: str) -> tuple[str, AgentInfo | None]:
-    """The URL-decoded user agent and what it is (None: a bot), cached per raw string."""
+    """The URL-decoded user agent as the verdict reads it (``useragent.head``: at most
+    ``MAX_AGENT_LENGTH`` characters, also for the visitor id) and what it is (None: a
+    bot), cached per raw string."""
     escapes = raw.count("%")
-    if len(raw) - 3 * escapes + escapes // 4 > MAX_AGENT_LENGTH:
-        # decoded it would still be too long, so a bot for classify() anyway: a cheap
-        # verdict before decoding kilobytes. The bound is the shortest the text can
-        # decode to: an escape is one byte, and UTF-8 takes at most 4 bytes a character
+    if (
+        len(raw) - 3 * escapes + escapes // 4 > MAX_AGENT_LENGTH
+        and len(raw) - 2 * escapes > MAX_AGENT_BYTES
+    ):
+        # decoded it would still be too long (``useragent.too_long``), so a bot for
+        # classify() anyway: a cheap verdict before decoding kilobytes. The bounds are the
+        # fewest characters and bytes the text can decode to: an escape is one byte, and
+        # UTF-8 takes at most 4 bytes a character. Either bound keeps what is decoded
+        # bounded: at most 12 raw characters a character, 3 a byte
         return raw, None
     user_agent = unquote(raw) if "%" in raw else raw
-    return user_agent, classify(user_agent)
+    return head(user_agent), classify(user_agent)
 
 
 @lru_cache(maxsize=16384)

