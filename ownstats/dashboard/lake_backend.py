@@ -29,6 +29,7 @@ a query that reads events without a bound is never answered here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import shutil
@@ -96,6 +97,17 @@ def _damage(path: Path, md5: str | None, con: duckdb.DuckDBPyConnection) -> str 
     finally:
         cursor.close()
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str) -> exp.Expression | None:
+    """A query's tree, read and never changed here; cached, as ``to_duckdb`` is: a page
+    sends the same dozen statements on every load, and parsing them under the lock was
+    a tenth of a warm load."""
+    try:
+        return sqlglot.parse_one(sql, read="athena")
+    except sqlglot.errors.SqlglotError:
+        return None
 
 
 def _literal_day(node: exp.Expression | None) -> str | None:
@@ -316,9 +328,8 @@ class LakeBackend:
         read); None if it cannot be answered here. Each table reference counts with its
         own query's ``event_date`` range: a cut of today next to thirty rolled-up days
         loads today only."""
-        try:
-            tree = sqlglot.parse_one(sql, read="athena")
-        except sqlglot.errors.SqlglotError:
+        tree = _parsed(sql)
+        if tree is None:
             return None
         today = self.today()
         recent = {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
