@@ -594,11 +594,11 @@ class LakeBackend:
         main = self._main
         in_days = f"{PARTITION} IN ({', '.join(sql_string(d) for d in lacking)})"
         with self._transaction() as cur:
-            # temporary tables shadow main's for this cursor only: each view's SQL reads
+            # temporary objects shadow main's for this cursor only: each view's SQL reads
             # these days' deduplicated events, visits and (exit_pages) pages
-            for table in (BASE_VIEW, VISITS_VIEW):
+            for table in (BASE_VIEW, VISITS_VIEW):  # views: nothing is copied
                 cur.execute(
-                    f'CREATE TEMP TABLE "{table}" AS SELECT * FROM {main}."{table}" WHERE {in_days}'
+                    f'CREATE TEMP VIEW "{table}" AS SELECT * FROM {main}."{table}" WHERE {in_days}'
                 )
             for name in todo:
                 cur.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM live."{name}"')
