@@ -35,7 +35,8 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -218,15 +219,12 @@ class NoAthena:
 def measure_rollups(events: int, days: int) -> dict[str, Any]:
     """The page served by the function's own engine (``lake_backend``) over the
     compactor's rollups: per period, a cold load (empty /tmp) and a warm one."""
-    from mangum import Mangum
     from views_bench import generate
 
     from lake_compactor.roll_up import roll_up
     from lake_compactor.store import LocalStore
-    from ownstats.dashboard.hosted import RoutedBackend, build_hosted_app
-    from ownstats.dashboard.lake_backend import LakeBackend
 
-    out: dict[str, Any] = {"periods": {}}
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"
         out["events"] = generate(lake, events, days)
@@ -247,36 +245,120 @@ def measure_rollups(events: int, days: int) -> dict[str, Any]:
         # so the function computes today from its events, as it mostly has to on AWS
         late = next(today_dir.glob("late-*.parquet"))
         late.rename(late.with_name("later-" + late.name.removeprefix("late-")))
-        minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
-        for period in (*PERIODS, "30d source=Google"):
-            name, _, filtered = period.partition(" ")
-            filters = dict([filtered.split("=", 1)]) if filtered else {}
-            store = CountingStore(LocalStore(lake))
-            athena = NoAthena()
-            fast = LakeBackend(store, Path(tmp) / f"cache-{len(out['periods'])}", today=minute.date)
-            routed = RoutedBackend(fast, athena)
-            handler = Mangum(
-                build_hosted_app(routed, [SITE, "docs.example.com", "shop.example.org"],
-                                 cache_ttl_s=0, now=lambda: minute),
-                lifespan="off",
-            )  # fmt: skip
-            loads = []
-            for _ in range(3):  # cold (empty cache), then warm
-                before = (store.gets, store.lists, store.bytes)
-                fast._checked = float("-inf")  # each load re-reads the index and listing
-                timer = time.perf_counter()
-                statuses = [handler(event(path, query), None)["statusCode"]
-                            for path, query in page_requests(name, **filters)]  # fmt: skip
-                loads.append({
-                    "ms": (time.perf_counter() - timer) * 1000,
-                    "gets": store.gets - before[0], "lists": store.lists - before[1],
-                    "mb": (store.bytes - before[2]) / 1e6,
-                    "non_200": [x for x in statuses if x != 200],
-                })  # fmt: skip
-            out["periods"][period] = {
-                "cold": loads[0], "warm": loads[2], "athena": len(athena.asked),
-                "answered": routed.answered, "loaded_days": sorted(fast._loaded),
-            }  # fmt: skip
+        out["periods"] = page_loads(lake, Path(tmp), (*PERIODS, "30d source=Google"))
+    return out
+
+
+def page_loads(lake: Path, tmp: Path, periods: Sequence[str]) -> dict[str, Any]:
+    """Each period's first page load over ``lake``: cold (empty cache), then warm."""
+    from mangum import Mangum
+
+    from lake_compactor.store import LocalStore
+    from ownstats.dashboard.hosted import RoutedBackend, build_hosted_app
+    from ownstats.dashboard.lake_backend import LakeBackend
+
+    minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    found: dict[str, Any] = {}
+    for period in periods:
+        name, _, filtered = period.partition(" ")
+        filters = dict([filtered.split("=", 1)]) if filtered else {}
+        store = CountingStore(LocalStore(lake))
+        athena = NoAthena()
+        fast = LakeBackend(store, tmp / f"cache-{len(found)}", today=minute.date)
+        routed = RoutedBackend(fast, athena)
+        handler = Mangum(
+            build_hosted_app(routed, [SITE, "docs.example.com", "shop.example.org"],
+                             cache_ttl_s=0, now=lambda: minute),
+            lifespan="off",
+        )  # fmt: skip
+        loads = []
+        for _ in range(3):  # cold (empty cache), then warm
+            before = (store.gets, store.lists, store.bytes)
+            fast._checked = float("-inf")  # each load re-reads the index and listing
+            timer = time.perf_counter()
+            statuses = [handler(event(path, query), None)["statusCode"]
+                        for path, query in page_requests(name, **filters)]  # fmt: skip
+            loads.append({
+                "ms": (time.perf_counter() - timer) * 1000,
+                "gets": store.gets - before[0], "lists": store.lists - before[1],
+                "mb": (store.bytes - before[2]) / 1e6,
+                "non_200": [x for x in statuses if x != 200],
+            })  # fmt: skip
+        found[period] = {
+            "cold": loads[0], "warm": loads[2], "athena": len(athena.asked),
+            "answered": routed.answered, "loaded_days": sorted(fast._loaded),
+            "older_days": sorted(fast.older_read), "asked": athena.asked,
+        }  # fmt: skip
+    return found
+
+
+def measure_scale(month_events: int, days: int = 30) -> dict[str, Any]:
+    """A month at the rate of ``month_events``, simulated: yesterday's and today's
+    events in full (the generator's days, four files each), their rollups computed by
+    the compactor, and the other days' rollups copies of today's rows under their own
+    dates (their events are not written: an unfiltered page reads a closed day's events
+    only for the comparison's cut of one day, which falls on yesterday for "today", and
+    a filtered view at this size goes to Athena by design). Then one more delivery for
+    today, as between two compactor runs on AWS."""
+    import duckdb
+    from views_bench import generate
+
+    from lake_compactor.roll_up import _md5, roll_up
+    from lake_compactor.rollups import (
+        INDEX_KEY,
+        month_key,
+        read_rollups,
+        rollup_views,
+        sql_string,
+    )
+    from lake_compactor.store import LocalStore
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Path(tmp) / "lake"
+        out["events"] = generate(lake, 2 * (month_events // days), 2)
+        today_dir = max((lake / "events").iterdir())
+        out["today_mb"] = sum(p.stat().st_size for p in today_dir.glob("*.parquet")) / 1e6
+        started = time.perf_counter()
+        roll_up(LocalStore(lake), workdir=Path(tmp) / "work")
+        out["rollup_day_s"] = time.perf_counter() - started
+        index = json.loads((lake / INDEX_KEY).read_text())
+        today = datetime.fromisoformat(today_dir.name.split("=", 1)[1]).date()
+        others = [(today - timedelta(days=n)).isoformat() for n in range(2, days)]
+        con = duckdb.connect()
+        for view in rollup_views():
+            source = lake / month_key(view, today.isoformat()[:7])
+            if not source.is_file():  # no rows today (the compactor writes no object)
+                continue
+            for month in sorted({d[:7] for d in others}):
+                dates = ", ".join(f"({sql_string(d)})" for d in others if d.startswith(month))
+                parts = [
+                    f"SELECT r.* REPLACE (d.day AS event_date) FROM "
+                    f"{read_rollups(sql_string(str(source)))} AS r "
+                    f"CROSS JOIN (VALUES {dates}) AS d(day)"
+                ]
+                if month == today.isoformat()[:7]:
+                    parts.append(f"SELECT * FROM {read_rollups(sql_string(str(source)))}")
+                target = lake / month_key(view, month)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                staged = target.with_name("staged.parquet")
+                con.execute(
+                    f"COPY ({' UNION ALL '.join(parts)}) TO {sql_string(str(staged))} "
+                    "(FORMAT parquet, COMPRESSION zstd)"
+                )
+                staged.replace(target)
+                key = target.relative_to(lake).as_posix()
+                rows = con.execute(f"SELECT count(*) FROM '{target}'").fetchone()[0]  # type: ignore[index]
+                index["files"][key] = {"size": target.stat().st_size, "md5": _md5(target),
+                                       "rows": rows}  # fmt: skip
+        con.close()
+        for day in others:
+            index["days"][day] = {"signature": "simulated: no events listed"}
+        (lake / INDEX_KEY).write_text(json.dumps(index))
+        out["rollup_mb"] = sum(m["size"] for m in index["files"].values()) / 1e6
+        newest = max(today_dir.glob("*.parquet"))
+        newest.rename(newest.with_name("later-" + newest.name))
+        out["periods"] = page_loads(lake, Path(tmp), PERIODS)
     return out
 
 
@@ -408,6 +490,18 @@ def measure_lambda(runs: int) -> dict[str, Any]:
     }
 
 
+def print_loads(periods: dict[str, Any]) -> None:
+    print("  period      Athena  cold ms  GETs  LIST  MB    warm ms  GETs  LIST  MB   days loaded")
+    for period, f in periods.items():
+        c, w = f["cold"], f["warm"]
+        failed = c["non_200"] + w["non_200"]
+        print(f"  {period:10s} {f['athena']:6d} {c['ms']:8.0f} {c['gets']:5d} {c['lists']:5d} "
+              f"{c['mb']:5.2f} {w['ms']:8.0f} {w['gets']:5d} {w['lists']:5d} {w['mb']:5.2f}   "
+              f"{','.join(d[5:] for d in f['loaded_days'])}"
+              f"{'; older rollups: ' + ','.join(d[5:] for d in f['older_days']) if f['older_days'] else ''}"
+              f"{f'  non-200: {failed}' if failed else ''}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -419,7 +513,27 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the page served from rollups (skip Athena's figures)",
     )
+    parser.add_argument(
+        "--month-events",
+        type=int,
+        help="instead: a month at this rate, today's events in full and the other days' "
+        "rollups simulated (e.g. 100000000)",
+    )
     args = parser.parse_args(argv)
+
+    if args.month_events:
+        s = measure_scale(args.month_events, args.days)
+        print(
+            f"AT {args.month_events:,} EVENTS A MONTH (simulated): yesterday and today "
+            f"{s['events']:,} events (today {s['today_mb']:.1f} MB of Parquet; their rollups "
+            f"in {s['rollup_day_s']:.1f} s), {args.days - 2} other days as rollups only; "
+            f"{s['rollup_mb']:.2f} MB of rollups"
+        )
+        print_loads(s["periods"])
+        for period, f in s["periods"].items():
+            for sql in f["asked"]:
+                print(f"  {period}: Athena asked {' '.join(sql.split())[:100]}")
+        return 0
 
     r = measure_rollups(args.events, args.days)
     print(
@@ -427,14 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         f"rolled up {r['rollup_days']} days in {r['rollup_all_s']:.1f} s "
         f"({r['rollup_mb']:.2f} MB of rollups), one changed day in {r['rollup_day_s']:.2f} s"
     )
-    print("  period      Athena  cold ms  GETs  LIST  MB    warm ms  GETs  LIST  MB   days loaded")
-    for period, f in r["periods"].items():
-        c, w = f["cold"], f["warm"]
-        failed = c["non_200"] + w["non_200"]
-        print(f"  {period:10s} {f['athena']:6d} {c['ms']:8.0f} {c['gets']:5d} {c['lists']:5d} "
-              f"{c['mb']:5.2f} {w['ms']:8.0f} {w['gets']:5d} {w['lists']:5d} {w['mb']:5.2f}   "
-              f"{','.join(d[5:] for d in f['loaded_days'])}"
-              f"{f'  non-200: {failed}' if failed else ''}")  # fmt: skip
+    print_loads(r["periods"])
     if args.rollups_only:
         return 0
 
