@@ -12,12 +12,14 @@ owner can look at it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from stream_processor.schema import EVENT_COLUMNS
 
 __all__ = [
+    "PARQUET_PATH",
     "QUARANTINE_PREFIX",
     "REQUIRED_COLUMNS",
     "file_problem",
@@ -25,6 +27,8 @@ __all__ = [
     "schema_problem",
 ]
 
+#: a Parquet file's path in a DuckDB error message: a read that fails names the file
+PARQUET_PATH = re.compile(r"(/[^'\"\n]+?\.parquet)")
 #: bad files move here, keeping their key below it: ``quarantine/events/event_date=…/x``
 QUARANTINE_PREFIX = "quarantine/"
 #: what an event cannot be deduplicated, placed or counted without

@@ -33,7 +33,7 @@ from lake_compactor.rollups import (
     is_day_aggregate,
 )
 from lake_compactor.store import LocalStore
-from lake_compactor.validate import file_problem
+from lake_compactor.validate import PARQUET_PATH, file_problem
 from ownstats.lake import events_dir
 from ownstats.results import QueryError, QueryResult
 from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
@@ -49,8 +49,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-#: a Parquet path as DuckDB's errors quote it
-_PARQUET_PATH = re.compile(r"(/[^'\"\n]+?\.parquet)")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -648,7 +646,7 @@ class Engine:
         """After a read failed: quarantine the lake files the error names that are bad
         (a damaged data page behind an intact footer); whether any was."""
         moved = False
-        for name in set(_PARQUET_PATH.findall(str(error))):
+        for name in set(PARQUET_PATH.findall(str(error))):
             path = Path(name)
             if path.is_relative_to(events_dir(self.data_dir)):
                 moved |= self._set_aside_if_bad(path, read_all=True)

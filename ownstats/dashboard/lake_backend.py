@@ -61,6 +61,7 @@ from lake_compactor.rollups import (
     rollup_views,
     sql_string,
 )
+from lake_compactor.validate import PARQUET_PATH
 from ownstats.results import QueryError, QueryResult
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "LakeBackend", "date_bounds"]
@@ -80,15 +81,15 @@ _NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensi
 
 
 def _damage(path: Path, md5: str | None, con: duckdb.DuckDBPyConnection) -> str | None:
-    """Why a fetched object cannot be used (None if it can): its bytes are not those the
-    index names, or DuckDB cannot read it as Parquet."""
+    """Why a fetched rollup object cannot be used (None if it can): its bytes are not
+    those the index names (the compactor wrote them as DuckDB read them back), or, for
+    an index without digests, DuckDB cannot read it as Parquet."""
     if md5 is not None:
         digest = hashlib.md5(usedforsecurity=False)
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-        if digest.hexdigest() != md5:
-            return "its bytes differ from the index's MD5"
+        return None if digest.hexdigest() == md5 else "its bytes differ from the index's MD5"
     cursor = con.cursor()
     try:
         cursor.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(path))})").fetchall()
@@ -509,9 +510,9 @@ class LakeBackend:
                 return None
         return target
 
-    def _fetch_event_file(self, obj: StoredObject, day: str) -> Path | None:
-        """The events object in the cache, or None if it is no readable Parquet (left
-        out of the day, counted, named in one log line; the compactor sets it aside)."""
+    def _fetch_event_file(self, obj: StoredObject, day: str) -> Path:
+        """The events object in the cache (a damaged one is found when the day is read,
+        ``_load``)."""
         target = self.cache_dir / "events" / f"{PARTITION}={day}" / obj.key.rsplit("/", 1)[1]
         if not target.name.endswith(".parquet"):
             target = target.with_name(target.name + ".parquet")
@@ -519,12 +520,6 @@ class LakeBackend:
             self._keep(self.store.fetch(obj.key, self.cache_dir / "incoming"), target)
             self.gets += 1
             self.bytes_fetched += obj.size
-            problem = _damage(target, None, self._con)
-            if problem:
-                target.unlink(missing_ok=True)
-                self.set_aside += 1
-                log.warning("dashboard: events object %s left out (%s)", obj.key, problem)
-                return None
         return target
 
     # -- loaded days ------------------------------------------------------------------------
@@ -540,14 +535,39 @@ class LakeBackend:
         for day in days:
             objects = sorted(self._partitions.get(day, []), key=lambda o: o.key)
             with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
-                found = list(pool.map(self._fetch_event_file, objects, [day] * len(objects)))
-            fetched = [path for path in found if path is not None]
+                fetched = list(pool.map(self._fetch_event_file, objects, [day] * len(objects)))
             keep = {f.name for f in fetched}
             for old in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet"):
                 if old.name not in keep:  # compacted away: out of the views, deleted later
                     self._garbage.append(old)
             self._files[day] = fetched
             files += fetched
+        while True:
+            try:
+                self._read(days, files)
+                break
+            except duckdb.Error as err:
+                # a damaged events object (a footer or data page DuckDB cannot read) is
+                # left out of its day, as local mode sets it aside, and the days read
+                # again; any other error is the caller's (the query goes to Athena)
+                named = {Path(p) for p in PARQUET_PATH.findall(str(err))} & set(files)
+                if not named:
+                    raise
+                for path in named:
+                    day = path.parent.name.split("=", 1)[1]
+                    self._files[day].remove(path)
+                    files.remove(path)
+                    path.unlink(missing_ok=True)
+                    self.set_aside += 1
+                    log.warning(
+                        "dashboard: events object %s left out: %s",
+                        f"events/{path.parent.name}/{path.name}", str(err).splitlines()[0][:200],
+                    )  # fmt: skip
+        for day in days:
+            self._loaded[day] = day_signature(self._partitions.get(day, []))
+
+    def _read(self, days: list[str], files: list[Path]) -> None:
+        """Days' events into the kept tables (or read in place), in one transaction."""
         main = self._main
         in_days = f"{PARTITION} IN ({', '.join(sql_string(d) for d in days)})"
         # a day's visits stored by the compactor from exactly these objects are read,
@@ -593,8 +613,6 @@ class LakeBackend:
         self.visits_read += len(visits)
         self._in_place.update(in_place)
         self.merged_read += len(in_place)
-        for day in days:
-            self._loaded[day] = day_signature(self._partitions.get(day, []))
 
     def _compute(self, views: set[str], days: list[str]) -> None:
         """The rows of the rolled-up ``views`` (each with the views it reads) for loaded
