@@ -10,8 +10,10 @@ that fails the test if asked, except where a test wants it asked.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +27,7 @@ from moto import mock_aws
 from starlette.testclient import TestClient
 
 from lake_compactor.merge import merge
-from lake_compactor.policy import Policy, run_id
+from lake_compactor.policy import Policy, StoredObject, run_id
 from lake_compactor.roll_up import roll_up
 from lake_compactor.store import S3Store
 from ownstats.dashboard import hosted
@@ -499,6 +501,72 @@ def test_a_day_too_big_to_load_is_read_from_its_older_rollups_not_from_athena(
             # the live counter reads today's events: too many here, so Athena's job
             remote.get("/api/page", params={**query, "live": "1"})
     assert athena.asked and all("current_visitors" in q or "FROM events" in q for q in athena.asked)
+
+
+class Aged:
+    """The bucket as S3 lists it a day later: every object a day old but the newest
+    delivery (moto dates every upload now)."""
+
+    def __init__(self, store: S3Store) -> None:
+        self.store = store
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        return [
+            o if "/later-" in o.key else dataclasses.replace(o, modified=o.modified - 86_400)
+            for o in self.store.list(prefix)
+        ]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize("late_by_s", [60, 3600], ids=["fresh", "idle for an hour"])
+def test_the_live_counter_and_freshness_of_a_day_too_big_read_its_newest_objects(
+    bucket: S3Store, lake: Path, tmp_path: Path, late_by_s: int
+) -> None:
+    """Today is more than the function loads: the live counter and the freshness check
+    read only the objects written in the last ten minutes (which hold every event of
+    those minutes). The newest event so found is the day's only if it falls within
+    them: a site idle for an hour sends the freshness check to Athena."""
+    today = DAYS[2]
+    written = time.time()  # moto's LastModified of what the test uploads
+    clock = written + late_by_s
+    newest = datetime.fromtimestamp(written - 30, UTC).replace(tzinfo=None)
+    late = [dict(e) for e in generate(seed=22) if e["event_date"] == today][:5]
+    for n, event in enumerate(late):
+        event["event_id"] = f"newest-{n}"
+        event["event_time"] = int(newest.replace(tzinfo=UTC).timestamp() * 1000)
+    extra = tmp_path / "extra"
+    sink = LakeSink(extra, max_buffer_rows=1000, compact_threshold=100_000)
+    assert sink.put(late) == []
+    sink.close()
+    for path in (extra / "events").rglob("*.parquet"):
+        bucket.upload(path, f"events/event_date={today}/later-{path.name}")
+    sizes = {d: sum(o.size for o in bucket.list(f"events/event_date={d}/")) for d in DAYS}
+    athena = NoAthena(allowed=True)
+    fast = LakeBackend(
+        Aged(bucket), tmp_path / "cache", today=NOW.date, max_event_bytes=sizes[today] - 1,
+        clock=lambda: clock,
+    )  # fmt: skip
+    app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, athena), [SITE], require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0,
+    )  # fmt: skip
+    query = {"site": SITE, "panels": "pages", "period": "custom", "from": DAYS[0],
+             "to": today, "live": "1"}  # fmt: skip
+    with TestClient(app) as client:
+        page = client.get("/api/page", params=query).json()
+    assert today not in fast._loaded
+    if late_by_s < fast.tail_s:
+        assert athena.asked == [] and fast.tail_answered == 2
+        assert page["freshness"]["newest_event_at"].startswith(
+            newest.replace(tzinfo=UTC).isoformat()[:19]
+        )
+        # (the view bounds its days by the real clock's date: these March days are older)
+        assert page["current_visitors"]["visitors"] == 0
+    else:  # not provable from the newest objects: Athena's (the stand-in answers nothing)
+        assert fast.tail_answered == 1
+        assert len(athena.asked) == 1 and "max(event_time)" in athena.asked[0]
 
 
 def test_days_without_rollups_are_read_from_events_and_big_ranges_go_to_athena(
