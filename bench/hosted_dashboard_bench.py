@@ -288,6 +288,7 @@ def page_loads(lake: Path, tmp: Path, periods: Sequence[str]) -> dict[str, Any]:
             "cold": loads[0], "warm": loads[2], "athena": len(athena.asked),
             "answered": routed.answered, "loaded_days": sorted(fast._loaded),
             "older_days": sorted(fast.older_read), "asked": athena.asked,
+            "tail": fast.tail_answered,
         }  # fmt: skip
     return found
 
@@ -356,8 +357,26 @@ def measure_scale(month_events: int, days: int = 30) -> dict[str, Any]:
             index["days"][day] = {"signature": "simulated: no events listed"}
         (lake / INDEX_KEY).write_text(json.dumps(index))
         out["rollup_mb"] = sum(m["size"] for m in index["files"].values()) / 1e6
-        newest = max(today_dir.glob("*.parquet"))
-        newest.rename(newest.with_name("later-" + newest.name))
+        # what Firehose has delivered since: one object a minute for the last ten minutes,
+        # each a minute of traffic; everything else was written an hour ago or more
+        import os
+        import random
+
+        import pyarrow.parquet as pq
+        from views_bench import last_second, write_flush
+
+        hour_ago = time.time() - 3600
+        for path in (lake / "events").rglob("*.parquet"):
+            os.utime(path, (hour_ago, hour_ago))
+        sample = pq.read_table(min(today_dir.glob("*.parquet")))
+        rng = random.Random(7)
+        per_minute = max(1, month_events // (days * 24 * 60))
+        for minute in range(10):
+            flush = last_second(sample, min(per_minute, sample.num_rows), rng, f"late{minute}")
+            path = write_flush(today_dir, flush, f"later-{minute:02}")
+            at = time.time() - 60 * (9 - minute)
+            os.utime(path, (at, at))
+        out["delivered"] = 10 * min(per_minute, sample.num_rows)
         out["periods"] = page_loads(lake, Path(tmp), PERIODS)
     return out
 
@@ -495,11 +514,16 @@ def print_loads(periods: dict[str, Any]) -> None:
     for period, f in periods.items():
         c, w = f["cold"], f["warm"]
         failed = c["non_200"] + w["non_200"]
+        notes = [",".join(d[5:] for d in f["loaded_days"])]
+        if f["older_days"]:
+            notes.append("older rollups: " + ",".join(d[5:] for d in f["older_days"]))
+        if f["tail"]:
+            notes.append(f"from the newest objects: {f['tail']} statements")
+        if failed:
+            notes.append(f"non-200: {failed}")
         print(f"  {period:10s} {f['athena']:6d} {c['ms']:8.0f} {c['gets']:5d} {c['lists']:5d} "
               f"{c['mb']:5.2f} {w['ms']:8.0f} {w['gets']:5d} {w['lists']:5d} {w['mb']:5.2f}   "
-              f"{','.join(d[5:] for d in f['loaded_days'])}"
-              f"{'; older rollups: ' + ','.join(d[5:] for d in f['older_days']) if f['older_days'] else ''}"
-              f"{f'  non-200: {failed}' if failed else ''}")  # fmt: skip
+              f"{'; '.join(notes)}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -527,7 +551,8 @@ def main(argv: list[str] | None = None) -> int:
             f"AT {args.month_events:,} EVENTS A MONTH (simulated): yesterday and today "
             f"{s['events']:,} events (today {s['today_mb']:.1f} MB of Parquet; their rollups "
             f"in {s['rollup_day_s']:.1f} s), {args.days - 2} other days as rollups only; "
-            f"{s['rollup_mb']:.2f} MB of rollups"
+            f"{s['rollup_mb']:.2f} MB of rollups; then {s['delivered']:,} events delivered "
+            "in the last 10 minutes, one object a minute"
         )
         print_loads(s["periods"])
         for period, f in s["periods"].items():
