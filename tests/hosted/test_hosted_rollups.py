@@ -231,6 +231,28 @@ def test_the_stats_api_answers_hosted_as_locally_without_athena(
     assert athena.asked == []
 
 
+def deliver(
+    bucket: S3Store, events: list[dict[str, Any]], day: str, extra: Path, prefix: str
+) -> Path:
+    """A Firehose delivery for ``day``: ``events`` written as the lake writer writes
+    them (under ``extra``) and uploaded as ``<prefix>-<name>``; returns ``extra``."""
+    sink = LakeSink(extra, max_buffer_rows=1000, compact_threshold=100_000)
+    assert sink.put(events) == []
+    sink.close()
+    for path in (extra / "events").rglob("*.parquet"):
+        bucket.upload(path, f"events/event_date={day}/{prefix}-{path.name}")
+    return extra
+
+
+def same_pages(remote: TestClient, local: TestClient, queries: list[dict[str, str]]) -> None:
+    """Each query's ``/api/page`` from the function equals local mode's."""
+    for query in queries:
+        got = remote.get("/api/page", params=query)
+        want = local.get("/api/page", params=query)
+        assert got.status_code == want.status_code == 200, got.text[:300]
+        assert normal(got.json()) == normal(want.json()), query
+
+
 def compact_day(bucket: S3Store, day: str, tmp_path: Path, lake: Path | None = None) -> None:
     """Replace ``day``'s objects by one day-compaction's output (its merge, as the
     compactor names it); with ``lake``, a copy of the local lake gets the same files."""
@@ -273,11 +295,7 @@ def test_a_filtered_page_reads_stored_visits_and_a_merged_day_as_it_is(
     with Engine(lake) as engine:
         local_app = build_app(engine, now=lambda: NOW)
         with TestClient(hosted_app) as remote, TestClient(local_app) as local:
-            for query in queries:
-                got = remote.get("/api/page", params=query)
-                want = local.get("/api/page", params=query)
-                assert got.status_code == want.status_code == 200, got.text[:300]
-                assert normal(got.json()) == normal(want.json()), query
+            same_pages(remote, local, queries)
     assert athena.asked == []
     # every day's rollups were computed from the objects it holds: each day's visits are
     # its stored object; DAYS[0] alone is one day-compaction's output
@@ -426,11 +444,7 @@ def test_a_damaged_rollup_object_is_set_aside_and_its_days_computed_from_events(
     with Engine(lake) as engine:
         local_app = build_app(engine, now=lambda: NOW)
         with TestClient(hosted_app) as remote, TestClient(local_app) as here:
-            for query in queries:
-                got = remote.get("/api/page", params=query)
-                want = here.get("/api/page", params=query)
-                assert got.status_code == want.status_code == 200, got.text[:300]
-                assert normal(got.json()) == normal(want.json()), query
+            same_pages(remote, here, queries)
             gets = fast.gets
             clock["t"] += fast.refresh_s + 1
             assert remote.get("/api/page", params=queries[0]).status_code == 200
@@ -459,10 +473,7 @@ def test_a_damaged_events_object_is_left_out_of_its_day_as_local_mode_does(
     with Engine(local) as engine:
         local_app = build_app(engine, now=lambda: NOW)
         with TestClient(hosted_app) as remote, TestClient(local_app) as here:
-            got = remote.get("/api/page", params=query)
-            want = here.get("/api/page", params=query)
-            assert got.status_code == want.status_code == 200, got.text[:300]
-            assert normal(got.json()) == normal(want.json())
+            same_pages(remote, here, [query])
     assert fast.set_aside == 1
     named = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert len(named) == 1 and key in named[0]
@@ -492,10 +503,7 @@ def test_a_day_too_big_to_load_is_read_from_its_older_rollups_not_from_athena(
     with Engine(lake) as engine:  # the events the rollups were computed from
         local_app = build_app(engine, now=lambda: NOW)
         with TestClient(hosted_app) as remote, TestClient(local_app) as here:
-            got = remote.get("/api/page", params=query)
-            want = here.get("/api/page", params=query)
-            assert got.status_code == want.status_code == 200, got.text[:300]
-            assert normal(got.json()) == normal(want.json())
+            same_pages(remote, here, [query])
             assert athena.asked == [] and fast.older_read == {today}
             assert today not in fast._loaded
             # the live counter reads today's events: too many here, so Athena's job
@@ -536,12 +544,7 @@ def test_the_live_counter_and_freshness_of_a_day_too_big_read_its_newest_objects
     for n, event in enumerate(late):
         event["event_id"] = f"newest-{n}"
         event["event_time"] = int(newest.replace(tzinfo=UTC).timestamp() * 1000)
-    extra = tmp_path / "extra"
-    sink = LakeSink(extra, max_buffer_rows=1000, compact_threshold=100_000)
-    assert sink.put(late) == []
-    sink.close()
-    for path in (extra / "events").rglob("*.parquet"):
-        bucket.upload(path, f"events/event_date={today}/later-{path.name}")
+    deliver(bucket, late, today, tmp_path / "extra", "later")
     sizes = {d: sum(o.size for o in bucket.list(f"events/event_date={d}/")) for d in DAYS}
     athena = NoAthena(allowed=True)
     fast = LakeBackend(
@@ -682,12 +685,7 @@ def test_a_new_delivery_is_seen_after_the_refresh_interval(
         for n, event in enumerate(late):
             event["event_id"] = f"late-{n}"
             event["visitor_id"] = f"late-visitor-{n % 9}"
-        extra = tmp_path / "extra"
-        sink = LakeSink(extra, max_buffer_rows=1000, compact_threshold=100_000)
-        assert sink.put(late) == []
-        sink.close()
-        for path in (extra / "events").rglob("*.parquet"):
-            bucket.upload(path, f"events/event_date={late_day}/late-{path.name}")
+        extra = deliver(bucket, late, late_day, tmp_path / "extra", "late")
         # within the refresh interval the function answers from what it has
         assert client.get("/api/page", params=query).json() == before
         clock["t"] += fast.refresh_s + 1
