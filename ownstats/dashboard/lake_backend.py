@@ -15,11 +15,15 @@ dashboard's SQL itself:
   sessionised once per change of the day's objects): those days, any day a query needs
   rows of (a cut of a closed day for "previous period until now", a filtered panel's
   visits) and, for the live counter, today and yesterday, while the events involved
-  stay under ``max_event_bytes``. A closed day that one day-compaction wrote, with its
-  visits stored, is read where it lies (its files and visits object are the
-  ``events_deduped`` and ``sessions`` rows, copied nowhere);
-- anything beyond that (a filtered year) is not answered here: ``answers`` says so and
-  the caller (``hosted.RoutedBackend``) asks Athena.
+  stay under ``max_event_bytes``. A day's visits stored by the compactor from the
+  objects it holds now are read, not computed; a closed day that one day-compaction
+  wrote is read where it lies (its files are its ``events_deduped`` rows, copied
+  nowhere);
+- a day too big to load (today at ~50 M page views a month and more) answers its
+  rolled-up views from its rollups as the compactor last wrote them, and the live
+  counter and freshness check from its objects of the last ``TAIL_S`` seconds;
+- anything beyond that (a filtered year, a cut of a day too big) is not answered here:
+  ``answers`` says so and the caller (``hosted.RoutedBackend``) asks Athena.
 
 Which days a query needs is read from its own ``event_date`` predicates (every query of
 ``ownstats.dashboard.queries`` bounds its range so, as partition pruning on Athena needs);
