@@ -623,10 +623,20 @@ class LakeBackend:
         if not days:
             return
         files: list[Path] = []
+        # every day's objects side by side (a month of compacted days is 30 objects of
+        # one each: fetched a day at a time, a cold load waited for 30 S3 latencies)
+        wanted = [
+            (o, day)
+            for day in days
+            for o in sorted(self._partitions.get(day, []), key=lambda o: o.key)
+        ]
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            paths = list(pool.map(lambda item: self._fetch_event_file(*item), wanted))
+        by_day: dict[str, list[Path]] = {day: [] for day in days}
+        for (_, day), path in zip(wanted, paths, strict=True):
+            by_day[day].append(path)
         for day in days:
-            objects = sorted(self._partitions.get(day, []), key=lambda o: o.key)
-            with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
-                fetched = list(pool.map(self._fetch_event_file, objects, [day] * len(objects)))
+            fetched = by_day[day]
             keep = {f.name for f in fetched}
             for old in (self.cache_dir / "events" / f"{PARTITION}={day}").glob("*.parquet"):
                 if old.name not in keep:  # compacted away: out of the views, deleted later
