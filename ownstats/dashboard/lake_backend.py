@@ -376,7 +376,7 @@ class LakeBackend:
         if tree is None:
             return None
         today = self.today()
-        recent = {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
+        recent = self._recent()
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         needed: set[str] = set()
         stale: set[str] = set()
@@ -416,9 +416,9 @@ class LakeBackend:
             days = rows | stale
             self._tails.pop(sql, None)
             if self._bytes(days | set(self._loaded)) > self.max_event_bytes:
-                if self._bytes(days) > self.max_event_bytes and self._tail(sql, rows, stale):
-                    return True
                 if self._bytes(days) > self.max_event_bytes:
+                    if self._tail(sql, rows, stale):
+                        return True
                     # too much to load: a rolled-up view's day whose rollups hold an older
                     # state (the compactor's last run; today at ~50 M page views a month
                     # and more) is read from them as they are, rather than sent to Athena
@@ -445,7 +445,7 @@ class LakeBackend:
         objects = [
             (o, d) for d in sorted(rows) for o in self._partitions.get(d, ()) if o.modified >= since
         ]
-        if self._bytes_of(o for o, _ in objects) > self.max_event_bytes:
+        if sum(o.size for o, _ in objects) > self.max_event_bytes:
             return False
         with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
             files = list(pool.map(lambda item: self._fetch_event_file(*item), objects))
@@ -455,10 +455,6 @@ class LakeBackend:
     def _recent(self) -> set[str]:
         today = self.today()
         return {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
-
-    @staticmethod
-    def _bytes_of(objects: Any) -> int:
-        return sum(o.size for o in objects)
 
     def _bytes(self, days: set[str]) -> int:
         return sum(o.size for d in days for o in self._partitions.get(d, ()))
@@ -507,13 +503,17 @@ class LakeBackend:
         rollups are fetched, loaded days whose objects changed are loaded again."""
         if self.monotonic() - self._checked < self.refresh_s:
             return
-        in_use = {path for files in self._files.values() for path in files}
-        in_use |= {path for _, files in self._tails.values() for path in files}
-        self._tails = {}  # each statement decides again over the new listing
+        loaded = {path for files in self._files.values() for path in files}
+        tails = {path for _, files in self._tails.values() for path in files}
         for path in self._garbage:
-            if path not in in_use:  # (a day unloaded, then loaded again, reuses its files)
+            # (a day unloaded, then loaded again, reuses its files; so may a tail)
+            if path not in loaded and path not in tails:
                 path.unlink(missing_ok=True)
-        self._garbage = []
+        # each statement decides again over the new listing; the old tails' files go at
+        # the next refresh unless a tail or a load uses them again (a day too big to
+        # load is never loaded, so nothing else would ever delete them)
+        self._garbage = sorted(tails - loaded)
+        self._tails = {}
         index = self.store.get_json(INDEX_KEY) or {}
         self.gets += 1
         listing = self.store.list(self.events_prefix)

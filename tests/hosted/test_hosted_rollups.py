@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from lake_compactor.store import S3Store
 from ownstats.dashboard import hosted
 from ownstats.dashboard.api_keys import KeyStore
 from ownstats.dashboard.app import build_app
-from ownstats.dashboard.lake_backend import LakeBackend, date_bounds
+from ownstats.dashboard.lake_backend import TAIL_S, LakeBackend, date_bounds
 from ownstats.dashboard.queries import BREAKDOWNS
 from ownstats.engine import Engine
 from ownstats.lake import LakeSink
@@ -539,6 +540,7 @@ def test_the_live_counter_and_freshness_of_a_day_too_big_read_its_newest_objects
     today = DAYS[2]
     written = time.time()  # moto's LastModified of what the test uploads
     clock = written + late_by_s
+    ticks = {"t": 0.0}
     newest = datetime.fromtimestamp(written - 30, UTC).replace(tzinfo=None)
     late = [dict(e) for e in generate(seed=22) if e["event_date"] == today][:5]
     for n, event in enumerate(late):
@@ -549,7 +551,7 @@ def test_the_live_counter_and_freshness_of_a_day_too_big_read_its_newest_objects
     athena = NoAthena(allowed=True)
     fast = LakeBackend(
         Aged(bucket), tmp_path / "cache", today=NOW.date, max_event_bytes=sizes[today] - 1,
-        clock=lambda: clock,
+        clock=lambda: clock, monotonic=lambda: ticks["t"],
     )  # fmt: skip
     app = hosted.build_hosted_app(
         hosted.RoutedBackend(fast, athena), [SITE], require_claims=False,
@@ -567,9 +569,29 @@ def test_the_live_counter_and_freshness_of_a_day_too_big_read_its_newest_objects
         )
         # (the view bounds its days by the real clock's date: these March days are older)
         assert page["current_visitors"]["visitors"] == 0
+        # an hour later nothing is that new: the tail's cached files go one refresh after
+        # the refresh that dropped them (a day too big to load is never loaded)
+        cached = sorted((tmp_path / "cache" / "events").rglob("later-*"))
+        assert cached
+        clock += 3600
+        with TestClient(app) as client:
+            for _ in range(2):
+                ticks["t"] += fast.refresh_s + 1
+                client.get("/api/page", params=query)
+        assert not any(path.exists() for path in cached)
     else:  # not provable from the newest objects: Athena's (the stand-in answers nothing)
         assert fast.tail_answered == 1
         assert len(athena.asked) == 1 and "max(event_time)" in athena.asked[0]
+
+
+def test_the_live_counters_window_fits_in_the_tail() -> None:
+    """The tail answers ``current_visitors`` only because its window (its own SQL) is
+    shorter than ``TAIL_S``: a view reaching further back would need older objects."""
+    from athena_views import load_views
+
+    sql = next(v.sql for v in load_views() if v.name == "current_visitors")
+    minutes = [int(m) for m in re.findall(r"INTERVAL '(\d+)' MINUTE", sql, re.IGNORECASE)]
+    assert minutes and max(minutes) * 60 < TAIL_S
 
 
 def test_days_without_rollups_are_read_from_events_and_big_ranges_go_to_athena(
