@@ -173,8 +173,11 @@ def to_duckdb(sql: str) -> str:
 
     tree = sqlglot.parse_one(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
     tree = trino_semantics(tree)
-    tree = tree.transform(_unnest_map_for_duckdb).transform(_min_by_keeps_nulls)
-    return tree.transform(rewrite).sql(dialect="duckdb")
+    # in place: the tree is this call's own (a copy per transform was a quarter of the
+    # time a dashboard query took to translate)
+    for step in (_unnest_map_for_duckdb, _min_by_keeps_nulls, rewrite):
+        tree = tree.transform(step, copy=False)
+    return tree.sql(dialect="duckdb")
 
 
 def create_view_statement(view: View, dialect: str = "athena") -> str:

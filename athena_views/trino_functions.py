@@ -189,10 +189,14 @@ def trino_semantics(tree: Any) -> Any:
     from sqlglot import exp
     from sqlglot.optimizer.annotate_types import annotate_types
 
-    try:
-        annotate_types(tree)
-    except Exception:  # an expression sqlglot cannot type: translate as before
-        return tree
+    # typing a whole query is most of this step's time: only a query with a day-unit
+    # interval or date_add has anything it could change by type
+    candidates = tree.find_all(exp.Interval, exp.DateAdd, exp.DateSub)
+    if any(_unit(node) in _DATE_UNITS for node in candidates):
+        try:
+            annotate_types(tree)
+        except Exception:  # an expression sqlglot cannot type: translate as before
+            return tree
     is_date = lambda n: n.type is not None and n.type.this == exp.DataType.Type.DATE  # noqa: E731
     changes: list[tuple[Any, str]] = []
     for node in tree.find_all(exp.Add, exp.Sub, exp.DateAdd, exp.DateSub, exp.RegexpExtract):
