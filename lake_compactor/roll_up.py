@@ -16,6 +16,11 @@ One run:
    object of each view (the other days' rows kept as they were), upload, then write
    the index. ``time_left`` defers months to the next run.
 
+A day of more events than the hosted dashboard's function loads (``LOAD_LIMIT_BYTES``)
+gets more (``lake_compactor.rollups``): while it is today, its rollups and visits cover
+its whole hours only (the index names the hour, ``until``), and once it is closed, its
+cut visits (``cuts_key``).
+
 Crash safety and idempotence: an object is replaced whole (an S3 PUT) and the index is
 written after the month's objects. A run that dies between them leaves the index with
 the days' old signatures, so the next run recomputes those days and replaces their rows
@@ -35,6 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +49,11 @@ from lake_compactor.merge import connect
 from lake_compactor.policy import StoredObject, partition_of
 from lake_compactor.rollups import (
     INDEX_KEY,
+    LOAD_LIMIT_BYTES,
     PARTITION,
     VISITS_VIEW,
     compute,
+    cuts_key,
     definition,
     files_literal,
     month_key,
@@ -119,9 +127,13 @@ def roll_up(
     views: Sequence[View] | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    load_limit: int = LOAD_LIMIT_BYTES,
 ) -> RollupReport:
     """One rollup step over the store (see the module docstring)."""
     views = load_views() if views is None else views
+    moment = datetime.fromtimestamp(clock(), UTC).replace(tzinfo=None)
+    today = moment.date().isoformat()
+    hour = moment.replace(minute=0, second=0, microsecond=0)
     report = RollupReport()
     started = time.perf_counter()
     index = store.get_json(INDEX_KEY)
@@ -138,8 +150,17 @@ def roll_up(
         if day is not None:
             partitions.setdefault(day, []).append(obj)
     signatures = {day: day_signature(objs) for day, objs in partitions.items()}
+    big = {day for day, objs in partitions.items() if sum(o.size for o in objs) > load_limit}
+    # a day too big to load, while it is today: its whole hours (see the module docstring)
+    until = {today: hour.isoformat()} if today in big else {}
     known = index["days"]
-    changed = {day for day, sig in signatures.items() if known.get(day, {}).get("signature") != sig}
+    changed = {
+        day
+        for day, sig in signatures.items()
+        if known.get(day, {}).get("signature") != sig
+        or known[day].get("until") != until.get(day)
+        or (day in big and day not in until and not known[day].get("cuts"))
+    }
     changed |= set(known) - set(partitions)
     months: dict[str, list[str]] = {}
     for day in changed:
@@ -153,7 +174,7 @@ def roll_up(
             written = _roll_month(
                 store, month, days, partitions, index, views,
                 workdir=workdir / f"rollup-{uuid.uuid4().hex}", threads=threads,
-                memory_limit=memory_limit,
+                memory_limit=memory_limit, until=until, cut_days=big - set(until),
             )  # fmt: skip
         except Exception as err:  # one month's failure must not stop the others
             log.exception("rollups: month %s", month)
@@ -162,6 +183,10 @@ def roll_up(
         for day in days:
             if day in partitions:
                 known[day] = {"signature": signatures[day], "objects": len(partitions[day])}
+                if day in until:
+                    known[day]["until"] = until[day]
+                if cuts_key(day) in index["files"]:
+                    known[day]["cuts"] = True
             else:
                 known.pop(day, None)
         index["updated_at"] = clock()
@@ -186,20 +211,25 @@ def _roll_month(
     workdir: Path,
     threads: int | None,
     memory_limit: str | None,
+    until: dict[str, str],
+    cut_days: set[str],
 ) -> dict[str, int]:
     """Recompute ``days`` of ``month`` and replace them in each view's month object;
-    updates ``index["files"]``; the uploaded keys with their sizes."""
+    updates ``index["files"]``; the uploaded keys with their sizes. A day of ``until``
+    is computed alone over its events before that hour; ``cut_days`` get cut visits."""
     written: dict[str, int] = {}
     try:
         computed: list[dict[str, Path]] = []
         # days computed together (every rolled-up view groups by event_date), so the
         # views are set up once per batch, not once per day; a batch stays under
         # BATCH_BYTES of Parquet so a busy month never meets the function's memory
-        batches: list[list[str]] = []
+        # (a day of ``until`` alone: only its events before the hour)
+        batches: list[list[str]] = [[d] for d in days if d in partitions and d in until]
         size = 0
-        for day in (d for d in days if d in partitions):  # a gone day's rows are dropped below
-            day_bytes = sum(o.size for o in partitions[day])
-            if not batches or size + day_bytes > BATCH_BYTES:
+        first = len(batches)
+        for day in (d for d in days if d in partitions and d not in until):  # (a gone day's
+            day_bytes = sum(o.size for o in partitions[day])  # rows are dropped below)
+            if len(batches) == first or size + day_bytes > BATCH_BYTES:
                 batches.append([])
                 size = 0
             batches[-1].append(day)
@@ -212,14 +242,21 @@ def _roll_month(
                 for obj in sorted(partitions[day], key=lambda o: o.key)
             ]
             con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
+            cutoff = until.get(batch[0])
             try:
-                computed.append(compute(con, fetched, workdir / "out" / str(number), views))
+                computed.append(
+                    compute(
+                        con, fetched, workdir / "out" / str(number), views,
+                        until=datetime.fromisoformat(cutoff) if cutoff else None,
+                        cut_days=[d for d in batch if d in cut_days],
+                    )
+                )  # fmt: skip
             finally:
                 con.close()
             shutil.rmtree(workdir / "in", ignore_errors=True)
         con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
         try:
-            _write_visits(store, con, days, batches, computed, index, workdir, written)
+            _write_visits(store, con, days, batches, computed, index, workdir, written, cut_days)
             for view in rollup_views(views):
                 key = month_key(view, month)
                 new = [c[view] for c in computed]
@@ -282,29 +319,40 @@ def _write_visits(
     index: dict[str, Any],
     workdir: Path,
     written: dict[str, int],
+    cut_days: set[str],
 ) -> None:
-    """Each recomputed day's visits as its own object (``visits_key``); a gone day's is
-    deleted. Before the index, as the month objects: a crash in between leaves the index
-    with the day's old signature, which no reader trusts for the day's new objects."""
+    """Each recomputed day's visits as its own object (``visits_key``), and the cut visits
+    of ``cut_days`` (``cuts_key``, even with no rows: no visit spanned a whole hour); a
+    gone day's are deleted. Before the index, as the month objects: a crash in between
+    leaves the index with the day's old signature, which no reader trusts for the day's
+    new objects."""
+    cut: set[str] = set()
     for batch, paths in zip(batches, computed, strict=True):
-        source = paths.get(VISITS_VIEW)
-        if source is None:
-            continue
-        for day in batch:
-            key = visits_key(day)
-            out = workdir / "visits" / f"{day}.parquet"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            rows = con.execute(
-                f"SELECT count(*) FROM {read_rollups(sql_string(str(source)))} "
-                f"WHERE {PARTITION} = {sql_string(day)}"
-            ).fetchone()[0]  # type: ignore[index]
-            con.execute(
-                f"COPY (SELECT * FROM {read_rollups(sql_string(str(source)))} "
-                f"WHERE {PARTITION} = {sql_string(day)}) "
-                f"TO {sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
-            )
-            _publish(store, out, key, rows, index, written, "visits_written")
+        for kind, keyed, step in (
+            (VISITS_VIEW, visits_key, "visits_written"),
+            ("cuts", cuts_key, "cuts_written"),
+        ):
+            source = paths.get(kind)
+            if source is None:
+                continue
+            for day in batch if kind == VISITS_VIEW else [d for d in batch if d in cut_days]:
+                rows = con.execute(
+                    f"SELECT count(*) FROM {read_rollups(sql_string(str(source)))} "
+                    f"WHERE {PARTITION} = {sql_string(day)}"
+                ).fetchone()[0]  # type: ignore[index]
+                out = workdir / kind / f"{day}.parquet"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                con.execute(
+                    f"COPY (SELECT * FROM {read_rollups(sql_string(str(source)))} "
+                    f"WHERE {PARTITION} = {sql_string(day)}) "
+                    f"TO {sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+                )
+                _publish(store, out, keyed(day), rows, index, written, step)
+                if kind == "cuts":
+                    cut.add(day)
     gone = [visits_key(d) for d in days if not any(d in batch for batch in batches)]
+    # a day recomputed without cut visits (today, or no longer too big) keeps none
+    gone += [cuts_key(d) for d in days if d not in cut]
     stale = [key for key in gone if key in index["files"]]
     if stale:
         store.delete(stale)

@@ -18,6 +18,16 @@ filtered panels) are stored per *day*, not per month (``visits_key``): the hoste
 dashboard fetches a day's visits only when a filtered panel loads that day, instead of
 running the visit windows over its events again (most of a cold filtered load).
 ``events_deduped`` (one row per event) is not stored twice: it is the events.
+
+A day too big for the hosted dashboard's function to load (``LOAD_LIMIT_BYTES`` of
+events, ~50 M page views a month) is never read from its events there, so two more
+things are stored for it. Today's rollups of such a day cover its whole hours only
+(``until``): the page shows today up to that hour and compares it with earlier days up
+to the same hour. And a closed day gets its *cut visits* (``cuts_key``): for each whole
+hour h, the visits that were still going at h, as ``sessions.sql`` gives them over the
+day's events before h. The day's visits before h are then its stored visits that ended
+before h plus those, so "the previous period until 14:00" is read, not computed from
+events (``cut_visits``).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +46,14 @@ from stream_processor.schema import EVENT_COLUMNS, PARTITION_KEYS
 
 __all__ = [
     "BASE_VIEW",
+    "CUT_HOUR",
     "INDEX_KEY",
+    "LOAD_LIMIT_BYTES",
     "PARTITION",
     "ROLLUPS_PREFIX",
     "compute",
     "create_views",
+    "cuts_key",
     "definition",
     "duckdb_type",
     "events_select",
@@ -60,6 +74,12 @@ VISITS_VIEW = "sessions"
 NOT_ROLLED_UP = frozenset({VISITS_VIEW})
 #: what the compactor rolled up, from which events, into which files (JSON, written last)
 INDEX_KEY = ROLLUPS_INDEX_KEY
+#: a day of more events than this (compressed Parquet bytes) is not loaded by the hosted
+#: dashboard's function: it reads the day's rollups, visits and cut visits instead. A day
+#: of 1 M page views a month is ~1 MB; of 100 M, ~90 MB (docs/DASHBOARD.md)
+LOAD_LIMIT_BYTES = 64 * 1024 * 1024
+#: the column of a cut visit that names its hour (the visit as it was at hh:00)
+CUT_HOUR = "until_hour"
 
 
 def sql_string(value: str) -> str:
@@ -169,6 +189,11 @@ def visits_key(day: str) -> str:
     return f"{ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/visits.parquet"
 
 
+def cuts_key(day: str) -> str:
+    """Where a day's cut visits live (beside its visits: ``CUT_HOUR``, ``cut_visits``)."""
+    return f"{ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/cuts.parquet"
+
+
 def month_key(view: str, month: str) -> str:
     """Where a view's rollup rows of one month (``YYYY-MM``) live: one Parquet object per
     view and month, so a year of a view is 12 reads, not 365."""
@@ -180,10 +205,14 @@ def compute(
     files: Sequence[Path],
     out_dir: Path,
     views: Sequence[View] | None = None,
+    *,
+    until: datetime | None = None,
+    cut_days: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Every rollup view's rows for the days of ``files`` (one day's events partition or
     several), each written to ``out_dir/<view>.parquet``, and the visits
-    (``sessions.parquet``); the paths by view.
+    (``sessions.parquet``); the paths by view. ``until`` (naive UTC): only the events
+    before it. ``cut_days``: also those days' cut visits (``cuts.parquet``, key "cuts").
 
     ``con`` is a fresh DuckDB connection. The deduplicated events are staged once in a
     table that shadows ``events_deduped`` and the visits once in one that shadows
@@ -193,6 +222,8 @@ def compute(
     views = load_views() if views is None else views
     out_dir.mkdir(parents=True, exist_ok=True)
     source = events_select(files_literal(files)) if files else empty_events_select()
+    if until is not None:
+        source = f"SELECT * FROM ({source}) WHERE event_time < {_timestamp(until)}"
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA IF NOT EXISTS live")
     con.execute(f"CREATE OR REPLACE VIEW live.events AS {source}")
@@ -222,7 +253,67 @@ def compute(
             f"TO {sql_string(str(path))} (FORMAT parquet, COMPRESSION zstd)"
         )
         written[name] = path
+    if cut_days and VISITS_VIEW in names:
+        written["cuts"] = _cut_visits(con, cut_days, out_dir / "cuts.parquet")
     return written
+
+
+def _timestamp(moment: datetime) -> str:
+    return f"TIMESTAMP '{moment.isoformat(sep=' ', timespec='milliseconds')}'"
+
+
+def _cut_visits(con: Any, days: Sequence[str], path: Path) -> Path:
+    """The cut visits of ``days`` (``main.sessions`` and ``main.events_deduped`` staged by
+    ``compute``): for each whole hour h from 1 to 23, each visit that began before h
+    and has an event at or after it, recomputed by ``sessions.sql`` over its events
+    before h. A visit's events before h are the visitor's events from the visit's start
+    to h (visits never overlap); only the number of the visit is the full day's, as
+    ``sessions.sql`` over all the day's events before h would number it. A few rows per
+    hour per visit going on then (~1,000 at 100 M page views a month)."""
+    listed = ", ".join(sql_string(d) for d in days)
+    cut = f"CAST(s.{PARTITION} AS TIMESTAMP) + to_hours(h.{CUT_HOUR})"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE cut_going AS SELECT s.{PARTITION}, s.domain_name, "
+        f"s.visitor_id, s.visit_no, s.session_start, h.{CUT_HOUR}, {cut} AS cut "
+        f"FROM main.sessions AS s, (SELECT unnest(range(1, 24)) AS {CUT_HOUR}) AS h "
+        f"WHERE s.{PARTITION} IN ({listed}) AND s.session_start < {cut} "
+        f"AND s.session_end >= {cut}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE cut_events AS SELECT e.*, g.{CUT_HOUR} "
+        f"FROM main.{BASE_VIEW} AS e JOIN cut_going AS g ON e.{PARTITION} = g.{PARTITION} "
+        "AND e.domain_name = g.domain_name AND e.visitor_id IS NOT DISTINCT FROM g.visitor_id "
+        "AND e.event_time >= g.session_start AND e.event_time < g.cut"
+    )
+    columns = _stored_columns(con, VISITS_VIEW)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE cut_rows AS SELECT {columns}, 0 AS {CUT_HOUR} "
+        f"FROM main.{VISITS_VIEW} WHERE false"
+    )
+    found = con.execute(f"SELECT DISTINCT {CUT_HOUR} FROM cut_events").fetchall()
+    hours = sorted(row[0] for row in found)
+    try:
+        for hour in hours:
+            # the view's own SQL over this hour's events: a temporary view shadows the
+            # staged table for the unqualified name the views read
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {BASE_VIEW} AS SELECT * EXCLUDE ({CUT_HOUR}) "
+                f"FROM cut_events WHERE {CUT_HOUR} = {int(hour)}"
+            )
+            con.execute(
+                f"INSERT INTO cut_rows SELECT {columns}, {int(hour)} FROM ("
+                f"SELECT v.* REPLACE (g.visit_no AS visit_no) FROM live.{VISITS_VIEW} AS v "
+                f"JOIN cut_going AS g ON g.{CUT_HOUR} = {int(hour)} "
+                f"AND v.{PARTITION} = g.{PARTITION} AND v.domain_name = g.domain_name "
+                "AND v.visitor_id IS NOT DISTINCT FROM g.visitor_id)"
+            )
+    finally:
+        con.execute(f"DROP VIEW IF EXISTS temp.{BASE_VIEW}")
+    con.execute(
+        f"COPY (SELECT * FROM cut_rows ORDER BY {PARTITION}, {CUT_HOUR}) "
+        f"TO {sql_string(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+    )
+    return path
 
 
 #: DuckDB's type of a stored rollup column → Glue's (HUGEINT is stored as BIGINT)

@@ -109,3 +109,135 @@ def test_the_stacks_rollup_schema_file_is_what_duckdb_says_the_views_return() ->
     # regenerate it with render_rollup_columns(rollup_schema()) after changing a view
     assert ROLLUPS_JSON.read_text(encoding="utf-8") == render_rollup_columns(rollup_schema())
     assert list(rollup_columns()) == rollup_views()
+
+
+def test_cut_visits_and_stored_visits_are_the_visits_of_a_days_first_hours(
+    lake: Path, tmp_path: Path
+) -> None:
+    """For every whole hour h of a day: its stored visits that ended before h, plus its
+    cut visits of h, are exactly what ``sessions.sql`` gives over the day's events before
+    h (what "the previous period until h:00" reads for a day too big to load)."""
+    from datetime import datetime, timedelta
+
+    import duckdb
+
+    from athena_views import load_views
+    from lake_compactor.merge import connect
+    from lake_compactor.rollups import (
+        CUT_HOUR,
+        compute,
+        create_views,
+        events_select,
+        files_literal,
+        read_rollups,
+    )
+    from tests.rollup_checks import _rows
+
+    files = sorted((lake / "events").rglob("*.parquet"))
+    con = connect(tmp_path / "spill")
+    written = compute(con, files, tmp_path / "out", cut_days=list(DAYS))
+    con.close()
+    check = duckdb.connect()
+    stored_visits = read_rollups(f"'{written['sessions']}'")
+    cuts = read_rollups(f"'{written['cuts']}'")
+    assert check.execute(f"SELECT count(*) FROM {cuts}").fetchall()[0][0] > 20  # can fail
+    compared = 0
+    live = duckdb.connect()
+    live.execute("SET TimeZone = 'UTC'")
+    live.execute(f"CREATE TABLE everything AS {events_select(files_literal(files))}")
+    live.execute("CREATE VIEW events AS SELECT * FROM everything")
+    create_views(live, load_views())
+    for day in DAYS:
+        for hour in range(1, 24):
+            cut = datetime.fromisoformat(day) + timedelta(hours=hour)
+            moment = f"TIMESTAMP '{cut.isoformat(sep=' ')}'"
+            live.execute(  # the views bind ``events`` when queried
+                "CREATE OR REPLACE VIEW events AS SELECT * FROM everything "
+                f"WHERE event_date = '{day}' AND event_time < {moment}"
+            )
+            want = _rows(live.sql("SELECT * FROM sessions"))[0]
+            got = _rows(
+                check.sql(
+                    f"SELECT * FROM {stored_visits} WHERE event_date = '{day}' "
+                    f"AND session_end < {moment} UNION ALL "
+                    f"SELECT * EXCLUDE ({CUT_HOUR}) FROM {cuts} "
+                    f"WHERE event_date = '{day}' AND {CUT_HOUR} = {hour}"
+                )
+            )[0]
+            assert got == want, (day, hour)
+            compared += len(want)
+    assert compared
+
+
+def test_a_day_too_big_to_load_is_rolled_up_by_whole_hours_and_cut_once_closed(
+    lake: Path, tmp_path: Path
+) -> None:
+    """Every day over the load limit: today's rollups and visits cover its whole hours
+    (the index names the hour), the closed days get cut visits; an hour later today is
+    rolled up to the new hour with no new file; once closed it is rolled up whole, cut."""
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from athena_views import load_views
+    from lake_compactor.rollups import (
+        create_views,
+        cuts_key,
+        events_select,
+        files_literal,
+        read_rollups,
+        visits_key,
+    )
+    from tests.rollup_checks import _rows
+
+    store = LocalStore(lake)
+    today = DAYS[2]
+
+    def at(moment: str) -> float:
+        return datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
+
+    def run(moment: str) -> dict:
+        report = roll_up(store, workdir=tmp_path / "work", clock=lambda: at(moment), load_limit=1)
+        assert report.errors == []
+        return store.get_json(INDEX_KEY)
+
+    index = run(f"{today}T04:30:00")
+    assert index["days"][today]["until"] == f"{today}T04:00:00"
+    assert [d for d in DAYS if "until" in index["days"][d]] == [today]
+    assert [d for d in DAYS if cuts_key(d) in index["files"]] == list(DAYS[:2])
+
+    def rolled(view: str) -> list:
+        path = lake / month_key(view, today[:7])
+        con = duckdb.connect()
+        return _rows(con.sql(f"SELECT * FROM {read_rollups(repr(str(path)))} "
+                             f"WHERE event_date = '{today}'"))[0]  # fmt: skip
+
+    def live(view: str, before: str) -> list:
+        files = sorted((lake / "events").rglob("*.parquet"))
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(
+            f"CREATE VIEW events AS SELECT * FROM ({events_select(files_literal(files))}) "
+            f"WHERE event_date = '{today}' AND event_time < TIMESTAMP '{before}'"
+        )
+        create_views(con, load_views())
+        return _rows(con.sql(f"SELECT * FROM {view}"))[0]
+
+    for view in ("daily_stats", "top_pages", "sources"):
+        assert rolled(view) == live(view, f"{today} 04:00:00"), view
+    assert rolled("daily_stats") != live("daily_stats", f"{today} 23:59:59")  # can fail
+    visits = lake / visits_key(today)
+    con = duckdb.connect()
+    assert _rows(con.sql(f"SELECT * FROM {read_rollups(repr(str(visits)))}"))[0] == live(
+        "sessions", f"{today} 04:00:00"
+    )
+
+    index = run(f"{today}T05:05:00")  # no new file: the new hour is rolled up all the same
+    assert index["days"][today]["until"] == f"{today}T05:00:00"
+    assert rolled("daily_stats") == live("daily_stats", f"{today} 05:00:00")
+
+    index = run("2026-03-04T00:10:00")  # closed: whole, and cut
+    assert "until" not in index["days"][today]
+    assert cuts_key(today) in index["files"]
+    assert_rollups_equal_views(lake)
+    assert run("2026-03-04T00:20:00") == index  # nothing changed: nothing written
