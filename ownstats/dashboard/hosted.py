@@ -125,6 +125,15 @@ class RoutedBackend:
         self.answered = 0
         self.forwarded = 0
 
+    def as_of(self, now: datetime) -> datetime:
+        """The moment the function's engine shows a page as of (``LakeBackend.as_of``);
+        ``now`` if that fails (Athena's answer is as of now)."""
+        try:
+            return self.fast.as_of(now) if hasattr(self.fast, "as_of") else now
+        except Exception:
+            log.exception("dashboard: the function's engine failed; as of now")
+            return now
+
     def query(self, sql: str) -> Any:
         try:
             if self.fast.answers(sql):
@@ -231,6 +240,7 @@ def build_hosted_app(
             archive_input=archive_input,
             funnels=(lambda: combined(defined, funnel_store)),
             api_keys=api_keys,
+            as_of=getattr(backend, "as_of", None),
         )
         if getattr(r, "path", "").startswith("/api/")
     ]

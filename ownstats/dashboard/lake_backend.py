@@ -20,10 +20,15 @@ dashboard's SQL itself:
   wrote is read where it lies (its files are its ``events_deduped`` rows, copied
   nowhere);
 - a day too big to load (today at ~50 M page views a month and more) answers its
-  rolled-up views from its rollups as the compactor last wrote them, and the live
-  counter and freshness check from its objects of the last ``TAIL_S`` seconds;
-- anything beyond that (a filtered year, a cut of a day too big) is not answered here:
-  ``answers`` says so and the caller (``hosted.RoutedBackend``) asks Athena.
+  rolled-up views from its rollups as the compactor last wrote them, its visits from its
+  stored visits (read where they lie), and the live counter and freshness check from its
+  objects of the last ``TAIL_S`` seconds. While such a day is today the compactor rolls
+  it up by whole hours, and the page is shown as of that hour (``as_of``): today until
+  14:00, compared with the earlier day until 14:00, which is read from that day's stored
+  and cut visits (``_with_cuts``), not computed from its events;
+- anything beyond that (a filtered year, a cut of a day too big at another moment) is
+  not answered here: ``answers`` says so and the caller (``hosted.RoutedBackend``) asks
+  Athena.
 
 Which days a query needs is read from its own ``event_date`` predicates (every query of
 ``ownstats.dashboard.queries`` bounds its range so, as partition pruning on Athena needs);
@@ -54,7 +59,9 @@ from lake_compactor.policy import StoredObject, partition_of, run_of, tier_of
 from lake_compactor.roll_up import day_signature
 from lake_compactor.rollups import (
     BASE_VIEW,
+    CUT_HOUR,
     INDEX_KEY,
+    LOAD_LIMIT_BYTES,
     PARTITION,
     VISITS_VIEW,
     definition,
@@ -66,6 +73,7 @@ from lake_compactor.rollups import (
     sql_string,
 )
 from lake_compactor.validate import PARQUET_PATH
+from ownstats.dashboard import queries
 from ownstats.results import QueryError, QueryResult
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "LakeBackend", "date_bounds"]
@@ -73,16 +81,23 @@ __all__ = ["DEFAULT_MAX_EVENT_BYTES", "LakeBackend", "date_bounds"]
 log = logging.getLogger(__name__)
 
 #: events this function loads for one query at most (compressed Parquet bytes); above it
-#: Athena answers. A day of 1 M page views a month is ~1 MB; see docs/DASHBOARD.md
-DEFAULT_MAX_EVENT_BYTES = 64 * 1024 * 1024
+#: Athena answers. A day of 1 M page views a month is ~1 MB; see docs/DASHBOARD.md. The
+#: compactor prepares days above it for being read without their events
+DEFAULT_MAX_EVENT_BYTES = LOAD_LIMIT_BYTES
 #: a day too big to load still answers the live counter and the freshness check from
 #: its objects written in the last TAIL_S seconds: every event of the last minutes is in
 #: one of them (an object is written after the events it holds arrive)
 TAIL_S = 600.0
 #: objects fetched side by side (S3's latency, not its bandwidth, is the limit)
 FETCH_THREADS = 8
-#: relations with a row per event or visit: readable here only for loaded days
+#: relations with a row per event or visit: readable here only for loaded days (and
+#: ``sessions`` for days whose stored visits are read in place)
 ROW_LEVEL = frozenset({"events", BASE_VIEW, "sessions", "page_views", "current_visitors"})
+#: the cut visits of the days whose stored visits are read in place (``_with_cuts``)
+CUTS_VIEW = "sessions__cuts"
+#: views a page reads over a cut day that can be read from stored and cut visits, or
+#: (``hourly_stats``: a row per hour) from the day's rollups
+CUTTABLE = frozenset({VISITS_VIEW, "daily_stats", "hourly_stats"})
 _SEARCH_PATH = "SET search_path = 'main,live'"
 #: SQL never makes DuckDB download or load an extension
 _NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -137,6 +152,42 @@ def _live_kind(tree: exp.Expression | None) -> str | None:
         and tree.args.get("group") is None
     ):
         return "newest"
+    return None
+
+
+def _source(select: exp.Expression) -> Any:
+    """A SELECT's FROM clause (sqlglot names the argument ``from_``, older ``from``)."""
+    return select.args.get("from_") or select.args.get("from")
+
+
+def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
+    """(site, day, until) of the first unfiltered cut of a day's events inside ``node``
+    (``queries.period_events``: one day, one site, ``event_time`` before a moment), or
+    None. The caller checks the whole subquery against ``queries.cut_sql`` of these."""
+    for select in node.find_all(exp.Select):
+        source = _source(select)
+        where = select.args.get("where")
+        if source is None or where is None or not isinstance(source.this, exp.Table):
+            continue
+        if source.this.name.lower() != BASE_VIEW:
+            continue
+        parts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        day = site = until = None
+        for part in parts:
+            if isinstance(part, exp.Between) and _is_day_column(part.this):
+                low, high = _literal_day(part.args.get("low")), _literal_day(part.args.get("high"))
+                day = low if low == high else None
+            elif isinstance(part, exp.EQ) and isinstance(part.this, exp.Column):
+                value = part.expression
+                if part.this.name.lower() == "domain_name" and isinstance(value, exp.Literal):
+                    site = value.this
+            elif isinstance(part, exp.LT) and isinstance(part.this, exp.Column):
+                moment = part.expression
+                if part.this.name.lower() == "event_time" and isinstance(moment, exp.Cast):
+                    with contextlib.suppress(ValueError, TypeError):
+                        until = datetime.fromisoformat(str(moment.this.this))
+        if day and site and until and len(parts) == 3:
+            return site, day, until
     return None
 
 
@@ -305,6 +356,17 @@ class LakeBackend:
         self._garbage: list[Path] = []
         #: loaded day → its cached event files
         self._files: dict[str, list[Path]] = {}
+        #: days the compactor rolled up by whole hours (today, too big to load): → the hour
+        self._until: dict[str, datetime] = {}
+        #: day → the events signature its cut visits were computed from, and the object
+        self._cut_objects: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        #: days too big to load whose stored visits are their ``sessions`` rows, read in
+        #: place: day → (visits file, cut visits file or None)
+        self._held: dict[str, tuple[Path, Path | None]] = {}
+        #: statements answered with a cut read from stored and cut visits → what runs
+        self._rewritten: dict[str, str] = {}
+        #: cuts so read (reported by the benchmark)
+        self.cuts_read = 0
         self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
@@ -329,6 +391,9 @@ class LakeBackend:
                 statement.replace(f'VIEW "{view.name}"', f'VIEW live."{view.name}"', 1)
             )
         self._con.execute(_SEARCH_PATH)
+        described = self._con.execute(f'DESCRIBE SELECT * FROM live."{VISITS_VIEW}"').fetchall()
+        #: the ``sessions`` columns in order (a cut's visits are selected in it)
+        self._visit_columns = [row[0] for row in described]
         for table in self._tables():
             self._con.execute(
                 f'CREATE TABLE main."{self._kept(table)}" AS SELECT * FROM live."{table}" '
@@ -366,12 +431,13 @@ class LakeBackend:
                 found |= self._dependencies(ref)
         return found
 
-    def _needs(self, sql: str) -> tuple[set[str], set[str], set[str]] | None:
-        """What answering ``sql`` takes: the days whose rows (events, visits) it reads,
-        the days whose rolled-up views it reads that the rollups do not hold as they are
-        now, and those views (with the views they read); None if it cannot be answered
-        here. Each table reference counts with its own query's ``event_date`` range: a
-        cut of today next to thirty rolled-up days loads today only."""
+    def _needs(self, sql: str) -> tuple[set[str], set[str], set[str], set[str]] | None:
+        """What answering ``sql`` takes: the days whose events it reads, the days whose
+        visits (and nothing else of their rows) it reads, the days whose rolled-up views
+        it reads that the rollups do not hold as they are now, and those views (with the
+        views they read); None if it cannot be answered here. Each table reference
+        counts with its own query's ``event_date`` range: a cut of today next to thirty
+        rolled-up days loads today only."""
         tree = _parsed(sql)
         if tree is None:
             return None
@@ -379,11 +445,12 @@ class LakeBackend:
         recent = self._recent()
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         needed: set[str] = set()
+        visits: set[str] = set()
         stale: set[str] = set()
         views: set[str] = set()
         for table in tree.find_all(exp.Table):
             name = table.name.lower()
-            if name in ctes:
+            if name in ctes or name == CUTS_VIEW:  # (held with its day's visits)
                 continue
             if name == "current_visitors":  # the last minutes: the recent days
                 needed |= {d for d in recent if d in self._partitions}
@@ -398,40 +465,158 @@ class LakeBackend:
                 for day in self._partitions
                 if not ranges or any(low <= day <= high for low, high in ranges)
             }
-            if name in ROW_LEVEL:
-                needed |= days  # rows per event or visit: every day of its range
+            if name == VISITS_VIEW:
+                visits |= days
+            elif name in ROW_LEVEL:
+                needed |= days  # rows per event: every day of its range
             else:  # a rolled-up view: the days its rollups lack or hold an older state of
                 stale |= days - self._rolled_days
                 views |= self._closure.get(name, set())
-        return needed, stale, views
+        return needed, visits - needed, stale, views
 
     def answers(self, sql: str) -> bool:
         """Whether this backend answers ``sql``; loads what it needs to."""
         with self._lock:
             self._refresh()
-            needs = self._needs(sql)
+            run = self._with_cuts(sql)
+            needs = self._needs(run)
             if needs is None:
                 return False
-            rows, stale, views = needs
-            days = rows | stale
+            rows, visits, stale, views = needs
+            days = rows | visits | stale
             self._tails.pop(sql, None)
+            self._rewritten.pop(sql, None)
             if self._bytes(days | set(self._loaded)) > self.max_event_bytes:
                 if self._bytes(days) > self.max_event_bytes:
-                    if self._tail(sql, rows, stale):
+                    if run is sql and self._tail(sql, rows | visits, stale):
                         return True
                     # too much to load: a rolled-up view's day whose rollups hold an older
                     # state (the compactor's last run; today at ~50 M page views a month
-                    # and more) is read from them as they are, rather than sent to Athena
-                    older = {d for d in stale - rows if d in self._indexed}
-                    days -= older
-                    if self._bytes(days) > self.max_event_bytes:
+                    # and more) is read from them as they are, and a day's visits from its
+                    # stored visits, rather than sent to Athena
+                    older = {d for d in stale - rows - visits if d in self._indexed}
+                    held = {d for d in visits - rows if self._holdable(d)}
+                    days -= older | held
+                    if self._bytes(days) > self.max_event_bytes or not self._hold(held):
                         return False
                     self.older_read |= older
                 self._unload(set(self._loaded) - days)  # make room: keep what this query needs
             self._load(sorted(d for d in days if d not in self._loaded))
             self._compute(views, sorted(days - self._rolled_days))
             self._rebuild()
+            if run is not sql:
+                self._rewritten[sql] = run
+                self.cuts_read += 1
             return True
+
+    def as_of(self, now: datetime) -> datetime:
+        """The moment a page is shown as of: ``now``, or while today is too big to load,
+        the whole hour the compactor last rolled it up to (its panels are its rollups
+        of the hours before; the earlier days are cut at the same hour, ``_with_cuts``)."""
+        with self._lock:
+            self._refresh()
+            until = self._until.get(now.date().isoformat())
+            if until is None or self._bytes({now.date().isoformat()}) <= self.max_event_bytes:
+                return now
+            return min(now, until)
+
+    def _holdable(self, day: str) -> bool:
+        """Whether a day too big to load has stored visits to read in place: computed from
+        the objects it holds now, or (today, rolled up by whole hours) as last written."""
+        found = self._visit_objects.get(day)
+        if found is None:
+            return False
+        if day in self._until:
+            return True  # its visits of the hours its rollups cover (``as_of``)
+        return found[0] == day_signature(self._partitions.get(day, []))
+
+    def _hold(self, days: set[str]) -> bool:
+        """Fetch the stored (and cut) visits of ``days`` to be read in place; False if an
+        object is damaged (set aside: the query goes elsewhere)."""
+        todo = sorted(d for d in days if d not in self._held)
+        if not todo:
+            return True
+        wanted = []
+        for day in todo:
+            _, key, meta = self._visit_objects[day]
+            cut = self._cut_objects.get(day)
+            wanted.append(((key, meta), (cut[1], cut[2]) if cut else None))
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            visits = list(pool.map(lambda w: self._fetch_rollup(*w[0]), wanted))
+            cuts = list(pool.map(lambda w: self._fetch_rollup(*w[1]) if w[1] else None, wanted))
+        held = True
+        for day, (_, cut), path, cut_path in zip(todo, wanted, visits, cuts, strict=True):
+            if path is None or (cut is not None and cut_path is None):
+                held = False
+                continue
+            self._held[day] = (path, cut_path)
+        return held
+
+    def _with_cuts(self, sql: str) -> str:
+        """``sql`` with each unfiltered cut of a day too big to load at a whole hour (the
+        previous period's last day "until 14:00", ``queries.cut_sql``) read from the day's
+        stored and cut visits (and, for ``hourly_stats``, its rollups) instead of its
+        events; ``sql`` itself if it has none."""
+        tree = _parsed(sql)
+        if tree is None:
+            return sql
+        found = [
+            (index, cut)
+            for index, sub in enumerate(tree.find_all(exp.Subquery))
+            if sub.alias_or_name.lower() in CUTTABLE
+            and (cut := _cut_of(sub)) is not None
+            and self._bytes({cut[1]}) > self.max_event_bytes
+        ]
+        if not found:
+            return sql
+        tree = tree.copy()
+        subs = list(tree.find_all(exp.Subquery))
+        changed = False
+        for index, (site, day, until) in found:
+            sub = subs[index]
+            view = sub.alias_or_name.lower()
+            hour = until.hour
+            whole = datetime.fromisoformat(day) + timedelta(hours=hour)
+            if sub.root() is not tree or until != whole or not 0 < hour < 24:
+                continue  # inside a cut replaced already, or not at a whole hour
+            replacement = self._cut_relation(view, site, day, hour)
+            if replacement is None:
+                continue
+            expected = _parsed(f"SELECT * FROM {queries.cut_sql(view, site, whole.date(), until)}")
+            if expected is None or _source(expected).this != sub:
+                continue  # not the page's own cut of that view
+            new = _parsed(f"SELECT * FROM {replacement}")
+            assert new is not None
+            sub.replace(_source(new).this.copy())
+            changed = True
+        return tree.sql(dialect="athena") if changed else sql
+
+    def _cut_relation(self, view: str, site: str, day: str, hour: int) -> str | None:
+        """What replaces ``view`` over ``day``'s events before ``hour``:00 (``_with_cuts``):
+        the visits that ended before it and the cut visits of that hour; None if the day
+        lacks them as it is now."""
+        cut = self._cut_objects.get(day)
+        signature = day_signature(self._partitions.get(day, []))
+        if cut is None or cut[0] != signature or day in self._until or not self._holdable(day):
+            return None
+        if view == "hourly_stats":  # a row per hour: the hours before are the whole day's
+            if day not in self._rolled_days:
+                return None
+            return (
+                f"(SELECT * FROM hourly_stats WHERE {PARTITION} = {sql_string(day)} "
+                f"AND domain_name = {sql_string(site)} AND event_hour < {hour}) AS hourly_stats"
+            )
+        moment = datetime.fromisoformat(day) + timedelta(hours=hour)
+        on = f"{PARTITION} = {sql_string(day)} AND domain_name = {sql_string(site)}"
+        visits = (
+            f"SELECT * FROM {VISITS_VIEW} WHERE {on} AND session_end < "
+            f"TIMESTAMP '{moment.isoformat(sep=' ', timespec='milliseconds')}' "
+            f"UNION ALL SELECT {', '.join(self._visit_columns)} FROM {CUTS_VIEW} "
+            f"WHERE {on} AND {CUT_HOUR} = {hour}"
+        )
+        if view == VISITS_VIEW:
+            return f"({visits}) AS {VISITS_VIEW}"
+        return queries.view_over(view, {VISITS_VIEW: visits})
 
     def _tail(self, sql: str, rows: set[str], stale: set[str]) -> bool:
         """Whether ``sql`` is a live statement answered from the newest objects of its
@@ -461,8 +646,10 @@ class LakeBackend:
 
     def query(self, sql: str) -> QueryResult:
         """Run one Athena-dialect statement (``answers(sql)`` must have said yes)."""
+        with self._lock:
+            run = self._rewritten.get(sql, sql)
         try:
-            translated = to_duckdb(sql)
+            translated = to_duckdb(run)
         except sqlglot.errors.SqlglotError as err:
             raise QueryError(f"cannot translate the query: {err}") from err
         cursor = self._cursor()
@@ -505,15 +692,23 @@ class LakeBackend:
             return
         loaded = {path for files in self._files.values() for path in files}
         tails = {path for _, files in self._tails.values() for path in files}
+        held = {path for files in self._held.values() for path in files if path is not None}
+        rolled = {path for files in self._rollup_files.values() for path in files}
         for path in self._garbage:
-            # (a day unloaded, then loaded again, reuses its files; so may a tail)
-            if path not in loaded and path not in tails:
+            # (a day unloaded, then loaded again, reuses its files; so may a tail; a rollup
+            # object named again by the index is the same file)
+            if path not in loaded | tails | held | rolled:
                 path.unlink(missing_ok=True)
         # each statement decides again over the new listing; the old tails' files go at
         # the next refresh unless a tail or a load uses them again (a day too big to
         # load is never loaded, so nothing else would ever delete them)
         self._garbage = sorted(tails - loaded)
         self._tails = {}
+        self._rewritten = {}
+        # held visits are held again by the next query that needs them (from the cache:
+        # the file of an unchanged object is the same); the others go at the next refresh
+        self._garbage += sorted(held)
+        self._held = {}
         index = self.store.get_json(INDEX_KEY) or {}
         self.gets += 1
         listing = self.store.list(self.events_prefix)
@@ -528,10 +723,19 @@ class LakeBackend:
             # a day's rollups count only while they were computed from the objects it
             # holds now: today's, once Firehose has delivered since the compactor's last
             # run, are computed here (as any day whose objects changed since)
+            self._until = {
+                day: datetime.fromisoformat(meta["until"])
+                for day, meta in index.get("days", {}).items()
+                if meta.get("until")
+            }
+            # (a day rolled up by whole hours holds only those: computed here if loaded)
             self._rolled_days = {
                 day
                 for day, meta in index.get("days", {}).items()
-                if day not in partitions or meta.get("signature") == day_signature(partitions[day])
+                if day not in self._until
+                and (
+                    day not in partitions or meta.get("signature") == day_signature(partitions[day])
+                )
             }
             self._indexed = set(index.get("days", {}))
             wanted = [
@@ -548,20 +752,24 @@ class LakeBackend:
                     damaged.add(key.split("/")[2].split("=", 1)[1])
                 else:
                     files.setdefault(key.split("/")[1], []).append(path)
+            # replaced month objects go at the next refresh (a query may still read them)
+            self._garbage += sorted(rolled - {p for paths in files.values() for p in paths})
             self._rollup_files = files
             # such a month's days are computed here, as days the rollups lack
             self._rolled_days = {d for d in self._rolled_days if d[:7] not in damaged}
             self._indexed = {d for d in self._indexed if d[:7] not in damaged}
             days = index.get("days", {})
-            self._visit_objects = {
-                key.split("/")[2].split("=", 1)[1]: (days[day]["signature"], key, meta)
+            stored = {
+                (key.rsplit("/", 1)[1], day): (days[day]["signature"], key, meta)
                 for key, meta in index.get("files", {}).items()
                 if key.split("/")[1] == VISITS_VIEW
                 and (day := key.split("/")[2].split("=", 1)[1]) in days
             }
+            self._visit_objects = {d: o for (n, d), o in stored.items() if n == "visits.parquet"}
+            self._cut_objects = {d: o for (n, d), o in stored.items() if n == "cuts.parquet"}
         else:  # no rollups yet, or written under other view SQL: events only
             self._rolled_days, self._rollup_files, self._visit_objects = set(), {}, {}
-            self._indexed = set()
+            self._indexed, self._until, self._cut_objects = set(), {}, {}
         self._unload({day for day in self._loaded if day not in partitions})
         self._load(
             sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
@@ -772,6 +980,8 @@ class LakeBackend:
         found = self._visit_objects.get(day)
         if found is None or found[0] != day_signature(self._partitions.get(day, [])):
             return None
+        if day in self._until:  # only the whole hours the compactor rolled it up to
+            return None
         _, key, meta = found
         return self._fetch_rollup(key, meta)
 
@@ -804,7 +1014,8 @@ class LakeBackend:
         paths = sorted(path for day in self._loaded for path in self._files.get(day, ()))
         stored_files = tuple((v, tuple(p)) for v, p in sorted(self._rollup_files.items()))
         in_place = sorted(p for p in paths if p.parent.name.split("=", 1)[1] in self._in_place)
-        key = (computed, tuple(paths), stored_files, tuple(in_place))
+        held = tuple(sorted(self._held.items()))
+        key = (computed, tuple(paths), stored_files, tuple(in_place), held)
         if key == self._views_key:
             return
         events = events_select(files_literal(paths)) if paths else empty_events_select()
@@ -816,10 +1027,21 @@ class LakeBackend:
             cur.execute(f"CREATE OR REPLACE VIEW main.events AS {events}")
             union = " UNION ALL BY NAME ".join(deduped)
             cur.execute(f'CREATE OR REPLACE VIEW main."{BASE_VIEW}" AS {union}')
-            cur.execute(
-                f'CREATE OR REPLACE VIEW main."{VISITS_VIEW}" AS '
-                f'SELECT * FROM {self._main}."{self._kept(VISITS_VIEW)}"'
+            # the visits kept here, and those of days too big to load, read where they lie
+            kept = f'{self._main}."{self._kept(VISITS_VIEW)}"'
+            visits = [f"SELECT * FROM {kept}"]
+            files = [stored for stored, _ in self._held.values()]
+            if files:
+                visits.append(f"SELECT * FROM {read_rollups(files_literal(files))}")
+            union = " UNION ALL BY NAME ".join(visits)
+            cur.execute(f'CREATE OR REPLACE VIEW main."{VISITS_VIEW}" AS {union}')
+            cuts = [cut for _, cut in self._held.values() if cut is not None]
+            rows = (
+                f"SELECT * FROM {read_rollups(files_literal(cuts))}"
+                if cuts
+                else f"SELECT *, CAST(0 AS BIGINT) AS {CUT_HOUR} FROM {kept} WHERE false"
             )
+            cur.execute(f'CREATE OR REPLACE VIEW main."{CUTS_VIEW}" AS {rows}')
             for name in self._rolled:
                 parts = [f'SELECT * FROM {self._main}."{self._kept(name)}"']
                 stored = self._rollup_files.get(name)

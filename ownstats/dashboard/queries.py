@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -482,12 +482,26 @@ def _cut_source(view: str, params: Params, span: Span) -> str:
     the cut is cut too, as today's are at "now"), then the view's SQL runs on them.
     """
     events = period_events(params, span)
-    roots = {"events_deduped": events}
     if params.filters:
         inputs = (f"({sessions_of(events)})", f"({events})")
         visits = _matching_sessions(params, span.start, span.end, *inputs)
         return _with_visits(view, visits, params, span.start, span.end, f"({events})")
+    return view_over(view, {"events_deduped": events})
+
+
+def view_over(view: str, roots: Mapping[str, str]) -> str:
+    """``view``'s own SQL with the relations it reads (``events_deduped``, ``sessions``)
+    replaced by the SELECTs of ``roots``, as a subquery named ``view``: an unfiltered cut
+    is the view over its events; the hosted function reads a day too big to load over
+    its stored visits instead (``lake_backend``)."""
     return f"({_expanded_sql(view, tuple(roots.items()))}) AS {view}"
+
+
+def cut_sql(view: str, site: str, day: date, until: datetime) -> str:
+    """What an unfiltered page selects ``FROM`` for ``view`` on ``day`` up to ``until``
+    on UTC's clock (the previous period's last day, "until now")."""
+    params = Params(site=site, period="custom", start=day, end=day)
+    return _cut_source(view, params, Span(day, day, until=until))
 
 
 def period_events(params: Params, span: Span) -> str:

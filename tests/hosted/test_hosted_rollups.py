@@ -744,3 +744,54 @@ def test_the_functions_engine_reaches_its_cache_folder_only(
         with pytest.raises(QueryError):
             fast.query(sql)
     assert not Path("/tmp/ownstats-escape.csv").exists()
+
+
+def test_days_too_big_to_load_answer_a_page_as_of_the_hour_with_no_athena(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    """#22 at ~50 M page views a month and more: no day can be loaded. The compactor rolls
+    today up by whole hours and gives the closed days cut visits; the page is shown as
+    of 05:00 (today's rollups and stored visits), compared with yesterday until 05:00
+    read from its stored and cut visits and rollups: every period equals local mode at
+    05:00 over the same events, with no Athena query and no day's events loaded."""
+    today, clock = DAYS[2], datetime.fromisoformat(f"{DAYS[2]}T05:30:00")
+    report = roll_up(
+        bucket, workdir=tmp_path / "work", load_limit=1,
+        clock=lambda: clock.replace(tzinfo=UTC).timestamp(),
+    )  # fmt: skip
+    assert report.errors == []
+    # local mode: the same events, today's up to 05:00
+    here = tmp_path / "here"
+    shutil.copytree(lake / "events", here / "events")
+    con = duckdb.connect()
+    for path in sorted((here / "events" / f"event_date={today}").glob("*.parquet")):
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{path}') WHERE event_time < "
+            f"TIMESTAMP '{today} 05:00:00') TO '{tmp_path / 'kept.parquet'}' (FORMAT parquet)"
+        )
+        (tmp_path / "kept.parquet").replace(path)
+    athena = NoAthena()
+    fast = LakeBackend(bucket, tmp_path / "cache", today=clock.date, max_event_bytes=1)
+    remote_app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, athena), [SITE], require_claims=False,
+        now=lambda: clock, cache_ttl_s=0,
+    )  # fmt: skip
+    base = {"site": SITE, "panels": PANELS}
+    queries = [{**base, "period": p} for p in ("today", "yesterday", "7d", "30d", "month", "all")]
+    queries += [
+        {**base, "period": "today", "interval": "hour"},
+        {**base, "period": "custom", "from": DAYS[0], "to": today},
+    ]
+    with Engine(here) as engine:
+        local_app = build_app(engine, now=lambda: clock.replace(minute=0))
+        with TestClient(remote_app) as remote, TestClient(local_app) as local:
+            same_pages(remote, local, queries)
+            page = remote.get("/api/page", params=queries[0]).json()
+    assert athena.asked == [] and fast._loaded == {}
+    assert fast.cuts_read > 0 and today in fast.older_read
+    assert page["meta"]["now"] == f"{today}T05:00:00"
+    assert page["meta"]["previous_until"] == f"{DAYS[1]}T05:00:00"
+    # yesterday had visits going on at 05:00: the cut visits took part
+    cuts = fast._held[DAYS[1]][1]
+    going = f"SELECT count(*) FROM read_parquet('{cuts}') WHERE until_hour = 5"
+    assert con.execute(f"{going} AND domain_name = '{SITE}'").fetchall()[0][0] > 0
