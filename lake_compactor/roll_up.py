@@ -17,9 +17,9 @@ One run:
    the index. ``time_left`` defers months to the next run.
 
 A day of more events than the hosted dashboard's function loads (``LOAD_LIMIT_BYTES``)
-gets more (``lake_compactor.rollups``): while it is today, its rollups and visits cover
-its whole hours only (the index names the hour, ``until``), and once it is closed, its
-cut visits (``cuts_key``).
+gets more (``lake_compactor.rollups``): its cut visits (``cuts_key``) once it is closed;
+and while today or yesterday is such a day, today's rollups and visits cover its whole
+hours only (the index names the hour, ``until``), so the page is shown as of that hour.
 
 Crash safety and idempotence: an object is replaced whole (an S3 PUT) and the index is
 written after the month's objects. A run that dies between them leaves the index with
@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +151,11 @@ def roll_up(
             partitions.setdefault(day, []).append(obj)
     signatures = {day: day_signature(objs) for day, objs in partitions.items()}
     big = {day for day, objs in partitions.items() if sum(o.size for o in objs) > load_limit}
-    # a day too big to load, while it is today: its whole hours (see the module docstring)
-    until = {today: hour.isoformat()} if today in big else {}
+    # at that size (today or yesterday too big to load), today's whole hours: the page is
+    # shown as of the hour, compared with the earlier days' cut visits of that hour
+    yesterday = (moment.date() - timedelta(days=1)).isoformat()
+    scale = today in big or yesterday in big
+    until = {today: hour.isoformat()} if scale and today in partitions else {}
     known = index["days"]
     changed = {
         day

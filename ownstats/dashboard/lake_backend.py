@@ -510,15 +510,14 @@ class LakeBackend:
             return True
 
     def as_of(self, now: datetime) -> datetime:
-        """The moment a page is shown as of: ``now``, or while today is too big to load,
-        the whole hour the compactor last rolled it up to (its panels are its rollups
-        of the hours before; the earlier days are cut at the same hour, ``_with_cuts``)."""
+        """The moment a page is shown as of: ``now``, or while the site is too big for its
+        days to be loaded (the compactor rolls today up by whole hours then), the hour it
+        last rolled today up to: today's panels are its rollups of the hours before, the
+        earlier days are cut at the same hour (``_with_cuts``)."""
         with self._lock:
             self._refresh()
             until = self._until.get(now.date().isoformat())
-            if until is None or self._bytes({now.date().isoformat()}) <= self.max_event_bytes:
-                return now
-            return min(now, until)
+            return now if until is None else min(now, until)
 
     def _holdable(self, day: str) -> bool:
         """Whether a day too big to load has stored visits to read in place: computed from
@@ -642,6 +641,10 @@ class LakeBackend:
         return {(today - timedelta(days=n)).isoformat() for n in range(self.recent_days)}
 
     def _bytes(self, days: set[str]) -> int:
+        """The events of ``days``; a day rolled up by whole hours counts as more than the
+        limit: it is read as of its hour (``as_of``), never from all its events."""
+        if any(d in self._until for d in days):
+            return self.max_event_bytes + 1
         return sum(o.size for d in days for o in self._partitions.get(d, ()))
 
     def query(self, sql: str) -> QueryResult:
@@ -770,7 +773,7 @@ class LakeBackend:
         else:  # no rollups yet, or written under other view SQL: events only
             self._rolled_days, self._rollup_files, self._visit_objects = set(), {}, {}
             self._indexed, self._until, self._cut_objects = set(), {}, {}
-        self._unload({day for day in self._loaded if day not in partitions})
+        self._unload({day for day in self._loaded if day not in partitions or day in self._until})
         self._load(
             sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
         )

@@ -746,23 +746,32 @@ def test_the_functions_engine_reaches_its_cache_folder_only(
     assert not Path("/tmp/ownstats-escape.csv").exists()
 
 
+@pytest.mark.parametrize("today_too_big", [True, False], ids=["every day", "closed days"])
 def test_days_too_big_to_load_answer_a_page_as_of_the_hour_with_no_athena(
-    bucket: S3Store, lake: Path, tmp_path: Path
+    bucket: S3Store, lake: Path, tmp_path: Path, today_too_big: bool
 ) -> None:
-    """#22 at ~50 M page views a month and more: no day can be loaded. The compactor rolls
-    today up by whole hours and gives the closed days cut visits; the page is shown as
-    of 05:00 (today's rollups and stored visits), compared with yesterday until 05:00
-    read from its stored and cut visits and rollups: every period equals local mode at
-    05:00 over the same events, with no Athena query and no day's events loaded."""
+    """#22 at ~50 M page views a month and more: the closed days (and maybe today) are
+    too big to load. The compactor rolls today up by whole hours and gives the closed
+    days cut visits; the page is shown as of 05:00 (today's rollups and stored visits),
+    compared with yesterday until 05:00 read from its stored and cut visits and rollups:
+    every period equals local mode at 05:00 over the same events, with no Athena query
+    and no day's events loaded."""
     today, clock = DAYS[2], datetime.fromisoformat(f"{DAYS[2]}T05:30:00")
+    here = tmp_path / "here"  # local mode: the same events, today's up to 05:00
+    shutil.copytree(lake / "events", here / "events")
+    limit = 1
+    if not today_too_big:  # yesterday gets a second copy of a file: bigger than today
+        folder = here / "events" / f"event_date={DAYS[1]}"
+        again = shutil.copyfile(max(folder.glob("*.parquet")), folder / "again.parquet")
+        bucket.upload(again, f"events/event_date={DAYS[1]}/again.parquet")
+        sizes = {d: sum(o.size for o in bucket.list(f"events/event_date={d}/")) for d in DAYS}
+        limit = sizes[today]
+        assert sizes[DAYS[1]] > limit
     report = roll_up(
-        bucket, workdir=tmp_path / "work", load_limit=1,
+        bucket, workdir=tmp_path / "work", load_limit=limit,
         clock=lambda: clock.replace(tzinfo=UTC).timestamp(),
     )  # fmt: skip
     assert report.errors == []
-    # local mode: the same events, today's up to 05:00
-    here = tmp_path / "here"
-    shutil.copytree(lake / "events", here / "events")
     con = duckdb.connect()
     for path in sorted((here / "events" / f"event_date={today}").glob("*.parquet")):
         con.execute(
@@ -771,7 +780,7 @@ def test_days_too_big_to_load_answer_a_page_as_of_the_hour_with_no_athena(
         )
         (tmp_path / "kept.parquet").replace(path)
     athena = NoAthena()
-    fast = LakeBackend(bucket, tmp_path / "cache", today=clock.date, max_event_bytes=1)
+    fast = LakeBackend(bucket, tmp_path / "cache", today=clock.date, max_event_bytes=limit)
     remote_app = hosted.build_hosted_app(
         hosted.RoutedBackend(fast, athena), [SITE], require_claims=False,
         now=lambda: clock, cache_ttl_s=0,
@@ -787,7 +796,7 @@ def test_days_too_big_to_load_answer_a_page_as_of_the_hour_with_no_athena(
         with TestClient(remote_app) as remote, TestClient(local_app) as local:
             same_pages(remote, local, queries)
             page = remote.get("/api/page", params=queries[0]).json()
-    assert athena.asked == [] and fast._loaded == {}
+    assert athena.asked == [] and today not in fast._loaded and DAYS[1] not in fast._loaded
     assert fast.cuts_read > 0 and today in fast.older_read
     assert page["meta"]["now"] == f"{today}T05:00:00"
     assert page["meta"]["previous_until"] == f"{DAYS[1]}T05:00:00"
