@@ -288,7 +288,8 @@ def page_loads(lake: Path, tmp: Path, periods: Sequence[str]) -> dict[str, Any]:
             "cold": loads[0], "warm": loads[2], "athena": len(athena.asked),
             "answered": routed.answered, "loaded_days": sorted(fast._loaded),
             "older_days": sorted(fast.older_read), "asked": athena.asked,
-            "tail": fast.tail_answered,
+            "tail": fast.tail_answered, "cuts": fast.cuts_read,
+            "now": fast.as_of(minute),
         }  # fmt: skip
     return found
 
@@ -519,6 +520,8 @@ def print_loads(periods: dict[str, Any]) -> None:
             notes.append("older rollups: " + ",".join(d[5:] for d in f["older_days"]))
         if f["tail"]:
             notes.append(f"from the newest objects: {f['tail']} statements")
+        if f["cuts"]:
+            notes.append(f"as of {f['now']:%H:%M}, {f['cuts']} cuts from cut visits")
         if failed:
             notes.append(f"non-200: {failed}")
         print(f"  {period:10s} {f['athena']:6d} {c['ms']:8.0f} {c['gets']:5d} {c['lists']:5d} "

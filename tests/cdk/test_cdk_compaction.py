@@ -64,7 +64,7 @@ def test_compactor_runs_every_hour_and_reports_repeated_failures(synth: Synth) -
     synth.template.has_resource_properties(
         "AWS::Events::Rule",
         {
-            "ScheduleExpression": "rate(1 hour)",
+            "ScheduleExpression": "cron(5 * * * ? *)",
             "State": "ENABLED",
             "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [logical_id, "Arn"]}})],
         },
