@@ -707,11 +707,8 @@ class LakeBackend:
         # load is never loaded, so nothing else would ever delete them)
         self._garbage = sorted(tails - loaded)
         self._tails = {}
-        self._rewritten = {}
-        # held visits are held again by the next query that needs them (from the cache:
-        # the file of an unchanged object is the same); the others go at the next refresh
-        self._garbage += sorted(held)
-        self._held = {}
+        while len(self._rewritten) > 256:  # (each answers() sets its statement's again)
+            self._rewritten.pop(next(iter(self._rewritten)))
         index = self.store.get_json(INDEX_KEY) or {}
         self.gets += 1
         listing = self.store.list(self.events_prefix)
@@ -777,8 +774,27 @@ class LakeBackend:
         self._load(
             sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
         )
+        # held visits stay while their objects are the index's (a query between its
+        # answers() and its run may read them); changed ones are held again at once, the
+        # old files deleted at the next refresh
+        changed = {
+            d for d in self._held if not self._holdable(d) or self._held[d] != self._named(d)
+        }
+        self._garbage += sorted(p for d in changed for p in self._held.pop(d) if p is not None)
+        self._hold({d for d in changed if self._holdable(d)})
         self._checked = self.monotonic()
         self._rebuild()
+
+    def _named(self, day: str) -> tuple[Path, Path | None]:
+        """The cache files of a day's visits and cut visits objects as the index names
+        them now (``_fetch_rollup``'s names)."""
+        cut = self._cut_objects.get(day)
+        return self._cached(self._visit_objects[day][2]), self._cached(cut[2]) if cut else None
+
+    def _cached(self, meta: dict[str, Any]) -> Path:
+        """Where a rollup object is kept in ``/tmp``: named by its MD5 and size."""
+        name = f"{meta.get('md5', 'x')}-{meta.get('size', 0)}.parquet"
+        return self.cache_dir / "rollups" / name
 
     def _keep(self, fetched: Path, target: Path) -> None:
         """Put a fetched object in the cache: a download is moved, a local store's own
@@ -795,8 +811,8 @@ class LakeBackend:
         MD5 the index names, or it is no readable Parquet. Then it is set aside (counted,
         named in one log line, not fetched again under that digest) and what it holds
         is computed from the events instead, as if the compactor had not written it."""
-        name = f"{meta.get('md5', 'x')}-{meta.get('size', 0)}.parquet"
-        target = self.cache_dir / "rollups" / name
+        target = self._cached(meta)
+        name = target.name
         if name in self._set_aside:
             return None
         if not target.is_file():
@@ -1017,8 +1033,8 @@ class LakeBackend:
         paths = sorted(path for day in self._loaded for path in self._files.get(day, ()))
         stored_files = tuple((v, tuple(p)) for v, p in sorted(self._rollup_files.items()))
         in_place = sorted(p for p in paths if p.parent.name.split("=", 1)[1] in self._in_place)
-        held = tuple(sorted(self._held.items()))
-        key = (computed, tuple(paths), stored_files, tuple(in_place), held)
+        holding = tuple(sorted(self._held.items()))
+        key = (computed, tuple(paths), stored_files, tuple(in_place), holding)
         if key == self._views_key:
             return
         events = events_select(files_literal(paths)) if paths else empty_events_select()
@@ -1033,12 +1049,14 @@ class LakeBackend:
             # the visits kept here, and those of days too big to load, read where they lie
             kept = f'{self._main}."{self._kept(VISITS_VIEW)}"'
             visits = [f"SELECT * FROM {kept}"]
-            files = [stored for stored, _ in self._held.values()]
+            # (a held day later loaded, once it is small enough, is read as loaded only)
+            held = {d: pair for d, pair in self._held.items() if d not in self._loaded}
+            files = [stored for stored, _ in held.values()]
             if files:
                 visits.append(f"SELECT * FROM {read_rollups(files_literal(files))}")
             union = " UNION ALL BY NAME ".join(visits)
             cur.execute(f'CREATE OR REPLACE VIEW main."{VISITS_VIEW}" AS {union}')
-            cuts = [cut for _, cut in self._held.values() if cut is not None]
+            cuts = [cut for _, cut in held.values() if cut is not None]
             rows = (
                 f"SELECT * FROM {read_rollups(files_literal(cuts))}"
                 if cuts
