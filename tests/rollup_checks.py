@@ -1,18 +1,30 @@
 """The one check of stored rollups: each rolled-up view's rows, read from its month
 objects under ``<root>/rollups``, equal the view over ``<root>/events`` (the same view
 SQL, live, on DuckDB), and so do each day's stored visits (``sessions``), one object per
-day with events and none for a day without. Shared by the rollup tests and the
-compaction tests on S3."""
+day with events and none for a day without, and a day's cut visits (a day too big to
+load) are its visits until each whole hour. Shared by the rollup tests and the compaction
+tests on S3."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from lake_compactor.rollups import read_rollups, rollup_views, visits_key
+from athena_views import load_views
+from lake_compactor.rollups import (
+    CUT_HOUR,
+    create_views,
+    cuts_key,
+    events_select,
+    files_literal,
+    read_rollups,
+    rollup_views,
+    visits_key,
+)
 from ownstats.engine import Engine
 
 
@@ -65,3 +77,34 @@ def assert_rollups_equal_views(root: Path) -> None:
             want = sorted((tuple(_normal(v) for v in row) for row in result.rows), key=repr)
             assert rows == want and want, day
             assert columns == result.columns, day
+    for day in days:
+        if (root / cuts_key(day)).is_file():
+            assert_cut_visits(root, day)
+
+
+def assert_cut_visits(root: Path, day: str) -> None:
+    """For every whole hour h of ``day``: its stored visits that ended before h plus its
+    cut visits of h are exactly ``sessions.sql`` over the day's events before h."""
+    files = sorted((root / "events" / f"event_date={day}").glob("*.parquet"))
+    live = duckdb.connect()
+    live.execute("SET TimeZone = 'UTC'")
+    live.execute(f"CREATE TABLE everything AS {events_select(files_literal(files))}")
+    live.execute("CREATE VIEW events AS SELECT * FROM everything")
+    create_views(live, load_views())
+    stored = read_rollups(repr(str(root / visits_key(day))))
+    cuts = read_rollups(repr(str(root / cuts_key(day))))
+    check = duckdb.connect()
+    for hour in range(1, 24):
+        cut = datetime.fromisoformat(day) + timedelta(hours=hour)
+        moment = f"TIMESTAMP '{cut.isoformat(sep=' ')}'"
+        live.execute(  # the views bind ``events`` when queried
+            f"CREATE OR REPLACE VIEW events AS SELECT * FROM everything WHERE event_time < {moment}"
+        )
+        want = _rows(live.sql("SELECT * FROM sessions"))[0]
+        got = _rows(
+            check.sql(
+                f"SELECT * FROM {stored} WHERE session_end < {moment} UNION ALL "
+                f"SELECT * EXCLUDE ({CUT_HOUR}) FROM {cuts} WHERE {CUT_HOUR} = {hour}"
+            )
+        )[0]
+        assert got == want, (day, hour)
