@@ -245,6 +245,14 @@ def deliver(
     return extra
 
 
+def hosted_over(fast: LakeBackend, now: datetime, athena: NoAthena | None = None) -> Any:
+    """The hosted API over the function's engine (Athena a stand-in), its clock at ``now``."""
+    routed = hosted.RoutedBackend(fast, athena or NoAthena())
+    return hosted.build_hosted_app(
+        routed, [SITE], require_claims=False, now=lambda: now, cache_ttl_s=0
+    )
+
+
 def same_pages(remote: TestClient, local: TestClient, queries: list[dict[str, str]]) -> None:
     """Each query's ``/api/page`` from the function equals local mode's."""
     for query in queries:
@@ -330,10 +338,7 @@ def test_a_merged_day_with_events_lacking_an_id_goes_through_the_dedupe_window(
         bucket.upload(path, key)
     assert roll_up(bucket, workdir=tmp_path / "work").days == [day]
     fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
-    hosted_app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0,
-    )  # fmt: skip
+    hosted_app = hosted_over(fast, NOW)
     query = {"site": SITE, "panels": PANELS, "period": "custom", "from": day, "to": day}
     with Engine(local) as engine:
         local_app = build_app(engine, now=lambda: NOW)
@@ -357,10 +362,7 @@ def test_a_reloaded_days_old_files_are_deleted_at_the_next_refresh_not_before(
     clock = {"t": 0.0}
     cache = tmp_path / "cache"
     fast = LakeBackend(bucket, cache, today=NOW.date, monotonic=lambda: clock["t"])
-    app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0,
-    )  # fmt: skip
+    app = hosted_over(fast, NOW)
     day = DAYS[0]
     query = {"site": SITE, "panels": PANELS, "period": "custom", "from": day, "to": day,
              "source": "Google"}  # fmt: skip
@@ -399,10 +401,7 @@ def test_a_stale_days_views_are_computed_when_a_query_asks_for_them(
     bucket.upload(renamed, f"events/event_date={DAYS[2]}/{renamed.name}")
     bucket.delete([f"events/event_date={DAYS[2]}/{newest.name}"])
     fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
-    hosted_app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0,
-    )  # fmt: skip
+    hosted_app = hosted_over(fast, NOW)
     base = {"site": SITE, "panels": PANELS, "period": "7d"}
     with Engine(local) as engine:
         local_app = build_app(engine, now=lambda: NOW)
@@ -434,10 +433,7 @@ def test_a_damaged_rollup_object_is_set_aside_and_its_days_computed_from_events(
     bucket.upload(tmp_path / "bad.parquet", key)
     clock = {"t": 0.0}
     fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, monotonic=lambda: clock["t"])
-    hosted_app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0,
-    )  # fmt: skip
+    hosted_app = hosted_over(fast, NOW)
     queries = [
         {"site": SITE, "panels": PANELS, "period": "7d"},
         {"site": SITE, "panels": PANELS, "period": "7d", "source": "Google"},
@@ -466,10 +462,7 @@ def test_a_damaged_events_object_is_left_out_of_its_day_as_local_mode_does(
     key = f"events/event_date={DAYS[0]}/{path.name}"
     bucket.upload(path, key)
     fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date)
-    hosted_app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0,
-    )  # fmt: skip
+    hosted_app = hosted_over(fast, NOW)
     query = {"site": SITE, "panels": PANELS, "period": "7d", "source": "Google"}
     with Engine(local) as engine:
         local_app = build_app(engine, now=lambda: NOW)
@@ -553,10 +546,7 @@ def test_the_live_counter_and_freshness_of_a_day_too_big_read_its_newest_objects
         Aged(bucket), tmp_path / "cache", today=NOW.date, max_event_bytes=sizes[today] - 1,
         clock=lambda: clock, monotonic=lambda: ticks["t"],
     )  # fmt: skip
-    app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, athena), [SITE], require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0,
-    )  # fmt: skip
+    app = hosted_over(fast, NOW, athena)
     query = {"site": SITE, "panels": "pages", "period": "custom", "from": DAYS[0],
              "to": today, "live": "1"}  # fmt: skip
     with TestClient(app) as client:
@@ -781,10 +771,7 @@ def test_days_too_big_to_load_answer_a_page_as_of_the_hour_with_no_athena(
         (tmp_path / "kept.parquet").replace(path)
     athena = NoAthena()
     fast = LakeBackend(bucket, tmp_path / "cache", today=clock.date, max_event_bytes=limit)
-    remote_app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, athena), [SITE], require_claims=False,
-        now=lambda: clock, cache_ttl_s=0,
-    )  # fmt: skip
+    remote_app = hosted_over(fast, clock, athena)
     base = {"site": SITE, "panels": PANELS}
     queries = [{**base, "period": p} for p in ("today", "yesterday", "7d", "30d", "month", "all")]
     queries += [
@@ -827,10 +814,7 @@ def test_held_visits_stay_across_a_refresh_and_a_changed_object_is_held_again(
         bucket, tmp_path / "cache", today=clock.date, max_event_bytes=1,
         monotonic=lambda: ticks["t"],
     )  # fmt: skip
-    app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, NoAthena()), [SITE], require_claims=False,
-        now=lambda: clock, cache_ttl_s=0,
-    )  # fmt: skip
+    app = hosted_over(fast, clock)
     query = {"site": SITE, "panels": PANELS, "period": "today"}
     with TestClient(app) as client:
         assert client.get("/api/page", params=query).status_code == 200
