@@ -290,11 +290,11 @@ class _Api:
             first_day = await self.first_day(site)
         if self.archive_input and request.query_params.get("period") == "realtime":
             raise BadRequest(ARCHIVE_REALTIME)
-        now = self.now()
+        now = clock = self.now()
         live = request.query_params.get("period") == "realtime"  # the last minutes: now
         if now is not None and self.as_of is not None and not live:
             now = await asyncio.to_thread(self.as_of, now)
-        return parse(
+        params = parse(
             request.query_params.multi_items(),
             sites=known.__contains__,
             today=self.today(),
@@ -304,6 +304,7 @@ class _Api:
             columns=columns,
             zone=self.zones.get(site or "", self.default_zone),
         )
+        return dataclasses.replace(params, as_of=True) if now != clock else params
 
     def guarded(self, handler: Handler) -> Handler:
         """Bad input → 400 with the reason; a failing backend → 502 with a request id.

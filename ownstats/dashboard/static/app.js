@@ -1047,6 +1047,14 @@
     const seconds = Math.max(0, Math.round((Date.now() - freshness.checkedAt) / 1000));
     node.textContent = `· updated ${whole.format(seconds)} s ago`;
     node.title = freshness.newest ? `newest event seen: ${freshness.newest.replace("T", " ").slice(0, 19)} UTC` : "no event seen since yesterday";
+    // a site too big for the hosted function to read today's events: the figures stand
+    // at the last whole hour the compactor rolled up (the live counter stays live)
+    const meta = lastSummary?.meta;
+    if (meta?.as_of && meta.now) {
+      const zone = meta.time_zone && meta.time_zone !== "UTC" ? "" : " UTC";
+      node.textContent = `· as of ${meta.now.slice(11, 16)}${zone}`;
+      node.title = "figures up to the last whole hour rolled up (at this traffic, hourly), compared with the same hour of the earlier period";
+    }
     node.hidden = false;
   }
 
