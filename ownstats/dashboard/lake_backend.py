@@ -84,10 +84,12 @@ log = logging.getLogger(__name__)
 #: Athena answers. A day of 1 M page views a month is ~1 MB; see docs/DASHBOARD.md. The
 #: compactor prepares days above it for being read without their events
 DEFAULT_MAX_EVENT_BYTES = LOAD_LIMIT_BYTES
-#: a day too big to load still answers the live counter and the freshness check from
-#: its objects written in the last TAIL_S seconds: every event of the last minutes is in
-#: one of them (an object is written after the events it holds arrive)
-TAIL_S = 600.0
+#: a day too big to load still answers the live counter, the freshness check and the
+#: realtime view (its last 30 minutes, compared with the 30 before) from its objects
+#: written in the last TAIL_S seconds: every event of those minutes is in one of them (an
+#: object is written after the events it holds arrive). An hour and five minutes: the
+#: realtime comparison reaches 60 minutes back from the minute's start
+TAIL_S = 3900.0
 #: objects fetched side by side (S3's latency, not its bandwidth, is the limit)
 FETCH_THREADS = 8
 #: relations with a row per event or visit: readable here only for loaded days (and
@@ -189,6 +191,41 @@ def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
         if day and site and until and len(parts) == 3:
             return site, day, until
     return None
+
+
+def _window(tree: exp.Expression | None) -> datetime | None:
+    """The earliest moment a statement reads events from, if every reference to the
+    events is bounded so (``queries.period_events`` of a realtime span: ``event_time >=
+    since``) and it reads no other relation of the lake; else None."""
+    if tree is None:
+        return None
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    earliest = None
+    for table in tree.find_all(exp.Table):
+        name = table.name.lower()
+        if name in ctes:
+            continue
+        if name not in ("events", BASE_VIEW):
+            return None  # a rolled-up view or visits: days, not minutes
+        select = table.find_ancestor(exp.Select)
+        where = select.args.get("where") if select is not None else None
+        if where is None:
+            return None
+        parts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        bound = None
+        for part in parts:
+            if (
+                isinstance(part, exp.GTE)
+                and isinstance(part.this, exp.Column)
+                and part.this.name.lower() == "event_time"
+                and isinstance(part.expression, exp.Cast)
+            ):
+                with contextlib.suppress(ValueError, TypeError):
+                    bound = datetime.fromisoformat(str(part.expression.this.this))
+        if bound is None:
+            return None
+        earliest = bound if earliest is None else min(earliest, bound)
+    return earliest
 
 
 def _literal_day(node: exp.Expression | None) -> str | None:
@@ -620,12 +657,19 @@ class LakeBackend:
     def _tail(self, sql: str, rows: set[str], stale: set[str]) -> bool:
         """Whether ``sql`` is a live statement answered from the newest objects of its
         days (``TAIL_S``): the live counter (``current_visitors``, the last five minutes
-        by its own SQL) or a freshness check (the newest ``event_time`` alone, checked
-        to be within ``TAIL_S`` when it runs, else Athena's). Only for recent days."""
-        kind = _live_kind(_parsed(sql))
-        if kind is None or stale or not rows or not rows <= self._recent():
-            return False
+        by its own SQL), a freshness check (the newest ``event_time`` alone, checked to be
+        within ``TAIL_S`` when it runs, else Athena's), or a statement that reads only
+        events since a moment within ``TAIL_S`` (the realtime view). Only recent days."""
+        tree = _parsed(sql)
+        kind = _live_kind(tree)
         since = self.clock() - self.tail_s
+        if kind is None:
+            earliest = _window(tree)
+            if earliest is None or earliest.replace(tzinfo=UTC).timestamp() < since:
+                return False
+            kind = "window"
+        if stale or not rows or not rows <= self._recent():
+            return False
         objects = [
             (o, d) for d in sorted(rows) for o in self._partitions.get(d, ()) if o.modified >= since
         ]

@@ -817,13 +817,11 @@ def timeseries_sql(params: Params, span: Span) -> list[str]:
             _bucketed("sessions", params, span, "hour(session_start)", _VISITS),
         ]
     base = _timestamp(minute_base(span))
-    whole = Span(span.start, span.end)
+    # the window's own events, as every other realtime figure: the cut's minutes are the
+    # whole day's (whole minutes), a filter's visits are those seen in the window, and
+    # the hosted function reads a too-big day's last minutes from its newest objects
     activity = _bucketed(
-        "minute_stats",
-        params,
-        whole,
-        f"date_diff('minute', {base}, event_minute)",
-        _ACTIVITY,
+        "minute_stats", params, span, f"date_diff('minute', {base}, event_minute)", _ACTIVITY
     )
     minute = f"date_diff('minute', {base}, date_trunc('minute', session_start))"
     return [
