@@ -84,12 +84,14 @@ log = logging.getLogger(__name__)
 #: Athena answers. A day of 1 M page views a month is ~1 MB; see docs/DASHBOARD.md. The
 #: compactor prepares days above it for being read without their events
 DEFAULT_MAX_EVENT_BYTES = LOAD_LIMIT_BYTES
-#: a day too big to load still answers the live counter, the freshness check and the
-#: realtime view (its last 30 minutes, compared with the 30 before) from its objects
-#: written in the last TAIL_S seconds: every event of those minutes is in one of them (an
-#: object is written after the events it holds arrive). An hour and five minutes: the
-#: realtime comparison reaches 60 minutes back from the minute's start
-TAIL_S = 3900.0
+#: a day too big to load still answers the live counter and the freshness check from
+#: its objects written in the last TAIL_S seconds: every event of the last minutes is in
+#: one of them (an object is written after the events it holds arrive)
+TAIL_S = 600.0
+#: ... and a statement that reads only events since a moment at most WINDOW_S ago (the
+#: realtime view: its last 30 minutes compared with the 30 before, from the minute's
+#: start) from the objects written since that moment
+WINDOW_S = 3900.0
 #: objects fetched side by side (S3's latency, not its bandwidth, is the limit)
 FETCH_THREADS = 8
 #: relations with a row per event or visit: readable here only for loaded days (and
@@ -659,13 +661,17 @@ class LakeBackend:
         days (``TAIL_S``): the live counter (``current_visitors``, the last five minutes
         by its own SQL), a freshness check (the newest ``event_time`` alone, checked to be
         within ``TAIL_S`` when it runs, else Athena's), or a statement that reads only
-        events since a moment within ``TAIL_S`` (the realtime view). Only recent days."""
+        events since a moment at most ``WINDOW_S`` ago (the realtime view), from the
+        objects written since that moment. Only recent days."""
         tree = _parsed(sql)
         kind = _live_kind(tree)
         since = self.clock() - self.tail_s
-        if kind is None:
+        if kind is None:  # the objects written since its first moment hold its events
             earliest = _window(tree)
-            if earliest is None or earliest.replace(tzinfo=UTC).timestamp() < since:
+            if earliest is None:
+                return False
+            since = earliest.replace(tzinfo=UTC).timestamp()
+            if since < self.clock() - WINDOW_S:
                 return False
             kind = "window"
         if stale or not rows or not rows <= self._recent():
