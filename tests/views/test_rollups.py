@@ -88,6 +88,35 @@ def test_a_crash_between_writes_is_finished_by_the_next_run(
     assert_rollups_equal_views(lake)
 
 
+def test_a_crash_after_a_cut_visits_object_is_finished_by_the_next_run(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed days too big to load: a run killed right after it uploaded a day's cut
+    visits (before the index) leaves the day to the next run, which writes it whole."""
+    from lake_compactor.rollups import cuts_key
+
+    store = LocalStore(lake)
+    later = datetime(2026, 3, 9, tzinfo=UTC).timestamp()  # every day closed
+
+    def run() -> roll_up_module.RollupReport:
+        return roll_up(store, workdir=tmp_path / "work", load_limit=1, clock=lambda: later)
+
+    def die(step: str) -> None:
+        if step == "cuts_written":
+            raise Crash(step)
+
+    monkeypatch.setattr(roll_up_module, "checkpoint", die)
+    with pytest.raises(Crash):
+        run()
+    assert (lake / cuts_key(DAYS[0])).is_file() and store.get_json(INDEX_KEY) is None
+    monkeypatch.setattr(roll_up_module, "checkpoint", lambda step: None)
+    assert sorted(run().days) == list(DAYS)
+    index = store.get_json(INDEX_KEY)
+    assert all(index["days"][d]["cuts"] and cuts_key(d) in index["files"] for d in DAYS)
+    assert_rollups_equal_views(lake)  # (with every day's cut visits, hour by hour)
+    assert run().days == []
+
+
 def test_a_removed_day_and_a_new_definition(lake: Path, tmp_path: Path) -> None:
     store = LocalStore(lake)
     roll_up(store, workdir=tmp_path / "work")
