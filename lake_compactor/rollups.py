@@ -27,7 +27,7 @@ to the same hour. And a closed day gets its *cut visits* (``cuts_key``): for eac
 hour h, the visits that were still going at h, as ``sessions.sql`` gives them over the
 day's events before h. The day's visits before h are then its stored visits that ended
 before h plus those, so "the previous period until 14:00" is read, not computed from
-events (``cut_visits``).
+events (``_cut_visits``).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ __all__ = [
     "read_rollups",
     "rollup_views",
     "sql_string",
+    "timestamp_sql",
     "visits_key",
 ]
 
@@ -190,7 +191,7 @@ def visits_key(day: str) -> str:
 
 
 def cuts_key(day: str) -> str:
-    """Where a day's cut visits live (beside its visits: ``CUT_HOUR``, ``cut_visits``)."""
+    """Where a day's cut visits live (beside its visits: ``CUT_HOUR``, ``_cut_visits``)."""
     return f"{ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/cuts.parquet"
 
 
@@ -223,7 +224,7 @@ def compute(
     out_dir.mkdir(parents=True, exist_ok=True)
     source = events_select(files_literal(files)) if files else empty_events_select()
     if until is not None:
-        source = f"SELECT * FROM ({source}) WHERE event_time < {_timestamp(until)}"
+        source = f"SELECT * FROM ({source}) WHERE event_time < {timestamp_sql(until)}"
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA IF NOT EXISTS live")
     con.execute(f"CREATE OR REPLACE VIEW live.events AS {source}")
@@ -258,7 +259,8 @@ def compute(
     return written
 
 
-def _timestamp(moment: datetime) -> str:
+def timestamp_sql(moment: datetime) -> str:
+    """A naive UTC moment as an Athena (and DuckDB) timestamp literal, to the millisecond."""
     return f"TIMESTAMP '{moment.isoformat(sep=' ', timespec='milliseconds')}'"
 
 

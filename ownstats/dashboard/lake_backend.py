@@ -71,6 +71,7 @@ from lake_compactor.rollups import (
     read_rollups,
     rollup_views,
     sql_string,
+    timestamp_sql,
 )
 from lake_compactor.validate import PARQUET_PATH
 from ownstats.dashboard import queries
@@ -164,18 +165,38 @@ def _source(select: exp.Expression) -> Any:
     return select.args.get("from_") or select.args.get("from")
 
 
+def _conjuncts(select: exp.Expression) -> list[exp.Expression]:
+    """The AND-ed conditions of a SELECT's WHERE ([] without one)."""
+    where = select.args.get("where")
+    if where is None:
+        return []
+    return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
+def _event_time_bound(part: exp.Expression, kind: type[exp.Expression]) -> datetime | None:
+    """The moment of ``event_time <op> TIMESTAMP '…'`` for the comparison ``kind`` (as
+    ``queries.period_events`` writes it), else None."""
+    if not (isinstance(part, kind) and isinstance(part.this, exp.Column)):
+        return None
+    moment = part.expression
+    if part.this.name.lower() != "event_time" or not isinstance(moment, exp.Cast):
+        return None
+    with contextlib.suppress(ValueError, TypeError):
+        return datetime.fromisoformat(str(moment.this.this))
+    return None
+
+
 def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
     """(site, day, until) of the first unfiltered cut of a day's events inside ``node``
     (``queries.period_events``: one day, one site, ``event_time`` before a moment), or
     None. The caller checks the whole subquery against ``queries.cut_sql`` of these."""
     for select in node.find_all(exp.Select):
         source = _source(select)
-        where = select.args.get("where")
-        if source is None or where is None or not isinstance(source.this, exp.Table):
+        if source is None or not isinstance(source.this, exp.Table):
             continue
         if source.this.name.lower() != BASE_VIEW:
             continue
-        parts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        parts = _conjuncts(select)
         day = site = until = None
         for part in parts:
             if isinstance(part, exp.Between) and _is_day_column(part.this):
@@ -185,11 +206,8 @@ def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
                 value = part.expression
                 if part.this.name.lower() == "domain_name" and isinstance(value, exp.Literal):
                     site = value.this
-            elif isinstance(part, exp.LT) and isinstance(part.this, exp.Column):
-                moment = part.expression
-                if part.this.name.lower() == "event_time" and isinstance(moment, exp.Cast):
-                    with contextlib.suppress(ValueError, TypeError):
-                        until = datetime.fromisoformat(str(moment.this.this))
+            else:
+                until = _event_time_bound(part, exp.LT) or until
         if day and site and until and len(parts) == 3:
             return site, day, until
     return None
@@ -210,22 +228,11 @@ def _window(tree: exp.Expression | None) -> datetime | None:
         if name not in ("events", BASE_VIEW):
             return None  # a rolled-up view or visits: days, not minutes
         select = table.find_ancestor(exp.Select)
-        where = select.args.get("where") if select is not None else None
-        if where is None:
+        parts = _conjuncts(select) if select is not None else []
+        bounds = [b for part in parts if (b := _event_time_bound(part, exp.GTE)) is not None]
+        if not bounds:
             return None
-        parts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
-        bound = None
-        for part in parts:
-            if (
-                isinstance(part, exp.GTE)
-                and isinstance(part.this, exp.Column)
-                and part.this.name.lower() == "event_time"
-                and isinstance(part.expression, exp.Cast)
-            ):
-                with contextlib.suppress(ValueError, TypeError):
-                    bound = datetime.fromisoformat(str(part.expression.this.this))
-        if bound is None:
-            return None
+        bound = bounds[-1]
         earliest = bound if earliest is None else min(earliest, bound)
     return earliest
 
@@ -595,6 +602,8 @@ class LakeBackend:
         previous period's last day "until 14:00", ``queries.cut_sql``) read from the day's
         stored and cut visits (and, for ``hourly_stats``, its rollups) instead of its
         events; ``sql`` itself if it has none."""
+        if not self._cut_objects:  # (no day has cut visits: nothing to look for)
+            return sql
         tree = _parsed(sql)
         if tree is None:
             return sql
@@ -647,8 +656,7 @@ class LakeBackend:
         moment = datetime.fromisoformat(day) + timedelta(hours=hour)
         on = f"{PARTITION} = {sql_string(day)} AND domain_name = {sql_string(site)}"
         visits = (
-            f"SELECT * FROM {VISITS_VIEW} WHERE {on} AND session_end < "
-            f"TIMESTAMP '{moment.isoformat(sep=' ', timespec='milliseconds')}' "
+            f"SELECT * FROM {VISITS_VIEW} WHERE {on} AND session_end < {timestamp_sql(moment)} "
             f"UNION ALL SELECT {', '.join(self._visit_columns)} FROM {CUTS_VIEW} "
             f"WHERE {on} AND {CUT_HOUR} = {hour}"
         )
