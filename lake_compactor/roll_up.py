@@ -162,7 +162,7 @@ def roll_up(
         for day, sig in signatures.items()
         if known.get(day, {}).get("signature") != sig
         or known[day].get("until") != until.get(day)
-        or (day in big and day not in until and not known[day].get("cuts"))
+        or (day in big and day not in until and cuts_key(day) not in index["files"])
     }
     changed |= set(known) - set(partitions)
     months: dict[str, list[str]] = {}
@@ -188,8 +188,6 @@ def roll_up(
                 known[day] = {"signature": signatures[day], "objects": len(partitions[day])}
                 if day in until:
                     known[day]["until"] = until[day]
-                if cuts_key(day) in index["files"]:
-                    known[day]["cuts"] = True
             else:
                 known.pop(day, None)
         index["updated_at"] = clock()
@@ -226,17 +224,17 @@ def _roll_month(
         # days computed together (every rolled-up view groups by event_date), so the
         # views are set up once per batch, not once per day; a batch stays under
         # BATCH_BYTES of Parquet so a busy month never meets the function's memory
-        # (a day of ``until`` alone: only its events before the hour)
-        batches: list[list[str]] = [[d] for d in days if d in partitions and d in until]
+        batches: list[list[str]] = []
         size = 0
-        first = len(batches)
         for day in (d for d in days if d in partitions and d not in until):  # (a gone day's
             day_bytes = sum(o.size for o in partitions[day])  # rows are dropped below)
-            if len(batches) == first or size + day_bytes > BATCH_BYTES:
+            if not batches or size + day_bytes > BATCH_BYTES:
                 batches.append([])
                 size = 0
             batches[-1].append(day)
             size += day_bytes
+        # a day of ``until`` alone: only its events before the hour
+        batches = [[d] for d in days if d in partitions and d in until] + batches
         for number, batch in enumerate(batches):
             # the partition folder gives the files their event_date, as in the lake
             fetched = [
