@@ -576,8 +576,10 @@ class LakeBackend:
         return found[0] == day_signature(self._partitions.get(day, []))
 
     def _hold(self, days: set[str]) -> bool:
-        """Fetch the stored (and cut) visits of ``days`` to be read in place; False if an
-        object is damaged (set aside: the query goes elsewhere)."""
+        """Fetch the stored (and cut) visits of ``days`` to be read in place; False if a
+        visits object is damaged (set aside: the query goes elsewhere). A damaged cut
+        visits object is set aside alone: the day's cuts are not read (``_cut_relation``),
+        its visits are."""
         todo = sorted(d for d in days if d not in self._held)
         if not todo:
             return True
@@ -590,8 +592,8 @@ class LakeBackend:
             visits = list(pool.map(lambda w: self._fetch_rollup(*w[0]), wanted))
             cuts = list(pool.map(lambda w: self._fetch_rollup(*w[1]) if w[1] else None, wanted))
         held = True
-        for day, (_, cut), path, cut_path in zip(todo, wanted, visits, cuts, strict=True):
-            if path is None or (cut is not None and cut_path is None):
+        for day, path, cut_path in zip(todo, visits, cuts, strict=True):
+            if path is None:
                 held = False
                 continue
             self._held[day] = (path, cut_path)
@@ -645,6 +647,8 @@ class LakeBackend:
         cut = self._cut_objects.get(day)
         signature = day_signature(self._partitions.get(day, []))
         if cut is None or cut[0] != signature or day in self._until or not self._holdable(day):
+            return None
+        if self._fetch_rollup(cut[1], cut[2]) is None:  # damaged: set aside, not read
             return None
         if view == "hourly_stats":  # a row per hour: the hours before are the whole day's
             if day not in self._rolled_days:

@@ -866,3 +866,33 @@ def test_the_realtime_view_of_a_day_too_big_reads_its_newest_objects(
     assert fast.tail_answered > 0 and DAYS[2] not in fast._loaded
     assert "as_of" not in page["meta"] and page["meta"]["now"] == f"{DAYS[2]}T05:30:00"
     assert any(p["visitors"] for p in page["timeseries"]["points"])  # (the test can fail)
+
+
+def test_a_damaged_cut_visits_object_costs_only_the_cuts_of_its_day(
+    bucket: S3Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every day too big to load and yesterday's cut visits truncated: only the page's
+    cuts of yesterday go to Athena (the stand-in answers nothing); its whole-day visits
+    (the comparison's graph) are still read in place, every panel answers, and one log
+    line names the object, set aside once."""
+    clock = datetime.fromisoformat(f"{DAYS[2]}T05:30:00")
+    report = roll_up(
+        bucket, workdir=tmp_path / "work", load_limit=1,
+        clock=lambda: clock.replace(tzinfo=UTC).timestamp(),
+    )  # fmt: skip
+    assert report.errors == []
+    key = f"rollups/sessions/event_date={DAYS[1]}/cuts.parquet"
+    data = Path(bucket.fetch(key, tmp_path / "in")).read_bytes()
+    (tmp_path / "bad.parquet").write_bytes(data[: len(data) // 2])
+    bucket.upload(tmp_path / "bad.parquet", key)
+    athena = NoAthena(allowed=True)
+    fast = LakeBackend(bucket, tmp_path / "cache", today=clock.date, max_event_bytes=1)
+    with TestClient(hosted_over(fast, clock, athena)) as remote:
+        page = remote.get("/api/page", params={"site": SITE, "panels": PANELS, "period": "today"})
+    assert page.status_code == 200
+    assert not [k for k, v in page.json().items() if isinstance(v, dict) and "error" in v]
+    assert athena.asked and all(f"'{DAYS[1]} 05:00:00.000'" in q for q in athena.asked)
+    assert DAYS[1] in fast._held and fast._held[DAYS[1]][1] is None
+    assert fast.set_aside == 1 and fast.cuts_read == 0
+    named = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    assert len(named) == 1 and key in named[0]
