@@ -256,6 +256,14 @@ def hosted_over(fast: LakeBackend, now: datetime, athena: NoAthena | None = None
     )
 
 
+def compactor_at(bucket: S3Store, work: Path, moment: datetime, load_limit: int = 1) -> None:
+    """One compactor rollup run at ``moment`` (naive UTC), days over ``load_limit`` bytes
+    of events too big for the function (by default every day)."""
+    at = moment.replace(tzinfo=UTC).timestamp()
+    report = roll_up(bucket, workdir=work, load_limit=load_limit, clock=lambda: at)
+    assert report.errors == []
+
+
 def same_pages(remote: TestClient, local: TestClient, queries: list[dict[str, str]]) -> None:
     """Each query's ``/api/page`` from the function equals local mode's."""
     for query in queries:
@@ -760,11 +768,7 @@ def test_days_too_big_to_load_answer_a_page_as_of_the_hour_with_no_athena(
         sizes = {d: sum(o.size for o in bucket.list(f"events/event_date={d}/")) for d in DAYS}
         limit = sizes[today]
         assert sizes[DAYS[1]] > limit
-    report = roll_up(
-        bucket, workdir=tmp_path / "work", load_limit=limit,
-        clock=lambda: clock.replace(tzinfo=UTC).timestamp(),
-    )  # fmt: skip
-    assert report.errors == []
+    compactor_at(bucket, tmp_path / "work", clock, limit)
     con = duckdb.connect()
     for path in sorted((here / "events" / f"event_date={today}").glob("*.parquet")):
         con.execute(
@@ -806,12 +810,7 @@ def test_held_visits_stay_across_a_refresh_and_a_changed_object_is_held_again(
     today = DAYS[2]
     ticks = {"t": 0.0}
 
-    def compactor_at(moment: str) -> None:
-        at = datetime.fromisoformat(f"{today}T{moment}").replace(tzinfo=UTC).timestamp()
-        report = roll_up(bucket, workdir=tmp_path / "work", load_limit=1, clock=lambda: at)
-        assert report.errors == []
-
-    compactor_at("05:30:00")
+    compactor_at(bucket, tmp_path / "work", datetime.fromisoformat(f"{today}T05:30:00"))
     clock = datetime.fromisoformat(f"{today}T05:30:00")
     fast = LakeBackend(
         bucket, tmp_path / "cache", today=clock.date, max_event_bytes=1,
@@ -826,7 +825,8 @@ def test_held_visits_stay_across_a_refresh_and_a_changed_object_is_held_again(
         ticks["t"] += fast.refresh_s + 1
         assert fast.as_of(clock) == clock.replace(minute=0)  # (refreshes)
         assert fast._held == held
-        compactor_at("06:30:00")  # today's visits rewritten up to 06:00
+        # today's visits rewritten up to 06:00
+        compactor_at(bucket, tmp_path / "work", datetime.fromisoformat(f"{today}T06:30:00"))
         ticks["t"] += fast.refresh_s + 1
         assert fast.as_of(clock.replace(hour=6)) == clock.replace(hour=6, minute=0)
         assert fast._held[DAYS[1]] == held[DAYS[1]] and fast._held[today] != held[today]
@@ -845,11 +845,7 @@ def test_the_realtime_view_of_a_day_too_big_reads_its_newest_objects(
     hold every event of those minutes: equal to local mode, with no Athena query. (moto
     dates every upload now, so here every object of today is that new.)"""
     clock = datetime.fromisoformat(f"{DAYS[2]}T05:30:00")
-    report = roll_up(
-        bucket, workdir=tmp_path / "work", load_limit=1,
-        clock=lambda: clock.replace(tzinfo=UTC).timestamp(),
-    )  # fmt: skip
-    assert report.errors == []
+    compactor_at(bucket, tmp_path / "work", clock)
     # today is read as of 05:00 (rolled up by whole hours) whatever its size; the tail,
     # every object of today here, must fit what the function loads
     limit = sum(o.size for o in bucket.list(f"events/event_date={DAYS[2]}/"))
@@ -876,11 +872,7 @@ def test_a_damaged_cut_visits_object_costs_only_the_cuts_of_its_day(
     (the comparison's graph) are still read in place, every panel answers, and one log
     line names the object, set aside once."""
     clock = datetime.fromisoformat(f"{DAYS[2]}T05:30:00")
-    report = roll_up(
-        bucket, workdir=tmp_path / "work", load_limit=1,
-        clock=lambda: clock.replace(tzinfo=UTC).timestamp(),
-    )  # fmt: skip
-    assert report.errors == []
+    compactor_at(bucket, tmp_path / "work", clock)
     key = f"rollups/sessions/event_date={DAYS[1]}/cuts.parquet"
     data = Path(bucket.fetch(key, tmp_path / "in")).read_bytes()
     (tmp_path / "bad.parquet").write_bytes(data[: len(data) // 2])
