@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlglot
 from sqlglot import exp
 
 from athena_views import load_views
+from athena_views.zoned import local_events, to_utc
 from ownstats.dashboard import filter_tree
 from ownstats.dashboard.params import (
     NONE_VALUE,
@@ -545,62 +545,22 @@ def site_days(site: str, start: date, end: date, alias: str = "") -> str:
     return _where(site, start, end, alias)
 
 
-def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
-    return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-
-
-@functools.lru_cache(maxsize=64)
-def _offsets(name: str, first: datetime, last: datetime) -> tuple[tuple[datetime, int], ...]:
-    """The zone's UTC offset in minutes from ``first`` (naive UTC) on, and each change
-    of it before ``last``: (moment it starts, minutes). Days are probed, a change is
-    then found to the second (zones change on whole minutes)."""
-    zone = ZoneInfo(name)
-
-    def minutes(moment: datetime) -> int:
-        offset = moment.replace(tzinfo=UTC).astimezone(zone).utcoffset()
-        return int(offset.total_seconds() // 60) if offset else 0
-
-    found = [(first, minutes(first))]
-    day = first
-    while day < last:
-        following = min(day + timedelta(days=1), last)
-        if minutes(following) != found[-1][1]:
-            low, high = day, following  # minutes(low) is the old offset
-            while high - low > timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                low, high = (middle, high) if minutes(middle) == found[-1][1] else (low, middle)
-            found.append((high.replace(microsecond=0), minutes(high)))
-        day = following
-    return tuple(found)
-
-
 def _local_events(site: str, name: str, span: Span) -> str:
     """The site's deduplicated events of ``span`` (local dates and wall times) with
-    ``event_time`` and ``event_date`` in its time zone: every view's SQL run on these
-    counts days, hours and visits on the site's clock.
-
-    The offset is a CASE over the zone's changes in the window, computed here from
-    the time zone database, so Athena and DuckDB (whose time zone functions disagree)
-    run the same arithmetic. The visitor id still changes at UTC midnight (the daily
-    salt): a visitor active on both sides of it within one local day counts twice,
-    as across days.
-    """
+    ``event_time`` and ``event_date`` in its time zone (``athena_views.zoned``)."""
     zone = ZoneInfo(name)
-    low = _to_utc(span.since or datetime.combine(span.start, time()), zone)
-    high = _to_utc(span.until or datetime.combine(span.end + timedelta(days=1), time()), zone)
-    changes = _offsets(name, low, high)
-    shift = str(changes[-1][1])
-    for (_, minutes), (change, _) in reversed(list(itertools.pairwise(changes))):
-        shift = f"CASE WHEN event_time < {_timestamp(change)} THEN {minutes} ELSE {shift} END"
-    local = f"date_add('minute', {shift}, event_time)"
-    kept = ", ".join(c for c in COLUMN_NAMES if c != "event_time")
-    last_day = (high - timedelta(milliseconds=1)).date()
-    return (
-        f"SELECT {kept}, {local} AS event_time, "
-        f"CAST(CAST({local} AS date) AS varchar) AS event_date FROM events_deduped "
-        f"WHERE {_where(site, low.date(), last_day)} "
-        f"AND event_time >= {_timestamp(low)} AND event_time < {_timestamp(high)}"
-    )
+    low = to_utc(span.since or datetime.combine(span.start, time()), zone)
+    high = to_utc(span.until or datetime.combine(span.end + timedelta(days=1), time()), zone)
+    return local_events(name, low, high, f"domain_name = {sql_string(site)}", COLUMN_NAMES)
+
+
+def zoned_days_sql(view: str, site: str, zone: str, start: date, end: date) -> str:
+    """What an unfiltered page selects ``FROM`` for ``view`` over whole days
+    ``start``..``end`` on a zone's clock: the view's SQL over the site's relabelled
+    events. The compactor stores these rows per local day (``lake_compactor.roll_up``)
+    and the hosted function reads them in its place."""
+    params = Params(site=site, period="custom", start=start, end=end, zone=zone)
+    return _cut_source(view, params, Span(start, end))
 
 
 def _from_events(params: Params, part: Span) -> bool:
@@ -612,8 +572,14 @@ def _from_events(params: Params, part: Span) -> bool:
 
 def _split(span: Span, params: Params) -> list[Span]:
     """``span`` as whole days (readable from the views' per-day rows) and a cut part.
-    In a site's own time zone nothing is a whole UTC day: one part, from events."""
-    if params.zone is not None or span.since is not None or span.until is None:
+
+    In a site's own time zone nothing is a whole UTC day: both parts are computed from
+    events, but an unfiltered page's whole local days are their own part
+    (``zoned_days_sql``), which the hosted function reads from the compactor's rows of
+    those days; a filtered one is one part (its visits are matched once)."""
+    if span.since is not None or span.until is None:
+        return [span]
+    if params.zone is not None and params.filters:
         return [span]
     parts = []
     if span.end > span.start:
