@@ -45,6 +45,7 @@ from lake_compactor import (
     PREFIX_ENV,
     ROLLUPS_PREFIX,
     SERVICE_ENV,
+    TIME_ZONE_ENV,
 )
 from lake_compactor.validate import QUARANTINE_PREFIX
 
@@ -71,6 +72,7 @@ class Compaction(Construct):
         events_prefix: str,
         failure_queue: sqs.IQueue,
         service_name: str = "ownstats",
+        time_zone: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self.role, self.log_group = execution_role(
@@ -95,6 +97,8 @@ class Compaction(Construct):
                 # its ObjectsQuarantined metric carries the processor's service dimension,
                 # so the stack's monitoring finds it next to the processor's metrics
                 SERVICE_ENV: service_name,
+                # the sites' time zones: their local days are rolled up too
+                **({TIME_ZONE_ENV: time_zone} if time_zone else {}),
             },
             retry_attempts=2,
             on_failure=destinations.SqsDestination(failure_queue),

@@ -123,6 +123,7 @@ class OwnstatsStack(Stack):
             events_prefix=EVENTS_PREFIX,
             failure_queue=failures,
             service_name=namespace,
+            time_zone=config.time_zone,
         )
 
         repair = None

@@ -25,6 +25,9 @@ BUCKET_ENV = "OWNSTATS_LAKE_BUCKET"
 PREFIX_ENV = "OWNSTATS_EVENTS_PREFIX"
 #: the ``service`` dimension of the compactor's metric (the processor's, so one alarm set)
 SERVICE_ENV = "OWNSTATS_SERVICE"
+#: the sites' time zones (``-c time_zone``, the dashboard's setting): their local days
+#: are rolled up too (``lake_compactor.zoned_rollups``)
+TIME_ZONE_ENV = "OWNSTATS_TIME_ZONE"
 #: where Firehose writes the records it could not convert or partition, in the lake
 #: bucket (read by `ownstats replay-errors`, expired after ERRORS_RETENTION_DAYS)
 ERRORS_PREFIX = "errors/"

@@ -27,6 +27,7 @@ from lake_compactor import (
     ERRORS_LOOKBACK_S,
     ERRORS_PREFIX,
     PREFIX_ENV,
+    TIME_ZONE_ENV,
 )
 from lake_compactor.metrics import metric_line
 from lake_compactor.roll_up import roll_up
@@ -114,7 +115,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         # then the rollups of every day whose events this run (or Firehose) changed
         rollups = roll_up(
             store, workdir=workdir, events_prefix=prefix, clock=clock, time_left=time_left,
-            memory_limit=_memory_limit(),
+            memory_limit=_memory_limit(), zones=os.environ.get(TIME_ZONE_ENV, ""),
         )  # fmt: skip
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -64,7 +64,15 @@ from lake_compactor.rollups import (
 )
 from lake_compactor.store import Store
 
-__all__ = ["INDEX_VERSION", "RollupReport", "checkpoint", "day_signature", "roll_up"]
+__all__ = [
+    "INDEX_VERSION",
+    "RollupReport",
+    "checkpoint",
+    "day_signature",
+    "merge_month",
+    "publish",
+    "roll_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +136,11 @@ def roll_up(
     threads: int | None = None,
     memory_limit: str | None = None,
     load_limit: int = LOAD_LIMIT_BYTES,
+    zones: str = "",
 ) -> RollupReport:
-    """One rollup step over the store (see the module docstring)."""
+    """One rollup step over the store (see the module docstring). ``zones``: the sites'
+    time zones (``-c time_zone``), whose local days are rolled up too
+    (``lake_compactor.zoned_rollups``)."""
     views = load_views() if views is None else views
     moment = datetime.fromtimestamp(clock(), UTC).replace(tzinfo=None)
     today = moment.date().isoformat()
@@ -197,6 +208,15 @@ def roll_up(
         report.months.append(month)
         report.objects += len(written)
         report.bytes += sum(written.values())
+    if zones or index.get("zones"):
+        from lake_compactor.zoned_rollups import roll_up_zones  # (it imports this module)
+
+        roll_up_zones(
+            store, zones, index, partitions, signatures, views, report,
+            workdir=workdir, skip=set(until), time_left=time_left,
+            min_time_left_s=min_time_left_s, clock=clock, threads=threads,
+            memory_limit=memory_limit,
+        )  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
 
@@ -259,33 +279,8 @@ def _roll_month(
         try:
             _write_visits(store, con, days, batches, computed, index, workdir, written, cut_days)
             for view in rollup_views(views):
-                key = month_key(view, month)
                 new = [c[view] for c in computed]
-                sources = [f"SELECT * FROM {read_rollups(files_literal(new))}"] if new else []
-                if key in index["files"]:
-                    old = store.fetch(key, workdir / "old")
-                    replaced = ", ".join(sql_string(d) for d in days)
-                    sources.insert(
-                        0,
-                        f"SELECT * FROM {read_rollups(sql_string(str(old)))} "
-                        f"WHERE {PARTITION} NOT IN ({replaced})",
-                    )
-                if not sources:
-                    continue
-                merged = workdir / "merged" / f"{view}.parquet"
-                merged.parent.mkdir(parents=True, exist_ok=True)
-                union = " UNION ALL BY NAME ".join(sources)
-                rows = con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]  # type: ignore[index]
-                if not rows:
-                    if key in index["files"]:
-                        store.delete([key])
-                        del index["files"][key]
-                    continue
-                con.execute(
-                    f"COPY (SELECT * FROM ({union}) ORDER BY {PARTITION}) "
-                    f"TO {sql_string(str(merged))} (FORMAT parquet, COMPRESSION zstd)"
-                )
-                _publish(store, merged, key, rows, index, written, "rollup_written")
+                merge_month(store, con, month_key(view, month), new, days, index, workdir, written)
         finally:
             con.close()
     finally:
@@ -293,7 +288,46 @@ def _roll_month(
     return written
 
 
-def _publish(
+def merge_month(
+    store: Store,
+    con: Any,
+    key: str,
+    new: list[Path],
+    days: Sequence[str],
+    index: dict[str, Any],
+    workdir: Path,
+    written: dict[str, int],
+) -> None:
+    """Replace ``days``' rows of one month object by those of ``new`` (computed files),
+    keeping the other days' rows as they were; an object left with no row is deleted."""
+    sources = [f"SELECT * FROM {read_rollups(files_literal(new))}"] if new else []
+    if key in index["files"]:
+        old = store.fetch(key, workdir / "old")
+        replaced = ", ".join(sql_string(d) for d in days)
+        sources.insert(
+            0,
+            f"SELECT * FROM {read_rollups(sql_string(str(old)))} "
+            f"WHERE {PARTITION} NOT IN ({replaced})",
+        )
+    if not sources:
+        return
+    merged = workdir / "merged" / key.replace("/", "_")
+    merged.parent.mkdir(parents=True, exist_ok=True)
+    union = " UNION ALL BY NAME ".join(sources)
+    rows = con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]
+    if not rows:
+        if key in index["files"]:
+            store.delete([key])
+            del index["files"][key]
+        return
+    con.execute(
+        f"COPY (SELECT * FROM ({union}) ORDER BY {PARTITION}) "
+        f"TO {sql_string(str(merged))} (FORMAT parquet, COMPRESSION zstd)"
+    )
+    publish(store, merged, key, rows, index, written, "rollup_written")
+
+
+def publish(
     store: Store,
     path: Path,
     key: str,
@@ -348,7 +382,7 @@ def _write_visits(
                     f"WHERE {PARTITION} = {sql_string(day)}) "
                     f"TO {sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
                 )
-                _publish(store, out, keyed(day), rows, index, written, step)
+                publish(store, out, keyed(day), rows, index, written, step)
                 if kind == "cuts":
                     cut.add(day)
     gone = [visits_key(d) for d in days if not any(d in batch for batch in batches)]

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from athena_views import View, create_view_statement, load_views
 from lake_compactor import ROLLUPS_INDEX_KEY, ROLLUPS_PREFIX
@@ -51,6 +52,7 @@ __all__ = [
     "LOAD_LIMIT_BYTES",
     "PARTITION",
     "ROLLUPS_PREFIX",
+    "ZONES_PREFIX",
     "compute",
     "create_views",
     "cuts_key",
@@ -64,6 +66,8 @@ __all__ = [
     "sql_string",
     "timestamp_sql",
     "visits_key",
+    "zone_prefix",
+    "zoned_month_key",
 ]
 
 PARTITION = PARTITION_KEYS[0][0]
@@ -79,6 +83,8 @@ INDEX_KEY = ROLLUPS_INDEX_KEY
 #: dashboard's function: it reads the day's rollups, visits and cut visits instead. A day
 #: of 1 M page views a month is ~1 MB; of 100 M, ~90 MB (docs/DASHBOARD.md)
 LOAD_LIMIT_BYTES = 64 * 1024 * 1024
+#: zoned sites' rollups (``zoned_month_key``)
+ZONES_PREFIX = f"{ROLLUPS_PREFIX}zones/"
 #: the column of a cut visit that names its hour (the visit as it was at hh:00)
 CUT_HOUR = "until_hour"
 
@@ -195,6 +201,18 @@ def cuts_key(day: str) -> str:
     return f"{ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/cuts.parquet"
 
 
+def zone_prefix(zone: str) -> str:
+    """The folder of the rollups on ``zone``'s clock: beside the views' folders, not in
+    one, so no UTC table reads them."""
+    return f"{ZONES_PREFIX}{quote(zone, safe='')}/"
+
+
+def zoned_month_key(zone: str, view: str, month: str) -> str:
+    """Where a view's rows of one month of local days on ``zone``'s clock live (the sites
+    on that clock)."""
+    return f"{zone_prefix(zone)}{view}/month={month}/rollup.parquet"
+
+
 def month_key(view: str, month: str) -> str:
     """Where a view's rollup rows of one month (``YYYY-MM``) live: one Parquet object per
     view and month, so a year of a view is 12 reads, not 365."""
@@ -209,16 +227,21 @@ def compute(
     *,
     until: datetime | None = None,
     cut_days: Sequence[str] = (),
+    deduped: str | None = None,
+    visits: bool = True,
 ) -> dict[str, Path]:
     """Every rollup view's rows for the days of ``files`` (one day's events partition or
     several), each written to ``out_dir/<view>.parquet``, and the visits
     (``sessions.parquet``); the paths by view. ``until`` (naive UTC): only the events
     before it. ``cut_days``: also those days' cut visits (``cuts.parquet``, key "cuts").
+    ``deduped``: what the views read as ``events_deduped`` instead of the view itself
+    (a SELECT over ``live.events_deduped``: a zoned site's events on its own clock,
+    ``athena_views.zoned.local_events``). ``visits``: False writes no visits object.
 
     ``con`` is a fresh DuckDB connection. The deduplicated events are staged once in a
-    table that shadows ``events_deduped`` and the visits once in one that shadows
-    ``sessions``, so the Parquet scan, the dedupe window and the visit windows run once,
-    not once per view; each view's SQL itself is untouched.
+    table that the views read as ``events_deduped`` and the visits once in one they
+    read as ``sessions``, so the Parquet scan, the dedupe window and the visit windows
+    run once, not once per view; each view's SQL itself is untouched.
     """
     views = load_views() if views is None else views
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -228,19 +251,32 @@ def compute(
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA IF NOT EXISTS live")
     con.execute(f"CREATE OR REPLACE VIEW live.events AS {source}")
-    # the views, reading their inputs by unqualified name: the staged tables in main
-    # shadow the live views for the two most expensive steps
+    # the views, reading their inputs by unqualified name; the two most expensive steps
+    # are then staged below
     names = {v.name for v in views}
     for view in views:
         sql = create_view_statement(view, dialect="duckdb")
         sql = sql.replace(f'VIEW "{view.name}"', f'VIEW live."{view.name}"', 1)
         con.execute(sql)
     con.execute("SET search_path = 'main,live'")
+    # (a view finds an unqualified name in its own schema before main, so the views of
+    # live are pointed at the staged tables: live's own view of the deduplicated events
+    # is replaced, and a temporary view, which any schema's names find first, stands
+    # for the visits; ``_cut_visits`` still reads live.sessions computed over its own
+    # temporary events)
     if BASE_VIEW in names:
-        con.execute(f"CREATE OR REPLACE TABLE main.{BASE_VIEW} AS SELECT * FROM live.{BASE_VIEW}")
+        staged = deduped or f"SELECT * FROM live.{BASE_VIEW}"
+        con.execute(f"CREATE OR REPLACE TABLE main.{BASE_VIEW} AS {staged}")
+        con.execute(f"CREATE OR REPLACE VIEW live.{BASE_VIEW} AS SELECT * FROM main.{BASE_VIEW}")
     written = {}
     if VISITS_VIEW in names:
         con.execute("CREATE OR REPLACE TABLE main.sessions AS SELECT * FROM live.sessions")
+        # (named in full: from a temporary view, main.x would find temp.main.x first)
+        database = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW sessions AS SELECT * FROM "{database}".main.sessions'
+        )
+    if VISITS_VIEW in names and visits:
         path = out_dir / f"{VISITS_VIEW}.parquet"
         con.execute(
             f"COPY (SELECT {_stored_columns(con, VISITS_VIEW)} FROM main.sessions) "

@@ -108,3 +108,50 @@ def assert_cut_visits(root: Path, day: str) -> None:
             )
         )[0]
         assert got == want, (day, hour)
+
+
+def assert_zoned_rollups(root: Path, spec: str) -> None:
+    """Each zone's stored rows (``lake_compactor.zoned_rollups``) equal, site by site,
+    what the dashboard's own SQL for whole local days (``queries.zoned_days_sql``)
+    returns over the events, on every local day the events touch."""
+    from datetime import date
+
+    from athena_views import to_duckdb
+    from athena_views.zoned import site_zone, time_zones
+    from lake_compactor.rollups import zone_prefix
+    from ownstats.dashboard.queries import zoned_days_sql
+
+    default, per_site = time_zones(spec)
+    checked = 0
+    with Engine(root, materialize=False) as engine:
+        sites = [r[0] for r in engine.query("SELECT DISTINCT domain_name FROM events").rows]
+        first, last = engine.query("SELECT min(event_date), max(event_date) FROM events").rows[0]
+        start = date.fromisoformat(first) - timedelta(days=1)
+        end = date.fromisoformat(last) + timedelta(days=1)
+        for view in rollup_views():
+            for site in sites:
+                zone = site_zone(site, default, per_site)
+                if zone is None:
+                    continue
+                files = sorted((root / zone_prefix(zone) / view).glob("month=*/rollup.parquet"))
+                listed = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+                con = duckdb.connect()
+                rows, columns = (
+                    _rows(con.sql(f"SELECT * FROM {read_rollups(listed)} "
+                                  f"WHERE domain_name = '{site}'"))
+                    if files else ([], [])
+                )  # fmt: skip
+                sql = to_duckdb(f"SELECT * FROM {zoned_days_sql(view, site, zone, start, end)}")
+                result = engine.query(sql)
+                want = sorted((tuple(_normal(v) for v in row) for row in result.rows), key=repr)
+                # (sums of durations in another order may differ in the last digits)
+                assert len(rows) == len(want), (view, site, zone)
+                for got, wanted in zip(rows, want, strict=True):
+                    assert all(
+                        math.isclose(a, b, rel_tol=1e-6) if isinstance(a, float) else a == b
+                        for a, b in zip(got, wanted, strict=True)
+                    ), (view, site, zone, got, wanted)
+                if want:
+                    assert columns == result.columns, (view, site)
+                checked += len(want)
+    assert checked, "no zoned rows to compare"

@@ -17,7 +17,7 @@ from lake_compactor.roll_up import roll_up
 from lake_compactor.rollups import INDEX_KEY, month_key, rollup_schema, rollup_views
 from lake_compactor.store import LocalStore
 from ownstats.lake import LakeSink
-from tests.rollup_checks import assert_rollups_equal_views
+from tests.rollup_checks import assert_rollups_equal_views, assert_zoned_rollups
 
 from .conftest import DAYS, Dataset, generate
 
@@ -235,3 +235,27 @@ def test_a_day_too_big_to_load_is_rolled_up_by_whole_hours_and_cut_once_closed(
     assert cuts_key(today) in index["files"]
     assert_rollups_equal_views(lake)
     assert run("2026-03-04T00:20:00") == index  # nothing changed: nothing written
+
+
+def test_zoned_rollups_equal_the_dashboards_local_days_and_follow_the_setting(
+    lake: Path, tmp_path: Path
+) -> None:
+    """Sites on their own clock (``-c time_zone``): each local day's rows equal the
+    dashboard's SQL for that day, per zone and site; a second run writes nothing; a
+    site moved to another zone is recomputed there; a zone no longer in use is deleted."""
+    store = LocalStore(lake)
+    spec = "Asia/Kolkata,shop.b.example=America/New_York"
+    report = roll_up(store, workdir=tmp_path / "work", zones=spec)
+    assert report.errors == []
+    assert_zoned_rollups(lake, spec)
+    assert roll_up(store, workdir=tmp_path / "work", zones=spec).days == []
+    moved = "Asia/Kolkata,shop.b.example=Australia/Sydney"
+    report = roll_up(store, workdir=tmp_path / "work", zones=moved)
+    assert {d.split(" ")[0] for d in report.days} == {"Australia/Sydney"}
+    assert_zoned_rollups(lake, moved)
+    assert not list((lake / "rollups" / "zones").glob("America*/**/*.parquet"))
+    index = store.get_json(INDEX_KEY)
+    assert index is not None and sorted(index["zones"]) == ["Asia/Kolkata", "Australia/Sydney"]
+    roll_up(store, workdir=tmp_path / "work")  # the setting removed
+    assert not list((lake / "rollups" / "zones").rglob("*.parquet"))
+    assert_rollups_equal_views(lake)

@@ -1,0 +1,247 @@
+"""Rollups of the sites on their own clock: each view's rows per *local* day.
+
+Why: a site shown in its own time zone (``-c time_zone``) has no whole UTC day to read
+from the UTC rollups, so its dashboard computed every panel from events: a year at
+1 M page views a month went to Athena. The compactor therefore also stores, per zone
+in use, each view's rows of every local day, computed by the views' own SQL over the
+sites' events relabelled to that clock (``athena_views.zoned.local_events``, the SQL
+the dashboard runs on the same events). A local day spans parts of two UTC days; the
+daily salt changes at UTC midnight, so its visits are those of its two parts and are
+computed here from those two days' events. Its rows are replaced whenever either day
+changes: its index signature is that of the UTC days it spans (and of which sites are
+on the clock).
+
+Layout: ``rollups/zones/<zone, quoted>/<view>/month=YYYY-MM/rollup.parquet`` (local
+months), beside the views' folders so no UTC table reads them, and the index's
+``zones`` entry: ``{zone: {"sites": condition, "days": {local day: {"signature": …}}}}``.
+Same protocol as the UTC rollups (``lake_compactor.roll_up``): month objects whole,
+then the index, so a crash leaves days whose old signature makes the next run redo
+them. A local day that touches a day the compactor rolls up by whole hours (too big
+to load, ``until``) is not rolled up here: it is read from Athena.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from athena_views import View, to_duckdb
+from athena_views.zoned import day_window, local_events, time_zones, utc_days
+from lake_compactor.merge import connect
+from lake_compactor.policy import StoredObject
+from lake_compactor.roll_up import BATCH_BYTES, RollupReport, checkpoint, merge_month
+from lake_compactor.rollups import (
+    BASE_VIEW,
+    INDEX_KEY,
+    PARTITION,
+    compute,
+    rollup_views,
+    sql_string,
+    zone_prefix,
+    zoned_month_key,
+)
+from lake_compactor.store import Store
+from stream_processor.schema import COLUMN_NAMES
+
+__all__ = ["day_sources", "roll_up_zones", "zone_sites"]
+
+log = logging.getLogger(__name__)
+
+
+def zone_sites(spec: str) -> dict[str, str]:
+    """Each zone in use under a ``time_zones`` setting → the SQL condition on
+    ``domain_name`` of the sites on its clock (the default zone: every site not named
+    with another one)."""
+    default, per_site = time_zones(spec)
+    zones: dict[str, str] = {}
+    for zone in {z for z in [default, *per_site.values()] if z is not None}:
+        if zone == default:
+            others = sorted(site for site, z in per_site.items() if z != zone)
+            zones[zone] = (
+                f"domain_name NOT IN ({', '.join(sql_string(s) for s in others)})"
+                if others
+                else "domain_name IS NOT NULL"
+            )
+        else:
+            mine = sorted(site for site, z in per_site.items() if z == zone)
+            zones[zone] = f"domain_name IN ({', '.join(sql_string(s) for s in mine)})"
+    return zones
+
+
+def day_sources(zone: str, day: str) -> list[str]:
+    """The UTC days (partitions) local ``day`` on ``zone``'s clock spans."""
+    return [d.isoformat() for d in utc_days(*day_window(zone, date.fromisoformat(day)))]
+
+
+def _local_days(zone: str, utc: set[str]) -> set[str]:
+    """The local days that span any of the UTC days ``utc``."""
+    found = set()
+    for day in utc:
+        for n in (-1, 0, 1):
+            local = (date.fromisoformat(day) + timedelta(days=n)).isoformat()
+            if day in day_sources(zone, local):
+                found.add(local)
+    return found
+
+
+def signature(zone: str, condition: str, day: str, signatures: dict[str, str]) -> str:
+    """What a local day's rows were computed from: its UTC days' signatures and the
+    sites on the clock."""
+    digest = hashlib.sha256(f"{zone}\0{condition}\n".encode())
+    for source in day_sources(zone, day):
+        digest.update(f"{source}\0{signatures.get(source, '')}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def roll_up_zones(
+    store: Store,
+    spec: str,
+    index: dict[str, Any],
+    partitions: dict[str, list[StoredObject]],
+    signatures: dict[str, str],
+    views: Sequence[View],
+    report: RollupReport,
+    *,
+    workdir: Path,
+    skip: set[str],
+    time_left: Callable[[], float] | None,
+    min_time_left_s: float,
+    clock: Callable[[], float],
+    threads: int | None,
+    memory_limit: str | None,
+) -> None:
+    """Bring every zone's local days up to date (module docstring); ``skip``: UTC days
+    not to roll up from (rolled up by whole hours). Zones no longer in use are deleted."""
+    zones = zone_sites(spec)
+    stored = index.setdefault("zones", {})
+    for zone in sorted(set(stored) - set(zones)):
+        gone = [key for key in index["files"] if key.startswith(zone_prefix(zone))]
+        if gone:
+            store.delete(gone)
+        for key in gone:
+            del index["files"][key]
+        del stored[zone]
+        store.put_json(INDEX_KEY, index)
+    for zone, condition in sorted(zones.items()):
+        entry = stored.get(zone)
+        if entry is None or entry.get("sites") != condition:
+            entry = stored[zone] = {"sites": condition, "days": {}}
+        known = entry["days"]
+        wanted = {
+            day: signature(zone, condition, day, signatures)
+            for day in _local_days(zone, set(partitions))
+            if not set(day_sources(zone, day)) & skip
+        }
+        held = {d for d in known if not set(day_sources(zone, d)) & skip}
+        changed = {d for d, sig in wanted.items() if known.get(d, {}).get("signature") != sig}
+        changed |= held - set(wanted)
+        months: dict[str, list[str]] = {}
+        for day in changed:
+            months.setdefault(day[:7], []).append(day)
+        for month in sorted(months, reverse=True):
+            if time_left is not None and time_left() < min_time_left_s:
+                report.deferred.append(f"{zone} {month}")
+                continue
+            days = sorted(months[month])
+            try:
+                written = _roll_zone_month(
+                    store, zone, condition, month, days, partitions, index, views,
+                    workdir=workdir / f"zoned-{uuid.uuid4().hex}", threads=threads,
+                    memory_limit=memory_limit,
+                )  # fmt: skip
+            except Exception as err:  # one month's failure must not stop the others
+                log.exception("rollups: %s month %s", zone, month)
+                report.errors.append(f"{zone} {month}: {type(err).__name__}: {err}")
+                continue
+            for day in days:
+                if day in wanted:
+                    known[day] = {"signature": wanted[day]}
+                else:
+                    known.pop(day, None)
+            index["updated_at"] = clock()
+            store.put_json(INDEX_KEY, index)
+            checkpoint("index_written")
+            report.days += [f"{zone} {d}" for d in days]
+            report.months.append(f"{zone} {month}")
+            report.objects += len(written)
+            report.bytes += sum(written.values())
+
+
+def _runs(days: list[str], partitions: dict[str, list[StoredObject]], zone: str) -> list[list[str]]:
+    """``days`` (sorted) in runs of consecutive local days computed together, each run's
+    UTC days under ``BATCH_BYTES`` of events (one day at least)."""
+    runs: list[list[str]] = []
+    sources: set[str] = set()
+    for day in days:
+        extra = set(day_sources(zone, day))
+        size = sum(o.size for d in sources | extra for o in partitions.get(d, ()))
+        follows = runs and date.fromisoformat(day) - date.fromisoformat(runs[-1][-1]) == timedelta(
+            days=1
+        )
+        if follows and size <= BATCH_BYTES:
+            runs[-1].append(day)
+            sources |= extra
+        else:
+            runs.append([day])
+            sources = extra
+    return runs
+
+
+def _roll_zone_month(
+    store: Store,
+    zone: str,
+    condition: str,
+    month: str,
+    days: list[str],
+    partitions: dict[str, list[StoredObject]],
+    index: dict[str, Any],
+    views: Sequence[View],
+    *,
+    workdir: Path,
+    threads: int | None,
+    memory_limit: str | None,
+) -> dict[str, int]:
+    """Recompute local ``days`` of ``month`` and replace them in the zone's month
+    objects; the uploaded keys with their sizes."""
+    written: dict[str, int] = {}
+    try:
+        computed: list[dict[str, Path]] = []
+        present = [d for d in days if any(s in partitions for s in day_sources(zone, d))]
+        for number, run in enumerate(_runs(present, partitions, zone)):
+            low, high = day_window(zone, date.fromisoformat(run[0]), date.fromisoformat(run[-1]))
+            fetched = [
+                store.fetch(obj.key, workdir / "in" / f"{PARTITION}={day}")
+                for day in sorted({s for d in run for s in day_sources(zone, d)})
+                for obj in sorted(partitions.get(day, []), key=lambda o: o.key)
+            ]
+            deduped = to_duckdb(  # (the dashboard's Athena SQL, as DuckDB runs it)
+                local_events(zone, low, high, condition, COLUMN_NAMES, source=f"live.{BASE_VIEW}")
+            )
+            con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
+            try:
+                computed.append(
+                    compute(
+                        con, fetched, workdir / "out" / str(number), views,
+                        deduped=deduped, visits=False,
+                    )
+                )  # fmt: skip
+            finally:
+                con.close()
+            shutil.rmtree(workdir / "in", ignore_errors=True)
+        con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
+        try:
+            for view in rollup_views(views):
+                key = zoned_month_key(zone, view, month)
+                new = [c[view] for c in computed]
+                merge_month(store, con, key, new, days, index, workdir, written)
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return written
