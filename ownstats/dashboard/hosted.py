@@ -276,7 +276,10 @@ def _lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         # DuckDB may use 60 % of the function's memory; the rest is Python and boto3
         memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         limit = f"{int(int(memory) * 0.6)}MB" if memory else None
-        fast = LakeBackend(store, cache, today=utc_today, memory_limit=limit)
+        fast = LakeBackend(
+            store, cache, today=utc_today, memory_limit=limit,
+            zones=os.environ.get(TIME_ZONE_ENV, ""),
+        )  # fmt: skip
         backend = RoutedBackend(fast, backend)
     app = build_hosted_app(
         backend,

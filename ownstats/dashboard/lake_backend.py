@@ -41,6 +41,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import re
 import shutil
 import threading
 import time
@@ -49,12 +50,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
+from athena_views.zoned import day_window, site_zone, time_zones
 from lake_compactor.policy import StoredObject, partition_of, run_of, tier_of
 from lake_compactor.roll_up import day_signature
 from lake_compactor.rollups import (
@@ -72,8 +75,10 @@ from lake_compactor.rollups import (
     rollup_views,
     sql_string,
     timestamp_sql,
+    zone_prefix,
 )
 from lake_compactor.validate import PARQUET_PATH
+from lake_compactor.zoned_rollups import signature as zoned_signature
 from ownstats.dashboard import queries
 from ownstats.results import QueryError, QueryResult
 
@@ -103,6 +108,8 @@ CUTS_VIEW = "sessions__cuts"
 #: views a page reads over a cut day that can be read from stored and cut visits, or
 #: (``hourly_stats``: a row per hour) from the day's rollups
 CUTTABLE = frozenset({VISITS_VIEW, "daily_stats", "hourly_stats"})
+#: in the name of a view over a zone's rollups (``_zoned_name``)
+ZONED_MARK = "__zone_"
 _SEARCH_PATH = "SET search_path = 'main,live'"
 #: SQL never makes DuckDB download or load an extension
 _NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -211,6 +218,48 @@ def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
         if day and site and until and len(parts) == 3:
             return site, day, until
     return None
+
+
+def _zoned_name(zone: str, view: str) -> str:
+    """The view over ``view``'s rows of local days on ``zone``'s clock."""
+    return f"{view}{ZONED_MARK}{re.sub(r'[^a-z0-9]+', '_', zone.lower())}"
+
+
+def _zoned_of(node: exp.Expression) -> tuple[str, datetime, datetime] | None:
+    """(site, low, high) of the first unfiltered read of a site's events on its own
+    clock inside ``node`` (``athena_views.zoned.local_events``: one site, ``event_time``
+    from a moment to another), or None. The caller checks the whole subquery against
+    ``queries.zoned_days_sql``."""
+    for select in node.find_all(exp.Select):
+        source = _source(select)
+        if source is None or not isinstance(source.this, exp.Table):
+            continue
+        if source.this.name.lower() != BASE_VIEW:
+            continue
+        parts = _conjuncts(select)
+        site = low = high = None
+        for part in parts:
+            if isinstance(part, exp.EQ) and isinstance(part.this, exp.Column):
+                value = part.expression
+                if part.this.name.lower() == "domain_name" and isinstance(value, exp.Literal):
+                    site = value.this
+            else:
+                low = _event_time_bound(part, exp.GTE) or low
+                high = _event_time_bound(part, exp.LT) or high
+        if site and low and high and len(parts) == 4:
+            return site, low, high
+    return None
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as (first, last) runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day - runs[-1][1] == timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _window(tree: exp.Expression | None) -> datetime | None:
@@ -337,8 +386,12 @@ class LakeBackend:
         memory_limit: str | None = None,
         clock: Callable[[], float] = time.time,
         tail_s: float = TAIL_S,
+        zones: str = "",
     ) -> None:
         self.store = store
+        #: the sites' time zones (``-c time_zone``): a zoned page's whole local days are
+        #: read from the compactor's rows of them (``_with_zones``)
+        self._zone_default, self._zone_sites = time_zones(zones)
         self.cache_dir = Path(cache_dir).resolve()
         self.today = today
         self.events_prefix = events_prefix
@@ -413,6 +466,12 @@ class LakeBackend:
         self._rewritten: dict[str, str] = {}
         #: cuts so read (reported by the benchmark)
         self.cuts_read = 0
+        #: zone → local days whose rows the zoned rollups hold as their UTC days are now
+        self._zoned_days: dict[str, set[str]] = {}
+        #: (zone, rolled-up view) → local paths of its month objects
+        self._zoned_files: dict[tuple[str, str], list[Path]] = {}
+        #: statements whose whole local days were read from zoned rollups (benchmark)
+        self.zoned_read = 0
         self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
@@ -498,6 +557,8 @@ class LakeBackend:
             name = table.name.lower()
             if name in ctes or name == CUTS_VIEW:  # (held with its day's visits)
                 continue
+            if ZONED_MARK in name:  # (a zone's rollups: read as they are)
+                continue
             if name == "current_visitors":  # the last minutes: the recent days
                 needed |= {d for d in recent if d in self._partitions}
                 continue
@@ -524,7 +585,8 @@ class LakeBackend:
         """Whether this backend answers ``sql``; loads what it needs to."""
         with self._lock:
             self._refresh()
-            run = self._with_cuts(sql)
+            cut = self._with_cuts(sql)
+            run = self._with_zones(cut)
             needs = self._needs(run)
             if needs is None:
                 return False
@@ -552,7 +614,8 @@ class LakeBackend:
             self._rebuild()
             if run is not sql:
                 self._rewritten[sql] = run
-                self.cuts_read += 1
+                self.cuts_read += cut is not sql
+                self.zoned_read += run is not cut
             return True
 
     def as_of(self, now: datetime) -> datetime:
@@ -668,6 +731,62 @@ class LakeBackend:
             return f"({visits}) AS {VISITS_VIEW}"
         return queries.view_over(view, {VISITS_VIEW: visits})
 
+    def _with_zones(self, sql: str) -> str:
+        """``sql`` with each unfiltered run of whole local days of a site on its own clock
+        (``queries.zoned_days_sql``) read from the compactor's rows of those days, and
+        the days they lack or hold an older state of computed from events (the view's
+        SQL over that run); ``sql`` itself if it has none."""
+        if not self._zoned_days:
+            return sql
+        tree = _parsed(sql)
+        if tree is None:
+            return sql
+        found = [
+            (index, zoned)
+            for index, sub in enumerate(tree.find_all(exp.Subquery))
+            if sub.alias_or_name.lower() in self._rolled and (zoned := _zoned_of(sub)) is not None
+        ]
+        if not found:
+            return sql
+        tree = tree.copy()
+        subs = list(tree.find_all(exp.Subquery))
+        changed = False
+        for index, (site, low, high) in found:
+            sub = subs[index]
+            view = sub.alias_or_name.lower()
+            zone = site_zone(site, self._zone_default, self._zone_sites)
+            if sub.root() is not tree or zone is None or zone not in self._zoned_days:
+                continue
+            clock = ZoneInfo(zone)
+            start = low.replace(tzinfo=UTC).astimezone(clock).date()
+            end = (high - timedelta(milliseconds=1)).replace(tzinfo=UTC).astimezone(clock).date()
+            if start > end or day_window(zone, start, end) != (low, high):
+                continue  # not whole local days
+            own = queries.zoned_days_sql(view, site, zone, start, end)
+            expected = _parsed(f"SELECT * FROM {own}")
+            if expected is None or _source(expected).this != sub:
+                continue  # not the page's own whole days of that view
+            days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+            held = self._zoned_days[zone]
+            lacking = [d for d in days if d.isoformat() not in held]
+            if len(lacking) == len(days):
+                continue
+            on = f"domain_name = {sql_string(site)} AND {PARTITION} BETWEEN " + (
+                f"{sql_string(start.isoformat())} AND {sql_string(end.isoformat())}"
+            )
+            if lacking:
+                listed = ", ".join(sql_string(d.isoformat()) for d in lacking)
+                on += f" AND {PARTITION} NOT IN ({listed})"
+            parts = [f'SELECT * FROM "{_zoned_name(zone, view)}" WHERE {on}'] + [
+                f"SELECT * FROM {queries.zoned_days_sql(view, site, zone, first, last)}"
+                for first, last in _runs(lacking)
+            ]
+            new = _parsed(f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS {view}")
+            assert new is not None
+            sub.replace(_source(new).this.copy())
+            changed = True
+        return tree.sql(dialect="athena") if changed else sql
+
     def _tail(self, sql: str, rows: set[str], stale: set[str]) -> bool:
         """Whether ``sql`` is a live statement answered from the newest objects of its
         days (``TAIL_S``): the live counter (``current_visitors``, the last five minutes
@@ -759,6 +878,7 @@ class LakeBackend:
         tails = {path for _, files in self._tails.values() for path in files}
         held = {path for files in self._held.values() for path in files if path is not None}
         rolled = {path for files in self._rollup_files.values() for path in files}
+        rolled |= {path for files in self._zoned_files.values() for path in files}
         for path in self._garbage:
             # (a day unloaded, then loaded again, reuses its files; so may a tail; a rollup
             # object named again by the index is the same file)
@@ -829,9 +949,11 @@ class LakeBackend:
             }
             self._visit_objects = {d: o for (n, d), o in stored.items() if n == "visits.parquet"}
             self._cut_objects = {d: o for (n, d), o in stored.items() if n == "cuts.parquet"}
+            self._refresh_zones(index)
         else:  # no rollups yet, or written under other view SQL: events only
             self._rolled_days, self._rollup_files, self._visit_objects = set(), {}, {}
             self._indexed, self._until, self._cut_objects = set(), {}, {}
+            self._zoned_days, self._zoned_files = {}, {}
         self._unload({day for day in self._loaded if day not in partitions or day in self._until})
         self._load(
             sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
@@ -846,6 +968,39 @@ class LakeBackend:
         self._hold({d for d in changed if self._holdable(d)})
         self._checked = self.monotonic()
         self._rebuild()
+
+    def _refresh_zones(self, index: dict[str, Any]) -> None:
+        """The zones' rollups (``lake_compactor.zoned_rollups``): the local days they hold
+        as those days' UTC days are now, and their month objects, fetched; a month with
+        a damaged object is computed from events."""
+        signatures = {day: day_signature(objs) for day, objs in self._partitions.items()}
+        zoned_days: dict[str, set[str]] = {}
+        files: dict[tuple[str, str], list[Path]] = {}
+        for zone, entry in sorted(index.get("zones", {}).items()):
+            condition = entry.get("sites", "")
+            held = {
+                day
+                for day, meta in entry.get("days", {}).items()
+                if meta.get("signature") == zoned_signature(zone, condition, day, signatures)
+            }
+            wanted = [
+                (key, meta)
+                for key, meta in sorted(index.get("files", {}).items())
+                if key.startswith(zone_prefix(zone))
+                and key.removeprefix(zone_prefix(zone)).split("/")[0] in self._rolled
+            ]
+            with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+                paths = list(pool.map(lambda item: self._fetch_rollup(*item), wanted))
+            for (key, _), path in zip(wanted, paths, strict=True):
+                view, month = key.removeprefix(zone_prefix(zone)).split("/")[:2]
+                if path is None:
+                    held = {d for d in held if d[:7] != month.split("=", 1)[1]}
+                else:
+                    files.setdefault((zone, view), []).append(path)
+            zoned_days[zone] = held
+        old = {path for paths in self._zoned_files.values() for path in paths}
+        self._garbage += sorted(old - {p for paths in files.values() for p in paths})
+        self._zoned_days, self._zoned_files = zoned_days, files
 
     def _named(self, day: str) -> tuple[Path, Path | None]:
         """The cache files of a day's visits and cut visits objects as the index names
@@ -1096,7 +1251,8 @@ class LakeBackend:
         stored_files = tuple((v, tuple(p)) for v, p in sorted(self._rollup_files.items()))
         in_place = sorted(p for p in paths if p.parent.name.split("=", 1)[1] in self._in_place)
         holding = tuple(sorted(self._held.items()))
-        key = (computed, tuple(paths), stored_files, tuple(in_place), holding)
+        zoned = tuple((z, tuple(p)) for z, p in sorted(self._zoned_files.items()))
+        key = (computed, tuple(paths), stored_files, tuple(in_place), holding, zoned)
         if key == self._views_key:
             return
         events = events_select(files_literal(paths)) if paths else empty_events_select()
@@ -1142,5 +1298,10 @@ class LakeBackend:
                     )
                 cur.execute(
                     f'CREATE OR REPLACE VIEW main."{name}" AS {" UNION ALL BY NAME ".join(parts)}'
+                )
+            for (zone, name), stored in zoned:
+                cur.execute(
+                    f'CREATE OR REPLACE VIEW main."{_zoned_name(zone, name)}" AS '
+                    f"SELECT * FROM {read_rollups(files_literal(list(stored)))}"
                 )
         self._views_key = key

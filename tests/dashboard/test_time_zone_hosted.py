@@ -1,0 +1,162 @@
+"""A site on its own clock, hosted: whole local days from the compactor's zoned rollups.
+
+The dashboard tests' lake (two weeks of March 2026, New York's change to daylight time
+on the 8th inside it; Kolkata half an hour off every UTC hour; Sydney a day ahead) is
+put in a moto bucket, the compactor rolls it up with the sites' time zones, and every
+period of the hosted API must equal local mode's on the same events and clock, with
+no Athena query and only the days of "today" (and the compared cut) loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from dashboard_support import DOMAINS, NOW, Lake
+from moto import mock_aws
+from starlette.testclient import TestClient
+
+from lake_compactor import roll_up as roll_up_module
+from lake_compactor.roll_up import roll_up
+from lake_compactor.rollups import rollup_views
+from lake_compactor.store import S3Store
+from ownstats.dashboard import build_app, hosted
+from ownstats.dashboard.lake_backend import LakeBackend
+from ownstats.engine import Engine
+from tests.hosted.test_hosted_rollups import NoAthena
+
+SITE = DOMAINS[0]
+ZONES = ("America/New_York", "Asia/Kolkata", "Australia/Sydney")
+BUCKET = "ownstats-lake"
+REGION = "eu-west-1"
+PERIODS = ("today", "yesterday", "7d", "30d", "month", "last_month", "year", "12mo", "all")
+PANELS = "pages,sources,countries,devices,entry-pages,exit-pages,custom-events"
+
+
+@pytest.fixture
+def bucket(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Store]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        for path in sorted((lake.data_dir / "events").rglob("*.parquet")):
+            s3.upload_file(str(path), BUCKET, path.relative_to(lake.data_dir).as_posix())
+        yield S3Store(BUCKET, s3)
+
+
+def close(got: Any, want: Any) -> bool:
+    """Equal, floats to 1e-9 relative (a sum of durations in another order), timings
+    aside."""
+    if isinstance(got, float) and isinstance(want, float):
+        return math.isclose(got, want, rel_tol=1e-9)
+    if isinstance(got, dict) and isinstance(want, dict):
+        keys = got.keys() - {"took_ms", "elapsed_ms"}
+        return keys == want.keys() - {"took_ms", "elapsed_ms"} and all(
+            close(got[k], want[k]) for k in keys
+        )
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(close(a, b) for a, b in zip(got, want, strict=True))
+    return bool(got == want)
+
+
+def compare(bucket: S3Store, engine: Engine, spec: str, cache: Path) -> LakeBackend:
+    """Every period (and a custom range) hosted vs local under ``spec``; no Athena."""
+    athena = NoAthena()
+    fast = LakeBackend(bucket, cache, today=NOW.date, zones=spec)
+    routed = hosted.RoutedBackend(fast, athena)
+    remote_app = hosted.build_hosted_app(
+        routed, DOMAINS, require_claims=False, now=lambda: NOW, cache_ttl_s=0, time_zone=spec
+    )
+    local_app = build_app(engine, now=lambda: NOW, time_zone=spec, parallel=True)
+    queries = [{"site": SITE, "panels": PANELS, "period": p} for p in PERIODS]
+    queries.append({"site": SITE, "panels": PANELS, "period": "custom", "from": "2026-03-02",
+                    "to": "2026-03-09"})  # fmt: skip
+    queries.append({"site": SITE, "period": "7d", "comparison": "year_over_year"})
+    with TestClient(remote_app) as remote, TestClient(local_app) as local:
+        for query in queries:
+            got = remote.get("/api/page", params=query)
+            want = local.get("/api/page", params=query)
+            assert got.status_code == want.status_code == 200, (query, got.text[:300])
+            assert close(got.json(), want.json()), (spec, query)
+    assert athena.asked == []
+    return fast
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_every_period_on_the_sites_clock_equals_local_mode_from_zoned_rollups(
+    bucket: S3Store, engine: Engine, tmp_path: Path, zone: str
+) -> None:
+    spec = f"{SITE}={zone}"
+    report = roll_up(bucket, workdir=tmp_path / "work", zones=spec)
+    assert any(day.startswith(f"{zone} ") for day in report.days)
+    fast = compare(bucket, engine, spec, tmp_path / "cache")
+    assert fast.zoned_read > 0
+    # the long periods read their whole local days from the zone's rollups: a fresh
+    # function loads only the live counter's recent UTC days for them
+    fresh = LakeBackend(bucket, tmp_path / "fresh", today=NOW.date, zones=spec)
+    app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fresh, NoAthena()), DOMAINS, require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0, time_zone=spec,
+    )  # fmt: skip
+    with TestClient(app) as remote:
+        for period in ("30d", "month", "year", "12mo", "all"):
+            query = {"site": SITE, "panels": PANELS, "period": period}
+            assert remote.get("/api/page", params=query).status_code == 200
+    recent = {NOW.date().isoformat(), (NOW.date() - timedelta(days=1)).isoformat()}
+    assert set(fresh._loaded) <= recent, sorted(fresh._loaded)
+    assert fresh.zoned_read > 0
+
+
+def test_without_zoned_rollups_every_period_is_computed_from_events_and_equal(
+    bucket: S3Store, engine: Engine, tmp_path: Path
+) -> None:
+    """The compactor of a stack without the setting (or not run since it was set):
+    the same answers, from events."""
+    spec = f"{SITE}={ZONES[0]}"
+    roll_up(bucket, workdir=tmp_path / "work")
+    fast = compare(bucket, engine, spec, tmp_path / "cache")
+    assert fast.zoned_read == 0
+
+
+def test_a_changed_utc_day_makes_its_local_days_computed_from_events_until_rolled_up(
+    bucket: S3Store, engine: Engine, lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late delivery to a closed UTC day changes the local days it spans: they are
+    computed from events (still equal), and the next run rolls them up again; a run
+    killed after a month object (before the index) is finished by the next one."""
+    spec = f"{SITE}={ZONES[0]}"
+    roll_up(bucket, workdir=tmp_path / "work", zones=spec)
+    late = "2026-03-05"
+    first = sorted((lake.data_dir / "events" / f"event_date={late}").glob("*.parquet"))[0]
+    bucket.upload(first, f"events/event_date={late}/late-{first.name}")  # duplicates
+    fast = compare(bucket, engine, spec, tmp_path / "cache")
+    assert fast.zoned_read > 0  # the other days still from rollups
+
+    class Killed(BaseException):
+        """The function's process ends (a timeout): no handler catches it."""
+
+    # the run rewrites the late day's UTC month objects first (one per view), then the
+    # zone's: it is killed right after the zone's first month object
+    written = []
+
+    def crash(step: str) -> None:
+        written.append(step)
+        if written.count("rollup_written") == len(rollup_views()) + 1:
+            raise Killed
+
+    monkeypatch.setattr(roll_up_module, "checkpoint", crash)
+    with pytest.raises(Killed):
+        roll_up(bucket, workdir=tmp_path / "work", zones=spec)
+    monkeypatch.setattr(roll_up_module, "checkpoint", lambda step: None)
+    report = roll_up(bucket, workdir=tmp_path / "work", zones=spec)
+    redone = sorted(d.split(" ")[1] for d in report.days if d.startswith(ZONES[0]))
+    assert redone == ["2026-03-04", "2026-03-05"]  # New York's days spanning that UTC day
+    assert roll_up(bucket, workdir=tmp_path / "work", zones=spec).days == []
+    compare(bucket, engine, spec, tmp_path / "cache2")
