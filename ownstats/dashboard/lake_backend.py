@@ -193,10 +193,9 @@ def _event_time_bound(part: exp.Expression, kind: type[exp.Expression]) -> datet
     return None
 
 
-def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
-    """(site, day, until) of the first unfiltered cut of a day's events inside ``node``
-    (``queries.period_events``: one day, one site, ``event_time`` before a moment), or
-    None. The caller checks the whole subquery against ``queries.cut_sql`` of these."""
+def _event_reads(node: exp.Expression) -> Iterator[tuple[list[exp.Expression], str | None]]:
+    """Each SELECT straight from ``events_deduped`` inside ``node``: its AND-ed
+    conditions and the site its ``domain_name = '…'`` names (None without one)."""
     for select in node.find_all(exp.Select):
         source = _source(select)
         if source is None or not isinstance(source.this, exp.Table):
@@ -204,15 +203,25 @@ def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
         if source.this.name.lower() != BASE_VIEW:
             continue
         parts = _conjuncts(select)
-        day = site = until = None
+        site = None
+        for part in parts:
+            if isinstance(part, exp.EQ) and isinstance(part.this, exp.Column):
+                value = part.expression
+                if part.this.name.lower() == "domain_name" and isinstance(value, exp.Literal):
+                    site = value.this
+        yield parts, site
+
+
+def _cut_of(node: exp.Expression) -> tuple[str, str, datetime] | None:
+    """(site, day, until) of the first unfiltered cut of a day's events inside ``node``
+    (``queries.period_events``: one day, one site, ``event_time`` before a moment), or
+    None. The caller checks the whole subquery against ``queries.cut_sql`` of these."""
+    for parts, site in _event_reads(node):
+        day = until = None
         for part in parts:
             if isinstance(part, exp.Between) and _is_day_column(part.this):
                 low, high = _literal_day(part.args.get("low")), _literal_day(part.args.get("high"))
                 day = low if low == high else None
-            elif isinstance(part, exp.EQ) and isinstance(part.this, exp.Column):
-                value = part.expression
-                if part.this.name.lower() == "domain_name" and isinstance(value, exp.Literal):
-                    site = value.this
             else:
                 until = _event_time_bound(part, exp.LT) or until
         if day and site and until and len(parts) == 3:
@@ -230,22 +239,11 @@ def _zoned_of(node: exp.Expression) -> tuple[str, datetime, datetime] | None:
     clock inside ``node`` (``athena_views.zoned.local_events``: one site, ``event_time``
     from a moment to another), or None. The caller checks the whole subquery against
     ``queries.zoned_days_sql``."""
-    for select in node.find_all(exp.Select):
-        source = _source(select)
-        if source is None or not isinstance(source.this, exp.Table):
-            continue
-        if source.this.name.lower() != BASE_VIEW:
-            continue
-        parts = _conjuncts(select)
-        site = low = high = None
+    for parts, site in _event_reads(node):
+        low = high = None
         for part in parts:
-            if isinstance(part, exp.EQ) and isinstance(part.this, exp.Column):
-                value = part.expression
-                if part.this.name.lower() == "domain_name" and isinstance(value, exp.Literal):
-                    site = value.this
-            else:
-                low = _event_time_bound(part, exp.GTE) or low
-                high = _event_time_bound(part, exp.LT) or high
+            low = _event_time_bound(part, exp.GTE) or low
+            high = _event_time_bound(part, exp.LT) or high
         if site and low and high and len(parts) == 4:
             return site, low, high
     return None

@@ -15,10 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from dashboard_support import DOMAINS, NOW, Lake
-from moto import mock_aws
 from starlette.testclient import TestClient
 
 from lake_compactor import roll_up as roll_up_module
@@ -28,27 +26,18 @@ from lake_compactor.store import S3Store
 from ownstats.dashboard import build_app, hosted
 from ownstats.dashboard.lake_backend import LakeBackend
 from ownstats.engine import Engine
-from tests.hosted.test_hosted_rollups import NoAthena
+from tests.hosted.test_hosted_rollups import NoAthena, lake_bucket
 
 SITE = DOMAINS[0]
 ZONES = ("America/New_York", "Asia/Kolkata", "Australia/Sydney")
-BUCKET = "ownstats-lake"
-REGION = "eu-west-1"
 PERIODS = ("today", "yesterday", "7d", "30d", "month", "last_month", "year", "12mo", "all")
 PANELS = "pages,sources,countries,devices,entry-pages,exit-pages,custom-events"
 
 
 @pytest.fixture
 def bucket(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Store]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        for path in sorted((lake.data_dir / "events").rglob("*.parquet")):
-            s3.upload_file(str(path), BUCKET, path.relative_to(lake.data_dir).as_posix())
-        yield S3Store(BUCKET, s3)
+    with lake_bucket(lake.data_dir, monkeypatch) as store:
+        yield store
 
 
 def close(got: Any, want: Any) -> bool:

@@ -10,6 +10,7 @@ that fails the test if asked, except where a test wants it asked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import re
@@ -72,17 +73,23 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def bucket(lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Store]:
+@contextlib.contextmanager
+def lake_bucket(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Store]:
+    """A moto bucket holding ``root``'s events objects as Firehose left them."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        for path in sorted((lake / "events").rglob("*.parquet")):
-            s3.upload_file(str(path), BUCKET, path.relative_to(lake).as_posix())
-        store = S3Store(BUCKET, s3)
+        for path in sorted((root / "events").rglob("*.parquet")):
+            s3.upload_file(str(path), BUCKET, path.relative_to(root).as_posix())
+        yield S3Store(BUCKET, s3)
+
+
+@pytest.fixture
+def bucket(lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Store]:
+    with lake_bucket(lake, monkeypatch) as store:
         report = roll_up(store, workdir=tmp_path / "work")
         assert sorted(report.days) == list(DAYS)
         yield store
