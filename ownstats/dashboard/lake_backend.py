@@ -1250,7 +1250,8 @@ class LakeBackend:
         in_place = sorted(p for p in paths if p.parent.name.split("=", 1)[1] in self._in_place)
         holding = tuple(sorted(self._held.items()))
         zoned = tuple((z, tuple(p)) for z, p in sorted(self._zoned_files.items()))
-        key = (computed, tuple(paths), stored_files, tuple(in_place), holding, zoned)
+        zones = tuple(sorted(self._zoned_days))
+        key = (computed, tuple(paths), stored_files, tuple(in_place), holding, zoned, zones)
         if key == self._views_key:
             return
         events = events_select(files_literal(paths)) if paths else empty_events_select()
@@ -1297,9 +1298,18 @@ class LakeBackend:
                 cur.execute(
                     f'CREATE OR REPLACE VIEW main."{name}" AS {" UNION ALL BY NAME ".join(parts)}'
                 )
-            for (zone, name), stored in zoned:
-                cur.execute(
-                    f'CREATE OR REPLACE VIEW main."{_zoned_name(zone, name)}" AS '
-                    f"SELECT * FROM {read_rollups(files_literal(list(stored)))}"
-                )
+            # every view of every zone, empty where the compactor wrote no object (a view
+            # with no rows on that clock, as utm_mediums of a site without campaigns)
+            stored_zoned = dict(zoned)
+            for zone in sorted(self._zoned_days):
+                for name in self._rolled:
+                    stored = stored_zoned.get((zone, name))
+                    rows = (
+                        f"SELECT * FROM {read_rollups(files_literal(list(stored)))}"
+                        if stored
+                        else f'SELECT * FROM {self._main}."{self._kept(name)}" WHERE false'
+                    )
+                    cur.execute(
+                        f'CREATE OR REPLACE VIEW main."{_zoned_name(zone, name)}" AS {rows}'
+                    )
         self._views_key = key

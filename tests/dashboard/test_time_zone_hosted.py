@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from lake_compactor import roll_up as roll_up_module
 from lake_compactor.roll_up import roll_up
-from lake_compactor.rollups import rollup_views
+from lake_compactor.rollups import INDEX_KEY, rollup_views, zone_prefix
 from lake_compactor.store import S3Store
 from ownstats.dashboard import build_app, hosted
 from ownstats.dashboard.lake_backend import LakeBackend
@@ -149,3 +149,31 @@ def test_a_changed_utc_day_makes_its_local_days_computed_from_events_until_rolle
     assert redone == ["2026-03-04", "2026-03-05"]  # New York's days spanning that UTC day
     assert roll_up(bucket, workdir=tmp_path / "work", zones=spec).days == []
     compare(bucket, engine, spec, tmp_path / "cache2")
+
+
+def test_a_view_without_a_zoned_object_answers_empty_not_athena(
+    bucket: S3Store, tmp_path: Path
+) -> None:
+    """The compactor writes no object for a view with no rows on a clock (a site
+    without campaign terms): its panel is empty, from the function's engine."""
+    spec = f"{SITE}={ZONES[0]}"
+    roll_up(bucket, workdir=tmp_path / "work", zones=spec)
+    index = bucket.get_json(INDEX_KEY)
+    assert index is not None
+    terms = [key for key in index["files"] if key.startswith(zone_prefix(ZONES[0]) + "utm_terms/")]
+    assert terms
+    bucket.delete(terms)
+    for key in terms:
+        del index["files"][key]
+    bucket.put_json(INDEX_KEY, index)
+    athena = NoAthena()
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, zones=spec)
+    app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, athena), DOMAINS, require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0, time_zone=spec,
+    )  # fmt: skip
+    with TestClient(app) as remote:
+        got = remote.get("/api/page", params={"site": SITE, "period": "30d", "panels": "terms"})
+    assert got.status_code == 200
+    assert got.json()["panels"]["terms"]["rows"] == []
+    assert athena.asked == [] and fast.zoned_read > 0
