@@ -470,6 +470,8 @@ class LakeBackend:
         self._zoned_files: dict[tuple[str, str], list[Path]] = {}
         #: statements whose whole local days were read from zoned rollups (benchmark)
         self.zoned_read = 0
+        #: statement → itself with its whole local days read so (``_with_zones``)
+        self._zoned_rewrites: dict[str, str] = {}
         self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
@@ -736,6 +738,16 @@ class LakeBackend:
         SQL over that run); ``sql`` itself if it has none."""
         if not self._zoned_days:
             return sql
+        known = self._zoned_rewrites.get(sql)
+        if known is None:
+            known = self._zoned_rewrites[sql] = self._rewrite_zones(sql)
+            while len(self._zoned_rewrites) > 256:
+                self._zoned_rewrites.pop(next(iter(self._zoned_rewrites)))
+        return known
+
+    def _rewrite_zones(self, sql: str) -> str:
+        """``_with_zones`` itself (kept per statement until the zones' days change: a
+        page's two dozen statements are parsed and compared once, not on every load)."""
         tree = _parsed(sql)
         if tree is None:
             return sql
@@ -951,7 +963,7 @@ class LakeBackend:
         else:  # no rollups yet, or written under other view SQL: events only
             self._rolled_days, self._rollup_files, self._visit_objects = set(), {}, {}
             self._indexed, self._until, self._cut_objects = set(), {}, {}
-            self._zoned_days, self._zoned_files = {}, {}
+            self._zoned_days, self._zoned_files, self._zoned_rewrites = {}, {}, {}
         self._unload({day for day in self._loaded if day not in partitions or day in self._until})
         self._load(
             sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
@@ -998,6 +1010,8 @@ class LakeBackend:
             zoned_days[zone] = held
         old = {path for paths in self._zoned_files.values() for path in paths}
         self._garbage += sorted(old - {p for paths in files.values() for p in paths})
+        if zoned_days != self._zoned_days:
+            self._zoned_rewrites = {}
         self._zoned_days, self._zoned_files = zoned_days, files
 
     def _named(self, day: str) -> tuple[Path, Path | None]:
