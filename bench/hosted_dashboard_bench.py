@@ -216,9 +216,11 @@ class NoAthena:
         return QueryResult(["x"], [])
 
 
-def measure_rollups(events: int, days: int) -> dict[str, Any]:
+def measure_rollups(events: int, days: int, zone: str = "") -> dict[str, Any]:
     """The page served by the function's own engine (``lake_backend``) over the
-    compactor's rollups: per period, a cold load (empty /tmp) and a warm one."""
+    compactor's rollups: per period, a cold load (empty /tmp) and a warm one. With
+    ``zone``, the site on that clock instead: before the compactor rolls its local
+    days up (every panel from events, Athena above the load limit), and after."""
     from views_bench import generate
 
     from lake_compactor.roll_up import roll_up
@@ -245,12 +247,32 @@ def measure_rollups(events: int, days: int) -> dict[str, Any]:
         # so the function computes today from its events, as it mostly has to on AWS
         late = next(today_dir.glob("late-*.parquet"))
         late.rename(late.with_name("later-" + late.name.removeprefix("late-")))
-        out["periods"] = page_loads(lake, Path(tmp), (*PERIODS, "30d source=Google"))
+        if not zone:
+            out["periods"] = page_loads(lake, Path(tmp), (*PERIODS, "30d source=Google"))
+            return out
+        out["zoned_before"] = page_loads(lake, Path(tmp), PERIODS, zone)
+        started = time.perf_counter()
+        report = roll_up(LocalStore(lake), workdir=Path(tmp) / "work", zones=zone)
+        out["zoned_rollup_s"] = time.perf_counter() - started
+        out["zoned_days"] = len(report.days)
+        out["zoned_mb"] = report.bytes / 1e6
+        # the hourly run again, after one more delivery for today
+        newest = max(today_dir.glob("*.parquet"))
+        newest.rename(newest.with_name("zlate-" + newest.name))
+        started = time.perf_counter()
+        roll_up(LocalStore(lake), workdir=Path(tmp) / "work", zones=zone)
+        out["zoned_day_s"] = time.perf_counter() - started
+        late = next(today_dir.glob("zlate-*.parquet"))
+        late.rename(late.with_name("zlater-" + late.name.removeprefix("zlate-")))
+        out["periods"] = page_loads(lake, Path(tmp), (*PERIODS, "30d source=Google"), zone)
     return out
 
 
-def page_loads(lake: Path, tmp: Path, periods: Sequence[str]) -> dict[str, Any]:
-    """Each period's first page load over ``lake``: cold (empty cache), then warm."""
+def page_loads(
+    lake: Path, tmp: Path, periods: Sequence[str], zone: str = ""
+) -> dict[str, Any]:
+    """Each period's first page load over ``lake``: cold (empty cache), then warm;
+    ``zone``: every site on that clock (``-c time_zone``)."""
     from mangum import Mangum
 
     from lake_compactor.store import LocalStore
@@ -264,11 +286,12 @@ def page_loads(lake: Path, tmp: Path, periods: Sequence[str]) -> dict[str, Any]:
         filters = dict([filtered.split("=", 1)]) if filtered else {}
         store = CountingStore(LocalStore(lake))
         athena = NoAthena()
-        fast = LakeBackend(store, tmp / f"cache-{len(found)}", today=minute.date)
+        cache = tmp / f"cache-{zone.replace('/', '-')}-{len(found)}"
+        fast = LakeBackend(store, cache, today=minute.date, zones=zone)
         routed = RoutedBackend(fast, athena)
         handler = Mangum(
             build_hosted_app(routed, [SITE, "docs.example.com", "shop.example.org"],
-                             cache_ttl_s=0, now=lambda: minute),
+                             cache_ttl_s=0, now=lambda: minute, time_zone=zone),
             lifespan="off",
         )  # fmt: skip
         loads = []
@@ -289,7 +312,7 @@ def page_loads(lake: Path, tmp: Path, periods: Sequence[str]) -> dict[str, Any]:
             "answered": routed.answered, "loaded_days": sorted(fast._loaded),
             "older_days": sorted(fast.older_read), "asked": athena.asked,
             "tail": fast.tail_answered, "cuts": fast.cuts_read,
-            "now": fast.as_of(minute),
+            "now": fast.as_of(minute), "zoned": fast.zoned_read,
         }  # fmt: skip
     return found
 
@@ -522,6 +545,8 @@ def print_loads(periods: dict[str, Any]) -> None:
             notes.append(f"from the newest objects: {f['tail']} statements")
         if f["cuts"]:
             notes.append(f"as of {f['now']:%H:%M}, {f['cuts']} cuts from cut visits")
+        if f.get("zoned"):
+            notes.append(f"{f['zoned']} statements' whole local days from zoned rollups")
         if failed:
             notes.append(f"non-200: {failed}")
         print(f"  {period:10s} {f['athena']:6d} {c['ms']:8.0f} {c['gets']:5d} {c['lists']:5d} "
@@ -539,6 +564,12 @@ def main(argv: list[str] | None = None) -> int:
         "--rollups-only",
         action="store_true",
         help="only the page served from rollups (skip Athena's figures)",
+    )
+    parser.add_argument(
+        "--time-zone",
+        default="",
+        help="the sites on this clock (-c time_zone): their page before and after the "
+        "compactor rolls up its local days (e.g. America/New_York)",
     )
     parser.add_argument(
         "--month-events",
@@ -563,12 +594,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {period}: Athena asked {' '.join(sql.split())[:100]}")
         return 0
 
-    r = measure_rollups(args.events, args.days)
+    r = measure_rollups(args.events, args.days, args.time_zone)
     print(
         f"AFTER (rollups): {r['events']:,} events over {args.days} days; the compactor "
         f"rolled up {r['rollup_days']} days in {r['rollup_all_s']:.1f} s "
         f"({r['rollup_mb']:.2f} MB of rollups), one changed day in {r['rollup_day_s']:.2f} s"
     )
+    if args.time_zone:
+        print(f"ON {args.time_zone}'s CLOCK, BEFORE its local days are rolled up:")
+        print_loads(r["zoned_before"])
+        print(
+            f"AFTER: the compactor rolled up {r['zoned_days']} local days in "
+            f"{r['zoned_rollup_s']:.1f} s ({r['zoned_mb']:.2f} MB), a run after one more "
+            f"delivery for today in {r['zoned_day_s']:.2f} s (both steps)"
+        )
     print_loads(r["periods"])
     if args.rollups_only:
         return 0
