@@ -57,7 +57,7 @@ import sqlglot
 from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
-from athena_views.zoned import day_window, site_zone, time_zones
+from athena_views.zoned import day_window, site_zone, time_zones, utc_days
 from lake_compactor.policy import StoredObject, partition_of, run_of, tier_of
 from lake_compactor.roll_up import day_signature
 from lake_compactor.rollups import (
@@ -78,6 +78,7 @@ from lake_compactor.rollups import (
     zone_prefix,
 )
 from lake_compactor.validate import PARQUET_PATH
+from lake_compactor.zoned_rollups import day_sources
 from lake_compactor.zoned_rollups import signature as zoned_signature
 from ownstats.dashboard import queries
 from ownstats.results import QueryError, QueryResult
@@ -247,6 +248,11 @@ def _zoned_of(node: exp.Expression) -> tuple[str, datetime, datetime] | None:
         if site and low and high and len(parts) == 4:
             return site, low, high
     return None
+
+
+def _digest(site: str, first: date, last: date) -> str:
+    """A short name part for a site's run of local days."""
+    return hashlib.sha256(f"{site}\0{first}\0{last}".encode()).hexdigest()[:12]
 
 
 def _runs(days: list[date]) -> list[tuple[date, date]]:
@@ -471,7 +477,12 @@ class LakeBackend:
         #: statements whose whole local days were read from zoned rollups (benchmark)
         self.zoned_read = 0
         #: statement → itself with its whole local days read so (``_with_zones``)
-        self._zoned_rewrites: dict[str, str] = {}
+        self._zoned_rewrites: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        #: tables of recent local days computed here → the signature of their events;
+        #: those no statement read since the zones' days changed twice are dropped
+        self._recent_tables: dict[str, tuple[str, ...]] = {}
+        self._recent_used: set[str] = set()
+        self._rewritten_over: set[str] = set()
         self._con = duckdb.connect(":memory:", config=_NO_EXTENSIONS)
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
@@ -586,8 +597,8 @@ class LakeBackend:
         with self._lock:
             self._refresh()
             cut = self._with_cuts(sql)
-            run = self._with_zones(cut)
-            needs = self._needs(run)
+            run, inline, recent = self._with_zones(cut)
+            needs = self._needs(inline)
             if needs is None:
                 return False
             rows, visits, stale, views = needs
@@ -612,6 +623,7 @@ class LakeBackend:
             self._load(sorted(d for d in days if d not in self._loaded))
             self._compute(views, sorted(days - self._rolled_days))
             self._rebuild()
+            self._materialize_recent(recent)
             if run is not sql:
                 self._rewritten[sql] = run
                 self.cuts_read += cut is not sql
@@ -731,13 +743,15 @@ class LakeBackend:
             return f"({visits}) AS {VISITS_VIEW}"
         return queries.view_over(view, {VISITS_VIEW: visits})
 
-    def _with_zones(self, sql: str) -> str:
+    def _with_zones(self, sql: str) -> tuple[str, str, dict[str, tuple[str, str, date, date]]]:
         """``sql`` with each unfiltered run of whole local days of a site on its own clock
         (``queries.zoned_days_sql``) read from the compactor's rows of those days, and
         the days they lack or hold an older state of computed from events (the view's
-        SQL over that run); ``sql`` itself if it has none."""
+        SQL over that run, kept as a table per state of its events): (what runs, the same
+        with those runs' SQL inline, the runs' tables → their SQL and days); ``sql``
+        itself twice if it has none."""
         if not self._zoned_days:
-            return sql
+            return sql, sql, {}
         known = self._zoned_rewrites.get(sql)
         if known is None:
             known = self._zoned_rewrites[sql] = self._rewrite_zones(sql)
@@ -745,21 +759,26 @@ class LakeBackend:
                 self._zoned_rewrites.pop(next(iter(self._zoned_rewrites)))
         return known
 
-    def _rewrite_zones(self, sql: str) -> str:
+    def _rewrite_zones(self, sql: str) -> tuple[str, str, dict[str, tuple[str, str, date, date]]]:
         """``_with_zones`` itself (kept per statement until the zones' days change: a
         page's two dozen statements are parsed and compared once, not on every load)."""
         tree = _parsed(sql)
         if tree is None:
-            return sql
+            return sql, sql, {}
         found = [
             (index, zoned)
             for index, sub in enumerate(tree.find_all(exp.Subquery))
             if sub.alias_or_name.lower() in self._rolled and (zoned := _zoned_of(sub)) is not None
         ]
         if not found:
-            return sql
-        tree = tree.copy()
+            return sql, sql, {}
+        # two rewrites: what runs (each run of recent days a table computed once per
+        # state of its events, ``_materialize_recent``) and what it reads (those runs'
+        # own SQL, so ``_needs`` loads their days)
+        tree, inline_tree = tree.copy(), tree.copy()
         subs = list(tree.find_all(exp.Subquery))
+        inline_subs = list(inline_tree.find_all(exp.Subquery))
+        recent: dict[str, tuple[str, str, date, date]] = {}
         changed = False
         for index, (site, low, high) in found:
             sub = subs[index]
@@ -787,15 +806,46 @@ class LakeBackend:
             if lacking:
                 listed = ", ".join(sql_string(d.isoformat()) for d in lacking)
                 on += f" AND {PARTITION} NOT IN ({listed})"
-            parts = [f'SELECT * FROM "{_zoned_name(zone, view)}" WHERE {on}'] + [
-                f"SELECT * FROM {queries.zoned_days_sql(view, site, zone, first, last)}"
-                for first, last in _runs(lacking)
+            parts = [f'SELECT * FROM "{_zoned_name(zone, view)}" WHERE {on}']
+            inline = list(parts)
+            present = [  # (a local day with no events anywhere has no rows to compute)
+                d
+                for d in lacking
+                if any(s in self._partitions for s in day_sources(zone, d.isoformat()))
             ]
-            new = _parsed(f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS {view}")
-            assert new is not None
-            sub.replace(_source(new).this.copy())
+            for first, last in _runs(present):
+                source = f"SELECT * FROM {queries.zoned_days_sql(view, site, zone, first, last)}"
+                name = f"{_zoned_name(zone, view)}__{_digest(site, first, last)}"
+                recent[name] = (source, zone, first, last)
+                parts.append(f'SELECT * FROM "{name}"')
+                inline.append(source)
+            for target, chosen in ((sub, parts), (inline_subs[index], inline)):
+                new = _parsed(f"SELECT * FROM ({' UNION ALL '.join(chosen)}) AS {view}")
+                assert new is not None
+                target.replace(_source(new).this.copy())
             changed = True
-        return tree.sql(dialect="athena") if changed else sql
+        if not changed:
+            return sql, sql, {}
+        return tree.sql(dialect="athena"), inline_tree.sql(dialect="athena"), recent
+
+    def _materialize_recent(self, recent: dict[str, tuple[str, str, date, date]]) -> None:
+        """Each table of recent local days a statement reads, (re)computed when the
+        objects of its UTC days changed: a zoned page's two dozen statements read today's
+        and yesterday's local days from one computation each, not their own."""
+        for name, (source, zone, first, last) in sorted(recent.items()):
+            self._recent_used.add(name)
+            days = utc_days(*day_window(zone, first, last))
+            state = tuple(day_signature(self._partitions.get(d.isoformat(), [])) for d in days)
+            if self._recent_tables.get(name) == state:
+                continue
+            cursor = self._cursor()
+            try:
+                cursor.execute(
+                    f'CREATE OR REPLACE TABLE {self._main}."{name}" AS {to_duckdb(source)}'
+                )
+            finally:
+                cursor.close()
+            self._recent_tables[name] = state
 
     def _tail(self, sql: str, rows: set[str], stale: set[str]) -> bool:
         """Whether ``sql`` is a live statement answered from the newest objects of its
@@ -1010,8 +1060,15 @@ class LakeBackend:
             zoned_days[zone] = held
         old = {path for paths in self._zoned_files.values() for path in paths}
         self._garbage += sorted(old - {p for paths in files.values() for p in paths})
-        if zoned_days != self._zoned_days:
+        # (a rewrite names the held days and the recent days that have events)
+        if zoned_days != self._zoned_days or set(self._partitions) != self._rewritten_over:
+            self._rewritten_over = set(self._partitions)
             self._zoned_rewrites = {}
+            # (a query may still read a table named before: it goes one change later)
+            for name in sorted(set(self._recent_tables) - self._recent_used):
+                self._con.execute(f'DROP TABLE IF EXISTS {self._main}."{name}"')
+                del self._recent_tables[name]
+            self._recent_used = set()
         self._zoned_days, self._zoned_files = zoned_days, files
 
     def _named(self, day: str) -> tuple[Path, Path | None]:
