@@ -68,6 +68,7 @@ __all__ = [
     "INDEX_VERSION",
     "RollupReport",
     "checkpoint",
+    "compute_batch",
     "day_signature",
     "merge_month",
     "publish",
@@ -256,25 +257,15 @@ def _roll_month(
         # a day of ``until`` alone: only its events before the hour
         batches = [[d] for d in days if d in partitions and d in until] + batches
         for number, batch in enumerate(batches):
-            # the partition folder gives the files their event_date, as in the lake
-            fetched = [
-                store.fetch(obj.key, workdir / "in" / f"{PARTITION}={day}")
-                for day in batch
-                for obj in sorted(partitions[day], key=lambda o: o.key)
-            ]
-            con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
             cutoff = until.get(batch[0])
-            try:
-                computed.append(
-                    compute(
-                        con, fetched, workdir / "out" / str(number), views,
-                        until=datetime.fromisoformat(cutoff) if cutoff else None,
-                        cut_days=[d for d in batch if d in cut_days],
-                    )
-                )  # fmt: skip
-            finally:
-                con.close()
-            shutil.rmtree(workdir / "in", ignore_errors=True)
+            computed.append(
+                compute_batch(
+                    store, batch, partitions, workdir, number, views, threads=threads,
+                    memory_limit=memory_limit,
+                    until=datetime.fromisoformat(cutoff) if cutoff else None,
+                    cut_days=[d for d in batch if d in cut_days],
+                )
+            )  # fmt: skip
         con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
         try:
             _write_visits(store, con, days, batches, computed, index, workdir, written, cut_days)
@@ -286,6 +277,34 @@ def _roll_month(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return written
+
+
+def compute_batch(
+    store: Store,
+    days: Sequence[str],
+    partitions: dict[str, list[StoredObject]],
+    workdir: Path,
+    number: int,
+    views: Sequence[View],
+    *,
+    threads: int | None,
+    memory_limit: str | None,
+    **options: Any,
+) -> dict[str, Path]:
+    """``rollups.compute`` (with ``options``) over the events objects of ``days``, fetched
+    into the work folder for this pass only; its output files by view."""
+    # the partition folder gives the files their event_date, as in the lake
+    fetched = [
+        store.fetch(obj.key, workdir / "in" / f"{PARTITION}={day}")
+        for day in days
+        for obj in sorted(partitions.get(day, []), key=lambda o: o.key)
+    ]
+    con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
+    try:
+        return compute(con, fetched, workdir / "out" / str(number), views, **options)
+    finally:
+        con.close()
+        shutil.rmtree(workdir / "in", ignore_errors=True)
 
 
 def merge_month(

@@ -35,12 +35,16 @@ from athena_views import View, to_duckdb
 from athena_views.zoned import day_window, local_events, time_zones, utc_days
 from lake_compactor.merge import connect
 from lake_compactor.policy import StoredObject
-from lake_compactor.roll_up import BATCH_BYTES, RollupReport, checkpoint, merge_month
+from lake_compactor.roll_up import (
+    BATCH_BYTES,
+    RollupReport,
+    checkpoint,
+    compute_batch,
+    merge_month,
+)
 from lake_compactor.rollups import (
     BASE_VIEW,
     INDEX_KEY,
-    PARTITION,
-    compute,
     rollup_views,
     sql_string,
     zone_prefix,
@@ -215,25 +219,16 @@ def _roll_zone_month(
         present = [d for d in days if any(s in partitions for s in day_sources(zone, d))]
         for number, run in enumerate(_runs(present, partitions, zone)):
             low, high = day_window(zone, date.fromisoformat(run[0]), date.fromisoformat(run[-1]))
-            fetched = [
-                store.fetch(obj.key, workdir / "in" / f"{PARTITION}={day}")
-                for day in sorted({s for d in run for s in day_sources(zone, d)})
-                for obj in sorted(partitions.get(day, []), key=lambda o: o.key)
-            ]
             deduped = to_duckdb(  # (the dashboard's Athena SQL, as DuckDB runs it)
                 local_events(zone, low, high, condition, COLUMN_NAMES, source=f"live.{BASE_VIEW}")
             )
-            con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
-            try:
-                computed.append(
-                    compute(
-                        con, fetched, workdir / "out" / str(number), views,
-                        deduped=deduped, visits=False,
-                    )
-                )  # fmt: skip
-            finally:
-                con.close()
-            shutil.rmtree(workdir / "in", ignore_errors=True)
+            sources = sorted({s for d in run for s in day_sources(zone, d)})
+            computed.append(
+                compute_batch(
+                    store, sources, partitions, workdir, number, views, threads=threads,
+                    memory_limit=memory_limit, deduped=deduped, visits=False,
+                )
+            )  # fmt: skip
         con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
         try:
             for view in rollup_views(views):

@@ -961,6 +961,8 @@ class LakeBackend:
             if day is not None:
                 partitions[day] = [*partitions.get(day, []), obj]
         self._partitions = partitions
+        #: each day's signature as listed now (the UTC and the zoned rollups compare theirs)
+        signatures = {day: day_signature(objs) for day, objs in partitions.items()}
         if index.get("definition") == self._definition:
             # a day's rollups count only while they were computed from the objects it
             # holds now: today's, once Firehose has delivered since the compactor's last
@@ -975,9 +977,7 @@ class LakeBackend:
                 day
                 for day, meta in index.get("days", {}).items()
                 if day not in self._until
-                and (
-                    day not in partitions or meta.get("signature") == day_signature(partitions[day])
-                )
+                and (day not in partitions or meta.get("signature") == signatures[day])
             }
             self._indexed = set(index.get("days", {}))
             wanted = [
@@ -1009,7 +1009,7 @@ class LakeBackend:
             }
             self._visit_objects = {d: o for (n, d), o in stored.items() if n == "visits.parquet"}
             self._cut_objects = {d: o for (n, d), o in stored.items() if n == "cuts.parquet"}
-            self._refresh_zones(index)
+            self._refresh_zones(index, signatures)
         else:  # no rollups yet, or written under other view SQL: events only
             self._rolled_days, self._rollup_files, self._visit_objects = set(), {}, {}
             self._indexed, self._until, self._cut_objects = set(), {}, {}
@@ -1029,11 +1029,10 @@ class LakeBackend:
         self._checked = self.monotonic()
         self._rebuild()
 
-    def _refresh_zones(self, index: dict[str, Any]) -> None:
+    def _refresh_zones(self, index: dict[str, Any], signatures: dict[str, str]) -> None:
         """The zones' rollups (``lake_compactor.zoned_rollups``): the local days they hold
-        as those days' UTC days are now, and their month objects, fetched; a month with
-        a damaged object is computed from events."""
-        signatures = {day: day_signature(objs) for day, objs in self._partitions.items()}
+        as those days' UTC days are now (``signatures``: each day's as listed), and their
+        month objects, fetched; a month with a damaged object is computed from events."""
         zoned_days: dict[str, set[str]] = {}
         files: dict[tuple[str, str], list[Path]] = {}
         for zone, entry in sorted(index.get("zones", {}).items()):
