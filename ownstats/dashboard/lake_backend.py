@@ -109,6 +109,10 @@ CUTS_VIEW = "sessions__cuts"
 #: views a page reads over a cut day that can be read from stored and cut visits, or
 #: (``hourly_stats``: a row per hour) from the day's rollups
 CUTTABLE = frozenset({VISITS_VIEW, "daily_stats", "hourly_stats"})
+#: a statement on a zone's clock (``LakeBackend._with_zones``): what runs, the same with
+#: its tables' SQL inline, those tables → (their SQL, zone, first and last local day),
+#: and which rewrites it took ("rollups", "visits")
+Rewrite = tuple[str, str, dict[str, tuple[str, str, date, date]], frozenset[str]]
 #: in the name of a view over a zone's rollups (``_zoned_name``)
 ZONED_MARK = "__zone_"
 _SEARCH_PATH = "SET search_path = 'main,live'"
@@ -235,19 +239,23 @@ def _zoned_name(zone: str, view: str) -> str:
     return f"{view}{ZONED_MARK}{re.sub(r'[^a-z0-9]+', '_', zone.lower())}"
 
 
-def _zoned_of(node: exp.Expression) -> tuple[str, datetime, datetime] | None:
-    """(site, low, high) of the first unfiltered read of a site's events on its own
-    clock inside ``node`` (``athena_views.zoned.local_events``: one site, ``event_time``
-    from a moment to another), or None. The caller checks the whole subquery against
-    ``queries.zoned_days_sql``."""
+def _zoned_reads(node: exp.Expression) -> Iterator[tuple[str, datetime, datetime]]:
+    """(site, low, high) of each read of a site's events on its own clock inside
+    ``node`` (``queries.zoned_events_sql``: one site, ``event_time`` from a moment to
+    another). The caller checks the subquery around it against the SQL it stands for."""
     for parts, site in _event_reads(node):
         low = high = None
         for part in parts:
             low = _event_time_bound(part, exp.GTE) or low
             high = _event_time_bound(part, exp.LT) or high
         if site and low and high and len(parts) == 4:
-            return site, low, high
-    return None
+            yield site, low, high
+
+
+def _zoned_of(node: exp.Expression) -> tuple[str, datetime, datetime] | None:
+    """The first of ``_zoned_reads`` (an unfiltered page's whole local days of a view,
+    checked against ``queries.zoned_days_sql``), or None."""
+    return next(_zoned_reads(node), None)
 
 
 def _digest(site: str, first: date, last: date) -> str:
@@ -476,8 +484,10 @@ class LakeBackend:
         self._zoned_files: dict[tuple[str, str], list[Path]] = {}
         #: statements whose whole local days were read from zoned rollups (benchmark)
         self.zoned_read = 0
+        #: filtered zoned statements whose visits of whole local days came from tables
+        self.zoned_visits_read = 0
         #: statement → itself with its whole local days read so (``_with_zones``)
-        self._zoned_rewrites: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        self._zoned_rewrites: dict[str, Rewrite] = {}
         #: tables of recent local days computed here → the signature of their events;
         #: those no statement read since the zones' days changed twice are dropped
         self._recent_tables: dict[str, tuple[str, ...]] = {}
@@ -597,7 +607,7 @@ class LakeBackend:
         with self._lock:
             self._refresh()
             cut = self._with_cuts(sql)
-            run, inline, recent = self._with_zones(cut)
+            run, inline, recent, used = self._with_zones(cut)
             needs = self._needs(inline)
             if needs is None:
                 return False
@@ -627,7 +637,8 @@ class LakeBackend:
             if run is not sql:
                 self._rewritten[sql] = run
                 self.cuts_read += cut is not sql
-                self.zoned_read += run is not cut
+                self.zoned_read += "rollups" in used
+                self.zoned_visits_read += "visits" in used
             return True
 
     def as_of(self, now: datetime) -> datetime:
@@ -743,15 +754,16 @@ class LakeBackend:
             return f"({visits}) AS {VISITS_VIEW}"
         return queries.view_over(view, {VISITS_VIEW: visits})
 
-    def _with_zones(self, sql: str) -> tuple[str, str, dict[str, tuple[str, str, date, date]]]:
+    def _with_zones(self, sql: str) -> Rewrite:
         """``sql`` with each unfiltered run of whole local days of a site on its own clock
         (``queries.zoned_days_sql``) read from the compactor's rows of those days, and
         the days they lack or hold an older state of computed from events (the view's
-        SQL over that run, kept as a table per state of its events): (what runs, the same
-        with those runs' SQL inline, the runs' tables → their SQL and days); ``sql``
-        itself twice if it has none."""
-        if not self._zoned_days:
-            return sql, sql, {}
+        SQL over that run, kept as a table per state of its events); a filtered page's
+        visits of whole local days likewise kept as tables (``_zoned_visits``): (what
+        runs, the same with those runs' SQL inline, the runs' tables → their SQL and
+        days, which of the two it used); ``sql`` itself twice if it has none."""
+        if self._zone_default is None and not any(self._zone_sites.values()):
+            return sql, sql, {}, frozenset()
         known = self._zoned_rewrites.get(sql)
         if known is None:
             known = self._zoned_rewrites[sql] = self._rewrite_zones(sql)
@@ -759,26 +771,49 @@ class LakeBackend:
                 self._zoned_rewrites.pop(next(iter(self._zoned_rewrites)))
         return known
 
-    def _rewrite_zones(self, sql: str) -> tuple[str, str, dict[str, tuple[str, str, date, date]]]:
+    def _rewrite_zones(self, sql: str) -> Rewrite:
         """``_with_zones`` itself (kept per statement until the zones' days change: a
         page's two dozen statements are parsed and compared once, not on every load)."""
         tree = _parsed(sql)
         if tree is None:
-            return sql, sql, {}
+            return sql, sql, {}, frozenset()
+        # two rewrites: what runs (each run of recent days a table computed once per
+        # state of its events, ``_materialize_recent``) and what it reads (those runs'
+        # own SQL, so ``_needs`` loads their days)
+        tree, inline_tree = tree.copy(), tree.copy()
+        recent: dict[str, tuple[str, str, date, date]] = {}
+        used = frozenset(
+            kind
+            for kind, done in (
+                ("rollups", self._zoned_rollups(tree, inline_tree, recent)),
+                ("visits", self._zoned_visits(tree, recent)),
+            )
+            if done
+        )
+        if not used:
+            return sql, sql, {}, used
+        return tree.sql(dialect="athena"), inline_tree.sql(dialect="athena"), recent, used
+
+    def _zoned_rollups(
+        self,
+        tree: exp.Expression,
+        inline_tree: exp.Expression,
+        recent: dict[str, tuple[str, str, date, date]],
+    ) -> bool:
+        """``tree``'s unfiltered runs of whole local days read from the zone's rows (and
+        tables of the days they lack, added to ``recent``); ``inline_tree``'s with those
+        tables' SQL inline. Whether any was."""
+        if not self._zoned_days:
+            return False
         found = [
             (index, zoned)
             for index, sub in enumerate(tree.find_all(exp.Subquery))
             if sub.alias_or_name.lower() in self._rolled and (zoned := _zoned_of(sub)) is not None
         ]
         if not found:
-            return sql, sql, {}
-        # two rewrites: what runs (each run of recent days a table computed once per
-        # state of its events, ``_materialize_recent``) and what it reads (those runs'
-        # own SQL, so ``_needs`` loads their days)
-        tree, inline_tree = tree.copy(), tree.copy()
+            return False
         subs = list(tree.find_all(exp.Subquery))
         inline_subs = list(inline_tree.find_all(exp.Subquery))
-        recent: dict[str, tuple[str, str, date, date]] = {}
         changed = False
         for index, (site, low, high) in found:
             sub = subs[index]
@@ -824,9 +859,60 @@ class LakeBackend:
                 assert new is not None
                 target.replace(_source(new).this.copy())
             changed = True
-        if not changed:
-            return sql, sql, {}
-        return tree.sql(dialect="athena"), inline_tree.sql(dialect="athena"), recent
+        return changed
+
+    def _zoned_visits(
+        self, tree: exp.Expression, recent: dict[str, tuple[str, str, date, date]]
+    ) -> bool:
+        """``tree``'s visits of a filtered zoned page (``queries.zoned_visits_sql``, the
+        ``sessions`` SQL the filters then narrow) read, for its whole local days, from
+        tables computed once per state of their events (added to ``recent``): the days
+        no recent UTC day touches in one, the others in another, so a delivery redoes
+        only the latter; a cut last local day (today until now) stays inline. A page's
+        dozen statements and its refreshes no longer each sessionize the range (a month
+        at 1 M page views: seconds per statement). Whether any was."""
+        changed = False
+        recent_days = self._recent()
+        for site, low, high in dict.fromkeys(_zoned_reads(tree)):
+            zone = site_zone(site, self._zone_default, self._zone_sites)
+            if zone is None:
+                continue
+            clock = ZoneInfo(zone)
+            start = low.replace(tzinfo=UTC).astimezone(clock).date()
+            last = (high - timedelta(milliseconds=1)).replace(tzinfo=UTC).astimezone(clock).date()
+            if day_window(zone, start)[0] != low:
+                continue  # not from a local midnight (the realtime view)
+            whole = day_window(zone, start, last)[1] == high
+            end = last if whole else last - timedelta(days=1)
+            if end < start:
+                continue
+            expected = _parsed(queries.zoned_visits_sql(site, zone, low, high))
+            subs = [sub for sub in tree.find_all(exp.Subquery) if sub.this == expected]
+            if expected is None or not subs:
+                continue
+            days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+            settled = [
+                d
+                for d in days
+                if not any(s in recent_days for s in day_sources(zone, d.isoformat()))
+            ]
+            parts = []
+            for group in (settled, [d for d in days if d not in settled]):
+                for first, final in _runs(group):
+                    name = f"{_zoned_name(zone, VISITS_VIEW)}__{_digest(site, first, final)}"
+                    window = day_window(zone, first, final)
+                    visits = queries.zoned_visits_sql(site, zone, *window)
+                    recent[name] = (f"SELECT * FROM ({visits}) AS s", zone, first, final)
+                    parts.append(f'SELECT * FROM "{name}"')
+            if not whole:
+                cut = queries.zoned_visits_sql(site, zone, day_window(zone, last)[0], high)
+                parts.append(f"SELECT * FROM ({cut}) AS c")
+            new = _parsed(" UNION ALL ".join(parts))
+            assert new is not None
+            for sub in subs:
+                sub.set("this", new.copy())
+            changed = True
+        return changed
 
     def _materialize_recent(self, recent: dict[str, tuple[str, str, date, date]]) -> None:
         """Each table of recent local days a statement reads, (re)computed when the

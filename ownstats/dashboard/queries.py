@@ -551,7 +551,21 @@ def _local_events(site: str, name: str, span: Span) -> str:
     zone = ZoneInfo(name)
     low = to_utc(span.since or datetime.combine(span.start, time()), zone)
     high = to_utc(span.until or datetime.combine(span.end + timedelta(days=1), time()), zone)
-    return local_events(name, low, high, f"domain_name = {sql_string(site)}", COLUMN_NAMES)
+    return zoned_events_sql(site, name, low, high)
+
+
+def zoned_events_sql(site: str, zone: str, low: datetime, high: datetime) -> str:
+    """The site's deduplicated events from ``low`` to ``high`` (naive UTC) on ``zone``'s
+    clock: what a zoned page reads its events and visits from."""
+    return local_events(zone, low, high, f"domain_name = {sql_string(site)}", COLUMN_NAMES)
+
+
+def zoned_visits_sql(site: str, zone: str, low: datetime, high: datetime) -> str:
+    """The ``sessions`` view's SQL over ``zoned_events_sql``: a filtered zoned page's
+    visits before its filters. A local day's visits are computed from that day's events
+    alone (``sessions.sql`` partitions by ``event_date``), so the hosted function can
+    keep those of whole local days as tables (``lake_backend``)."""
+    return sessions_of(zoned_events_sql(site, zone, low, high))
 
 
 def zoned_days_sql(view: str, site: str, zone: str, start: date, end: date) -> str:

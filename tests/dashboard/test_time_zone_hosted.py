@@ -32,6 +32,13 @@ SITE = DOMAINS[0]
 ZONES = ("America/New_York", "Asia/Kolkata", "Australia/Sydney")
 PERIODS = ("today", "yesterday", "7d", "30d", "month", "last_month", "year", "12mo", "all")
 PANELS = "pages,sources,countries,devices,entry-pages,exit-pages,custom-events"
+#: filtered pages: their visits of whole local days are kept as tables in the function
+FILTERED = (
+    {"period": "30d", "source": "Google"},
+    {"period": "7d", "event": "Signup", "device": "mobile"},
+    {"period": "month", "page": "~blog"},
+    {"period": "custom", "from": "2026-03-02", "to": "2026-03-09", "source": "Google"},
+)
 
 
 @pytest.fixture
@@ -68,6 +75,7 @@ def compare(bucket: S3Store, engine: Engine, spec: str, cache: Path) -> LakeBack
     queries.append({"site": SITE, "panels": PANELS, "period": "custom", "from": "2026-03-02",
                     "to": "2026-03-09"})  # fmt: skip
     queries.append({"site": SITE, "period": "7d", "comparison": "year_over_year"})
+    queries.extend({"site": SITE, "panels": PANELS, **state} for state in FILTERED)
     with TestClient(remote_app) as remote, TestClient(local_app) as local:
         for query in queries:
             got = remote.get("/api/page", params=query)
@@ -87,6 +95,11 @@ def test_every_period_on_the_sites_clock_equals_local_mode_from_zoned_rollups(
     assert any(day.startswith(f"{zone} ") for day in report.days)
     fast = compare(bucket, engine, spec, tmp_path / "cache")
     assert fast.zoned_read > 0
+    # the filtered pages' visits of whole local days came from tables, the days no
+    # recent UTC day touches apart from the others (a delivery redoes only those)
+    assert fast.zoned_visits_read > 0
+    kept = {n: state for n, state in fast._recent_tables.items() if n.startswith("sessions__")}
+    assert len({len(state) for state in kept.values()}) > 1, sorted(kept)
     # the long periods read their whole local days from the zone's rollups: a fresh
     # function loads only the live counter's recent UTC days for them
     fresh = LakeBackend(bucket, tmp_path / "fresh", today=NOW.date, zones=spec)
@@ -112,6 +125,7 @@ def test_without_zoned_rollups_every_period_is_computed_from_events_and_equal(
     roll_up(bucket, workdir=tmp_path / "work")
     fast = compare(bucket, engine, spec, tmp_path / "cache")
     assert fast.zoned_read == 0
+    assert fast.zoned_visits_read > 0  # (the function's own tables: no compactor needed)
 
 
 def test_a_changed_utc_day_makes_its_local_days_computed_from_events_until_rolled_up(
