@@ -56,6 +56,14 @@ figure is in tests/fixtures/useragents/README.md):
   crawlers; Browser on a known device type (headless browsers left out) as browsers, a
   sample of 3,000.
 
+**Tune (2)** (role ``tune (2)``, pooled apart; added 2026-12-05): a second, larger tune set,
+tests/fixtures/useragents/tune-browsers.tsv, written by ``bench/make_tune_corpus.py``:
+people's browsers (in-app browsers and web views included) as labelled by bowser's
+acceptance tests (MIT), uap-core's test user agents (Apache-2.0; a sample of 4,000) and
+ua-parser-js 1.0.41's browser tests (MIT), with every string of a bot list's corpus or of
+another fixture here (the held-out ones above all) removed. Rules **may** be derived from
+it, and its misses print with ``--show`` like those of ``tune``.
+
 The pooled lines print each held-out role apart and all of them together ("held-out,
 all"); the misses of every held-out role are printed only with ``--show-held-out``.
 
@@ -66,8 +74,8 @@ clients and apps' native HTTP clients that a corpus calls "browser" are in the f
 
     python bench/useragent_accuracy.py [--classifier module:function] [--path DIR] [--show 10]
 
-``--show N`` prints N misses of each tune, self-check and information corpus; the held-out
-corpora's misses stay unprinted unless ``--show-held-out`` is given (to audit a finished
+``--show N`` prints N misses of each tune, tune (2), self-check and information corpus; the
+held-out corpora's misses stay unprinted unless ``--show-held-out`` is given (to audit a finished
 change, never to write rules from).
 
 **Label disagreements** (``LABEL_DISAGREEMENTS``): a corpus string whose label this project
@@ -105,6 +113,10 @@ sys.path.insert(0, str(ROOT))
 SELF_CHECK, TUNE, HELD_OUT, INFO = "self-check", "tune", "held-out", "info"
 HELD_OUT_FRESH = "held-out (fresh)"
 HELD_OUT_FRESH_2 = "held-out (fresh 2)"
+#: a second tune set (tests/fixtures/useragents/tune-browsers.tsv): rules may be derived from it
+TUNE_2 = "tune (2)"
+#: tune-browsers.tsv's sources, in the order the bench prints them
+TUNE_2_SOURCES = ("bowser", "uap-core", "ua-parser-js")
 #: roles whose misses stay unprinted unless --show-held-out
 HELD_OUT_ROLES = frozenset({HELD_OUT, HELD_OUT_FRESH, HELD_OUT_FRESH_2})
 #: the held-out roles, in the order the pooled lines print them ("held-out, all" pools them)
@@ -372,6 +384,10 @@ def corpora() -> list[Corpus]:
     for label, kind, title in kinds:
         items = fresh([r[2] for r in browscap if r[0] == label])
         others.append(Corpus(f"browscap {title}", kind, HELD_OUT_FRESH_2, items))
+    tune_browsers = read_table("tune-browsers.tsv")
+    for source in TUNE_2_SOURCES:
+        items = fresh([r[2] for r in tune_browsers if r[0] == "browser" and r[1] == source])
+        others.append(Corpus(f"{source} browsers", "browser", TUNE_2, items))
     return self_checks + others
 
 
@@ -469,7 +485,7 @@ def report_verdicts(
         pooled[(every_held, kind)] = sum(
             (pooled.get((role, kind), Counter()) for role in HELD_OUT_ORDER), Counter()
         )
-    for role in (*HELD_OUT_ORDER, every_held, TUNE, SELF_CHECK):
+    for role in (*HELD_OUT_ORDER, every_held, TUNE, TUNE_2, SELF_CHECK):
         bots = pooled.get((role, "bot"), Counter())
         browsers = pooled.get((role, "browser"), Counter())
         print(f"  {role:18s} {_pooled(bots, browsers, '')}")

@@ -1,7 +1,8 @@
 """The fresh held-out corpora (Yauaa, WhichBrowser, well-known-bots; the second set: Intoli
 user-agents, browscap) are what their headers say: labelled crawler or browser, in no bot
 list's own corpus and in no other fixture, so bench/useragent_accuracy.py's "held-out
-(fresh)" and "held-out (fresh 2)" figures measure user agents no list holds."""
+(fresh)" and "held-out (fresh 2)" figures measure user agents no list holds. The tune set
+tune-browsers.tsv (rules may be derived from it) holds no string of a fresh or held-out file."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "useragents"
 FRESH_1 = ("yauaa.tsv", "whichbrowser.tsv", "well-known-bots.tsv")
 FRESH_2 = ("intoli-user-agents.tsv", "browscap.tsv")
 FRESH = FRESH_1 + FRESH_2
+#: tune corpora whose rows must be in no fresh or held-out file (rules are derived from them)
+TUNE = ("tune-browsers.tsv",)
 
 
 def _rows(name: str) -> list[list[str]]:
@@ -56,6 +59,21 @@ def test_fresh_rows_are_in_no_list_corpus_and_no_other_fixture() -> None:
                 if line and not line.startswith("#"):
                     listed.update(line.split("\t"))
     assert not fresh & {ua.casefold() for ua in listed if ua}
+
+
+def test_tune_rows_are_in_no_fresh_or_held_out_file() -> None:
+    def normal(ua: str) -> str:
+        return " ".join(ua.split()).casefold()
+
+    tune = {normal(row[2]) for name in TUNE for row in _rows(name)}
+    assert tune
+    held: set[str] = set()  # every line and cell of every other file (held-out ones among them)
+    for path in FIXTURES.iterdir():
+        if path.suffix in (".txt", ".tsv") and path.name not in TUNE:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line and not line.startswith("#"):
+                    held.update(normal(cell) for cell in (line, *line.split("\t")))
+    assert not tune & held
 
 
 @pytest.mark.parametrize(
