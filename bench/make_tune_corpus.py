@@ -9,11 +9,11 @@ by three projects' test suites, none of them a bot list's corpus:
   (Electron), device-client (Roku) and nameless (Generic) groups are left out.
 - uap-core (ua-parser/uap-core, Apache-2.0): every user agent of ``tests/test_ua.yaml``,
   ``tests/test_os.yaml`` and ``tests/test_device.yaml``, labelled with uap-core's own browser
-  family and device family. Where a file does not state them they are computed with the
-  ``regexes.yaml`` of the same commit (this script checks that the computation reproduces
-  every family the two test files state). Kept: a family of ``BROWSER_FAMILIES``, or of
-  ``IN_APP_FAMILIES`` on a ``Mozilla/`` string (an app's web view, not its HTTP client), on a
-  device that is not ``Spider``; uap-core's catch-all ``Android`` family only on a string
+  family and device family. Where a file does not state them they are computed by ua-parser's
+  own resolver over the ``regexes.yaml`` of the same commit (this script checks that it
+  reproduces every family the two test files state). Kept: a family of ``BROWSER_FAMILIES``,
+  or of ``IN_APP_FAMILIES`` on a ``Mozilla/`` string (an app's web view, not its HTTP client),
+  on a device that is not ``Spider``; uap-core's catch-all ``Android`` family only on a string
   naming ``Mozilla`` or ``AppleWebKit`` (it also names apps' own clients ``Android``).
 - ua-parser-js (faisalman/ua-parser-js, a 1.x tag: MIT; 2.x is AGPL and not used):
   ``test/browser-test.json``, labelled by browser name; headless browsers, PhantomJS,
@@ -39,14 +39,15 @@ import argparse
 import glob
 import json
 import random
-import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml_rs
+from ua_parser import BasicResolver, Parser
+from ua_parser.loaders import load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "useragents"
@@ -148,44 +149,12 @@ def normal(user_agent: str) -> str:
     return " ".join(user_agent.split()).casefold()
 
 
-class UapCore:
-    """uap-core's browser and device families, from its regexes.yaml (first match wins)."""
-
-    def __init__(self, regexes: dict[str, Any]) -> None:
-        self.browsers = self._compile(regexes["user_agent_parsers"])
-        self.devices = self._compile(regexes["device_parsers"])
-
-    @staticmethod
-    def _compile(rules: list[dict[str, Any]]) -> list[tuple[re.Pattern[str], dict[str, Any]]]:
-        flags = lambda rule: re.IGNORECASE if rule.get("regex_flag") == "i" else 0  # noqa: E731
-        return [(re.compile(rule["regex"], flags(rule)), rule) for rule in rules]
-
-    @staticmethod
-    def _first(rules: list[tuple[re.Pattern[str], dict[str, Any]]], key: str, ua: str) -> str:
-        for pattern, rule in rules:
-            match = pattern.search(ua)
-            if match is None:
-                continue
-            if key not in rule:
-                return match.group(1)
-            return re.sub(r"\$(\d)", _group_of(match), rule[key]).strip() or "Other"
-        return "Other"
-
-    def browser(self, ua: str) -> str:
-        return self._first(self.browsers, "family_replacement", ua)
-
-    def device(self, ua: str) -> str:
-        return self._first(self.devices, "device_replacement", ua)
-
-
-def _group_of(match: re.Match[str]) -> Callable[[re.Match[str]], str]:
-    """A replacement for ``$N`` in a uap-core template: the match's group N, or nothing."""
-
-    def group(ref: re.Match[str]) -> str:
-        number = int(ref.group(1))
-        return (match.group(number) or "") if number <= match.re.groups else ""
-
-    return group
+def _uap_core_parser(regexes: Path) -> Parser:
+    """ua-parser's own resolver over the regexes.yaml of the uap-core commit the tests
+    come from (the installed ua-parser-builtins may be another release)."""
+    data = yaml_rs.loads(regexes.read_text(encoding="utf-8"))
+    keys = ("user_agent_parsers", "os_parsers", "device_parsers")
+    return Parser(BasicResolver(load_data(tuple(data[key] for key in keys))))  # type: ignore[arg-type]
 
 
 def _cases(path: Path) -> list[dict[str, Any]]:
@@ -194,23 +163,32 @@ def _cases(path: Path) -> list[dict[str, Any]]:
 
 def uap_core(base: Path, dropped: Counter[str]) -> list[str]:
     """uap-core's test user agents whose browser family is a person's browser."""
-    parser = UapCore(yaml_rs.loads((base / "regexes.yaml").read_text(encoding="utf-8")))
+    parse = _uap_core_parser(base / "regexes.yaml")
+
+    def browser_of(ua: str) -> str:
+        found = parse.parse_user_agent(ua)
+        return found.family if found else "Other"
+
+    def device_of(ua: str) -> str:
+        found = parse.parse_device(ua)
+        return found.family if found else "Other"
+
     stated_browser = {
         c["user_agent_string"]: c["family"] for c in _cases(base / "tests/test_ua.yaml")
     }
     stated_device = {
         c["user_agent_string"]: c["family"] for c in _cases(base / "tests/test_device.yaml")
     }
-    wrong = [ua for ua, family in stated_browser.items() if parser.browser(ua) != family]
-    wrong += [ua for ua, family in stated_device.items() if parser.device(ua) != family]
+    wrong = [ua for ua, family in stated_browser.items() if browser_of(ua) != family]
+    wrong += [ua for ua, family in stated_device.items() if device_of(ua) != family]
     if wrong:
         raise SystemExit(f"uap-core families not reproduced by its regexes: {wrong[:5]}")
     every = {*stated_browser, *stated_device}
     every.update(c["user_agent_string"] for c in _cases(base / "tests/test_os.yaml"))
     kept = []
     for ua in sorted(every):
-        family = stated_browser.get(ua) or parser.browser(ua)
-        device = stated_device.get(ua) or parser.device(ua)
+        family = stated_browser.get(ua) or browser_of(ua)
+        device = stated_device.get(ua) or device_of(ua)
         if device == "Spider":
             dropped["uap-core: device family Spider"] += 1
         elif family in IN_APP_FAMILIES and not ua.startswith("Mozilla/"):
