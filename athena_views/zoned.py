@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "day_window",
+    "local_days",
     "local_events",
     "offsets",
     "site_zone",
@@ -82,6 +83,14 @@ def day_window(name: str, first: date, last: date | None = None) -> tuple[dateti
     end = (last or first) + timedelta(days=1)
     low = to_utc(datetime.combine(first, time()), zone)
     return low, to_utc(datetime.combine(end, time()), zone)
+
+
+def local_days(name: str, low: datetime, high: datetime) -> tuple[date, date]:
+    """The first and last local days on ``name``'s clock that a window of naive UTC
+    moments touches (``day_window``'s inverse when the window is whole local days)."""
+    zone = ZoneInfo(name)
+    first = low.replace(tzinfo=UTC).astimezone(zone).date()
+    return first, (high - timedelta(milliseconds=1)).replace(tzinfo=UTC).astimezone(zone).date()
 
 
 def utc_days(low: datetime, high: datetime) -> list[date]:

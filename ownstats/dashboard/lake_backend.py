@@ -50,14 +50,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
-from athena_views.zoned import day_window, site_zone, time_zones, utc_days
+from athena_views.zoned import day_window, local_days, site_zone, time_zones, utc_days
 from lake_compactor.policy import StoredObject, partition_of, run_of, tier_of
 from lake_compactor.roll_up import day_signature
 from lake_compactor.rollups import (
@@ -821,9 +820,7 @@ class LakeBackend:
             zone = site_zone(site, self._zone_default, self._zone_sites)
             if sub.root() is not tree or zone is None or zone not in self._zoned_days:
                 continue
-            clock = ZoneInfo(zone)
-            start = low.replace(tzinfo=UTC).astimezone(clock).date()
-            end = (high - timedelta(milliseconds=1)).replace(tzinfo=UTC).astimezone(clock).date()
+            start, end = local_days(zone, low, high)
             if start > end or day_window(zone, start, end) != (low, high):
                 continue  # not whole local days
             own = queries.zoned_days_sql(view, site, zone, start, end)
@@ -877,9 +874,7 @@ class LakeBackend:
             zone = site_zone(site, self._zone_default, self._zone_sites)
             if zone is None:
                 continue
-            clock = ZoneInfo(zone)
-            start = low.replace(tzinfo=UTC).astimezone(clock).date()
-            last = (high - timedelta(milliseconds=1)).replace(tzinfo=UTC).astimezone(clock).date()
+            start, last = local_days(zone, low, high)
             if day_window(zone, start)[0] != low:
                 continue  # not from a local midnight (the realtime view)
             whole = day_window(zone, start, last)[1] == high
@@ -887,8 +882,10 @@ class LakeBackend:
             if end < start:
                 continue
             expected = _parsed(queries.zoned_visits_sql(site, zone, low, high))
+            if expected is None:
+                continue
             subs = [sub for sub in tree.find_all(exp.Subquery) if sub.this == expected]
-            if expected is None or not subs:
+            if not subs:
                 continue
             days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
             settled = [
