@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "day_window",
+    "hour_start",
     "local_days",
     "local_events",
     "offsets",
     "site_zone",
     "time_zone",
     "time_zones",
+    "to_local",
     "to_utc",
     "utc_days",
 ]
@@ -76,6 +78,11 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
+def to_local(moment: datetime, name: str) -> datetime:
+    """A naive UTC moment as naive wall time on ``name``'s clock."""
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(name)).replace(tzinfo=None)
+
+
 def day_window(name: str, first: date, last: date | None = None) -> tuple[datetime, datetime]:
     """The UTC moments (naive) local days ``first``..``last`` span: from the first's
     midnight to the midnight after the last (23 or 25 hours on a change of offset)."""
@@ -91,6 +98,16 @@ def local_days(name: str, low: datetime, high: datetime) -> tuple[date, date]:
     zone = ZoneInfo(name)
     first = low.replace(tzinfo=UTC).astimezone(zone).date()
     return first, (high - timedelta(milliseconds=1)).replace(tzinfo=UTC).astimezone(zone).date()
+
+
+def hour_start(name: str, moment: datetime) -> datetime:
+    """The last whole hour on ``name``'s clock at or before ``moment`` (both naive UTC):
+    on a zone half an hour off UTC, 14:00 UTC is 19:30 in Kolkata, whose hour began at
+    13:30 UTC. A page on the site's clock is shown as of such an hour when the compactor
+    rolls today up by whole hours (``lake_compactor.zoned_rollups``)."""
+    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(name))
+    start = local.replace(minute=0, second=0, microsecond=0)
+    return start.astimezone(UTC).replace(tzinfo=None)
 
 
 def utc_days(low: datetime, high: datetime) -> list[date]:

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -317,25 +317,90 @@ def page_loads(
     return found
 
 
-def measure_scale(month_events: int, days: int = 30) -> dict[str, Any]:
+def simulate_days(
+    con: Any,
+    lake: Path,
+    index: dict[str, Any],
+    key_of: Any,
+    template: str,
+    targets: Sequence[str],
+) -> None:
+    """Every rolled-up view's rows of day ``template`` copied under each day of
+    ``targets`` into the month objects ``key_of(view, month)`` names (replacing their
+    rows of those days), each object named in ``index``."""
+    from lake_compactor.roll_up import _md5
+    from lake_compactor.rollups import read_rollups, rollup_views, sql_string
+
+    for view in rollup_views():
+        source = lake / key_of(view, template[:7])
+        if not source.is_file():  # no rows that day (the compactor writes no object)
+            continue
+        rows_of = f"{read_rollups(sql_string(str(source)))} WHERE event_date = '{template}'"
+        for month in sorted({d[:7] for d in targets}):
+            dates = ", ".join(f"({sql_string(d)})" for d in targets if d.startswith(month))
+            parts = [
+                f"SELECT r.* REPLACE (d.day AS event_date) FROM (SELECT * FROM {rows_of}) AS r "
+                f"CROSS JOIN (VALUES {dates}) AS d(day)"
+            ]
+            target = lake / key_of(view, month)
+            if target.is_file():
+                kept = con.execute(
+                    f"SELECT count(*) FROM {read_rollups(sql_string(str(target)))}"
+                ).fetchone()[0]
+                if kept:
+                    parts.append(
+                        f"SELECT * FROM {read_rollups(sql_string(str(target)))} "
+                        f"WHERE event_date NOT IN (SELECT day FROM (VALUES {dates}) AS d(day))"
+                    )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged = target.with_name("staged.parquet")
+            con.execute(
+                f"COPY ({' UNION ALL BY NAME '.join(parts)}) TO {sql_string(str(staged))} "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
+            staged.replace(target)
+            key = target.relative_to(lake).as_posix()
+            rows = con.execute(f"SELECT count(*) FROM '{target}'").fetchone()[0]
+            index["files"][key] = {"size": target.stat().st_size, "md5": _md5(target),
+                                   "rows": rows}  # fmt: skip
+
+
+def simulated_zone(index: dict[str, Any], zone: str, days: int) -> tuple[Any, str, list[str]]:
+    """What ``measure_scale`` copies on ``zone``'s clock: (the month keys, local yesterday,
+    the earlier local days of the month), and those days named in the zone's index
+    entry with the signature a reader computes for them (their UTC days are not listed)."""
+    from lake_compactor.rollups import zoned_month_key
+    from lake_compactor.zoned_rollups import signature
+
+    entry = index["zones"][zone]
+    whole = sorted(d for d, meta in entry["days"].items() if not meta.get("until"))
+    template = whole[-1]
+    targets = [
+        (date.fromisoformat(template) - timedelta(days=n)).isoformat() for n in range(1, days)
+    ]
+    until = {d: m["until"] for d, m in index["days"].items() if m.get("until")}
+    for day in targets:
+        # (the listed UTC days' signatures are the reader's: a copy is trusted as held)
+        listed = {d: m["signature"] for d, m in index["days"].items()}
+        entry["days"][day] = {"signature": signature(zone, entry["sites"], day, listed, until)}
+    return (lambda view, month: zoned_month_key(zone, view, month)), template, targets
+
+
+def measure_scale(month_events: int, days: int = 30, zone: str = "") -> dict[str, Any]:
     """A month at the rate of ``month_events``, simulated: yesterday's and today's
     events in full (the generator's days, four files each), their rollups computed by
     the compactor, and the other days' rollups copies of today's rows under their own
     dates (their events are not written: an unfiltered page reads a closed day's events
     only for the comparison's cut of one day, which falls on yesterday for "today", and
     a filtered view at this size goes to Athena by design). Then one more delivery for
-    today, as between two compactor runs on AWS."""
+    today, as between two compactor runs on AWS. ``zone``: every site on that clock; the
+    compactor rolls its local days up too, and the local days before local yesterday
+    are copies of its rows."""
     import duckdb
     from views_bench import generate
 
-    from lake_compactor.roll_up import _md5, roll_up
-    from lake_compactor.rollups import (
-        INDEX_KEY,
-        month_key,
-        read_rollups,
-        rollup_views,
-        sql_string,
-    )
+    from lake_compactor.roll_up import roll_up
+    from lake_compactor.rollups import INDEX_KEY, month_key
     from lake_compactor.store import LocalStore
 
     out: dict[str, Any] = {}
@@ -345,37 +410,15 @@ def measure_scale(month_events: int, days: int = 30) -> dict[str, Any]:
         today_dir = max((lake / "events").iterdir())
         out["today_mb"] = sum(p.stat().st_size for p in today_dir.glob("*.parquet")) / 1e6
         started = time.perf_counter()
-        roll_up(LocalStore(lake), workdir=Path(tmp) / "work")
+        roll_up(LocalStore(lake), workdir=Path(tmp) / "work", zones=zone)
         out["rollup_day_s"] = time.perf_counter() - started
         index = json.loads((lake / INDEX_KEY).read_text())
         today = datetime.fromisoformat(today_dir.name.split("=", 1)[1]).date()
         others = [(today - timedelta(days=n)).isoformat() for n in range(2, days)]
         con = duckdb.connect()
-        for view in rollup_views():
-            source = lake / month_key(view, today.isoformat()[:7])
-            if not source.is_file():  # no rows today (the compactor writes no object)
-                continue
-            for month in sorted({d[:7] for d in others}):
-                dates = ", ".join(f"({sql_string(d)})" for d in others if d.startswith(month))
-                parts = [
-                    f"SELECT r.* REPLACE (d.day AS event_date) FROM "
-                    f"{read_rollups(sql_string(str(source)))} AS r "
-                    f"CROSS JOIN (VALUES {dates}) AS d(day)"
-                ]
-                if month == today.isoformat()[:7]:
-                    parts.append(f"SELECT * FROM {read_rollups(sql_string(str(source)))}")
-                target = lake / month_key(view, month)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                staged = target.with_name("staged.parquet")
-                con.execute(
-                    f"COPY ({' UNION ALL '.join(parts)}) TO {sql_string(str(staged))} "
-                    "(FORMAT parquet, COMPRESSION zstd)"
-                )
-                staged.replace(target)
-                key = target.relative_to(lake).as_posix()
-                rows = con.execute(f"SELECT count(*) FROM '{target}'").fetchone()[0]  # type: ignore[index]
-                index["files"][key] = {"size": target.stat().st_size, "md5": _md5(target),
-                                       "rows": rows}  # fmt: skip
+        simulate_days(con, lake, index, month_key, today.isoformat(), others)
+        if zone:
+            simulate_days(con, lake, index, *simulated_zone(index, zone, days))
         con.close()
         for day in others:
             index["days"][day] = {"signature": "simulated: no events listed"}
@@ -401,7 +444,7 @@ def measure_scale(month_events: int, days: int = 30) -> dict[str, Any]:
             at = time.time() - 60 * (9 - minute)
             os.utime(path, (at, at))
         out["delivered"] = 10 * min(per_minute, sample.num_rows)
-        out["periods"] = page_loads(lake, Path(tmp), PERIODS)
+        out["periods"] = page_loads(lake, Path(tmp), PERIODS, zone)
     return out
 
 
@@ -580,9 +623,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.month_events:
-        s = measure_scale(args.month_events, args.days)
+        s = measure_scale(args.month_events, args.days, args.time_zone)
+        clock = f" on {args.time_zone}'s clock" if args.time_zone else ""
         print(
-            f"AT {args.month_events:,} EVENTS A MONTH (simulated): yesterday and today "
+            f"AT {args.month_events:,} EVENTS A MONTH{clock} (simulated): yesterday and today "
             f"{s['events']:,} events (today {s['today_mb']:.1f} MB of Parquet; their rollups "
             f"in {s['rollup_day_s']:.1f} s), {args.days - 2} other days as rollups only; "
             f"{s['rollup_mb']:.2f} MB of rollups; then {s['delivered']:,} events delivered "

@@ -214,7 +214,7 @@ def roll_up(
 
         roll_up_zones(
             store, zones, index, partitions, signatures, views, report,
-            workdir=workdir, skip=set(until), time_left=time_left,
+            workdir=workdir, until=until, big=big, time_left=time_left,
             min_time_left_s=min_time_left_s, clock=clock, threads=threads,
             memory_limit=memory_limit,
         )  # fmt: skip
@@ -374,13 +374,18 @@ def _write_visits(
     workdir: Path,
     written: dict[str, int],
     cut_days: set[str],
+    *,
+    zone: str | None = None,
+    visit_days: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Each recomputed day's visits as its own object (``visits_key``), and the cut visits
     of ``cut_days`` (``cuts_key``, even with no rows: no visit spanned a whole hour); a
     gone day's are deleted. Before the index, as the month objects: a crash in between
     leaves the index with the day's old signature, which no reader trusts for the day's
-    new objects."""
+    new objects. With ``zone``: local days on its clock, whose visits are stored for
+    ``visit_days`` only (``lake_compactor.zoned_rollups``)."""
     cut: set[str] = set()
+    stored: set[str] = set()
     for batch, paths in zip(batches, computed, strict=True):
         for kind, keyed, step in (
             (VISITS_VIEW, visits_key, "visits_written"),
@@ -389,7 +394,9 @@ def _write_visits(
             source = paths.get(kind)
             if source is None:
                 continue
-            for day in batch if kind == VISITS_VIEW else [d for d in batch if d in cut_days]:
+            chosen = cut_days if kind == "cuts" else visit_days
+            every = kind == VISITS_VIEW and zone is None  # (every UTC day's visits)
+            for day in batch if every else sorted(set(chosen) & set(batch)):
                 rows = con.execute(
                     f"SELECT count(*) FROM {read_rollups(sql_string(str(source)))} "
                     f"WHERE {PARTITION} = {sql_string(day)}"
@@ -401,12 +408,11 @@ def _write_visits(
                     f"WHERE {PARTITION} = {sql_string(day)}) "
                     f"TO {sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
                 )
-                publish(store, out, keyed(day), rows, index, written, step)
-                if kind == "cuts":
-                    cut.add(day)
-    gone = [visits_key(d) for d in days if not any(d in batch for batch in batches)]
+                publish(store, out, keyed(day, zone), rows, index, written, step)
+                (cut if kind == "cuts" else stored).add(day)
+    gone = [visits_key(d, zone) for d in days if d not in stored]
     # a day recomputed without cut visits (today, or no longer too big) keeps none
-    gone += [cuts_key(d) for d in days if d not in cut]
+    gone += [cuts_key(d, zone) for d in days if d not in cut]
     stale = [key for key in gone if key in index["files"]]
     if stale:
         store.delete(stale)

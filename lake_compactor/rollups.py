@@ -190,15 +190,17 @@ def read_rollups(source: str) -> str:
     return f"read_parquet({source}, hive_partitioning = false, union_by_name = true)"
 
 
-def visits_key(day: str) -> str:
+def visits_key(day: str, zone: str | None = None) -> str:
     """Where a day's ``sessions`` rows live (one object per day: a month of visits is as
-    big as a month of traffic, and a filtered panel needs only its days)."""
-    return f"{ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/visits.parquet"
+    big as a month of traffic, and a filtered panel needs only its days); with ``zone``,
+    a local day's on that clock (stored for the days that have cut visits)."""
+    folder = zone_prefix(zone) if zone else ROLLUPS_PREFIX
+    return f"{folder}{VISITS_VIEW}/{PARTITION}={day}/visits.parquet"
 
 
-def cuts_key(day: str) -> str:
+def cuts_key(day: str, zone: str | None = None) -> str:
     """Where a day's cut visits live (beside its visits: ``CUT_HOUR``, ``_cut_visits``)."""
-    return f"{ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/cuts.parquet"
+    return visits_key(day, zone).replace("/visits.parquet", "/cuts.parquet")
 
 
 def zone_prefix(zone: str) -> str:

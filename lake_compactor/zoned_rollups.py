@@ -16,8 +16,19 @@ months), beside the views' folders so no UTC table reads them, and the index's
 ``zones`` entry: ``{zone: {"sites": condition, "days": {local day: {"signature": …}}}}``.
 Same protocol as the UTC rollups (``lake_compactor.roll_up``): month objects whole,
 then the index, so a crash leaves days whose old signature makes the next run redo
-them. A local day that touches a day the compactor rolls up by whole hours (too big
-to load, ``until``) is not rolled up here: it is read from Athena.
+them.
+
+At the size where the hosted function loads no day's events (``LOAD_LIMIT_BYTES``),
+the compactor rolls UTC today up by whole hours (``until``) and the page is shown as of
+that hour; here, as of the last whole hour on the zone's clock before it
+(``hour_start``: on a zone half an hour off UTC, half an hour earlier). A local day
+that touches such a day is rolled up whole if it ended by then, as of that hour if it
+is under way (the index names the hour, ``until``; and its visits are stored, as
+today's on UTC's clock), not at all if it starts later;
+its signature names the UTC day's hour, not its objects, as the UTC day's own rollups
+are read as of the hour. And a local day that touches a day too big to load gets its
+visits and cut visits (``visits_key``/``cuts_key`` with the zone): "the previous period
+until 14:00" on the zone's clock is then read, not computed from events.
 """
 
 from __future__ import annotations
@@ -27,17 +38,18 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from athena_views import View, to_duckdb
-from athena_views.zoned import day_window, local_events, time_zones, utc_days
+from athena_views.zoned import day_window, hour_start, local_events, time_zones, utc_days
 from lake_compactor.merge import connect
 from lake_compactor.policy import StoredObject
 from lake_compactor.roll_up import (
     BATCH_BYTES,
     RollupReport,
+    _write_visits,
     checkpoint,
     compute_batch,
     merge_month,
@@ -45,6 +57,7 @@ from lake_compactor.roll_up import (
 from lake_compactor.rollups import (
     BASE_VIEW,
     INDEX_KEY,
+    cuts_key,
     rollup_views,
     sql_string,
     zone_prefix,
@@ -94,13 +107,34 @@ def _local_days(zone: str, utc: set[str]) -> set[str]:
     return found
 
 
-def signature(zone: str, condition: str, day: str, signatures: dict[str, str]) -> str:
-    """What a local day's rows were computed from: its UTC days' signatures and the
-    sites on the clock."""
+def signature(
+    zone: str,
+    condition: str,
+    day: str,
+    signatures: dict[str, str],
+    until: dict[str, str] | None = None,
+) -> str:
+    """What a local day's rows were computed from: its UTC days' signatures (a day rolled
+    up by whole hours: the hour, ``until``) and the sites on the clock."""
     digest = hashlib.sha256(f"{zone}\0{condition}\n".encode())
     for source in day_sources(zone, day):
-        digest.update(f"{source}\0{signatures.get(source, '')}\n".encode())
+        hour = (until or {}).get(source)
+        state = f"until {hour}" if hour else signatures.get(source, "")
+        digest.update(f"{source}\0{state}\n".encode())
     return digest.hexdigest()[:32]
+
+
+def as_of(zone: str, day: str, until: dict[str, str]) -> datetime | bool | None:
+    """How a local day touching a UTC day rolled up by whole hours is rolled up: whole
+    (None: it ended by the zone's last whole hour before ``until``'s hour), as of that
+    hour (naive UTC), or not at all (False: it starts later). None for any other day."""
+    if not until or not set(day_sources(zone, day)) & set(until):
+        return None
+    cutoff = hour_start(zone, datetime.fromisoformat(max(until.values())))
+    low, high = day_window(zone, date.fromisoformat(day))
+    if high <= cutoff:
+        return None
+    return cutoff if low <= cutoff else False
 
 
 def roll_up_zones(
@@ -113,15 +147,17 @@ def roll_up_zones(
     report: RollupReport,
     *,
     workdir: Path,
-    skip: set[str],
+    until: dict[str, str],
+    big: set[str],
     time_left: Callable[[], float] | None,
     min_time_left_s: float,
     clock: Callable[[], float],
     threads: int | None,
     memory_limit: str | None,
 ) -> None:
-    """Bring every zone's local days up to date (module docstring); ``skip``: UTC days
-    not to roll up from (rolled up by whole hours). Zones no longer in use are deleted."""
+    """Bring every zone's local days up to date (module docstring); ``until``: UTC days
+    rolled up by whole hours, to which hour; ``big``: UTC days too big to load. Zones no
+    longer in use are deleted."""
     zones = zone_sites(spec)
     stored = index.setdefault("zones", {})
     for zone in sorted(set(stored) - set(zones)):
@@ -137,14 +173,26 @@ def roll_up_zones(
         if entry is None or entry.get("sites") != condition:
             entry = stored[zone] = {"sites": condition, "days": {}}
         known = entry["days"]
+        cutoffs = {day: as_of(zone, day, until) for day in _local_days(zone, set(partitions))}
         wanted = {
-            day: signature(zone, condition, day, signatures)
-            for day in _local_days(zone, set(partitions))
-            if not set(day_sources(zone, day)) & skip
+            day: signature(zone, condition, day, signatures, until)
+            for day, cutoff in cutoffs.items()
+            if cutoff is not False
         }
-        held = {d for d in known if not set(day_sources(zone, d)) & skip}
-        changed = {d for d, sig in wanted.items() if known.get(d, {}).get("signature") != sig}
-        changed |= held - set(wanted)
+        upto = {d: c.isoformat() for d, c in cutoffs.items() if isinstance(c, datetime)}
+        # (today's hours while it, or yesterday, is too big: its local days are cut too)
+        loadless = big | set(until)
+        cut_days = {
+            d for d, c in cutoffs.items() if c is None and set(day_sources(zone, d)) & loadless
+        }
+        changed = {
+            d
+            for d, sig in wanted.items()
+            if known.get(d, {}).get("signature") != sig
+            or known[d].get("until") != upto.get(d)
+            or (d in cut_days and cuts_key(d, zone) not in index["files"])
+        }
+        changed |= {d for d in known if d not in cutoffs}  # (gone: no events left)
         months: dict[str, list[str]] = {}
         for day in changed:
             months.setdefault(day[:7], []).append(day)
@@ -157,7 +205,7 @@ def roll_up_zones(
                 written = _roll_zone_month(
                     store, zone, condition, month, days, partitions, index, views,
                     workdir=workdir / f"zoned-{uuid.uuid4().hex}", threads=threads,
-                    memory_limit=memory_limit,
+                    memory_limit=memory_limit, upto=upto, cut_days=cut_days,
                 )  # fmt: skip
             except Exception as err:  # one month's failure must not stop the others
                 log.exception("rollups: %s month %s", zone, month)
@@ -166,6 +214,8 @@ def roll_up_zones(
             for day in days:
                 if day in wanted:
                     known[day] = {"signature": wanted[day]}
+                    if day in upto:
+                        known[day]["until"] = upto[day]
                 else:
                     known.pop(day, None)
             index["updated_at"] = clock()
@@ -210,27 +260,40 @@ def _roll_zone_month(
     workdir: Path,
     threads: int | None,
     memory_limit: str | None,
+    upto: dict[str, str],
+    cut_days: set[str],
 ) -> dict[str, int]:
     """Recompute local ``days`` of ``month`` and replace them in the zone's month
-    objects; the uploaded keys with their sizes."""
+    objects (a day of ``upto`` alone, over its events before that hour, with its visits),
+    with the visits and cut visits of ``cut_days``; the uploaded keys with their sizes."""
     written: dict[str, int] = {}
     try:
         computed: list[dict[str, Path]] = []
         present = [d for d in days if any(s in partitions for s in day_sources(zone, d))]
-        for number, run in enumerate(_runs(present, partitions, zone)):
+        runs = [[d] for d in present if d in upto]
+        runs += _runs([d for d in present if d not in upto], partitions, zone)
+        for number, run in enumerate(runs):
             low, high = day_window(zone, date.fromisoformat(run[0]), date.fromisoformat(run[-1]))
+            if run[0] in upto:
+                high = datetime.fromisoformat(upto[run[0]])
             deduped = to_duckdb(  # (the dashboard's Athena SQL, as DuckDB runs it)
                 local_events(zone, low, high, condition, COLUMN_NAMES, source=f"live.{BASE_VIEW}")
             )
             sources = sorted({s for d in run for s in day_sources(zone, d)})
+            cut = [d for d in run if d in cut_days]
             computed.append(
                 compute_batch(
                     store, sources, partitions, workdir, number, views, threads=threads,
-                    memory_limit=memory_limit, deduped=deduped, visits=False,
+                    memory_limit=memory_limit, deduped=deduped,
+                    visits=bool(cut) or run[0] in upto, cut_days=cut,
                 )
             )  # fmt: skip
         con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
         try:
+            _write_visits(
+                store, con, days, runs, computed, index, workdir, written, cut_days,
+                zone=zone, visit_days=cut_days | set(upto),
+            )  # fmt: skip
             for view in rollup_views(views):
                 key = zoned_month_key(zone, view, month)
                 new = [c[view] for c in computed]

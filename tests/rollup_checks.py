@@ -8,7 +8,7 @@ tests on S3."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +113,21 @@ def assert_cut_visits(root: Path, day: str) -> None:
 def assert_zoned_rollups(root: Path, spec: str) -> None:
     """Each zone's stored rows (``lake_compactor.zoned_rollups``) equal, site by site,
     what the dashboard's own SQL for whole local days (``queries.zoned_days_sql``)
-    returns over the events, on every local day the events touch."""
+    returns over the events, on every local day the events touch; a local day the index
+    names an hour for (``until``: the site at a size rolled up by whole hours) equals the
+    dashboard's SQL for that day until that hour (``queries.cut_sql`` on the zone's
+    clock), and a local day starting after it has no rows."""
+    import json
     from datetime import date
+    from zoneinfo import ZoneInfo
 
     from athena_views import to_duckdb
     from athena_views.zoned import site_zone, time_zones
-    from lake_compactor.rollups import zone_prefix
-    from ownstats.dashboard.queries import zoned_days_sql
+    from lake_compactor.rollups import INDEX_KEY, zone_prefix
+    from ownstats.dashboard.queries import cut_sql, zoned_days_sql
 
     default, per_site = time_zones(spec)
+    index = json.loads((root / INDEX_KEY).read_text())
     checked = 0
     with Engine(root, materialize=False) as engine:
         sites = [r[0] for r in engine.query("SELECT DISTINCT domain_name FROM events").rows]
@@ -133,6 +139,8 @@ def assert_zoned_rollups(root: Path, spec: str) -> None:
                 zone = site_zone(site, default, per_site)
                 if zone is None:
                     continue
+                known = index["zones"][zone]["days"]
+                until = {d: m["until"] for d, m in known.items() if m.get("until")}
                 files = sorted((root / zone_prefix(zone) / view).glob("month=*/rollup.parquet"))
                 listed = "[" + ", ".join(f"'{f}'" for f in files) + "]"
                 con = duckdb.connect()
@@ -141,8 +149,22 @@ def assert_zoned_rollups(root: Path, spec: str) -> None:
                                   f"WHERE domain_name = '{site}'"))
                     if files else ([], [])
                 )  # fmt: skip
-                sql = to_duckdb(f"SELECT * FROM {zoned_days_sql(view, site, zone, start, end)}")
-                result = engine.query(sql)
+                whole = to_duckdb(f"SELECT * FROM {zoned_days_sql(view, site, zone, start, end)}")
+                parts = [whole]
+                if until:
+                    (day, moment), *_ = until.items()
+                    assert len(until) == 1, until
+                    cut_day = date.fromisoformat(day)
+                    local = (
+                        datetime.fromisoformat(moment).replace(tzinfo=UTC)
+                        .astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+                    )  # fmt: skip
+                    parts = [
+                        f"SELECT * FROM ({whole}) AS w WHERE event_date < '{day}'",
+                        to_duckdb(f"SELECT * FROM {cut_sql(view, site, cut_day, local, zone)}"),
+                    ]
+                union = " UNION ALL ".join(f"SELECT * FROM ({p}) AS p" for p in parts)
+                result = engine.query(union)
                 want = sorted((tuple(_normal(v) for v in row) for row in result.rows), key=repr)
                 # (sums of durations in another order may differ in the last digits)
                 assert len(rows) == len(want), (view, site, zone)
@@ -155,3 +177,64 @@ def assert_zoned_rollups(root: Path, spec: str) -> None:
                     assert columns == result.columns, (view, site)
                 checked += len(want)
     assert checked, "no zoned rows to compare"
+
+
+def assert_zoned_cut_visits(root: Path, spec: str, zone: str, day: str) -> int:
+    """For every whole hour h of local ``day`` on ``zone``'s clock: its stored visits
+    that ended before h, plus its cut visits of h, are exactly ``sessions.sql`` over the
+    zone's sites' events on that clock from the day's midnight to h. The cut visits."""
+    from datetime import date
+
+    from athena_views import to_duckdb
+    from athena_views.zoned import day_window, local_events
+    from lake_compactor.rollups import CUT_HOUR
+    from lake_compactor.zoned_rollups import zone_sites
+    from ownstats.dashboard.queries import sessions_of
+    from stream_processor.schema import COLUMN_NAMES
+
+    condition = zone_sites(spec)[zone]
+    stored = read_rollups(repr(str(root / visits_key(day, zone))))
+    cuts = read_rollups(repr(str(root / cuts_key(day, zone))))
+    check = duckdb.connect()
+    low = day_window(zone, date.fromisoformat(day))[0]
+    going = 0
+    with Engine(root, materialize=False) as engine:
+        for hour in range(1, 24):
+            moment = datetime.fromisoformat(day) + timedelta(hours=hour)  # (local)
+            visits = sessions_of(
+                local_events(zone, low, low + timedelta(hours=hour), condition, COLUMN_NAMES)
+            )
+            result = engine.query(to_duckdb(visits))
+            want = sorted((tuple(_normal(v) for v in row) for row in result.rows), key=repr)
+            literal = f"TIMESTAMP '{moment.isoformat(sep=' ')}'"
+            got = _rows(
+                check.sql(
+                    f"SELECT * FROM {stored} WHERE session_end < {literal} UNION ALL "
+                    f"SELECT * EXCLUDE ({CUT_HOUR}) FROM {cuts} WHERE {CUT_HOUR} = {hour}"
+                )
+            )[0]
+            assert got == want, (zone, day, hour)
+            counted = check.sql(f"SELECT count(*) FROM {cuts} WHERE {CUT_HOUR} = {hour}")
+            going += counted.fetchall()[0][0]
+    return going
+
+
+def assert_zoned_visits(root: Path, spec: str, zone: str, day: str, high: datetime) -> None:
+    """Local ``day``'s stored visits on ``zone``'s clock are ``sessions.sql`` over the
+    zone's sites' events from its midnight to ``high`` (naive UTC: its end, or the hour
+    it was rolled up to)."""
+    from datetime import date
+
+    from athena_views import to_duckdb
+    from athena_views.zoned import day_window, local_events
+    from lake_compactor.zoned_rollups import zone_sites
+    from ownstats.dashboard.queries import sessions_of
+    from stream_processor.schema import COLUMN_NAMES
+
+    low = day_window(zone, date.fromisoformat(day))[0]
+    events = local_events(zone, low, high, zone_sites(spec)[zone], COLUMN_NAMES)
+    with Engine(root, materialize=False) as engine:
+        result = engine.query(to_duckdb(sessions_of(events)))
+    want = sorted((tuple(_normal(v) for v in row) for row in result.rows), key=repr)
+    stored = read_rollups(repr(str(root / visits_key(day, zone))))
+    assert _rows(duckdb.connect().sql(f"SELECT * FROM {stored}"))[0] == want and want, (zone, day)

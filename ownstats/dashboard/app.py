@@ -32,6 +32,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from athena_views.zoned import hour_start
 from ownstats.dashboard import queries
 from ownstats.dashboard.api_keys import KeyStore
 from ownstats.dashboard.csvsafe import defuse
@@ -292,8 +293,11 @@ class _Api:
             raise BadRequest(ARCHIVE_REALTIME)
         now = clock = self.now()
         live = request.query_params.get("period") == "realtime"  # the last minutes: now
+        zone = self.zones.get(site or "", self.default_zone)
         if now is not None and self.as_of is not None and not live:
             now = await asyncio.to_thread(self.as_of, now)
+            if now != clock and zone is not None:  # (the last whole hour on its clock)
+                now = hour_start(zone, now)
         params = parse(
             request.query_params.multi_items(),
             sites=known.__contains__,
@@ -302,7 +306,7 @@ class _Api:
             extra=extra,
             first_day=first_day,
             columns=columns,
-            zone=self.zones.get(site or "", self.default_zone),
+            zone=zone,
         )
         return dataclasses.replace(params, as_of=True) if now != clock else params
 

@@ -56,7 +56,14 @@ import sqlglot
 from sqlglot import exp
 
 from athena_views import View, create_view_statement, load_views, to_duckdb, view_references
-from athena_views.zoned import day_window, local_days, site_zone, time_zones, utc_days
+from athena_views.zoned import (
+    day_window,
+    local_days,
+    site_zone,
+    time_zones,
+    to_local,
+    utc_days,
+)
 from lake_compactor.policy import StoredObject, partition_of, run_of, tier_of
 from lake_compactor.roll_up import day_signature
 from lake_compactor.rollups import (
@@ -66,6 +73,7 @@ from lake_compactor.rollups import (
     LOAD_LIMIT_BYTES,
     PARTITION,
     VISITS_VIEW,
+    cuts_key,
     definition,
     empty_events_select,
     events_select,
@@ -74,6 +82,7 @@ from lake_compactor.rollups import (
     rollup_views,
     sql_string,
     timestamp_sql,
+    visits_key,
     zone_prefix,
 )
 from lake_compactor.validate import PARQUET_PATH
@@ -110,8 +119,11 @@ CUTS_VIEW = "sessions__cuts"
 CUTTABLE = frozenset({VISITS_VIEW, "daily_stats", "hourly_stats"})
 #: a statement on a zone's clock (``LakeBackend._with_zones``): what runs, the same with
 #: its tables' SQL inline, those tables → (their SQL, zone, first and last local day),
-#: and which rewrites it took ("rollups", "visits")
-Rewrite = tuple[str, str, dict[str, tuple[str, str, date, date]], frozenset[str]]
+#: which rewrites it took ("rollups", "visits", "cuts") and the (zone, local day) whose
+#: stored and cut visits it reads
+Rewrite = tuple[
+    str, str, dict[str, tuple[str, str, date, date]], frozenset[str], frozenset[tuple[str, str]]
+]
 #: in the name of a view over a zone's rollups (``_zoned_name``)
 ZONED_MARK = "__zone_"
 _SEARCH_PATH = "SET search_path = 'main,live'"
@@ -481,8 +493,17 @@ class LakeBackend:
         self._zoned_days: dict[str, set[str]] = {}
         #: (zone, rolled-up view) → local paths of its month objects
         self._zoned_files: dict[tuple[str, str], list[Path]] = {}
+        #: zone → local days rolled up as of an hour (a site too big to load): → the hour
+        self._zoned_until: dict[str, dict[str, datetime]] = {}
+        #: (zone, local day) → its stored visits' object and its cut visits' (key, meta;
+        #: None: none), for the local days touching a day too big to load
+        self._zoned_visit_objects: dict[tuple[str, str], tuple[Any, Any]] = {}
+        #: ... those fetched for a statement: → their cache files
+        self._zoned_held: dict[tuple[str, str], tuple[Path, Path | None]] = {}
         #: statements whose whole local days were read from zoned rollups (benchmark)
         self.zoned_read = 0
+        #: zoned statements whose last local day was cut from stored and cut visits
+        self.zoned_cuts_read = 0
         #: filtered zoned statements whose visits of whole local days came from tables
         self.zoned_visits_read = 0
         #: statement → itself with its whole local days read so (``_with_zones``)
@@ -606,7 +627,9 @@ class LakeBackend:
         with self._lock:
             self._refresh()
             cut = self._with_cuts(sql)
-            run, inline, recent, used = self._with_zones(cut)
+            run, inline, recent, used, holds = self._with_zones(cut)
+            if holds and not self._hold_zoned(holds):
+                return False
             needs = self._needs(inline)
             if needs is None:
                 return False
@@ -616,7 +639,7 @@ class LakeBackend:
             self._rewritten.pop(sql, None)
             if self._bytes(days | set(self._loaded)) > self.max_event_bytes:
                 if self._bytes(days) > self.max_event_bytes:
-                    if run is sql and self._tail(sql, rows | visits, stale):
+                    if run == sql and self._tail(sql, rows | visits, stale):
                         return True
                     # too much to load: a rolled-up view's day whose rollups hold an older
                     # state (the compactor's last run; today at ~50 M page views a month
@@ -633,11 +656,12 @@ class LakeBackend:
             self._compute(views, sorted(days - self._rolled_days))
             self._rebuild()
             self._materialize_recent(recent)
-            if run is not sql:
+            if run != sql:
                 self._rewritten[sql] = run
-                self.cuts_read += cut is not sql
+                self.cuts_read += cut != sql
                 self.zoned_read += "rollups" in used
                 self.zoned_visits_read += "visits" in used
+                self.zoned_cuts_read += "cuts" in used
             return True
 
     def as_of(self, now: datetime) -> datetime:
@@ -735,18 +759,27 @@ class LakeBackend:
             return None
         if self._fetch_rollup(cut[1], cut[2]) is None:  # damaged: set aside, not read
             return None
-        if view == "hourly_stats":  # a row per hour: the hours before are the whole day's
-            if day not in self._rolled_days:
-                return None
-            return (
-                f"(SELECT * FROM hourly_stats WHERE {PARTITION} = {sql_string(day)} "
-                f"AND domain_name = {sql_string(site)} AND event_hour < {hour}) AS hourly_stats"
-            )
-        moment = datetime.fromisoformat(day) + timedelta(hours=hour)
+        if view == "hourly_stats" and day not in self._rolled_days:
+            return None
+        return self._cut_rows(view, site, day, hour, None)
+
+    def _cut_rows(self, view: str, site: str, day: str, hour: int, zone: str | None) -> str:
+        """``view`` over a day's events before ``hour``:00 on UTC's or ``zone``'s clock,
+        from what the compactor stored of the day: its visits that ended before then and
+        its cut visits of that hour (``hourly_stats``, a row per hour: the whole day's
+        rows of the hours before)."""
+        names = (
+            ("hourly_stats", VISITS_VIEW, CUTS_VIEW)
+            if zone is None
+            else tuple(_zoned_name(zone, n) for n in ("hourly_stats", VISITS_VIEW, CUTS_VIEW))
+        )
         on = f"{PARTITION} = {sql_string(day)} AND domain_name = {sql_string(site)}"
+        if view == "hourly_stats":  # a row per hour: the hours before are the whole day's
+            return f'(SELECT * FROM "{names[0]}" WHERE {on} AND event_hour < {hour}) AS {view}'
+        moment = datetime.fromisoformat(day) + timedelta(hours=hour)
         visits = (
-            f"SELECT * FROM {VISITS_VIEW} WHERE {on} AND session_end < {timestamp_sql(moment)} "
-            f"UNION ALL SELECT {', '.join(self._visit_columns)} FROM {CUTS_VIEW} "
+            f'SELECT * FROM "{names[1]}" WHERE {on} AND session_end < {timestamp_sql(moment)} '
+            f"UNION ALL SELECT {', '.join(self._visit_columns)} FROM \"{names[2]}\" "
             f"WHERE {on} AND {CUT_HOUR} = {hour}"
         )
         if view == VISITS_VIEW:
@@ -762,7 +795,7 @@ class LakeBackend:
         runs, the same with those runs' SQL inline, the runs' tables → their SQL and
         days, which of the two it used); ``sql`` itself twice if it has none."""
         if self._zone_default is None and not any(self._zone_sites.values()):
-            return sql, sql, {}, frozenset()
+            return sql, sql, {}, frozenset(), frozenset()
         known = self._zoned_rewrites.get(sql)
         if known is None:
             known = self._zoned_rewrites[sql] = self._rewrite_zones(sql)
@@ -775,23 +808,89 @@ class LakeBackend:
         page's two dozen statements are parsed and compared once, not on every load)."""
         tree = _parsed(sql)
         if tree is None:
-            return sql, sql, {}, frozenset()
+            return sql, sql, {}, frozenset(), frozenset()
         # two rewrites: what runs (each run of recent days a table computed once per
         # state of its events, ``_materialize_recent``) and what it reads (those runs'
         # own SQL, so ``_needs`` loads their days)
         tree, inline_tree = tree.copy(), tree.copy()
         recent: dict[str, tuple[str, str, date, date]] = {}
+        holds: set[tuple[str, str]] = set()
         used = frozenset(
             kind
             for kind, done in (
+                ("cuts", self._zoned_cuts(tree, inline_tree, holds)),
                 ("rollups", self._zoned_rollups(tree, inline_tree, recent)),
-                ("visits", self._zoned_visits(tree, recent)),
+                ("visits", self._zoned_visits(tree, inline_tree, recent, holds)),
             )
             if done
         )
         if not used:
-            return sql, sql, {}, used
-        return tree.sql(dialect="athena"), inline_tree.sql(dialect="athena"), recent, used
+            return sql, sql, {}, used, frozenset()
+        run, inline = tree.sql(dialect="athena"), inline_tree.sql(dialect="athena")
+        return run, inline, recent, used, frozenset(holds)
+
+    def _zoned_cuts(
+        self, tree: exp.Expression, inline_tree: exp.Expression, holds: set[tuple[str, str]]
+    ) -> bool:
+        """``tree``'s (and ``inline_tree``'s) unfiltered cuts of a whole local day at a
+        whole local hour, the previous period's last day "until 14:00" on the zone's clock
+        (``queries.cut_sql`` with the zone), read from that day's stored and cut visits
+        (``_cut_rows``) when its UTC days are too big to load: their (zone, day) are added
+        to ``holds``. Whether any was."""
+        if not self._zoned_visit_objects:
+            return False
+        found = [
+            (index, zoned)
+            for index, sub in enumerate(tree.find_all(exp.Subquery))
+            if sub.alias_or_name.lower() in CUTTABLE and (zoned := _zoned_of(sub)) is not None
+        ]
+        subs = list(tree.find_all(exp.Subquery))
+        inline_subs = list(inline_tree.find_all(exp.Subquery))
+        changed = False
+        for index, (site, low, high) in found:
+            sub = subs[index]
+            view = sub.alias_or_name.lower()
+            zone = site_zone(site, self._zone_default, self._zone_sites)
+            if sub.root() is not tree or zone is None:
+                continue
+            day, last = local_days(zone, low, high)
+            until = to_local(high, zone)
+            hour = (until - datetime.combine(day, datetime.min.time())) / timedelta(hours=1)
+            if day != last or day_window(zone, day)[0] != low or hour not in range(1, 24):
+                continue  # not a local day's first whole hours
+            key = (zone, day.isoformat())
+            loadless = self._bytes(set(day_sources(zone, key[1]))) > self.max_event_bytes
+            objects = self._zoned_visit_objects.get(key)
+            if objects is None or objects[1] is None or not loadless:
+                continue  # (a held whole day's, of its objects as they are now)
+            expected = _parsed(f"SELECT * FROM {queries.cut_sql(view, site, day, until, zone)}")
+            if expected is None or _source(expected).this != sub:
+                continue  # not the page's own cut of that view
+            new = _parsed(f"SELECT * FROM {self._cut_rows(view, site, key[1], int(hour), zone)}")
+            assert new is not None
+            for target in (sub, inline_subs[index]):
+                target.replace(_source(new).this.copy())
+            holds.add(key)
+            changed = True
+        return changed
+
+    def _hold_zoned(self, holds: frozenset[tuple[str, str]]) -> bool:
+        """Fetch the stored and cut visits of local days (``_zoned_cuts``) to be read in
+        place; False if one is damaged (set aside: the statement goes elsewhere)."""
+        todo = sorted(key for key in holds if key not in self._zoned_held)
+        if not todo:
+            return True
+        wanted = [self._zoned_visit_objects[key] for key in todo]
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            fetched = list(
+                pool.map(lambda pair: [self._fetch_rollup(*o) if o else None for o in pair], wanted)
+            )
+        for key, pair, (visits, cuts) in zip(todo, wanted, fetched, strict=True):
+            if visits is None or (pair[1] and cuts is None):
+                return False  # damaged: set aside (``_fetch_rollup``)
+            self._zoned_held[key] = (visits, cuts)
+        self._rebuild()
+        return True
 
     def _zoned_rollups(
         self,
@@ -824,11 +923,13 @@ class LakeBackend:
             if start > end or day_window(zone, start, end) != (low, high):
                 continue  # not whole local days
             own = queries.zoned_days_sql(view, site, zone, start, end)
+            # (today rolled up as of an hour, a site too big to load: its rows as the
+            # compactor last wrote them, the page being shown as of that hour)
+            held = self._zoned_days[zone] | set(self._zoned_until.get(zone, {}))
             expected = _parsed(f"SELECT * FROM {own}")
             if expected is None or _source(expected).this != sub:
                 continue  # not the page's own whole days of that view
             days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-            held = self._zoned_days[zone]
             lacking = [d for d in days if d.isoformat() not in held]
             if len(lacking) == len(days):
                 continue
@@ -859,7 +960,11 @@ class LakeBackend:
         return changed
 
     def _zoned_visits(
-        self, tree: exp.Expression, recent: dict[str, tuple[str, str, date, date]]
+        self,
+        tree: exp.Expression,
+        inline_tree: exp.Expression,
+        recent: dict[str, tuple[str, str, date, date]],
+        holds: set[tuple[str, str]],
     ) -> bool:
         """``tree``'s visits of a filtered zoned page (``queries.zoned_visits_sql``, the
         ``sessions`` SQL the filters then narrow) read, for its whole local days, from
@@ -867,7 +972,9 @@ class LakeBackend:
         no recent UTC day touches in one, the others in another, so a delivery redoes
         only the latter; a cut last local day (today until now) stays inline. A page's
         dozen statements and its refreshes no longer each sessionize the range (a month
-        at 1 M page views: seconds per statement). Whether any was."""
+        at 1 M page views: seconds per statement). Days too big to load are read from
+        the visits the compactor stored of them (their (zone, day) added to ``holds``), in
+        ``inline_tree`` too. Whether any was."""
         changed = False
         recent_days = self._recent()
         for site, low, high in dict.fromkeys(_zoned_reads(tree)):
@@ -888,6 +995,23 @@ class LakeBackend:
             if not subs:
                 continue
             days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+            if self._bytes({s for d in days for s in day_sources(zone, d.isoformat())}) > (
+                self.max_event_bytes
+            ):  # a site too big to load: the visits the compactor stored, if it did
+                keys = [(zone, d.isoformat()) for d in days]
+                if not whole or any(k not in self._zoned_visit_objects for k in keys):
+                    continue
+                on = f"domain_name = {sql_string(site)} AND {PARTITION} BETWEEN " + (
+                    f"{sql_string(start.isoformat())} AND {sql_string(end.isoformat())}"
+                )
+                new = _parsed(f'SELECT * FROM "{_zoned_name(zone, VISITS_VIEW)}" WHERE {on}')
+                assert new is not None
+                inline = [s for s in inline_tree.find_all(exp.Subquery) if s.this == expected]
+                for sub in subs + inline:
+                    sub.set("this", new.copy())
+                holds.update(keys)
+                changed = True
+                continue
             settled = [
                 d
                 for d in days
@@ -1022,6 +1146,7 @@ class LakeBackend:
         held = {path for files in self._held.values() for path in files if path is not None}
         rolled = {path for files in self._rollup_files.values() for path in files}
         rolled |= {path for files in self._zoned_files.values() for path in files}
+        rolled |= {p for pair in self._zoned_held.values() for p in pair if p is not None}
         for path in self._garbage:
             # (a day unloaded, then loaded again, reuses its files; so may a tail; a rollup
             # object named again by the index is the same file)
@@ -1097,6 +1222,7 @@ class LakeBackend:
             self._rolled_days, self._rollup_files, self._visit_objects = set(), {}, {}
             self._indexed, self._until, self._cut_objects = set(), {}, {}
             self._zoned_days, self._zoned_files, self._zoned_rewrites = {}, {}, {}
+            self._zoned_until, self._zoned_visit_objects = {}, {}
         self._unload({day for day in self._loaded if day not in partitions or day in self._until})
         self._load(
             sorted(d for d, sig in self._loaded.items() if day_signature(partitions[d]) != sig)
@@ -1117,14 +1243,20 @@ class LakeBackend:
         as those days' UTC days are now (``signatures``: each day's as listed), and their
         month objects, fetched; a month with a damaged object is computed from events."""
         zoned_days: dict[str, set[str]] = {}
+        zoned_until: dict[str, dict[str, datetime]] = {}
         files: dict[tuple[str, str], list[Path]] = {}
+        # (a local day touching a UTC day rolled up by whole hours: as of that hour)
+        until = {day: moment.isoformat() for day, moment in self._until.items()}
         for zone, entry in sorted(index.get("zones", {}).items()):
             condition = entry.get("sites", "")
-            held = {
-                day
+            current = {
+                day: meta.get("until")
                 for day, meta in entry.get("days", {}).items()
-                if meta.get("signature") == zoned_signature(zone, condition, day, signatures)
+                if meta.get("signature")
+                == zoned_signature(zone, condition, day, signatures, until)
             }
+            held = {day for day, hour in current.items() if not hour}
+            as_of = {day: datetime.fromisoformat(hour) for day, hour in current.items() if hour}
             wanted = [
                 (key, meta)
                 for key, meta in sorted(index.get("files", {}).items())
@@ -1137,13 +1269,38 @@ class LakeBackend:
                 view, month = key.removeprefix(zone_prefix(zone)).split("/")[:2]
                 if path is None:
                     held = {d for d in held if d[:7] != month.split("=", 1)[1]}
+                    as_of = {d: h for d, h in as_of.items() if d[:7] != month.split("=", 1)[1]}
                 else:
                     files.setdefault((zone, view), []).append(path)
-            zoned_days[zone] = held
+            zoned_days[zone], zoned_until[zone] = held, as_of
         old = {path for paths in self._zoned_files.values() for path in paths}
         self._garbage += sorted(old - {p for paths in files.values() for p in paths})
+        # the stored and cut visits of held local days that have them (fetched when a
+        # statement reads them); those fetched and since replaced go
+        stored = index.get("files", {})
+        visit_objects = {
+            (zone, day): (
+                (visits_key(day, zone), stored[visits_key(day, zone)]),
+                (cuts_key(day, zone), stored[cuts_key(day, zone)])
+                if cuts_key(day, zone) in stored and day in zoned_days[zone]
+                else None,
+            )
+            for zone in zoned_days
+            for day in zoned_days[zone] | set(zoned_until[zone])
+            if visits_key(day, zone) in stored
+        }
+        for key, paths in list(self._zoned_held.items()):
+            if key not in visit_objects or paths != tuple(
+                self._cached(o[1]) if o else None for o in visit_objects[key]
+            ):
+                self._garbage += [p for p in self._zoned_held.pop(key) if p is not None]
         # (a rewrite names the held days and the recent days that have events)
-        if zoned_days != self._zoned_days or set(self._partitions) != self._rewritten_over:
+        if (
+            zoned_days != self._zoned_days
+            or zoned_until != self._zoned_until
+            or set(visit_objects) != set(self._zoned_visit_objects)
+            or set(self._partitions) != self._rewritten_over
+        ):
             self._rewritten_over = set(self._partitions)
             self._zoned_rewrites = {}
             # (a query may still read a table named before: it goes one change later)
@@ -1152,6 +1309,7 @@ class LakeBackend:
                 del self._recent_tables[name]
             self._recent_used = set()
         self._zoned_days, self._zoned_files = zoned_days, files
+        self._zoned_until, self._zoned_visit_objects = zoned_until, visit_objects
 
     def _named(self, day: str) -> tuple[Path, Path | None]:
         """The cache files of a day's visits and cut visits objects as the index names
@@ -1404,7 +1562,11 @@ class LakeBackend:
         holding = tuple(sorted(self._held.items()))
         zoned = tuple((z, tuple(p)) for z, p in sorted(self._zoned_files.items()))
         zones = tuple(sorted(self._zoned_days))
-        key = (computed, tuple(paths), stored_files, tuple(in_place), holding, zoned, zones)
+        zoned_held = tuple(sorted(self._zoned_held.items()))
+        key = (
+            computed, tuple(paths), stored_files, tuple(in_place), holding, zoned, zones,
+            zoned_held,
+        )  # fmt: skip
         if key == self._views_key:
             return
         events = events_select(files_literal(paths)) if paths else empty_events_select()
@@ -1461,6 +1623,18 @@ class LakeBackend:
                         f"SELECT * FROM {read_rollups(files_literal(list(stored)))}"
                         if stored
                         else f'SELECT * FROM {self._main}."{self._kept(name)}" WHERE false'
+                    )
+                    cur.execute(
+                        f'CREATE OR REPLACE VIEW main."{_zoned_name(zone, name)}" AS {rows}'
+                    )
+                # the zone's stored and cut visits fetched for a cut (``_zoned_cuts``)
+                pairs = [pair for (z, _), pair in zoned_held if z == zone]
+                for name, chosen, empty in (
+                    (VISITS_VIEW, [v for v, _ in pairs], f"SELECT * FROM {kept} WHERE false"),
+                    (CUTS_VIEW, [c for _, c in pairs if c], f"SELECT * FROM {CUTS_VIEW} LIMIT 0"),
+                ):
+                    rows = (
+                        f"SELECT * FROM {read_rollups(files_literal(chosen))}" if chosen else empty
                     )
                     cur.execute(
                         f'CREATE OR REPLACE VIEW main."{_zoned_name(zone, name)}" AS {rows}'

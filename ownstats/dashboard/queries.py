@@ -497,10 +497,11 @@ def view_over(view: str, roots: Mapping[str, str]) -> str:
     return f"({_expanded_sql(view, tuple(roots.items()))}) AS {view}"
 
 
-def cut_sql(view: str, site: str, day: date, until: datetime) -> str:
+def cut_sql(view: str, site: str, day: date, until: datetime, zone: str | None = None) -> str:
     """What an unfiltered page selects ``FROM`` for ``view`` on ``day`` up to ``until``
-    on UTC's clock (the previous period's last day, "until now")."""
-    params = Params(site=site, period="custom", start=day, end=day)
+    (the previous period's last day, "until now"; today as of an hour), on UTC's clock or
+    on ``zone``'s (``day`` and ``until`` then local)."""
+    params = Params(site=site, period="custom", start=day, end=day, zone=zone)
     return _cut_source(view, params, Span(day, day, until=until))
 
 

@@ -259,3 +259,68 @@ def test_zoned_rollups_equal_the_dashboards_local_days_and_follow_the_setting(
     roll_up(store, workdir=tmp_path / "work")  # the setting removed
     assert not list((lake / "rollups" / "zones").rglob("*.parquet"))
     assert_rollups_equal_views(lake)
+
+
+def test_zoned_days_at_scale_are_rolled_up_as_of_the_zones_hour_and_cut(
+    lake: Path, tmp_path: Path
+) -> None:
+    """Every day over the load limit (today rolled up by whole hours) with sites on their
+    own clock: a local day under way is rolled up until the zone's last whole hour before
+    the compactor's (Kolkata's half an hour earlier), one that ended by then whole, one
+    starting later not at all; each local day touching a day too big to load has its
+    visits and cut visits; once today is closed every local day is rolled up whole."""
+    from lake_compactor.rollups import cuts_key, visits_key
+    from tests.rollup_checks import assert_zoned_cut_visits, assert_zoned_visits
+
+    store = LocalStore(lake)
+    spec = "Asia/Kolkata,shop.b.example=America/New_York"
+    today = DAYS[2]  # (the test days' events fall between 00:10 and ~08:00 UTC)
+
+    def run(moment: str) -> dict:
+        clock = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
+        report = roll_up(
+            store, workdir=tmp_path / "work", clock=lambda: clock, load_limit=1, zones=spec
+        )
+        assert report.errors == []
+        return store.get_json(INDEX_KEY)
+
+    def until(index: dict, zone: str) -> dict:
+        return {d: m.get("until") for d, m in index["zones"][zone]["days"].items()}
+
+    index = run(f"{today}T04:20:00")
+    assert index["days"][today]["until"] == f"{today}T04:00:00"
+    # Kolkata (UTC+5:30): 04:00 UTC is 09:30 there, so its local today until 09:00
+    assert until(index, "Asia/Kolkata") == {
+        "2026-03-01": None, "2026-03-02": None, today: f"{today}T03:30:00",
+    }  # fmt: skip
+    # New York (UTC-5): 04:00 UTC is 23:00 of local 03-02; its local today has not begun
+    assert until(index, "America/New_York") == {
+        "2026-02-28": None, "2026-03-01": None, "2026-03-02": f"{today}T04:00:00",
+    }  # fmt: skip
+    assert_zoned_rollups(lake, spec)
+    for zone in ("Asia/Kolkata", "America/New_York"):
+        whole = sorted(d for d, hour in until(index, zone).items() if hour is None)
+        assert sorted(d for d in until(index, zone) if cuts_key(d, zone) in index["files"]) == whole
+        assert all(visits_key(d, zone) in index["files"] for d in until(index, zone))
+    # the local days under way: their visits until the hour, as today's on UTC's clock
+    assert_zoned_visits(lake, spec, "Asia/Kolkata", today, datetime(2026, 3, 3, 3, 30))
+    assert_zoned_visits(lake, spec, "America/New_York", "2026-03-02", datetime(2026, 3, 3, 4))
+    going = assert_zoned_cut_visits(lake, spec, "Asia/Kolkata", "2026-03-02")
+    going += assert_zoned_cut_visits(lake, spec, "America/New_York", "2026-03-01")
+    assert going > 10  # visits going on at whole hours: the check can fail
+
+    index = run(f"{today}T05:05:00")  # an hour later, no new file: the new hour
+    assert until(index, "Asia/Kolkata")[today] == f"{today}T04:30:00"
+    # New York's local 03-02 ended at 05:00 UTC: whole and cut; its today begins then
+    assert until(index, "America/New_York")["2026-03-02"] is None
+    assert until(index, "America/New_York")[today] == f"{today}T05:00:00"
+    assert_zoned_rollups(lake, spec)
+    assert_zoned_cut_visits(lake, spec, "America/New_York", "2026-03-02")
+
+    index = run("2026-03-04T00:10:00")  # closed (no events today): every local day whole
+    for zone in ("Asia/Kolkata", "America/New_York"):
+        assert not [d for d, hour in until(index, zone).items() if hour]
+        assert cuts_key(today, zone) in index["files"]
+    assert_zoned_rollups(lake, spec)
+    assert_zoned_cut_visits(lake, spec, "Asia/Kolkata", today)
+    assert run("2026-03-04T00:20:00") == index  # nothing changed: nothing written
