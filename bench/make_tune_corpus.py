@@ -2,7 +2,9 @@
 
 A **tune** corpus (bench role ``tune (2)``): rules may be derived from it, unlike the held-out
 corpora. Its rows are people's browsers (in-app browsers and web views included) as labelled
-by three projects' test suites, none of them a bot list's corpus:
+by nine projects' test suites, none of them a bot list's corpus (the last six, added later
+on 2026-12-05 and drawn after the first three so that those rows are unchanged, are also no
+held-out corpus's project):
 
 - bowser (lancedikson/bowser, MIT): ``test/acceptance/useragentstrings.yml``, grouped by
   browser name; its bot (Googlebot), headless/automation (PhantomJS, SlimerJS), app-shell
@@ -18,6 +20,25 @@ by three projects' test suites, none of them a bot list's corpus:
 - ua-parser-js (faisalman/ua-parser-js, a 1.x tag: MIT; 2.x is AGPL and not used):
   ``test/browser-test.json``, labelled by browser name; headless browsers, PhantomJS,
   Electron and unnamed entries left out.
+- fnando/browser (the Ruby gem, MIT): ``test/ua.yml`` (name to user agent) but for
+  ``FNANDO_LEFT_OUT`` (Adobe AIR, CoreMedia, QuickTime, a custom app's client, Electron,
+  PhantomJS, a bare MIDP profile, a made-up Samsung model).
+- Mobile-Detect (serbanghita/Mobile-Detect, MIT): ``tests/providers/vendors/*.php`` (group
+  to user agent to its isMobile/isTablet labels), read by a small PHP-array reader here. It
+  labels devices, not clients, so only a ``Mozilla/`` or ``Opera/`` string is kept (its
+  groups also hold CFNetwork and Java clients), never its group ``Bot`` nor a string naming
+  Googlebot (the smartphone crawler is in Google's device group).
+- PhpUserAgent (donatj/PhpUserAgent, MIT): ``tests/user_agents.dist.json`` but its class
+  ``Bots`` and ``PHP_USER_AGENT_LEFT_OUT`` (HeadlessChrome, FlipboardProxy).
+- mileusna/useragent (Go, MIT): ``ua_test.go``'s test table, the rows of device type
+  mobile, desktop or tablet but ``MILEUSNA_LEFT_OUT`` (Googlebot, HeadlessChrome, the
+  surveyon app's client), a row naming no browser and Chrome-Lighthouse (page audits).
+- detect-browser (DamonOehlman/detect-browser, MIT): ``test/logic.js``, the cases of type
+  ``browser`` (not ``bot``/``bot-device``) but PhantomJS.
+- inapp-spy (shalanah/inapp-spy, MIT): ``src/tests/{mobile,desktop,tablet}.ts``, in-app
+  (Facebook, Instagram, Messenger, Threads, LINE, WeChat, TikTok, Snapchat, LinkedIn, GSA, …)
+  and other browsers by device; a string the source mangled (``{useragents: [`` pasted
+  inside it) left out.
 
 Removed (each counted): strings with surrounding white space, tabs or newlines; a string
 already taken (from an earlier source or earlier in its own); a string equal to, or contained
@@ -30,7 +51,11 @@ its labelled strings sorted, shuffled with ``random.Random(2026)``, the first ``
 that survive the removals.
 
     python bench/make_tune_corpus.py --bowser useragentstrings.yml --uap-core UAP_CORE_DIR \\
-        --ua-parser-js browser-test.json --crawler-detect CRAWLERDETECT_SDIST_DIR
+        --ua-parser-js browser-test.json --fnando-browser ua.yml \\
+        --mobile-detect MOBILE_DETECT/tests/providers/vendors \\
+        --php-user-agent user_agents.dist.json --mileusna ua_test.go \\
+        --detect-browser logic.js --inapp-spy INAPP_SPY/src/tests \\
+        --crawler-detect CRAWLERDETECT_SDIST_DIR
 """
 
 from __future__ import annotations
@@ -39,6 +64,7 @@ import argparse
 import glob
 import json
 import random
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -67,6 +93,24 @@ SOURCES = {
     "Salman, MIT licence: version 1.0.41 only, 2.x is AGPL and was not used), "
     "test/browser-test.json at tag 1.0.41 (commit 90017c98d341788570435b7587ce1f0725022c7a, "
     "2025-08-19)",
+    "fnando-browser": "browser (fnando/browser, the Ruby gem, Copyright (c) 2010 Nando Vieira, "
+    "MIT licence), test/ua.yml at commit f5dc0c99546133515138a29467eded73d0bb3a48 (2024-12-04, "
+    "tag v6.2.0)",
+    "Mobile-Detect": "Mobile-Detect (serbanghita/Mobile-Detect, Copyright (c) 2021 Şerban Ghiţă, "
+    "Nick Ilyin and contributors, MIT licence), tests/providers/vendors/*.php at commit "
+    "912a6f416e128781537e66b091a88e6c7032220c (2024-10-20, branch 4.8.x, 4.8.06 plus 5 commits)",
+    "PhpUserAgent": "PhpUserAgent (donatj/PhpUserAgent, Copyright (c) 2013 Jesse G. Donat, MIT "
+    "licence), tests/user_agents.dist.json at commit b7e2f5702b58d2efe82af3c911c5f45294bb40a8 "
+    "(2026-06-19, v1.12.0 plus one commit)",
+    "mileusna-useragent": "useragent (mileusna/useragent, Copyright (c) 2017 Miloš Mileusnić, MIT "
+    "licence), ua_test.go at commit ccb4f040357948ae385a7132cd85943c29790ed1 (2024-09-13, "
+    "v1.3.5 plus one commit)",
+    "detect-browser": "detect-browser (DamonOehlman/detect-browser, Copyright (c) 2019 Damon "
+    "Oehlman, MIT licence), test/logic.js at commit 546e6f1348375d8a486f21da07b20717267f6c49 "
+    "(2021-12-05, tag v5.3.0)",
+    "inapp-spy": "inapp-spy (shalanah/inapp-spy, Copyright (c) 2024 Shalanah Dawson, MIT "
+    "licence), src/tests/mobile.ts, desktop.ts and tablet.ts at commit "
+    "5a9065efd49159a94497182ef16aa91f64d229c8 (2026-03-25, v5.0.9 plus one commit)",
 }
 
 #: bowser's groups that are no person's browser
@@ -83,6 +127,30 @@ UA_PARSER_JS_LEFT_OUT = {
     "Chrome Headless": "headless/automation",
     "PhantomJS": "headless/automation",
     "Electron": "app shell",
+}
+
+#: fnando/browser's test/ua.yml keys that are no person's browser
+FNANDO_LEFT_OUT = {
+    "ADOBE_AIR": "app runtime",
+    "COREMEDIA": "media framework's client",
+    "CUSTOM_APP": "an app's own client",
+    "ELECTRON": "app shell",
+    "MIDP": "no browser named",
+    "PHANTOM_JS": "headless/automation",
+    "QUICKTIME": "media player",
+    "SAMSUNG_SM-FAKE": "a made-up device model",
+}
+#: PhpUserAgent's browser names that are no person's browser (besides its class "Bots")
+PHP_USER_AGENT_LEFT_OUT = {
+    "HeadlessChrome": "headless/automation",
+    "FlipboardProxy": "a proxy's fetcher",
+}
+#: mileusna/useragent's names that are no person's browser (besides its device type "bot"
+#: and the rows with no device type: tools, HTTP clients)
+MILEUSNA_LEFT_OUT = {
+    "ua.Googlebot": "bot",
+    "ua.HeadlessChrome": "headless/automation",
+    '"surveyon"': "an app's own client",
 }
 
 #: uap-core browser families: browsers people browse with (desktop, phone, TV, console, car)
@@ -231,6 +299,201 @@ def ua_parser_js(path: Path, dropped: Counter[str]) -> list[str]:
     return kept
 
 
+def fnando_browser(path: Path, dropped: Counter[str]) -> list[str]:
+    """fnando/browser's test/ua.yml (name to user agent), but for ``FNANDO_LEFT_OUT``."""
+    kept = []
+    for name, ua in yaml_rs.loads(path.read_text(encoding="utf-8")).items():
+        if name in FNANDO_LEFT_OUT:
+            dropped[f"fnando-browser: {name} ({FNANDO_LEFT_OUT[name]})"] += 1
+        else:
+            kept.append(ua)
+    return kept
+
+
+_PHP_TOKEN = re.compile(
+    r"""(?P<space>\s+|//[^\n]*|\#[^\n]*|/\*.*?\*/)"""
+    r"""|'(?P<single>(?:[^'\\]|\\.)*)'"""
+    r'''|"(?P<double>(?:[^"\\]|\\.)*)"'''
+    r"""|(?P<punct>=>|[\[\](),;])|(?P<word>[^\s\[\](),;'"=]+)""",
+    re.DOTALL,
+)
+_PHP_DOUBLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
+
+
+def _php_tokens(text: str) -> list[tuple[str, str]]:
+    """PHP source as (kind, text) tokens: strings unescaped, comments and space dropped."""
+    tokens, at = [], 0
+    while at < len(text):
+        found = _PHP_TOKEN.match(text, at)
+        if not found:
+            raise SystemExit(f"PHP not understood at {text[at : at + 60]!r}")
+        at = found.end()
+        kind = found.lastgroup or ""
+        if kind == "space":
+            continue
+        if kind == "single":
+            value = re.sub(r"\\([\\'])", r"\1", found.group(kind))
+        elif kind == "double":
+            value = re.sub(
+                r"\\(.)",
+                lambda m: _PHP_DOUBLE_ESCAPES.get(m.group(1), m.group(0)),
+                found.group(kind),
+            )
+        else:
+            value = found.group(kind)
+        tokens.append(("string" if kind in ("single", "double") else kind, value))
+    return tokens
+
+
+def _php_array(tokens: list[tuple[str, str]], at: int) -> tuple[list[tuple[Any, Any]], int]:
+    """A PHP array literal (``[...]`` or ``array(...)``) from ``at``: its (key, value) pairs
+    (key None for a list item), and the index after it."""
+    close = "]" if tokens[at][1] == "[" else ")"
+    at += 1 if close == "]" else 2
+    pairs: list[tuple[Any, Any]] = []
+    while tokens[at][1] != close:
+        first, at = _php_value(tokens, at)
+        if tokens[at][1] == "=>":
+            value, at = _php_value(tokens, at + 1)
+            pairs.append((first, value))
+        else:
+            pairs.append((None, first))
+        if tokens[at][1] == ",":
+            at += 1
+    return pairs, at + 1
+
+
+def _php_value(tokens: list[tuple[str, str]], at: int) -> tuple[Any, int]:
+    kind, text = tokens[at]
+    if text == "[" or (text.lower() == "array" and tokens[at + 1][1] == "("):
+        return _php_array(tokens, at)
+    if kind in ("string", "word"):
+        return text, at + 1
+    raise SystemExit(f"PHP value not understood: {tokens[at : at + 5]}")
+
+
+def mobile_detect(directory: Path, dropped: Counter[str]) -> list[str]:
+    """Mobile-Detect's vendor test lists (group to user agent to device labels): a
+    ``Mozilla/`` or ``Opera/`` string (its groups also hold apps' HTTP clients, CFNetwork
+    and Java ones: it labels devices, not clients) outside its group ``Bot``, naming no
+    Googlebot (Google's smartphone crawler is tested in the Google group for its device)."""
+    files = sorted(directory.glob("*.php"))
+    if not files:
+        raise SystemExit(f"no Mobile-Detect vendor files under {directory}")
+    kept = []
+    for path in files:
+        tokens = _php_tokens(path.read_text(encoding="utf-8"))
+        start = next(i for i, t in enumerate(tokens) if t == ("word", "return")) + 1
+        groups, _ = _php_array(tokens, start)
+        for group, cases in groups:
+            for ua, _labels in cases:
+                if group == "Bot":
+                    dropped["Mobile-Detect: group Bot"] += 1
+                elif "googlebot" in ua.lower():
+                    dropped["Mobile-Detect: a Googlebot string in a device group"] += 1
+                elif not ua.startswith(("Mozilla/", "Opera/")):
+                    dropped["Mobile-Detect: no Mozilla/ or Opera/ string (a device's client)"] += 1
+                else:
+                    kept.append(ua)
+    return kept
+
+
+def php_user_agent(path: Path, dropped: Counter[str]) -> list[str]:
+    """PhpUserAgent's test user agents but its class ``Bots`` and ``PHP_USER_AGENT_LEFT_OUT``."""
+    kept = []
+    for ua, case in json.loads(path.read_text(encoding="utf-8")).items():
+        name = case.get("browser")
+        if "Bots" in (case.get("class") or ()):
+            dropped["PhpUserAgent: class Bots"] += 1
+        elif name in PHP_USER_AGENT_LEFT_OUT:
+            dropped[f"PhpUserAgent: {name} ({PHP_USER_AGENT_LEFT_OUT[name]})"] += 1
+        elif not name:
+            dropped["PhpUserAgent: no browser named"] += 1
+        else:
+            kept.append(ua)
+    return kept
+
+
+_GO_ROW = re.compile(r'^\s*\{"((?:[^"\\]|\\.)*)",\s*([^,]+),\s*"[^"]*",\s*([^,}]+)')
+
+
+def mileusna_useragent(path: Path, dropped: Counter[str]) -> list[str]:
+    """mileusna/useragent's test table (user agent, name, version, device type, ...): device
+    type mobile, desktop or tablet, but ``MILEUSNA_LEFT_OUT``, a name that is the user agent
+    itself (no browser named) and Chrome-Lighthouse (Google's page audit, automation)."""
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = _GO_ROW.match(line)
+        if not row:
+            continue
+        ua = json.loads(f'"{row.group(1)}"')
+        name, device = row.group(2).strip(), row.group(3).strip()
+        if device not in ('"mobile"', '"desktop"', '"tablet"'):
+            dropped["mileusna-useragent: device type bot or none (bots, tools, clients)"] += 1
+        elif name in MILEUSNA_LEFT_OUT:
+            dropped[f"mileusna-useragent: {name} ({MILEUSNA_LEFT_OUT[name]})"] += 1
+        elif name == f'"{row.group(1)}"':
+            dropped["mileusna-useragent: no browser named"] += 1
+        elif "Chrome-Lighthouse" in ua:
+            dropped["mileusna-useragent: Chrome-Lighthouse (page audit, automation)"] += 1
+        else:
+            kept.append(ua)
+    return kept
+
+
+_JS_CASE = re.compile(
+    r"assertAgentString\(\s*t,\s*(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\")\s*,"
+    r"\s*\{\s*type:\s*'([a-z-]+)',(?:\s*bot:\s*true,)?\s*name:\s*'([^']*)'"
+)
+#: detect-browser's names of type ``browser`` that are no person's browser
+DETECT_BROWSER_LEFT_OUT = {"phantomjs": "headless/automation"}
+
+
+def detect_browser(path: Path, dropped: Counter[str]) -> list[str]:
+    """detect-browser's parse tests: the ones of type ``browser`` (not bot, bot-device), but
+    ``DETECT_BROWSER_LEFT_OUT``."""
+    kept = []
+    for case in _JS_CASE.finditer(path.read_text(encoding="utf-8")):
+        ua = re.sub(r"\\(.)", r"\1", case.group(1) if case.group(1) is not None else case.group(2))
+        kind, name = case.group(3), case.group(4)
+        if kind != "browser":
+            dropped[f"detect-browser: type {kind}"] += 1
+        elif name in DETECT_BROWSER_LEFT_OUT:
+            dropped[f"detect-browser: {name} ({DETECT_BROWSER_LEFT_OUT[name]})"] += 1
+        else:
+            kept.append(ua)
+    return kept
+
+
+_TS_KEY = re.compile(r"^( *)([A-Za-z_0-9]+): [\[{]")
+_TS_STRING = re.compile(r'^\s*"((?:[^"\\]|\\.)*)",?\s*(?://.*)?$')
+
+
+def inapp_spy(directory: Path, dropped: Counter[str]) -> list[str]:
+    """inapp-spy's test user agents (device, then ``inapp`` or ``not_inapp``, then the app or
+    browser): all are people's browsers; a string the source mangled (``{useragents: [``
+    pasted inside it) is left out."""
+    kept = []
+    for name in ("mobile.ts", "desktop.ts", "tablet.ts"):
+        category = ""
+        for line in (directory / name).read_text(encoding="utf-8").splitlines():
+            if key := _TS_KEY.match(line):
+                if len(key.group(1)) == 4:
+                    category = key.group(2)
+                continue
+            found = _TS_STRING.match(line)
+            if not found:
+                continue
+            ua = json.loads(f'"{found.group(1)}"')
+            if category not in ("inapp", "not_inapp"):
+                raise SystemExit(f"inapp-spy: a user agent outside inapp/not_inapp: {ua!r}")
+            if "{useragents:" in ua:
+                dropped["inapp-spy: mangled in the source ('{useragents: [' inside)"] += 1
+            else:
+                kept.append(ua)
+    return kept
+
+
 def _user_agents(node: Any) -> Iterable[str]:
     """Every ``user_agent`` value of a Matomo fixture file, however deep."""
     if isinstance(node, dict):
@@ -326,10 +589,11 @@ def draw(
 
 def header(labelled: dict[str, int], dropped: Counter[str], rows: dict[str, list[str]]) -> str:
     lines = [
-        "TUNE corpus (bench role 'tune (2)', added 2026-12-05): rules MAY be derived from these "
-        "rows; they are no held-out figure. People's browsers (in-app browsers and web views "
-        "included), each source's own labels. Written by bench/make_tune_corpus.py (its "
-        "docstring gives every rule).",
+        "TUNE corpus (bench role 'tune (2)', added 2026-12-05; the sources after ua-parser-js "
+        "added later that day, drawn after the first three so that their rows are unchanged): "
+        "rules MAY be derived from these rows; they are no held-out figure. People's browsers "
+        "(in-app browsers and web views included), each source's own labels. Written by "
+        "bench/make_tune_corpus.py (its docstring gives every rule).",
         *(f"Source {name}: {text}." for name, text in SOURCES.items()),
         "Licence texts: tests/fixtures/useragents/README.md. Changed from the originals: only "
         "the user agents labelled a person's browser are kept, and a label 'browser'.",
@@ -374,6 +638,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--uap-core", type=Path, required=True, help="a uap-core checkout")
     parser.add_argument("--ua-parser-js", type=Path, required=True, help="browser-test.json")
     parser.add_argument(
+        "--fnando-browser", type=Path, required=True, help="fnando/browser's ua.yml"
+    )
+    parser.add_argument(
+        "--mobile-detect", type=Path, required=True, help="Mobile-Detect's tests/providers/vendors"
+    )
+    parser.add_argument(
+        "--php-user-agent", type=Path, required=True, help="PhpUserAgent's user_agents.dist.json"
+    )
+    parser.add_argument(
+        "--mileusna", type=Path, required=True, help="mileusna/useragent's ua_test.go"
+    )
+    parser.add_argument(
+        "--detect-browser", type=Path, required=True, help="detect-browser's test/logic.js"
+    )
+    parser.add_argument("--inapp-spy", type=Path, required=True, help="inapp-spy's src/tests")
+    parser.add_argument(
         "--crawler-detect", type=Path, required=True, help="the crawlerdetect 0.4.2 sdist, unpacked"
     )
     parser.add_argument("--out", type=Path, default=OUT)
@@ -384,6 +664,13 @@ def main(argv: list[str] | None = None) -> None:
         "bowser": bowser(args.bowser, dropped),
         "uap-core": uap_core(args.uap_core, dropped),
         "ua-parser-js": ua_parser_js(args.ua_parser_js, dropped),
+        # added 2026-12-05, after the three above: drawn after them, so their rows are unchanged
+        "fnando-browser": fnando_browser(args.fnando_browser, dropped),
+        "Mobile-Detect": mobile_detect(args.mobile_detect, dropped),
+        "PhpUserAgent": php_user_agent(args.php_user_agent, dropped),
+        "mileusna-useragent": mileusna_useragent(args.mileusna, dropped),
+        "detect-browser": detect_browser(args.detect_browser, dropped),
+        "inapp-spy": inapp_spy(args.inapp_spy, dropped),
     }
     lists, fixtures = Known(list_corpora(args.crawler_detect)), Known(fixture_cells(args.out))
     seen: set[str] = set()  # every string met so far, in any source

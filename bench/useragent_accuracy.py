@@ -59,10 +59,12 @@ figure is in tests/fixtures/useragents/README.md):
 **Tune (2)** (role ``tune (2)``, pooled apart; added 2026-12-05): a second, larger tune set,
 tests/fixtures/useragents/tune-browsers.tsv, written by ``bench/make_tune_corpus.py``:
 people's browsers (in-app browsers and web views included) as labelled by bowser's
-acceptance tests (MIT), uap-core's test user agents (Apache-2.0; a sample of 4,000) and
-ua-parser-js 1.0.41's browser tests (MIT), with every string of a bot list's corpus or of
-another fixture here (the held-out ones above all) removed. Rules **may** be derived from
-it, and its misses print with ``--show`` like those of ``tune``.
+acceptance tests (MIT), uap-core's test user agents (Apache-2.0; a sample of 4,000),
+ua-parser-js 1.0.41's browser tests (MIT) and, added later that day, the test user agents of
+fnando/browser, Mobile-Detect, PhpUserAgent, mileusna/useragent, detect-browser and
+inapp-spy (all MIT), with every string of a bot list's corpus or of another fixture here
+(the held-out ones above all) removed; each source prints as its own line. Rules **may**
+be derived from it, and its misses print with ``--show`` like those of ``tune``.
 
 The pooled lines print each held-out role apart and all of them together ("held-out,
 all"); the misses of every held-out role are printed only with ``--show-held-out``.
@@ -116,7 +118,17 @@ HELD_OUT_FRESH_2 = "held-out (fresh 2)"
 #: a second tune set (tests/fixtures/useragents/tune-browsers.tsv): rules may be derived from it
 TUNE_2 = "tune (2)"
 #: tune-browsers.tsv's sources, in the order the bench prints them
-TUNE_2_SOURCES = ("bowser", "uap-core", "ua-parser-js")
+TUNE_2_SOURCES = (
+    "bowser",
+    "uap-core",
+    "ua-parser-js",
+    "fnando-browser",
+    "Mobile-Detect",
+    "PhpUserAgent",
+    "mileusna-useragent",
+    "detect-browser",
+    "inapp-spy",
+)
 #: roles whose misses stay unprinted unless --show-held-out
 HELD_OUT_ROLES = frozenset({HELD_OUT, HELD_OUT_FRESH, HELD_OUT_FRESH_2})
 #: the held-out roles, in the order the pooled lines print them ("held-out, all" pools them)

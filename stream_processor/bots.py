@@ -123,6 +123,14 @@ LOCAL_MASKS: tuple[tuple[str, str], ...] = (
         "as its bare address ('…; SV1; http://bsalsa.com) (none)': Crawler-Detect's "
         "devices.txt, 8 Internet Explorer strings",
     ),
+    (
+        r"\bMobile/[0-9A-Z]+(?: Safari/[\d.]+)? MetaIAB\b",
+        "Meta's in-app browser (Facebook, Instagram, …) on iOS, whose token follows WebKit's "
+        "'Mobile/<build>' ('Mobile/22G100 Safari/604.1 MetaIAB Facebook'); crawler-user-agents "
+        "calls 'MetaIAB Facebook' a link-preview fetcher from an Android web view string "
+        "('… Mobile Safari/537.36 MetaIAB Facebook', the in-app browser's prefetch), which "
+        "stays a bot: tune (2) corpus, inapp-spy's Facebook in-app browser on iOS",
+    ),
 )
 
 # list entry → why it is switched off: it matches real browsers, and the bots it was meant

@@ -120,6 +120,40 @@ def test_in_app_and_editor_browsers_are_kept(ua: str, device: str | None) -> Non
         assert info.device_type == device
 
 
+#: Meta's in-app browser on iOS, as inapp-spy labels it (tests/fixtures/useragents/
+#: tune-browsers.tsv, a tune row): its token follows WebKit's "Mobile/<build>"
+META_IAB_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+    "like Gecko) Mobile/22G100 Safari/604.1 MetaIAB Facebook"
+)
+
+
+def test_meta_in_app_browser_on_ios_is_kept() -> None:
+    """crawler-user-agents' "MetaIAB Facebook" (a link-preview fetcher, its instance an
+    Android web view string) is masked after iOS WebKit's ``Mobile/<build>`` only."""
+    assert (FIXTURES / "tune-browsers.tsv").read_text(encoding="utf-8").count(META_IAB_IOS) == 1
+    info = classify(META_IAB_IOS)
+    assert info is not None, bot_reason(META_IAB_IOS)
+    assert (info.os_name, info.device_type) == ("iOS", "mobile")
+    ipad = META_IAB_IOS.replace("iPhone; CPU iPhone OS", "iPad; CPU OS").replace(
+        "Safari/604.1 ", ""
+    )
+    assert classify(ipad) is not None, bot_reason(ipad)
+
+
+def test_meta_in_app_token_on_an_android_web_view_stays_a_bot() -> None:
+    """The list's own instance (Android web view: the in-app browser's prefetch) and a bot
+    word beside the iOS token still count."""
+    instance = (
+        "Mozilla/5.0 (Linux; Android 16; Pixel 10 Pro XL Build/CP1A.260305.018; wv) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/146.0.7680.174 Mobile "
+        "Safari/537.36 MetaIAB Facebook"
+    )
+    assert classify(instance) is None
+    assert bot_reason(instance) == "crawler-user-agents: MetaIAB Facebook"
+    assert classify(META_IAB_IOS + " (compatible; examplebot/1.0)") is None
+
+
 @pytest.mark.parametrize(
     "ua",
     [

@@ -323,6 +323,7 @@ def test_every_mask_is_tried_on_the_text_it_masks() -> None:
         r"Caboto": "Caboto Ltd",
         r"Demonstration only": "Demonstration only",
         r"(?:Embedded Web Browser from: )?http://bsalsa\.com\b/?": "SV1; http://bsalsa.com)",
+        r"\bMobile/[0-9A-Z]+(?: Safari/[\d.]+)? MetaIAB\b": "Mobile/22G100 MetaIAB Facebook",
     }
     lists = bot_lists()
     assert set(examples) == {pattern for pattern, _ in LOCAL_MASKS}
