@@ -45,7 +45,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -829,6 +829,28 @@ class LakeBackend:
         run, inline = tree.sql(dialect="athena"), inline_tree.sql(dialect="athena")
         return run, inline, recent, used, frozenset(holds)
 
+    def _zoned_subqueries(
+        self, tree: exp.Expression, inline_tree: exp.Expression, views: Collection[str]
+    ) -> Iterator[tuple[exp.Expression, exp.Expression, str, str, str, datetime, datetime]]:
+        """Each subquery of ``tree`` named for one of ``views`` that reads a zoned site's
+        events (``_zoned_of``), with the same subquery of ``inline_tree``: (both, its
+        view, the site, its zone, the window read). One inside a subquery the caller has
+        replaced meanwhile is skipped (the list is made before the first is yielded)."""
+        subs = list(tree.find_all(exp.Subquery))
+        inline_subs = list(inline_tree.find_all(exp.Subquery))
+        found = [
+            (index, zoned)
+            for index, sub in enumerate(subs)
+            if sub.alias_or_name.lower() in views and (zoned := _zoned_of(sub)) is not None
+        ]
+        for index, (site, low, high) in found:
+            sub = subs[index]
+            zone = site_zone(site, self._zone_default, self._zone_sites)
+            if sub.root() is not tree or zone is None:
+                continue
+            view = sub.alias_or_name.lower()
+            yield sub, inline_subs[index], view, site, zone, low, high
+
     def _zoned_cuts(
         self, tree: exp.Expression, inline_tree: exp.Expression, holds: set[tuple[str, str]]
     ) -> bool:
@@ -839,20 +861,10 @@ class LakeBackend:
         to ``holds``. Whether any was."""
         if not self._zoned_visit_objects:
             return False
-        found = [
-            (index, zoned)
-            for index, sub in enumerate(tree.find_all(exp.Subquery))
-            if sub.alias_or_name.lower() in CUTTABLE and (zoned := _zoned_of(sub)) is not None
-        ]
-        subs = list(tree.find_all(exp.Subquery))
-        inline_subs = list(inline_tree.find_all(exp.Subquery))
         changed = False
-        for index, (site, low, high) in found:
-            sub = subs[index]
-            view = sub.alias_or_name.lower()
-            zone = site_zone(site, self._zone_default, self._zone_sites)
-            if sub.root() is not tree or zone is None:
-                continue
+        for sub, inline_sub, view, site, zone, low, high in self._zoned_subqueries(
+            tree, inline_tree, CUTTABLE
+        ):
             day, last = local_days(zone, low, high)
             until = to_local(high, zone)
             hour = (until - datetime.combine(day, datetime.min.time())) / timedelta(hours=1)
@@ -868,7 +880,7 @@ class LakeBackend:
                 continue  # not the page's own cut of that view
             new = _parsed(f"SELECT * FROM {self._cut_rows(view, site, key[1], int(hour), zone)}")
             assert new is not None
-            for target in (sub, inline_subs[index]):
+            for target in (sub, inline_sub):
                 target.replace(_source(new).this.copy())
             holds.add(key)
             changed = True
@@ -903,21 +915,11 @@ class LakeBackend:
         tables' SQL inline. Whether any was."""
         if not self._zoned_days:
             return False
-        found = [
-            (index, zoned)
-            for index, sub in enumerate(tree.find_all(exp.Subquery))
-            if sub.alias_or_name.lower() in self._rolled and (zoned := _zoned_of(sub)) is not None
-        ]
-        if not found:
-            return False
-        subs = list(tree.find_all(exp.Subquery))
-        inline_subs = list(inline_tree.find_all(exp.Subquery))
         changed = False
-        for index, (site, low, high) in found:
-            sub = subs[index]
-            view = sub.alias_or_name.lower()
-            zone = site_zone(site, self._zone_default, self._zone_sites)
-            if sub.root() is not tree or zone is None or zone not in self._zoned_days:
+        for sub, inline_sub, view, site, zone, low, high in self._zoned_subqueries(
+            tree, inline_tree, self._rolled
+        ):
+            if zone not in self._zoned_days:
                 continue
             start, end = local_days(zone, low, high)
             if start > end or day_window(zone, start, end) != (low, high):
@@ -952,7 +954,7 @@ class LakeBackend:
                 recent[name] = (source, zone, first, last)
                 parts.append(f'SELECT * FROM "{name}"')
                 inline.append(source)
-            for target, chosen in ((sub, parts), (inline_subs[index], inline)):
+            for target, chosen in ((sub, parts), (inline_sub, inline)):
                 new = _parsed(f"SELECT * FROM ({' UNION ALL '.join(chosen)}) AS {view}")
                 assert new is not None
                 target.replace(_source(new).this.copy())
