@@ -668,7 +668,9 @@ class LakeBackend:
         """The moment a page is shown as of: ``now``, or while the site is too big for its
         days to be loaded (the compactor rolls today up by whole hours then), the hour it
         last rolled today up to: today's panels are its rollups of the hours before, the
-        earlier days are cut at the same hour (``_with_cuts``)."""
+        earlier days are cut at the same hour (``_with_cuts``). A site on its own clock
+        is shown as of the last whole hour on that clock before it (the app applies
+        ``hour_start``), to which the compactor rolled its local day up (``_zoned_cuts``)."""
         with self._lock:
             self._refresh()
             until = self._until.get(now.date().isoformat())
