@@ -119,11 +119,10 @@ CUTS_VIEW = "sessions__cuts"
 CUTTABLE = frozenset({VISITS_VIEW, "daily_stats", "hourly_stats"})
 #: a statement on a zone's clock (``LakeBackend._with_zones``): what runs, the same with
 #: its tables' SQL inline, those tables → (their SQL, zone, first and last local day),
-#: which rewrites it took ("rollups", "visits", "cuts") and the (zone, local day) whose
-#: stored and cut visits it reads
-Rewrite = tuple[
-    str, str, dict[str, tuple[str, str, date, date]], frozenset[str], frozenset[tuple[str, str]]
-]
+#: which rewrites it took ("rollups", "visits", "cuts") and the (zone, local day, whether
+#: its cut visits too) whose stored visits it reads
+Hold = tuple[str, str, bool]
+Rewrite = tuple[str, str, dict[str, tuple[str, str, date, date]], frozenset[str], frozenset[Hold]]
 #: in the name of a view over a zone's rollups (``_zoned_name``)
 ZONED_MARK = "__zone_"
 _SEARCH_PATH = "SET search_path = 'main,live'"
@@ -816,7 +815,7 @@ class LakeBackend:
         # own SQL, so ``_needs`` loads their days)
         tree, inline_tree = tree.copy(), tree.copy()
         recent: dict[str, tuple[str, str, date, date]] = {}
-        holds: set[tuple[str, str]] = set()
+        holds: set[Hold] = set()
         used = frozenset(
             kind
             for kind, done in (
@@ -854,7 +853,7 @@ class LakeBackend:
             yield sub, inline_subs[index], view, site, zone, low, high
 
     def _zoned_cuts(
-        self, tree: exp.Expression, inline_tree: exp.Expression, holds: set[tuple[str, str]]
+        self, tree: exp.Expression, inline_tree: exp.Expression, holds: set[Hold]
     ) -> bool:
         """``tree``'s (and ``inline_tree``'s) unfiltered cuts of a whole local day at a
         whole local hour, the previous period's last day "until 14:00" on the zone's clock
@@ -884,27 +883,36 @@ class LakeBackend:
             assert new is not None
             for target in (sub, inline_sub):
                 target.replace(_source(new).this.copy())
-            holds.add(key)
+            holds.add((*key, True))
             changed = True
         return changed
 
-    def _hold_zoned(self, holds: frozenset[tuple[str, str]]) -> bool:
-        """Fetch the stored and cut visits of local days (``_zoned_cuts``) to be read in
-        place; False if one is damaged (set aside: the statement goes elsewhere)."""
-        todo = sorted(key for key in holds if key not in self._zoned_held)
+    def _hold_zoned(self, holds: frozenset[Hold]) -> bool:
+        """Fetch the stored visits of local days, and their cut visits where a statement
+        reads those (``_zoned_cuts``), to be read in place; False if one it reads is
+        damaged (set aside: the statement goes elsewhere). A damaged cut visits object
+        costs only the cuts of its day: the day's stored visits are still read."""
+        todo = sorted(
+            (zone, day, cuts)
+            for zone, day, cuts in holds
+            if (held := self._zoned_held.get((zone, day))) is None or (cuts and held[1] is None)
+        )
         if not todo:
             return True
-        wanted = [self._zoned_visit_objects[key] for key in todo]
+
+        def fetch(hold: Hold) -> tuple[Path | None, Path | None]:
+            visits, cuts = self._zoned_visit_objects[hold[:2]]
+            return self._fetch_rollup(*visits), self._fetch_rollup(*cuts) if hold[2] else None
+
         with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
-            fetched = list(
-                pool.map(lambda pair: [self._fetch_rollup(*o) if o else None for o in pair], wanted)
-            )
-        for key, pair, (visits, cuts) in zip(todo, wanted, fetched, strict=True):
-            if visits is None or (pair[1] and cuts is None):
-                return False  # damaged: set aside (``_fetch_rollup``)
-            self._zoned_held[key] = (visits, cuts)
+            fetched = list(pool.map(fetch, todo))
+        whole = True
+        for (zone, day, cuts), (visits, cut) in zip(todo, fetched, strict=True):
+            whole &= visits is not None and (cut is not None or not cuts)
+            if visits is not None:
+                self._zoned_held[(zone, day)] = (visits, cut)
         self._rebuild()
-        return True
+        return whole
 
     def _zoned_rollups(
         self,
@@ -968,7 +976,7 @@ class LakeBackend:
         tree: exp.Expression,
         inline_tree: exp.Expression,
         recent: dict[str, tuple[str, str, date, date]],
-        holds: set[tuple[str, str]],
+        holds: set[Hold],
     ) -> bool:
         """``tree``'s visits of a filtered zoned page (``queries.zoned_visits_sql``, the
         ``sessions`` SQL the filters then narrow) read, for its whole local days, from
@@ -1013,7 +1021,7 @@ class LakeBackend:
                 inline = [s for s in inline_tree.find_all(exp.Subquery) if s.this == expected]
                 for sub in subs + inline:
                     sub.set("this", new.copy())
-                holds.update(keys)
+                holds.update((zone, day, False) for zone, day in keys)
                 changed = True
                 continue
             settled = [
@@ -1293,10 +1301,14 @@ class LakeBackend:
             for day in zoned_days[zone] | set(zoned_until[zone])
             if visits_key(day, zone) in stored
         }
-        for key, paths in list(self._zoned_held.items()):
-            if key not in visit_objects or paths != tuple(
-                self._cached(o[1]) if o else None for o in visit_objects[key]
-            ):
+        for key, (visits, cuts) in list(self._zoned_held.items()):
+            objects = visit_objects.get(key)
+            named = (
+                None
+                if objects is None
+                else (self._cached(objects[0][1]), objects[1] and self._cached(objects[1][1]))
+            )
+            if named is None or visits != named[0] or (cuts is not None and cuts != named[1]):
                 self._garbage += [p for p in self._zoned_held.pop(key) if p is not None]
         # (a rewrite names the held days and the recent days that have events)
         if (

@@ -291,3 +291,39 @@ def test_the_realtime_view_of_a_zoned_site_too_big_reads_its_newest_objects_ever
             assert got.status_code == want.status_code == 200, got.text[:300]
             assert close(got.json(), want.json())
     assert athena.asked == [] and fast.tail_answered >= 2
+
+
+def test_a_damaged_zoned_cut_visits_object_costs_only_the_cuts_of_its_local_day(
+    bucket: S3Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At that size on New York's clock, local yesterday's cut visits truncated: only the
+    page's cuts of that local day go to Athena (the stand-in answers nothing), every
+    panel still answers, and one log line names the object, set aside once."""
+    from lake_compactor.rollups import cuts_key
+
+    zone = ZONES[0]
+    spec = f"{SITE}={zone}"
+    at = NOW.replace(tzinfo=UTC).timestamp()
+    roll_up(bucket, workdir=tmp_path / "work", load_limit=1, clock=lambda: at, zones=spec)
+    yesterday = (NOW.date() - timedelta(days=1)).isoformat()
+    key = cuts_key(yesterday, zone)
+    data = Path(bucket.fetch(key, tmp_path / "in")).read_bytes()
+    (tmp_path / "bad.parquet").write_bytes(data[: len(data) // 2])
+    bucket.upload(tmp_path / "bad.parquet", key)
+    athena = NoAthena(allowed=True)
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, max_event_bytes=1, zones=spec)
+    app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, athena), DOMAINS, require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0, time_zone=spec,
+    )  # fmt: skip
+    with TestClient(app) as remote:
+        query = {"site": SITE, "panels": PANELS, "period": "today"}
+        for _ in range(2):  # (set aside once, not fetched again)
+            page = remote.get("/api/page", params=query)
+            assert page.status_code == 200
+            assert not [k for k, v in page.json().items() if isinstance(v, dict) and "error" in v]
+    # (the cut of local yesterday until 10:00 New York time is 14:00 UTC)
+    assert athena.asked and all("2026-03-13 14:00:00.000" in q for q in athena.asked)
+    assert fast.set_aside == 1 and fast.zoned_read > 0 and fast.zoned_cuts_read == 0
+    named = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    assert len(named) == 1 and key in named[0]
