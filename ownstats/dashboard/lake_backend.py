@@ -736,8 +736,9 @@ class LakeBackend:
             view = sub.alias_or_name.lower()
             hour = until.hour
             whole = datetime.fromisoformat(day) + timedelta(hours=hour)
-            if sub.root() is not tree or until != whole or not 0 < hour < 24:
-                continue  # inside a cut replaced already, or not at a whole hour
+            if sub.root() is not tree or until != whole or not 0 <= hour < 24:
+                continue  # inside a cut replaced already, or not at a whole hour (at 0:
+                # none of the day's events, the first hour of a day shown as of midnight)
             replacement = self._cut_relation(view, site, day, hour)
             if replacement is None:
                 continue
@@ -866,11 +867,11 @@ class LakeBackend:
         for sub, inline_sub, view, site, zone, low, high in self._zoned_subqueries(
             tree, inline_tree, CUTTABLE
         ):
-            day, last = local_days(zone, low, high)
+            day = to_local(low, zone).date()
             until = to_local(high, zone)
             hour = (until - datetime.combine(day, datetime.min.time())) / timedelta(hours=1)
-            if day != last or day_window(zone, day)[0] != low or hour not in range(1, 24):
-                continue  # not a local day's first whole hours
+            if day_window(zone, day)[0] != low or hour not in range(24):
+                continue  # not a local day's first whole hours (0: none, shown as of midnight)
             key = (zone, day.isoformat())
             loadless = self._bytes(set(day_sources(zone, key[1]))) > self.max_event_bytes
             objects = self._zoned_visit_objects.get(key)

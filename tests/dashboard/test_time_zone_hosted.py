@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -204,9 +204,18 @@ def without_as_of(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize("zone", ZONES)
+#: (zone, the clock): NOW, and the first hour of a local day (shown as of its midnight:
+#: compared with the day before until midnight, none of its events)
+AT_SCALE = [
+    *((zone, NOW) for zone in ZONES),
+    ("Asia/Kolkata", NOW.replace(hour=19, minute=10)),  # 00:40 on the 15th there
+    ("America/New_York", NOW.replace(hour=4, minute=10)),  # 00:10 on the 14th there
+]
+
+
+@pytest.mark.parametrize(("zone", "clock"), AT_SCALE, ids=[f"{z}@{c:%H%M}" for z, c in AT_SCALE])
 def test_a_site_too_big_to_load_on_its_clock_is_shown_as_of_its_hour_with_no_athena(
-    lake: Lake, bucket: S3Store, tmp_path: Path, zone: str
+    lake: Lake, bucket: S3Store, tmp_path: Path, zone: str, clock: datetime
 ) -> None:
     """#22 at ~50 M page views a month and more, on the site's clock: no day's events
     can be loaded. The compactor rolls local today up until the zone's last whole hour
@@ -216,12 +225,11 @@ def test_a_site_too_big_to_load_on_its_clock_is_shown_as_of_its_hour_with_no_ath
     over the same events, with no Athena query and no events loaded."""
     import duckdb
 
-    from athena_views.zoned import hour_start
+    from athena_views.zoned import hour_start, to_local
 
     spec = f"{SITE}={zone}"
-    until = NOW.replace(minute=0)
-    shown = hour_start(zone, until)
-    at = NOW.replace(tzinfo=UTC).timestamp()
+    shown = hour_start(zone, clock.replace(minute=0))
+    at = clock.replace(tzinfo=UTC).timestamp()
     report = roll_up(bucket, workdir=tmp_path / "work", load_limit=1, clock=lambda: at, zones=spec)
     assert report.errors == []
     here = tmp_path / "here"  # local mode: the same events, up to that moment
@@ -235,10 +243,10 @@ def test_a_site_too_big_to_load_on_its_clock_is_shown_as_of_its_hour_with_no_ath
         )
         kept.replace(path)
     athena = NoAthena()
-    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, max_event_bytes=1, zones=spec)
+    fast = LakeBackend(bucket, tmp_path / "cache", today=clock.date, max_event_bytes=1, zones=spec)
     remote_app = hosted.build_hosted_app(
         hosted.RoutedBackend(fast, athena), DOMAINS, require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0, time_zone=spec,
+        now=lambda: clock, cache_ttl_s=0, time_zone=spec,
     )  # fmt: skip
     queries = [
         {"site": SITE, "panels": PANELS, "period": p}
@@ -256,6 +264,7 @@ def test_a_site_too_big_to_load_on_its_clock_is_shown_as_of_its_hour_with_no_ath
                 assert close(without_as_of(got.json()), want.json()), (spec, query)
     assert athena.asked == [] and not fast._loaded
     assert fast.zoned_read > 0 and fast.zoned_cuts_read > 0
+    assert to_local(shown, zone).minute == 0 and (clock != NOW) == (to_local(shown, zone).hour == 0)
 
 
 def test_the_realtime_view_of_a_zoned_site_too_big_reads_its_newest_objects_every_time(

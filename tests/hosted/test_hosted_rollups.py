@@ -895,3 +895,28 @@ def test_a_damaged_cut_visits_object_costs_only_the_cuts_of_its_day(
     assert fast.set_aside == 1 and fast.cuts_read == 0
     named = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
     assert len(named) == 1 and key in named[0]
+
+
+def test_the_first_hour_of_a_day_too_big_is_shown_as_of_midnight_with_no_athena(
+    bucket: S3Store, lake: Path, tmp_path: Path
+) -> None:
+    """At 00:30 every day is too big to load and today is rolled up to 00:00: the page
+    stands at midnight, compared with yesterday until its midnight (none of its events),
+    which is read, not sent to Athena (a cut at hour 0 was once left to it)."""
+    clock = datetime.fromisoformat(f"{DAYS[2]}T00:30:00")
+    compactor_at(bucket, tmp_path / "work", clock)
+    here = tmp_path / "here"  # local mode: the same events, none of today's yet
+    shutil.copytree(lake / "events", here / "events")
+    shutil.rmtree(here / "events" / f"event_date={DAYS[2]}")
+    athena = NoAthena()
+    fast = LakeBackend(bucket, tmp_path / "cache", today=clock.date, max_event_bytes=1)
+    base = {"site": SITE, "panels": PANELS}
+    queries = [{**base, "period": p} for p in ("today", "7d", "month")]
+    queries.append({**base, "period": "today", "interval": "hour"})
+    with Engine(here) as engine:
+        local_app = build_app(engine, now=lambda: clock.replace(minute=0))
+        with TestClient(hosted_over(fast, clock, athena)) as remote, TestClient(local_app) as local:
+            same_pages(remote, local, queries)
+            page = remote.get("/api/page", params=queries[0]).json()
+    assert athena.asked == [] and fast.cuts_read > 0
+    assert page["meta"]["now"] == f"{DAYS[2]}T00:00:00"
