@@ -95,9 +95,7 @@ def day_window(name: str, first: date, last: date | None = None) -> tuple[dateti
 def local_days(name: str, low: datetime, high: datetime) -> tuple[date, date]:
     """The first and last local days on ``name``'s clock that a window of naive UTC
     moments touches (``day_window``'s inverse when the window is whole local days)."""
-    zone = ZoneInfo(name)
-    first = low.replace(tzinfo=UTC).astimezone(zone).date()
-    return first, (high - timedelta(milliseconds=1)).replace(tzinfo=UTC).astimezone(zone).date()
+    return to_local(low, name).date(), to_local(high - timedelta(milliseconds=1), name).date()
 
 
 def hour_start(name: str, moment: datetime) -> datetime:

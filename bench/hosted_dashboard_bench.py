@@ -343,15 +343,11 @@ def simulate_days(
                 f"CROSS JOIN (VALUES {dates}) AS d(day)"
             ]
             target = lake / key_of(view, month)
-            if target.is_file():
-                kept = con.execute(
-                    f"SELECT count(*) FROM {read_rollups(sql_string(str(target)))}"
-                ).fetchone()[0]
-                if kept:
-                    parts.append(
-                        f"SELECT * FROM {read_rollups(sql_string(str(target)))} "
-                        f"WHERE event_date NOT IN (SELECT day FROM (VALUES {dates}) AS d(day))"
-                    )
+            if target.is_file():  # (the compactor writes no object without rows)
+                parts.append(
+                    f"SELECT * FROM {read_rollups(sql_string(str(target)))} "
+                    f"WHERE event_date NOT IN (SELECT day FROM (VALUES {dates}) AS d(day))"
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             staged = target.with_name("staged.parquet")
             con.execute(
@@ -379,9 +375,9 @@ def simulated_zone(index: dict[str, Any], zone: str, days: int) -> tuple[Any, st
         (date.fromisoformat(template) - timedelta(days=n)).isoformat() for n in range(1, days)
     ]
     until = {d: m["until"] for d, m in index["days"].items() if m.get("until")}
+    # (the listed UTC days' signatures are the reader's: a copy is trusted as held)
+    listed = {d: m["signature"] for d, m in index["days"].items()}
     for day in targets:
-        # (the listed UTC days' signatures are the reader's: a copy is trusted as held)
-        listed = {d: m["signature"] for d, m in index["days"].items()}
         entry["days"][day] = {"signature": signature(zone, entry["sites"], day, listed, until)}
     return (lambda view, month: zoned_month_key(zone, view, month)), template, targets
 

@@ -268,7 +268,10 @@ def _roll_month(
             )  # fmt: skip
         con = connect(workdir / "spill", threads=threads, memory_limit=memory_limit)
         try:
-            _write_visits(store, con, days, batches, computed, index, workdir, written, cut_days)
+            _write_visits(
+                store, con, days, batches, computed, index, workdir, written, cut_days,
+                visit_days={d for batch in batches for d in batch},
+            )  # fmt: skip
             for view in rollup_views(views):
                 new = [c[view] for c in computed]
                 merge_month(store, con, month_key(view, month), new, days, index, workdir, written)
@@ -375,15 +378,15 @@ def _write_visits(
     written: dict[str, int],
     cut_days: set[str],
     *,
+    visit_days: set[str],
     zone: str | None = None,
-    visit_days: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """Each recomputed day's visits as its own object (``visits_key``), and the cut visits
-    of ``cut_days`` (``cuts_key``, even with no rows: no visit spanned a whole hour); a
-    gone day's are deleted. Before the index, as the month objects: a crash in between
-    leaves the index with the day's old signature, which no reader trusts for the day's
-    new objects. With ``zone``: local days on its clock, whose visits are stored for
-    ``visit_days`` only (``lake_compactor.zoned_rollups``)."""
+    """The visits of each recomputed day of ``visit_days`` as its own object
+    (``visits_key``), and the cut visits of ``cut_days`` (``cuts_key``, even with no
+    rows: no visit spanned a whole hour); the other days' are deleted. Before the index,
+    as the month objects: a crash in between leaves the index with the day's old
+    signature, which no reader trusts for the day's new objects. With ``zone``: local
+    days on its clock (``lake_compactor.zoned_rollups``)."""
     cut: set[str] = set()
     stored: set[str] = set()
     for batch, paths in zip(batches, computed, strict=True):
@@ -394,9 +397,7 @@ def _write_visits(
             source = paths.get(kind)
             if source is None:
                 continue
-            chosen = cut_days if kind == "cuts" else visit_days
-            every = kind == VISITS_VIEW and zone is None  # (every UTC day's visits)
-            for day in batch if every else sorted(set(chosen) & set(batch)):
+            for day in sorted((cut_days if kind == "cuts" else visit_days) & set(batch)):
                 rows = con.execute(
                     f"SELECT count(*) FROM {read_rollups(sql_string(str(source)))} "
                     f"WHERE {PARTITION} = {sql_string(day)}"

@@ -190,17 +190,22 @@ def read_rollups(source: str) -> str:
     return f"read_parquet({source}, hive_partitioning = false, union_by_name = true)"
 
 
+def _day_folder(day: str, zone: str | None) -> str:
+    """The folder of a day's visits objects, a local day's on ``zone``'s clock."""
+    return f"{zone_prefix(zone) if zone else ROLLUPS_PREFIX}{VISITS_VIEW}/{PARTITION}={day}/"
+
+
 def visits_key(day: str, zone: str | None = None) -> str:
     """Where a day's ``sessions`` rows live (one object per day: a month of visits is as
     big as a month of traffic, and a filtered panel needs only its days); with ``zone``,
-    a local day's on that clock (stored for the days that have cut visits)."""
-    folder = zone_prefix(zone) if zone else ROLLUPS_PREFIX
-    return f"{folder}{VISITS_VIEW}/{PARTITION}={day}/visits.parquet"
+    a local day's on that clock (stored for the local days that have cut visits and,
+    at that size, the one under way)."""
+    return f"{_day_folder(day, zone)}visits.parquet"
 
 
 def cuts_key(day: str, zone: str | None = None) -> str:
     """Where a day's cut visits live (beside its visits: ``CUT_HOUR``, ``_cut_visits``)."""
-    return visits_key(day, zone).replace("/visits.parquet", "/cuts.parquet")
+    return f"{_day_folder(day, zone)}cuts.parquet"
 
 
 def zone_prefix(zone: str) -> str:

@@ -18,17 +18,17 @@ Same protocol as the UTC rollups (``lake_compactor.roll_up``): month objects who
 then the index, so a crash leaves days whose old signature makes the next run redo
 them.
 
-At the size where the hosted function loads no day's events (``LOAD_LIMIT_BYTES``),
-the compactor rolls UTC today up by whole hours (``until``) and the page is shown as of
-that hour; here, as of the last whole hour on the zone's clock before it
-(``hour_start``: on a zone half an hour off UTC, half an hour earlier). A local day
-that touches such a day is rolled up whole if it ended by then, as of that hour if it
-is under way (the index names the hour, ``until``; and its visits are stored, as
-today's on UTC's clock), not at all if it starts later;
-its signature names the UTC day's hour, not its objects, as the UTC day's own rollups
-are read as of the hour. And a local day that touches a day too big to load gets its
-visits and cut visits (``visits_key``/``cuts_key`` with the zone): "the previous period
-until 14:00" on the zone's clock is then read, not computed from events.
+At the size where the hosted function loads no day's events (``LOAD_LIMIT_BYTES``), the
+compactor rolls UTC today up by whole hours (``until``) and the page is shown as of that
+hour; here, as of the last whole hour on the zone's clock before it (``hour_start``: on
+a zone half an hour off UTC, half an hour earlier). A local day that touches such a day
+is rolled up whole if it ended by then, as of that hour if it is under way (the index
+names the hour, ``until``; and its visits are stored, as today's on UTC's clock), not at
+all if it starts later; its signature names the UTC day's hour, not its objects, as the
+UTC day's own rollups are read as of the hour. And a local day that touches a day too
+big to load gets its visits and cut visits (``visits_key``/``cuts_key`` with the zone):
+"the previous period until 14:00" on the zone's clock is then read, not computed from
+events.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ tests on S3."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +119,9 @@ def assert_zoned_rollups(root: Path, spec: str) -> None:
     clock), and a local day starting after it has no rows."""
     import json
     from datetime import date
-    from zoneinfo import ZoneInfo
 
     from athena_views import to_duckdb
-    from athena_views.zoned import site_zone, time_zones
+    from athena_views.zoned import site_zone, time_zones, to_local
     from lake_compactor.rollups import INDEX_KEY, zone_prefix
     from ownstats.dashboard.queries import cut_sql, zoned_days_sql
 
@@ -155,10 +154,7 @@ def assert_zoned_rollups(root: Path, spec: str) -> None:
                     (day, moment), *_ = until.items()
                     assert len(until) == 1, until
                     cut_day = date.fromisoformat(day)
-                    local = (
-                        datetime.fromisoformat(moment).replace(tzinfo=UTC)
-                        .astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-                    )  # fmt: skip
+                    local = to_local(datetime.fromisoformat(moment), zone)
                     parts = [
                         f"SELECT * FROM ({whole}) AS w WHERE event_date < '{day}'",
                         to_duckdb(f"SELECT * FROM {cut_sql(view, site, cut_day, local, zone)}"),

@@ -492,8 +492,9 @@ class LakeBackend:
         self._zoned_days: dict[str, set[str]] = {}
         #: (zone, rolled-up view) → local paths of its month objects
         self._zoned_files: dict[tuple[str, str], list[Path]] = {}
-        #: zone → local days rolled up as of an hour (a site too big to load): → the hour
-        self._zoned_until: dict[str, dict[str, datetime]] = {}
+        #: zone → local days rolled up as of an hour (a site too big to load; the page is
+        #: shown as of that hour, ``as_of``)
+        self._zoned_until: dict[str, set[str]] = {}
         #: (zone, local day) → its stored visits' object and its cut visits' (key, meta;
         #: None: none), for the local days touching a day too big to load
         self._zoned_visit_objects: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -938,7 +939,7 @@ class LakeBackend:
             own = queries.zoned_days_sql(view, site, zone, start, end)
             # (today rolled up as of an hour, a site too big to load: its rows as the
             # compactor last wrote them, the page being shown as of that hour)
-            held = self._zoned_days[zone] | set(self._zoned_until.get(zone, {}))
+            held = self._zoned_days[zone] | self._zoned_until.get(zone, set())
             expected = _parsed(f"SELECT * FROM {own}")
             if expected is None or _source(expected).this != sub:
                 continue  # not the page's own whole days of that view
@@ -1022,7 +1023,7 @@ class LakeBackend:
                 inline = [s for s in inline_tree.find_all(exp.Subquery) if s.this == expected]
                 for sub in subs + inline:
                     sub.set("this", new.copy())
-                holds.update((zone, day, False) for zone, day in keys)
+                holds.update((zone, day, False) for _, day in keys)
                 changed = True
                 continue
             settled = [
@@ -1256,7 +1257,7 @@ class LakeBackend:
         as those days' UTC days are now (``signatures``: each day's as listed), and their
         month objects, fetched; a month with a damaged object is computed from events."""
         zoned_days: dict[str, set[str]] = {}
-        zoned_until: dict[str, dict[str, datetime]] = {}
+        zoned_until: dict[str, set[str]] = {}
         files: dict[tuple[str, str], list[Path]] = {}
         # (a local day touching a UTC day rolled up by whole hours: as of that hour)
         until = {day: moment.isoformat() for day, moment in self._until.items()}
@@ -1269,7 +1270,7 @@ class LakeBackend:
                 == zoned_signature(zone, condition, day, signatures, until)
             }
             held = {day for day, hour in current.items() if not hour}
-            as_of = {day: datetime.fromisoformat(hour) for day, hour in current.items() if hour}
+            as_of = {day for day, hour in current.items() if hour}
             wanted = [
                 (key, meta)
                 for key, meta in sorted(index.get("files", {}).items())
@@ -1282,7 +1283,7 @@ class LakeBackend:
                 view, month = key.removeprefix(zone_prefix(zone)).split("/")[:2]
                 if path is None:
                     held = {d for d in held if d[:7] != month.split("=", 1)[1]}
-                    as_of = {d: h for d, h in as_of.items() if d[:7] != month.split("=", 1)[1]}
+                    as_of = {d for d in as_of if d[:7] != month.split("=", 1)[1]}
                 else:
                     files.setdefault((zone, view), []).append(path)
             zoned_days[zone], zoned_until[zone] = held, as_of
@@ -1299,7 +1300,7 @@ class LakeBackend:
                 else None,
             )
             for zone in zoned_days
-            for day in zoned_days[zone] | set(zoned_until[zone])
+            for day in zoned_days[zone] | zoned_until[zone]
             if visits_key(day, zone) in stored
         }
         for key, (visits, cuts) in list(self._zoned_held.items()):
@@ -1644,12 +1645,13 @@ class LakeBackend:
                     cur.execute(
                         f'CREATE OR REPLACE VIEW main."{_zoned_name(zone, name)}" AS {rows}'
                     )
-                # the zone's stored and cut visits fetched for a cut (``_zoned_cuts``)
+                # the zone's stored and cut visits fetched for a statement (``_hold_zoned``)
                 pairs = [pair for (z, _), pair in zoned_held if z == zone]
-                for name, chosen, empty in (
-                    (VISITS_VIEW, [v for v, _ in pairs], f"SELECT * FROM {kept} WHERE false"),
-                    (CUTS_VIEW, [c for _, c in pairs if c], f"SELECT * FROM {CUTS_VIEW} LIMIT 0"),
+                for name, chosen in (
+                    (VISITS_VIEW, [v for v, _ in pairs]),
+                    (CUTS_VIEW, [c for _, c in pairs if c]),
                 ):
+                    empty = f'SELECT * FROM {self._main}."{name}" WHERE false'
                     rows = (
                         f"SELECT * FROM {read_rollups(files_literal(chosen))}" if chosen else empty
                     )

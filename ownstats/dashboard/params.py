@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from athena_views.zoned import to_local
+
 __all__ = [
     "COMPARISONS",
     "FILTERS",
@@ -575,7 +577,7 @@ def parse(
         now = datetime.combine(today + timedelta(days=1), time(0))
     else:
         if zone is not None:  # the site's wall clock
-            now = now.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+            now = to_local(now, zone)
         # to the minute: the SQL of "until now" then stays the same for a minute, so
         # its translation and the Athena answer cache are reused by every refresh
         now = now.replace(second=0, microsecond=0)
