@@ -39,6 +39,13 @@ held-out corpus's project):
   (Facebook, Instagram, Messenger, Threads, LINE, WeChat, TikTok, Snapchat, LinkedIn, GSA, …)
   and other browsers by device; a string the source mangled (``{useragents: [`` pasted
   inside it) left out.
+- browscap-rest (browscap/browscap, MIT; added in session 16 as the rest of a held-out
+  source): ``tests/issues/*.php`` labelled as tests/fixtures/useragents/browscap.tsv labels
+  them (``Browser_Type`` Browser on a known ``Device_Type``; a property a "lite" test does not
+  state is no label; a string with two labels left out), but for the browsers of
+  ``BROWSCAP_LEFT_OUT`` and a string naming a crawler of ``BROWSCAP_CRAWLER_TOKENS``. The
+  3,000 browser strings of browscap.tsv (the held-out sample) are removed as another
+  fixture's cells; every other survivor is kept (``WHOLE``).
 
 Removed (each counted): strings with surrounding white space, tabs or newlines; a string
 already taken (from an earlier source or earlier in its own); a string equal to, or contained
@@ -48,7 +55,7 @@ in, one of the bot lists' whole corpora after collapsing white space and case fo
 instances) or any line or cell of any other file of tests/fixtures/useragents/ (the
 held-out corpora above all). A source with more than ``PER_SOURCE`` survivors is sampled:
 its labelled strings sorted, shuffled with ``random.Random(2026)``, the first ``PER_SOURCE``
-that survive the removals.
+that survive the removals; a source of ``WHOLE`` is kept whole.
 
     python bench/make_tune_corpus.py --bowser useragentstrings.yml --uap-core UAP_CORE_DIR \\
         --ua-parser-js browser-test.json --fnando-browser ua.yml \\
@@ -79,6 +86,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "useragents"
 OUT = FIXTURES / "tune-browsers.tsv"
 PER_SOURCE = 4000
+#: sources kept whole, however many survive: browscap's rest is the other side of a held-out
+#: file's split, so every string of it is tune data (the sample is the held-out side)
+WHOLE = frozenset({"browscap-rest"})
 SEED = 2026
 
 #: what each source is, for the file's header (the versions this file was drawn from)
@@ -111,6 +121,10 @@ SOURCES = {
     "inapp-spy": "inapp-spy (shalanah/inapp-spy, Copyright (c) 2024 Shalanah Dawson, MIT "
     "licence), src/tests/mobile.ts, desktop.ts and tablet.ts at commit "
     "5a9065efd49159a94497182ef16aa91f64d229c8 (2026-03-25, v5.0.9 plus one commit)",
+    "browscap-rest": "browscap (browscap/browscap, Copyright (c) 1998-2017 Browser Capabilities "
+    "Project, MIT licence), tests/issues/*.php at commit "
+    "6c0c9208f9314f062c5ac45d933c1a419e05f421 (2024-03-27): the browser strings that are not "
+    "in the held-out browscap.tsv (its 3,000 are removed as another fixture's cells)",
 }
 
 #: bowser's groups that are no person's browser
@@ -151,6 +165,20 @@ MILEUSNA_LEFT_OUT = {
     "ua.Googlebot": "bot",
     "ua.HeadlessChrome": "headless/automation",
     '"surveyon"': "an app's own client",
+}
+
+#: browscap's browser names that are no person's browser
+BROWSCAP_LEFT_OUT = {
+    "PhantomJS": "headless/automation",
+    "SlimerJS": "headless/automation",
+    "CasperJS": "headless/automation",
+}
+#: tokens by which a string browscap calls a browser names a crawler: the string's own words
+BROWSCAP_CRAWLER_TOKENS = {
+    "web-crawlers@": "a crawlers' mailbox (HubSpot's website grader)",
+    "Bytespider": "ByteDance's spider",
+    "ZumBot": "zum.com's bot",
+    "moatbot": "Moat's ad-verification bot",
 }
 
 #: uap-core browser families: browsers people browse with (desktop, phone, TV, console, car)
@@ -494,6 +522,54 @@ def inapp_spy(directory: Path, dropped: Counter[str]) -> list[str]:
     return kept
 
 
+def browscap_rest(directory: Path, dropped: Counter[str]) -> list[str]:
+    """browscap's issue tests labelled as browscap.tsv labels them (``Browser_Type`` Browser
+    on a known ``Device_Type``, headless browsers left out, a string with two labels left
+    out); the held-out sample in browscap.tsv is removed later with every other fixture."""
+    files = sorted(directory.glob("*.php"))
+    if not files:
+        raise SystemExit(f"no browscap issue tests under {directory}")
+    labels: dict[str, set[str]] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        # only the returned array literal is read (the ``declare(strict_types=1);`` before it
+        # is none); the file of "invalid" strings returns a variable: no labels, left out
+        returned = re.search(r"^\s*return\s*\[", text, re.MULTILINE)
+        if returned is None:
+            dropped[f"browscap-rest: {path.name} (returns no literal: no labels)"] += 1
+            continue
+        tests, _ = _php_array(_php_tokens(text[returned.start() :]), 1)
+        for _name, case in tests:
+            fields = dict(case)
+            properties = dict(fields["properties"])
+            # a "lite" test states only some properties: one it does not state is no label
+            kind = properties.get("Browser_Type")
+            name = properties.get("Browser", "")
+            token = next((t for t in BROWSCAP_CRAWLER_TOKENS if t in fields["ua"]), None)
+            if kind == "Browser" and "headless" in name.lower():
+                kind = "headless browser"
+            elif kind == "Browser" and name in BROWSCAP_LEFT_OUT:
+                kind = f"{name} ({BROWSCAP_LEFT_OUT[name]})"
+            elif kind == "Browser" and token is not None:
+                kind = f"names a crawler: {token} ({BROWSCAP_CRAWLER_TOKENS[token]})"
+            elif kind == "Browser" and properties.get("Device_Type") == "unknown":
+                kind = "browser on an unknown device"
+            found = labels.setdefault(fields["ua"], set())
+            if kind is not None:
+                found.add(kind)
+    kept = []
+    for ua, kinds in sorted(labels.items()):
+        if not kinds:
+            dropped["browscap-rest: no Browser_Type stated"] += 1
+        elif len(kinds) > 1:
+            dropped["browscap-rest: a string with two labels"] += 1
+        elif kinds == {"Browser"}:
+            kept.append(ua)
+        else:
+            dropped[f"browscap-rest: {next(iter(kinds))}"] += 1
+    return kept
+
+
 def _user_agents(node: Any) -> Iterable[str]:
     """Every ``user_agent`` value of a Matomo fixture file, however deep."""
     if isinstance(node, dict):
@@ -525,11 +601,19 @@ def list_corpora(crawler_detect: Path) -> list[str]:
     return [s for s in strings if s.strip()]
 
 
-def fixture_cells(out: Path) -> list[str]:
+#: fixture files written after this one from sources it holds none of: they removed every
+#: string of this file already (the other way round a tune row contained in one of theirs
+#: would leave this file on a rerun)
+WRITTEN_AFTER = frozenset({"fresh3.tsv"})
+
+
+def fixture_cells(out: Path, skip: frozenset[str] = frozenset()) -> list[str]:
     """Every line and cell of the directory's other files (held-out corpora among them)."""
     cells: list[str] = []
     for path in sorted(FIXTURES.iterdir()):
         if path.suffix not in (".txt", ".tsv") or path.resolve() == out.resolve():
+            continue
+        if path.name in skip:
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if line and not line.startswith("#"):
@@ -582,6 +666,8 @@ def draw(
             continue
         dropped[f"{name}: {reason}"] += 1
     dropped[f"{name}: survivors"] = len(kept)
+    if name in WHOLE:
+        return sorted(kept)
     if len(kept) > PER_SOURCE:
         dropped[f"{name}: survivors past the sample of {PER_SOURCE}"] = len(kept) - PER_SOURCE
     return sorted(kept[:PER_SOURCE])
@@ -605,7 +691,8 @@ def header(labelled: dict[str, int], dropped: Counter[str], rows: dict[str, list
         "space, tabs or newlines.",
         f"Drawn/kept rule: per source, the labelled strings sorted, shuffled with "
         f"random.Random({SEED}), the first {PER_SOURCE} that survive the removals (all of them "
-        "when fewer survive); rows sorted by source, then user agent.",
+        "when fewer survive; every survivor of browscap-rest, the tune side of a held-out "
+        "file's split); rows sorted by source, then user agent.",
         "Counts: "
         + "; ".join(
             f"{name} labelled browser {n}, kept {len(rows[name])}" for name, n in labelled.items()
@@ -654,6 +741,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--inapp-spy", type=Path, required=True, help="inapp-spy's src/tests")
     parser.add_argument(
+        "--browscap", type=Path, required=True, help="browscap's tests/issues directory"
+    )
+    parser.add_argument(
         "--crawler-detect", type=Path, required=True, help="the crawlerdetect 0.4.2 sdist, unpacked"
     )
     parser.add_argument("--out", type=Path, default=OUT)
@@ -671,8 +761,11 @@ def main(argv: list[str] | None = None) -> None:
         "mileusna-useragent": mileusna_useragent(args.mileusna, dropped),
         "detect-browser": detect_browser(args.detect_browser, dropped),
         "inapp-spy": inapp_spy(args.inapp_spy, dropped),
+        # added 2026-12-05 (session 16), after the nine above: tune (3) in the bench
+        "browscap-rest": browscap_rest(args.browscap, dropped),
     }
-    lists, fixtures = Known(list_corpora(args.crawler_detect)), Known(fixture_cells(args.out))
+    lists = Known(list_corpora(args.crawler_detect))
+    fixtures = Known(fixture_cells(args.out, WRITTEN_AFTER))
     seen: set[str] = set()  # every string met so far, in any source
     rows = {name: draw(name, uas, seen, lists, fixtures, dropped) for name, uas in labelled.items()}
     with args.out.open("w", encoding="utf-8", newline="\n") as out:

@@ -62,7 +62,9 @@ people's browsers (in-app browsers and web views included) as labelled by bowser
 acceptance tests (MIT), uap-core's test user agents (Apache-2.0; a sample of 4,000),
 ua-parser-js 1.0.41's browser tests (MIT) and, added later that day, the test user agents of
 fnando/browser, Mobile-Detect, PhpUserAgent, mileusna/useragent, detect-browser and
-inapp-spy (all MIT), with every string of a bot list's corpus or of another fixture here
+inapp-spy (all MIT), and in session 16 every browser string of browscap's issue tests that
+is not in the held-out browscap.tsv ("browscap-rest": the tune side of that file's split),
+with every string of a bot list's corpus or of another fixture here
 (the held-out ones above all) removed; each source prints as its own line. Rules **may**
 be derived from it, and its misses print with ``--show`` like those of ``tune``.
 
@@ -117,18 +119,6 @@ HELD_OUT_FRESH = "held-out (fresh)"
 HELD_OUT_FRESH_2 = "held-out (fresh 2)"
 #: a second tune set (tests/fixtures/useragents/tune-browsers.tsv): rules may be derived from it
 TUNE_2 = "tune (2)"
-#: tune-browsers.tsv's sources, in the order the bench prints them
-TUNE_2_SOURCES = (
-    "bowser",
-    "uap-core",
-    "ua-parser-js",
-    "fnando-browser",
-    "Mobile-Detect",
-    "PhpUserAgent",
-    "mileusna-useragent",
-    "detect-browser",
-    "inapp-spy",
-)
 #: roles whose misses stay unprinted unless --show-held-out
 HELD_OUT_ROLES = frozenset({HELD_OUT, HELD_OUT_FRESH, HELD_OUT_FRESH_2})
 #: the held-out roles, in the order the pooled lines print them ("held-out, all" pools them)
@@ -397,7 +387,7 @@ def corpora() -> list[Corpus]:
         items = fresh([r[2] for r in browscap if r[0] == label])
         others.append(Corpus(f"browscap {title}", kind, HELD_OUT_FRESH_2, items))
     tune_browsers = read_table("tune-browsers.tsv")
-    for source in TUNE_2_SOURCES:
+    for source in dict.fromkeys(r[1] for r in tune_browsers):  # each source, in file order
         items = fresh([r[2] for r in tune_browsers if r[0] == "browser" and r[1] == source])
         others.append(Corpus(f"{source} browsers", "browser", TUNE_2, items))
     return self_checks + others

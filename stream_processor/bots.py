@@ -121,7 +121,8 @@ LOCAL_MASKS: tuple[tuple[str, str], ...] = (
         "the EmbeddedWB component's self-description in the Internet Explorer string of an "
         "app built on it (a URL, but an app's browser window, not a crawler's contact), also "
         "as its bare address ('…; SV1; http://bsalsa.com) (none)': Crawler-Detect's "
-        "devices.txt, 8 Internet Explorer strings",
+        "devices.txt, 8 Internet Explorer strings. Not its other form ('EmbeddedWB 14.52 from: "
+        "http://www.bsalsa.com/'): crawlers built on the component send that one too",
     ),
     (
         r"\bMobile/[0-9A-Z]+(?: Safari/[\d.]+)? MetaIAB\b",
@@ -130,6 +131,25 @@ LOCAL_MASKS: tuple[tuple[str, str], ...] = (
         "calls 'MetaIAB Facebook' a link-preview fetcher from an Android web view string "
         "('… Mobile Safari/537.36 MetaIAB Facebook', the in-app browser's prefetch), which "
         "stays a bot: tune (2) corpus, inapp-spy's Facebook in-app browser on iOS",
+    ),
+    # tune (2) corpus, browscap-rest (session 16): each from its JavaScript-capable misses
+    (
+        r"\bBuild/[^;()]{1,64}(?=[;)])",
+        "an Android firmware's build id ('MID1126 Build/GreenDemon_v1.0)'): a maker's name "
+        "for a firmware, where list words ('Demon', 'bot', 'cron') are product names",
+    ),
+    (r"\bKidbot[ _]", "a children's tablet ('Android 5.1; Kidbot_????)')"),
+    (r"\biBuddyConnect", "a tablet model ('iBuddyConnectu2161_3G': 'Buddy')"),
+    (r"\bQword/[\d.]+", "the Qword browser (Crawler-Detect's 'Word/' is Microsoft Word's)"),
+    (
+        r"\bSeznam\.cz/[\d.]+",
+        "Seznam's desktop browser ('… Safari/537.36 Seznam.cz/2.0.4'); Seznam's crawlers name "
+        "themselves SeznamBot, SeznamHomepageCrawler, … (crawler-user-agents, Matomo)",
+    ),
+    (r"\bBattle\.net/[\d.]+", "Blizzard's Battle.net launcher, whose window is a web view"),
+    (
+        r"\bQtWeb Internet Browser/[\d.]+ http://www\.QtWeb\.net\b",
+        "the QtWeb browser, which names its own site after its version",
     ),
 )
 
@@ -212,6 +232,36 @@ def _matomo() -> list[Pattern]:
     return found
 
 
+#: an Android device's model and build ('Android 4.0.3; en-us; Ainol Novo 7 Aurora
+#: (TabletWarehouseUSA.com) Build/IML74K'), its version kept: a custom ROM writes its site or
+#: forum there, which is no crawler's contact; a general sign (a host, a URL) is not looked
+#: for in it (list entries still are: a crawler dressed as a phone may name itself there)
+_ANDROID_DEVICE = re.compile(
+    r"(\bAndroid [^;()]{0,24}; (?:U; )?(?:[a-z]{2}(?:[-_][a-z]{2})?; )?)(?:[^;()]|\([^;()]*\))+",
+    re.IGNORECASE,
+)
+
+#: the tokens Internet Explorer 11 reads from the registry, between 'Trident/7.0;' and
+#: 'rv:11.0)': a company's customization kit (IEAK) writes its name and intranet address
+#: there ('Trident/7.0; Juniper.com; http://intranet.juniper.com; rv:11.0) like Gecko'), which
+#: is no crawler's contact; a general sign is not looked for in them (list entries still are).
+#: Not when a token holds a '+': crawlers write their contact '+http://…' (Google's, Bing's)
+_IE_BRANDING = re.compile(
+    r"(\bTrident/[\d.]+;)[^()+]*?(?=;? ?rv:[\d.]+\) like Gecko)", re.IGNORECASE
+)
+
+
+def _without_device_and_branding(text: str) -> str:
+    """``text`` as the general signs read it: an Android device's slot and Internet
+    Explorer 11's registry tokens left out (each tried only when its word is there)."""
+    lowered = text.lower()
+    if "android " in lowered:
+        text = _ANDROID_DEVICE.sub(r"\1", text)
+    if "trident/" in lowered and "rv:" in lowered:
+        text = _IE_BRANDING.sub(r"\1", text)
+    return text
+
+
 class BotLists:
     """The combined lists; ``match(text)`` names the first entry that calls ``text`` a bot."""
 
@@ -250,7 +300,7 @@ class BotLists:
         found = self._crawler_detect(text)
         if found is not None:
             return found
-        sign = self.signs.first(text)
+        sign = self.signs.first(_without_device_and_branding(text))
         return sign.label if sign is not None else None
 
     def _crawler_detect(self, text: str) -> str | None:

@@ -266,3 +266,98 @@ def test_held_out_script_browsers_are_kept() -> None:
     scripted = [ua for ua in browsers if ua.startswith(("Mozilla/", "Opera/"))]
     dropped = [ua for ua in scripted if classify(ua) is None]
     assert len(dropped) / len(scripted) <= 0.005, dropped
+
+
+#: tune (2) rows of browscap-rest (tests/fixtures/useragents/tune-browsers.tsv) that the lists'
+#: words or the general signs took for bots, each with the device type it is counted as
+BROWSCAP_TUNE_BROWSERS = [
+    # an Android firmware's build id holding a list word ("Demon")
+    (
+        "Mozilla/5.0 (Linux; U; Android 4.1.1; de-de; MID1126 Build/GreenDemon_v1.0) "
+        "AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Safari/534.30",
+        "tablet",
+    ),
+    # tablet models holding list words ("bot", "Buddy")
+    (
+        "Mozilla/5.0 (Linux; Android 5.1; Kidbot_????) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/70.0.3538.110 Safari/537.36",
+        None,
+    ),
+    (
+        "Mozilla/5.0 (Linux; U; Android 4.0.4; en-gb; iBuddyConnectu2161_3G Build/IMM76D) "
+        "AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30",
+        "mobile",
+    ),
+    # a custom ROM's site and forum in the device's slot (a host, a URL: no contact)
+    (
+        "Mozilla/5.0 (Linux; U; Android 4.0.3; en-us; Ainol Novo 7 Aurora "
+        "(TabletWarehouseUSA.com) Build/IML74K) AppleWebKit/534.30 (KHTML, like Gecko) "
+        "Version/4.0 Safari/534.30",
+        None,
+    ),
+    (
+        "Mozilla/5.0 (Linux; U; Android WP7; de-de; GT-S5830 - Forum: "
+        "http://forumgalaxyace.fora24.pl Build/GRWK74; WP7 by maniaczek1111) AppleWebKit/533.1 "
+        "(KHTML, like Gecko) Version/4.0 Mobile Safari/533.1",
+        "mobile",
+    ),
+    # Internet Explorer 11 customized by a company (IEAK): its name and intranet address
+    (
+        "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; Juniper.com; "
+        "http://intranet.juniper.com; rv:11.0) like Gecko",
+        "desktop",
+    ),
+    # browsers whose product token a list or sign takes for a bot
+    (
+        "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/43.0.2272.76 Safari/537.36 Seznam.cz/2.0.5",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 6.2) AppleWebKit/537.36 (KHTML, like Gecko) Battle.net/1.3.1.6075 "
+        "Safari/537.36",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (Windows; U; Windows NT based; en-US) AppleWebKit/534.34 (KHTML, like Gecko)"
+        "  QtWeb Internet Browser/3.8.5 http://www.QtWeb.net",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 6.3; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Qword/35.0.1905.5 Safari/537.36",
+        "desktop",
+    ),
+]
+
+
+@pytest.mark.parametrize(("ua", "device"), BROWSCAP_TUNE_BROWSERS)
+def test_browscap_tune_browsers_are_kept(ua: str, device: str | None) -> None:
+    assert any(row[2] == ua for row in _rows("tune-browsers.tsv")), "a tune row"
+    info = classify(ua)
+    assert info is not None, bot_reason(ua)
+    if device is not None:
+        assert info.device_type == device
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # a crawler naming itself in the device's slot is still named by the lists
+        "Mozilla/5.0 (Linux; U; Android 4.1.2; cs-cz; Seznam screenshot-generator Build/Q3) "
+        "AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30",
+        "Mozilla/5.0 (Linux; U; Android 4.0.2; en-us; Catchpoint) AppleWebKit/534.30 (KHTML, "
+        "like Gecko) Version/4.0 Mobile Safari/534.30",
+        # a contact beside the phone's slot, or a '+' contact among IE 11's tokens, still counts
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Mobile Safari/537.36 (+https://example.com/crawler)",
+        "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; +http://www.example.com/info; rv:11.0) like "
+        "Gecko",
+        # a bot word after Seznam's browser token is still read
+        "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/43.0 "
+        "Safari/537.36 Seznam.cz/2.0.5 examplebot/1.0",
+    ],
+)
+def test_crawlers_beside_the_browscap_masks_are_dropped(ua: str) -> None:
+    assert classify(ua) is None
+    assert bot_reason(ua) is not None

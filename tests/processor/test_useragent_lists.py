@@ -324,6 +324,15 @@ def test_every_mask_is_tried_on_the_text_it_masks() -> None:
         r"Demonstration only": "Demonstration only",
         r"(?:Embedded Web Browser from: )?http://bsalsa\.com\b/?": "SV1; http://bsalsa.com)",
         r"\bMobile/[0-9A-Z]+(?: Safari/[\d.]+)? MetaIAB\b": "Mobile/22G100 MetaIAB Facebook",
+        r"\bBuild/[^;()]{1,64}(?=[;)])": "MID1126 Build/GreenDemon_v1.0)",
+        r"\bKidbot[ _]": "Android 5.1; Kidbot_????)",
+        r"\biBuddyConnect": "iBuddyConnectu2161_3G Build/IMM76D",
+        r"\bQword/[\d.]+": "Qword/35.0.1905.5",
+        r"\bSeznam\.cz/[\d.]+": "Safari/537.36 Seznam.cz/2.0.4",
+        r"\bBattle\.net/[\d.]+": "Battle.net/1.3.1.6075",
+        r"\bQtWeb Internet Browser/[\d.]+ http://www\.QtWeb\.net\b": (
+            "QtWeb Internet Browser/3.8.5 http://www.QtWeb.net"
+        ),
     }
     lists = bot_lists()
     assert set(examples) == {pattern for pattern, _ in LOCAL_MASKS}
