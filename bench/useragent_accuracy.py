@@ -56,6 +56,16 @@ figure is in tests/fixtures/useragents/README.md):
   crawlers; Browser on a known device type (headless browsers left out) as browsers, a
   sample of 3,000.
 
+Held out, **fresh 3** (role ``held-out (fresh 3)``, pooled apart): added in session 16
+(2026-12-05) after the browscap-rest tune rules, and measured once with the rules frozen
+(commit 16145d2) before any miss was read: tests/fixtures/useragents/fresh3.tsv, written by
+``bench/make_fresh3_corpus.py`` from nine more projects' test suites (platform.js,
+uasurfer, mssola/user_agent, go-useragent, express-useragent, python-user-agents,
+jenssegers/agent, php-browser-detector, Browser.php; MIT or Apache-2.0), each project's own
+labels, every string of a bot list's corpus or of another fixture here removed. Each source
+prints its own lines. Mostly browsers (Browser.php's lists are most of them); its crawlers
+are few, since these projects test the famous bots the lists already hold.
+
 **Tune (2)** (role ``tune (2)``, pooled apart; added 2026-12-05): a second, larger tune set,
 tests/fixtures/useragents/tune-browsers.tsv, written by ``bench/make_tune_corpus.py``:
 people's browsers (in-app browsers and web views included) as labelled by bowser's
@@ -68,8 +78,10 @@ with every string of a bot list's corpus or of another fixture here
 (the held-out ones above all) removed; each source prints as its own line. Rules **may**
 be derived from it, and its misses print with ``--show`` like those of ``tune``.
 
-The pooled lines print each held-out role apart and all of them together ("held-out,
-all"); the misses of every held-out role are printed only with ``--show-held-out``.
+The pooled lines print each held-out role apart, all of them together ("held-out, all")
+and all but the held-out sides of projects split into tune and held-out halves ("held-out,
+untuned": isbot's held half, browscap's browser sample); the misses of every held-out role
+are printed only with ``--show-held-out``.
 
 For browsers two figures: all of them, and the JavaScript-capable ones (``js_capable``: a
 ``Mozilla/`` or ``Opera/`` user agent naming a script engine's browser). Only the latter can
@@ -117,12 +129,19 @@ sys.path.insert(0, str(ROOT))
 SELF_CHECK, TUNE, HELD_OUT, INFO = "self-check", "tune", "held-out", "info"
 HELD_OUT_FRESH = "held-out (fresh)"
 HELD_OUT_FRESH_2 = "held-out (fresh 2)"
+HELD_OUT_FRESH_3 = "held-out (fresh 3)"
 #: a second tune set (tests/fixtures/useragents/tune-browsers.tsv): rules may be derived from it
 TUNE_2 = "tune (2)"
+#: held-out corpora whose project's other side is tune data (isbot's split by product name,
+#: browscap's browsers split by a sample): pooled once more without them, since rules taken
+#: from one side of a split tell more about the other side than about a project nobody tuned on
+TUNED_SPLITS = frozenset({"isbot crawlers, held", "isbot browsers, held", "browscap browsers"})
+#: the pooled line without ``TUNED_SPLITS``
+UNTUNED = "held-out, untuned"
 #: roles whose misses stay unprinted unless --show-held-out
-HELD_OUT_ROLES = frozenset({HELD_OUT, HELD_OUT_FRESH, HELD_OUT_FRESH_2})
+HELD_OUT_ROLES = frozenset({HELD_OUT, HELD_OUT_FRESH, HELD_OUT_FRESH_2, HELD_OUT_FRESH_3})
 #: the held-out roles, in the order the pooled lines print them ("held-out, all" pools them)
-HELD_OUT_ORDER = (HELD_OUT, HELD_OUT_FRESH, HELD_OUT_FRESH_2)
+HELD_OUT_ORDER = (HELD_OUT, HELD_OUT_FRESH, HELD_OUT_FRESH_2, HELD_OUT_FRESH_3)
 #: a user agent that can run the tracker's script: a Mozilla- or Opera-style browser string
 #: naming a script engine (not text browsers, mail clients, native app HTTP stacks)
 _JS_ENGINE = re.compile(
@@ -386,6 +405,12 @@ def corpora() -> list[Corpus]:
     for label, kind, title in kinds:
         items = fresh([r[2] for r in browscap if r[0] == label])
         others.append(Corpus(f"browscap {title}", kind, HELD_OUT_FRESH_2, items))
+    fresh_3 = read_table("fresh3.tsv")
+    for source in dict.fromkeys(r[1] for r in fresh_3):  # each source, in file order
+        for label, kind, title in kinds:
+            items = fresh([r[2] for r in fresh_3 if r[0] == label and r[1] == source])
+            if items:
+                others.append(Corpus(f"{source} {title}", kind, HELD_OUT_FRESH_3, items))
     tune_browsers = read_table("tune-browsers.tsv")
     for source in dict.fromkeys(r[1] for r in tune_browsers):  # each source, in file order
         items = fresh([r[2] for r in tune_browsers if r[0] == "browser" and r[1] == source])
@@ -457,17 +482,20 @@ def report_verdicts(
         user_agents = corpus.user_agents()
         wrong = [ua for ua in user_agents if (classify(ua) is None) != (corpus.kind == "bot")]
         line = f"  {corpus.name:32s} {corpus.role:18s} {_share(len(wrong), len(user_agents))}"
-        counts = pooled.setdefault((corpus.role, corpus.kind), Counter())
-        _count(counts, "", user_agents, wrong, corpus.kind)
         disputed = [ua for ua in user_agents if ua in LABEL_DISAGREEMENTS]
         found.update(disputed)
-        _count(
-            counts,
-            "agreed_",
-            [ua for ua in user_agents if ua not in LABEL_DISAGREEMENTS],
-            [ua for ua in wrong if ua not in LABEL_DISAGREEMENTS],
-            corpus.kind,
-        )
+        pools = [pooled.setdefault((corpus.role, corpus.kind), Counter())]
+        if corpus.role in HELD_OUT_ROLES and corpus.name not in TUNED_SPLITS:
+            pools.append(pooled.setdefault((UNTUNED, corpus.kind), Counter()))
+        for counts in pools:
+            _count(counts, "", user_agents, wrong, corpus.kind)
+            _count(
+                counts,
+                "agreed_",
+                [ua for ua in user_agents if ua not in LABEL_DISAGREEMENTS],
+                [ua for ua in wrong if ua not in LABEL_DISAGREEMENTS],
+                corpus.kind,
+            )
         if corpus.kind == "browser":
             js = [ua for ua in user_agents if js_capable(ua)]
             line += f"  {_share(len([ua for ua in wrong if js_capable(ua)]), len(js))}"
@@ -487,7 +515,7 @@ def report_verdicts(
         pooled[(every_held, kind)] = sum(
             (pooled.get((role, kind), Counter()) for role in HELD_OUT_ORDER), Counter()
         )
-    for role in (*HELD_OUT_ORDER, every_held, TUNE, TUNE_2, SELF_CHECK):
+    for role in (*HELD_OUT_ORDER, every_held, UNTUNED, TUNE, TUNE_2, SELF_CHECK):
         bots = pooled.get((role, "bot"), Counter())
         browsers = pooled.get((role, "browser"), Counter())
         print(f"  {role:18s} {_pooled(bots, browsers, '')}")
