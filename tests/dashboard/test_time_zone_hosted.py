@@ -336,3 +336,41 @@ def test_a_damaged_zoned_cut_visits_object_costs_only_the_cuts_of_its_local_day(
     assert fast.set_aside == 1 and fast.zoned_read > 0 and fast.zoned_cuts_read == 0
     named = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
     assert len(named) == 1 and key in named[0]
+
+
+def test_a_damaged_zoned_visits_object_costs_only_the_statements_reading_it(
+    bucket: S3Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At that size on New York's clock, local today's stored visits truncated: the
+    statements reading them (today's visits by hour) go to Athena (the stand-in answers
+    nothing), every panel still answers, the day's rollups are still read, and one log
+    line names the object, set aside once."""
+    from lake_compactor.rollups import visits_key
+
+    zone = ZONES[0]
+    spec = f"{SITE}={zone}"
+    at = NOW.replace(tzinfo=UTC).timestamp()
+    roll_up(bucket, workdir=tmp_path / "work", load_limit=1, clock=lambda: at, zones=spec)
+    key = visits_key(NOW.date().isoformat(), zone)
+    data = Path(bucket.fetch(key, tmp_path / "in")).read_bytes()
+    (tmp_path / "bad.parquet").write_bytes(data[: len(data) // 2])
+    bucket.upload(tmp_path / "bad.parquet", key)
+    athena = NoAthena(allowed=True)
+    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, max_event_bytes=1, zones=spec)
+    app = hosted.build_hosted_app(
+        hosted.RoutedBackend(fast, athena), DOMAINS, require_claims=False,
+        now=lambda: NOW, cache_ttl_s=0, time_zone=spec,
+    )  # fmt: skip
+    with TestClient(app) as remote:
+        for query in (
+            {"site": SITE, "period": "today", "interval": "hour"},
+            {"site": SITE, "panels": PANELS, "period": "today"},
+        ) * 2:  # (set aside once, not fetched again)
+            page = remote.get("/api/page", params=query)
+            assert page.status_code == 200
+            assert not [k for k, v in page.json().items() if isinstance(v, dict) and "error" in v]
+    # (only today's visits by hour: the panels' statements read the day's rollups)
+    assert athena.asked and all("hour(session_start) AS bucket" in q for q in athena.asked)
+    assert fast.set_aside == 1 and fast.zoned_read > 0
+    named = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    assert len(named) == 1 and key in named[0]
