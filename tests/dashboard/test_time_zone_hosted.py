@@ -302,20 +302,14 @@ def test_the_realtime_view_of_a_zoned_site_too_big_reads_its_newest_objects_ever
     assert athena.asked == [] and fast.tail_answered >= 2
 
 
-def test_a_damaged_zoned_cut_visits_object_costs_only_the_cuts_of_its_local_day(
-    bucket: S3Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """At that size on New York's clock, local yesterday's cut visits truncated: only the
-    page's cuts of that local day go to Athena (the stand-in answers nothing), every
-    panel still answers, and one log line names the object, set aside once."""
-    from lake_compactor.rollups import cuts_key
-
-    zone = ZONES[0]
+def _at_scale_with_damaged(
+    bucket: S3Store, tmp_path: Path, zone: str, key: str
+) -> tuple[LakeBackend, NoAthena, Any]:
+    """The site on ``zone``'s clock rolled up as too big to load, the object ``key``
+    then cut in half: its backend, the Athena stand-in (answering nothing) and the app."""
     spec = f"{SITE}={zone}"
     at = NOW.replace(tzinfo=UTC).timestamp()
     roll_up(bucket, workdir=tmp_path / "work", load_limit=1, clock=lambda: at, zones=spec)
-    yesterday = (NOW.date() - timedelta(days=1)).isoformat()
-    key = cuts_key(yesterday, zone)
     data = Path(bucket.fetch(key, tmp_path / "in")).read_bytes()
     (tmp_path / "bad.parquet").write_bytes(data[: len(data) // 2])
     bucket.upload(tmp_path / "bad.parquet", key)
@@ -325,6 +319,19 @@ def test_a_damaged_zoned_cut_visits_object_costs_only_the_cuts_of_its_local_day(
         hosted.RoutedBackend(fast, athena), DOMAINS, require_claims=False,
         now=lambda: NOW, cache_ttl_s=0, time_zone=spec,
     )  # fmt: skip
+    return fast, athena, app
+
+
+def test_a_damaged_zoned_cut_visits_object_costs_only_the_cuts_of_its_local_day(
+    bucket: S3Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At that size on New York's clock, local yesterday's cut visits truncated: only the
+    page's cuts of that local day go to Athena (the stand-in answers nothing), every
+    panel still answers, and one log line names the object, set aside once."""
+    from lake_compactor.rollups import cuts_key
+
+    key = cuts_key((NOW.date() - timedelta(days=1)).isoformat(), ZONES[0])
+    fast, athena, app = _at_scale_with_damaged(bucket, tmp_path, ZONES[0], key)
     with TestClient(app) as remote:
         query = {"site": SITE, "panels": PANELS, "period": "today"}
         for _ in range(2):  # (set aside once, not fetched again)
@@ -347,20 +354,8 @@ def test_a_damaged_zoned_visits_object_costs_only_the_statements_reading_it(
     line names the object, set aside once."""
     from lake_compactor.rollups import visits_key
 
-    zone = ZONES[0]
-    spec = f"{SITE}={zone}"
-    at = NOW.replace(tzinfo=UTC).timestamp()
-    roll_up(bucket, workdir=tmp_path / "work", load_limit=1, clock=lambda: at, zones=spec)
-    key = visits_key(NOW.date().isoformat(), zone)
-    data = Path(bucket.fetch(key, tmp_path / "in")).read_bytes()
-    (tmp_path / "bad.parquet").write_bytes(data[: len(data) // 2])
-    bucket.upload(tmp_path / "bad.parquet", key)
-    athena = NoAthena(allowed=True)
-    fast = LakeBackend(bucket, tmp_path / "cache", today=NOW.date, max_event_bytes=1, zones=spec)
-    app = hosted.build_hosted_app(
-        hosted.RoutedBackend(fast, athena), DOMAINS, require_claims=False,
-        now=lambda: NOW, cache_ttl_s=0, time_zone=spec,
-    )  # fmt: skip
+    key = visits_key(NOW.date().isoformat(), ZONES[0])
+    fast, athena, app = _at_scale_with_damaged(bucket, tmp_path, ZONES[0], key)
     with TestClient(app) as remote:
         for query in (
             {"site": SITE, "period": "today", "interval": "hour"},
