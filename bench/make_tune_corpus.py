@@ -400,6 +400,17 @@ def _php_value(tokens: list[tuple[str, str]], at: int) -> tuple[Any, int]:
     raise SystemExit(f"PHP value not understood: {tokens[at : at + 5]}")
 
 
+def _php_returned(text: str) -> list[tuple[Any, Any]] | None:
+    """The (key, value) pairs of the array literal a PHP file returns (``return [...]``),
+    or None when it returns something else. Only that literal is tokenized: what comes
+    before it (``declare(strict_types=1);``) is no literal."""
+    returned = re.search(r"^\s*return\s*\[", text, re.MULTILINE)
+    if returned is None:
+        return None
+    pairs, _ = _php_array(_php_tokens(text[returned.start() :]), 1)
+    return pairs
+
+
 def mobile_detect(directory: Path, dropped: Counter[str]) -> list[str]:
     """Mobile-Detect's vendor test lists (group to user agent to device labels): a
     ``Mozilla/`` or ``Opera/`` string (its groups also hold apps' HTTP clients, CFNetwork
@@ -410,9 +421,9 @@ def mobile_detect(directory: Path, dropped: Counter[str]) -> list[str]:
         raise SystemExit(f"no Mobile-Detect vendor files under {directory}")
     kept = []
     for path in files:
-        tokens = _php_tokens(path.read_text(encoding="utf-8"))
-        start = next(i for i, t in enumerate(tokens) if t == ("word", "return")) + 1
-        groups, _ = _php_array(tokens, start)
+        groups = _php_returned(path.read_text(encoding="utf-8"))
+        if groups is None:
+            raise SystemExit(f"Mobile-Detect: {path} returns no array literal")
         for group, cases in groups:
             for ua, _labels in cases:
                 if group == "Bot":
@@ -531,14 +542,10 @@ def browscap_rest(directory: Path, dropped: Counter[str]) -> list[str]:
         raise SystemExit(f"no browscap issue tests under {directory}")
     labels: dict[str, set[str]] = {}
     for path in files:
-        text = path.read_text(encoding="utf-8")
-        # only the returned array literal is read (the ``declare(strict_types=1);`` before it
-        # is none); the file of "invalid" strings returns a variable: no labels, left out
-        returned = re.search(r"^\s*return\s*\[", text, re.MULTILINE)
-        if returned is None:
+        tests = _php_returned(path.read_text(encoding="utf-8"))
+        if tests is None:  # the file of "invalid" strings returns a variable: no labels
             dropped[f"browscap-rest: {path.name} (returns no literal: no labels)"] += 1
             continue
-        tests, _ = _php_array(_php_tokens(text[returned.start() :]), 1)
         for _name, case in tests:
             fields = dict(case)
             properties = dict(fields["properties"])
@@ -691,8 +698,8 @@ def header(labelled: dict[str, int], dropped: Counter[str], rows: dict[str, list
         "space, tabs or newlines.",
         f"Drawn/kept rule: per source, the labelled strings sorted, shuffled with "
         f"random.Random({SEED}), the first {PER_SOURCE} that survive the removals (all of them "
-        "when fewer survive; every survivor of browscap-rest, the tune side of a held-out "
-        "file's split); rows sorted by source, then user agent.",
+        f"when fewer survive; every survivor of {', '.join(sorted(WHOLE))}, the tune side of "
+        "a held-out file's split); rows sorted by source, then user agent.",
         "Counts: "
         + "; ".join(
             f"{name} labelled browser {n}, kept {len(rows[name])}" for name, n in labelled.items()
@@ -761,7 +768,7 @@ def main(argv: list[str] | None = None) -> None:
         "mileusna-useragent": mileusna_useragent(args.mileusna, dropped),
         "detect-browser": detect_browser(args.detect_browser, dropped),
         "inapp-spy": inapp_spy(args.inapp_spy, dropped),
-        # added 2026-12-05 (session 16), after the nine above: tune (3) in the bench
+        # added 2026-12-05 (session 16), after the nine above (its own "tune (2)" line)
         "browscap-rest": browscap_rest(args.browscap, dropped),
     }
     lists = Known(list_corpora(args.crawler_detect))
