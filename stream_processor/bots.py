@@ -251,10 +251,11 @@ _IE_BRANDING = re.compile(
 )
 
 
-def _without_device_and_branding(text: str) -> str:
+def _without_device_and_branding(text: str, lowered: str) -> str:
     """``text`` as the general signs read it: an Android device's slot and Internet
-    Explorer 11's registry tokens left out (each tried only when its word is there)."""
-    lowered = text.lower()
+    Explorer 11's registry tokens left out, each tried only when its words are in
+    ``lowered`` (the caller's lower-cased text before its masks, which blank none of them;
+    a gate only: a pattern that finds nothing changes nothing)."""
     if "android " in lowered:
         text = _ANDROID_DEVICE.sub(r"\1", text)
     if "trident/" in lowered and "rv:" in lowered:
@@ -300,7 +301,7 @@ class BotLists:
         found = self._crawler_detect(text)
         if found is not None:
             return found
-        sign = self.signs.first(_without_device_and_branding(text))
+        sign = self.signs.first(_without_device_and_branding(text, lowered))
         return sign.label if sign is not None else None
 
     def _crawler_detect(self, text: str) -> str | None:
