@@ -509,6 +509,9 @@ def report_verdicts(
     stale = set(LABEL_DISAGREEMENTS) - found
     if stale:
         raise SystemExit(f"LABEL_DISAGREEMENTS names strings no corpus holds: {sorted(stale)}")
+    unknown = TUNED_SPLITS - {c.name for c in data if c.role in HELD_OUT_ROLES}
+    if unknown:  # (a renamed corpus would silently count as untuned)
+        raise SystemExit(f"TUNED_SPLITS names no held-out corpus: {sorted(unknown)}")
     print("pooled by role:")
     every_held = "held-out, all"
     for kind in ("bot", "browser"):
