@@ -415,6 +415,9 @@ def corpora() -> list[Corpus]:
     for source in dict.fromkeys(r[1] for r in tune_browsers):  # each source, in file order
         items = fresh([r[2] for r in tune_browsers if r[0] == "browser" and r[1] == source])
         others.append(Corpus(f"{source} browsers", "browser", TUNE_2, items))
+    unknown = TUNED_SPLITS - {c.name for c in others if c.role in HELD_OUT_ROLES}
+    if unknown:  # (a renamed corpus would silently count as untuned)
+        raise SystemExit(f"TUNED_SPLITS names no held-out corpus: {sorted(unknown)}")
     return self_checks + others
 
 
@@ -509,9 +512,6 @@ def report_verdicts(
     stale = set(LABEL_DISAGREEMENTS) - found
     if stale:
         raise SystemExit(f"LABEL_DISAGREEMENTS names strings no corpus holds: {sorted(stale)}")
-    unknown = TUNED_SPLITS - {c.name for c in data if c.role in HELD_OUT_ROLES}
-    if unknown:  # (a renamed corpus would silently count as untuned)
-        raise SystemExit(f"TUNED_SPLITS names no held-out corpus: {sorted(unknown)}")
     print("pooled by role:")
     every_held = "held-out, all"
     for kind in ("bot", "browser"):
