@@ -249,6 +249,9 @@ _ANDROID_DEVICE = re.compile(
 _IE_BRANDING = re.compile(
     r"(\bTrident/[\d.]+;)[^()+]*?(?=;? ?rv:[\d.]+\) like Gecko)", re.IGNORECASE
 )
+#: where ``_IE_BRANDING`` is tried: at the first Trident token only (Internet Explorer
+#: writes one), so a string repeating the token costs one scan, not one per repetition
+_TRIDENT = re.compile(r"\bTrident/", re.IGNORECASE)
 
 
 def _without_device_and_branding(text: str, lowered: str) -> str:
@@ -258,8 +261,10 @@ def _without_device_and_branding(text: str, lowered: str) -> str:
     a gate only: a pattern that finds nothing changes nothing)."""
     if "android " in lowered:
         text = _ANDROID_DEVICE.sub(r"\1", text)
-    if "trident/" in lowered and "rv:" in lowered:
-        text = _IE_BRANDING.sub(r"\1", text)
+    if "trident/" in lowered and "rv:" in lowered and (token := _TRIDENT.search(text)):
+        found = _IE_BRANDING.match(text, token.start())
+        if found is not None:
+            text = text[: found.end(1)] + text[found.end() :]
     return text
 
 

@@ -368,6 +368,11 @@ def test_every_list_pattern_is_used() -> None:
         "a." * 255,  # the host-name sign's repeated labels
         "x@y." * 127,  # the e-mail sign
         " www.a" * 85,
+        "Build/" * 85,  # the firmware build-id mask
+        "Android 1; " * 46,  # the signs skip an Android device's slot
+        "Linux; Android 1; a (b" * 23,
+        "Trident/7.0; " * 38 + "rv:1",  # ... and IE 11's registry tokens
+        "Trident/7.0; http://a; " * 21 + "rv:11.0) like Gecko",
         "Mozilla/5.0 (" * 78,  # past MAX_LENGTH: its head is read
         "Mozilla/5.0 (Windows NT 10.0) " + "x" * 990,
         "x" * 20_000,
