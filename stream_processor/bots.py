@@ -273,11 +273,19 @@ class BotLists:
 
     def __init__(self) -> None:
         crawler_detect, self.exclusions = _crawler_detect()
-        self.masks = re.compile("|".join(f"(?:{p})" for p, _ in LOCAL_MASKS), re.IGNORECASE)
-        # a mask is tried when one of its literals is in the text; one whose literals cannot
-        # be told is always tried ("" is in every text), never gated on its own pattern text
-        self.mask_literals = tuple(
-            {literal for p, _ in LOCAL_MASKS for literal in required_literals(p) or ("",)}
+        # each mask (in ``LOCAL_MASKS``' order) is tried when one of its own literals is in
+        # the text: one common word ('build/' in most phones' strings) must not run the
+        # others over every such text; one whose literals cannot be told is always tried
+        # ("" is in every text), never gated on its own pattern text
+        self.masks: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
+            (tuple(required_literals(p) or ("",)), re.compile(p, re.IGNORECASE))
+            for p, _ in LOCAL_MASKS
+        )
+        #: (literal, mask's index) of every mask: one pass over them finds the masks to run
+        self._mask_gates = tuple(
+            (literal, index)
+            for index, (literals, _) in enumerate(self.masks)
+            for literal in literals
         )
         self.deny = PatternSet(
             [Pattern(p, True, f"local: {why}") for p, why in LOCAL_DENY]
@@ -298,8 +306,9 @@ class BotLists:
     def match(self, text: str) -> str | None:
         """Which list entry calls ``text`` a bot, or None; ``text`` is already bounded."""
         lowered = text.lower()
-        if any(literal in lowered for literal in self.mask_literals):
-            text = self.masks.sub(" ", text)
+        gated = {index for literal, index in self._mask_gates if literal in lowered}
+        for index in sorted(gated):
+            text = self.masks[index][1].sub(" ", text)
         hit = self.deny.first(text)
         if hit is not None:
             return hit.label
